@@ -1,0 +1,748 @@
+//! The tape: [`Graph`], its [`Var`] handles, op recording and backward.
+//!
+//! A graph records every op applied to its `Var`s, in creation order, in a slotmap arena.
+//! Backward walks that order in reverse with a plain loop — no recursion, so a chain of any
+//! length works — and calls each op's backward rule. Rules are written with ordinary `Var`
+//! ops: for first-order gradients they run with recording off (only values are computed);
+//! with `create_graph` they are recorded like any forward op, so gradients can be
+//! differentiated again.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::Location;
+use std::rc::Rc;
+
+use slotmap::{SlotMap, new_key_type};
+use smallvec::SmallVec;
+
+use crate::float::Float;
+use crate::param::Param;
+use crate::tensor::Tensor;
+
+new_key_type! {
+    /// The arena key of a node; carries a version, so keys from before a `clear` are stale.
+    struct NodeKey;
+}
+
+/// Gradients returned by a backward rule: one entry per input, `None` for an input that
+/// gets no gradient (because it does not need one, or the op is not differentiable in it).
+pub type Grads<'g, T> = SmallVec<[Option<Var<'g, T>>; 2]>;
+
+/// Builds a [`Grads`] list: `grads![Some(a), None]`.
+#[macro_export]
+macro_rules! grads {
+    ($($g:expr),* $(,)?) => { $crate::__smallvec::smallvec![$($g),*] };
+}
+
+type BackwardRule<T> = Rc<dyn for<'a, 'g> Fn(&BackwardCtx<'a, 'g, T>, Var<'g, T>) -> Grads<'g, T>>;
+
+struct Node<T: Float> {
+    value: Tensor<T>,
+    parents: SmallVec<[NodeKey; 2]>,
+    backward: Option<BackwardRule<T>>,
+    op: &'static str,
+    location: &'static Location<'static>,
+    requires_grad: bool,
+    grad: Option<NodeKey>,
+    tape_index: usize,
+}
+
+struct Inner<T: Float> {
+    nodes: SlotMap<NodeKey, Node<T>>,
+    tape: Vec<NodeKey>,
+    params: HashMap<u64, (NodeKey, Param<T>)>,
+}
+
+/// A recording of operations: the tape that backward replays.
+///
+/// Create one per training step (or [`clear`](Graph::clear) and reuse one, which keeps its
+/// memory), enter data with [`var`](Graph::var), [`constant`](Graph::constant) and
+/// [`param`](Graph::param), compute with [`Var`] ops, and call
+/// [`backward`](Var::backward) on the result.
+///
+/// ```
+/// use ferrograd_autograd::{Graph, Tensor};
+/// let g = Graph::<f64>::new();
+/// let x = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]));
+/// let y = (x * x + 1.0).sum(); // y = Σ (x² + 1)
+/// y.backward();
+/// assert_eq!(y.item(), 17.0);
+/// assert_eq!(x.grad().unwrap().to_vec(), vec![2.0, 4.0, 6.0]); // dy/dx = 2x
+/// ```
+pub struct Graph<T: Float = f32> {
+    inner: RefCell<Inner<T>>,
+    grad_enabled: Cell<bool>,
+}
+
+/// A handle to a value in a [`Graph`]: cheap to copy, valid until the graph is cleared.
+///
+/// Arithmetic operators work on `Var`s and scalars (`x * 2.0 - y`); every other op is a
+/// method. Using a `Var` after [`Graph::clear`] panics, naming the op.
+pub struct Var<'g, T: Float = f32> {
+    graph: &'g Graph<T>,
+    key: NodeKey,
+}
+
+impl<T: Float> Clone for Var<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: Float> Copy for Var<'_, T> {}
+
+impl<T: Float> Default for Graph<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Float> Graph<T> {
+    /// An empty graph with gradient recording on.
+    pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// An empty graph with room for `nodes` nodes before it reallocates.
+    pub fn with_capacity(nodes: usize) -> Self {
+        Graph {
+            inner: RefCell::new(Inner {
+                nodes: SlotMap::with_capacity_and_key(nodes),
+                tape: Vec::with_capacity(nodes),
+                params: HashMap::new(),
+            }),
+            grad_enabled: Cell::new(true),
+        }
+    }
+
+    /// Enters `value` as a leaf that requires a gradient (an input to differentiate).
+    #[track_caller]
+    pub fn var(&self, value: Tensor<T>) -> Var<'_, T> {
+        self.leaf("var", value, true)
+    }
+
+    /// Enters `value` as a constant: no gradient flows to it.
+    #[track_caller]
+    pub fn constant(&self, value: Tensor<T>) -> Var<'_, T> {
+        self.leaf("constant", value, false)
+    }
+
+    /// Enters a scalar constant (shape `[]`).
+    #[track_caller]
+    pub fn scalar(&self, value: T) -> Var<'_, T> {
+        self.constant(Tensor::scalar(value))
+    }
+
+    /// Enters a parameter as a leaf. Its value is shared, not copied; backward adds the
+    /// gradient into [`Param::grad`]. Entering the same parameter twice gives the same `Var`.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Param, Tensor};
+    /// let w = Param::new(Tensor::from_vec(vec![3.0f32], &[1]));
+    /// let g = Graph::new();
+    /// let loss = (g.param(&w) * g.param(&w)).sum(); // w², entered twice
+    /// loss.backward();
+    /// assert_eq!(w.grad().unwrap().to_vec(), vec![6.0]);
+    /// ```
+    #[track_caller]
+    pub fn param(&self, param: &Param<T>) -> Var<'_, T> {
+        if let Some(&(key, _)) = self.inner.borrow().params.get(&param.id()) {
+            return Var { graph: self, key };
+        }
+        let var = self.leaf("param", param.value(), param.requires_grad());
+        self.inner
+            .borrow_mut()
+            .params
+            .insert(param.id(), (var.key, param.clone()));
+        var
+    }
+
+    /// A constant leaf recorded under the name of the op that computed it (a mask, a sign).
+    #[track_caller]
+    pub(crate) fn constant_named(&self, op: &'static str, value: Tensor<T>) -> Var<'_, T> {
+        self.leaf(op, value, false)
+    }
+
+    #[track_caller]
+    fn leaf(&self, op: &'static str, value: Tensor<T>, requires_grad: bool) -> Var<'_, T> {
+        let key = self.push(Node {
+            value,
+            parents: SmallVec::new(),
+            backward: None,
+            op,
+            location: Location::caller(),
+            requires_grad,
+            grad: None,
+            tape_index: 0,
+        });
+        Var { graph: self, key }
+    }
+
+    fn push(&self, mut node: Node<T>) -> NodeKey {
+        let mut inner = self.inner.borrow_mut();
+        node.tape_index = inner.tape.len();
+        let key = inner.nodes.insert(node);
+        inner.tape.push(key);
+        key
+    }
+
+    /// Records an op: computes its value with `forward` from the inputs' values, and keeps
+    /// `backward` for the backward pass if any input requires a gradient and recording is on.
+    ///
+    /// This is the one way ops enter a graph — ferrograd's own ops use it too — so a custom op
+    /// is a function calling it. `backward` receives the gradient of the output and returns
+    /// one gradient per input (see [`Grads`]); it is written with `Var` ops, which makes the
+    /// op twice differentiable whenever those ops are. It runs only for ops on a path to a
+    /// value being differentiated, and must return gradients with the inputs' shapes.
+    ///
+    /// # Panics
+    /// If an input is stale or belongs to another graph (naming `op`).
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor, Var, grads};
+    ///
+    /// /// cube(x) = x³, with d/dx = 3x².
+    /// fn cube<'g>(x: Var<'g, f64>) -> Var<'g, f64> {
+    ///     x.graph().custom_op(
+    ///         "cube",
+    ///         &[x],
+    ///         |v| v[0].map(|a| a * a * a),
+    ///         |ctx, grad| grads![Some(grad * ctx.input(0).square() * 3.0)],
+    ///     )
+    /// }
+    ///
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![2.0], &[1]));
+    /// cube(x).sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![12.0]);
+    /// ```
+    #[track_caller]
+    pub fn custom_op<'g, F, B>(
+        &'g self,
+        op: &'static str,
+        inputs: &[Var<'g, T>],
+        forward: F,
+        backward: B,
+    ) -> Var<'g, T>
+    where
+        F: FnOnce(&[Tensor<T>]) -> Tensor<T>,
+        B: for<'a, 'h> Fn(&BackwardCtx<'a, 'h, T>, Var<'h, T>) -> Grads<'h, T> + 'static,
+    {
+        let location = Location::caller();
+        let mut parents = SmallVec::<[NodeKey; 2]>::new();
+        let mut values = SmallVec::<[Tensor<T>; 2]>::new();
+        let mut requires_grad = false;
+        {
+            let inner = self.inner.borrow();
+            for x in inputs {
+                assert!(
+                    std::ptr::eq(x.graph, self),
+                    "{op}: an input belongs to a different graph"
+                );
+                let node = inner.node(x.key, op);
+                requires_grad |= node.requires_grad;
+                parents.push(x.key);
+                values.push(node.value.clone());
+            }
+        }
+        let value = forward(&values);
+        drop(values);
+        let record = requires_grad && self.grad_enabled.get();
+        let key = self.push(Node {
+            value,
+            parents: if record { parents } else { SmallVec::new() },
+            backward: if record {
+                Some(Rc::new(backward))
+            } else {
+                None
+            },
+            op,
+            location,
+            requires_grad: record,
+            grad: None,
+            tape_index: 0,
+        });
+        Var { graph: self, key }
+    }
+
+    /// Turns gradient recording off until the returned guard is dropped: ops compute values
+    /// only, and their results require no gradient (PyTorch's `torch.no_grad()`).
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f32>::new();
+    /// let x = g.var(Tensor::ones(&[2]));
+    /// {
+    ///     let _guard = g.no_grad();
+    ///     assert!(!(x * 2.0).requires_grad());
+    /// }
+    /// assert!((x * 2.0).requires_grad());
+    /// ```
+    pub fn no_grad(&self) -> NoGradGuard<'_, T> {
+        NoGradGuard {
+            graph: self,
+            prev: self.grad_enabled.replace(false),
+        }
+    }
+
+    /// Whether ops are recorded for backward right now.
+    pub fn is_grad_enabled(&self) -> bool {
+        self.grad_enabled.get()
+    }
+
+    /// Removes every node, keeping the arena's memory for the next step. `Var`s from before
+    /// become stale: using one panics.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f32>::new();
+    /// let x = g.var(Tensor::ones(&[2]));
+    /// g.clear();
+    /// assert_eq!(g.len(), 0);
+    /// let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| x.exp()));
+    /// assert!(r.is_err()); // "exp: stale Var ..."
+    /// ```
+    pub fn clear(&self) {
+        let mut inner = self.inner.borrow_mut();
+        inner.nodes.clear();
+        inner.tape.clear();
+        inner.params.clear();
+    }
+
+    /// The number of nodes recorded.
+    pub fn len(&self) -> usize {
+        self.inner.borrow().tape.len()
+    }
+
+    /// True if no node is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many nodes the arena holds before it must grow.
+    pub fn capacity(&self) -> usize {
+        self.inner.borrow().nodes.capacity()
+    }
+
+    /// Gradients of `outputs` with respect to `inputs`, as PyTorch's `torch.autograd.grad`.
+    ///
+    /// Each output is seeded with ones (so a non-scalar output is differentiated as its sum).
+    /// Returns one entry per input: `None` if no output depends on it. With `create_graph`
+    /// the gradients are themselves recorded and can be differentiated again. Unlike
+    /// [`Var::backward`], parameters' gradients are left untouched.
+    ///
+    /// # Panics
+    /// If a `Var` is stale or from another graph.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::scalar(2.0));
+    /// let y = x * x * x; // y = x³
+    /// let dy = g.grad(&[y], &[x], true)[0].unwrap(); // 3x² = 12
+    /// let d2y = g.grad(&[dy], &[x], false)[0].unwrap(); // 6x = 12
+    /// assert_eq!((dy.item(), d2y.item()), (12.0, 12.0));
+    /// ```
+    #[track_caller]
+    pub fn grad<'g>(
+        &'g self,
+        outputs: &[Var<'g, T>],
+        inputs: &[Var<'g, T>],
+        create_graph: bool,
+    ) -> Vec<Option<Var<'g, T>>> {
+        let seeds: Vec<_> = outputs
+            .iter()
+            .map(|y| {
+                let shape = y.shape_for("grad");
+                (*y, Tensor::ones(&shape))
+            })
+            .collect();
+        for x in inputs {
+            x.check("grad");
+        }
+        self.run_backward(&seeds, create_graph, false);
+        let inner = self.inner.borrow();
+        inputs
+            .iter()
+            .map(|x| {
+                inner.node(x.key, "grad").grad.map(|key| Var { graph: self, key })
+            })
+            .collect()
+    }
+
+    /// The backward pass: seeds the roots, walks the tape in reverse, and (optionally) adds
+    /// leaf gradients into their parameters.
+    fn run_backward(&self, seeds: &[(Var<'_, T>, Tensor<T>)], create_graph: bool, to_params: bool) {
+        let Some(end) = seeds.iter().map(|(y, _)| y.tape_index()).max() else {
+            return;
+        };
+        {
+            let mut inner = self.inner.borrow_mut();
+            let Inner { nodes, tape, .. } = &mut *inner;
+            for &key in &tape[..=end] {
+                nodes[key].grad = None;
+            }
+        }
+        // Rules record only when asked to; the guard restores the mode even on panic.
+        let _mode = NoGradGuard {
+            graph: self,
+            prev: self.grad_enabled.replace(create_graph),
+        };
+        for (y, seed) in seeds {
+            let seed = self.constant(seed.clone());
+            self.accumulate(y.key, seed);
+        }
+        for index in (0..=end).rev() {
+            let (rule, grad, parents, needs) = {
+                let inner = self.inner.borrow();
+                let key = inner.tape[index];
+                let node = &inner.nodes[key];
+                let (Some(grad), Some(rule)) = (node.grad, &node.backward) else {
+                    continue;
+                };
+                let needs: SmallVec<[bool; 2]> = node
+                    .parents
+                    .iter()
+                    .map(|&p| inner.nodes[p].requires_grad)
+                    .collect();
+                (rule.clone(), grad, node.parents.clone(), needs)
+            };
+            let output = self.inner.borrow().tape[index];
+            let ctx = BackwardCtx {
+                graph: self,
+                inputs: &parents,
+                output,
+                needs: &needs,
+            };
+            let grads = rule(&ctx, Var { graph: self, key: grad });
+            self.check_rule_output(output, &parents, &grads);
+            for ((&parent, grad), &need) in parents.iter().zip(grads).zip(&needs) {
+                if let (Some(grad), true) = (grad, need) {
+                    self.accumulate(parent, grad);
+                }
+            }
+        }
+        if to_params {
+            let inner = self.inner.borrow();
+            for (key, param) in inner.params.values() {
+                if let Some(grad) = inner.nodes[*key].grad {
+                    param.accumulate_grad(&inner.nodes[grad].value);
+                }
+            }
+        }
+    }
+
+    fn accumulate(&self, key: NodeKey, grad: Var<'_, T>) {
+        let existing = self.inner.borrow().nodes[key].grad;
+        let total = match existing {
+            None => grad,
+            Some(prev) => Var { graph: self, key: prev } + grad,
+        };
+        self.inner.borrow_mut().nodes[key].grad = Some(total.key);
+    }
+
+    /// A backward rule is user code: check that it kept its contract, naming the op.
+    fn check_rule_output(&self, output: NodeKey, parents: &[NodeKey], grads: &Grads<'_, T>) {
+        let inner = self.inner.borrow();
+        let node = &inner.nodes[output];
+        assert!(
+            grads.len() == parents.len(),
+            "{}: backward returned {} gradients for {} inputs (op recorded at {})",
+            node.op,
+            grads.len(),
+            parents.len(),
+            node.location
+        );
+        for (i, (grad, &p)) in grads.iter().zip(parents).enumerate() {
+            if let Some(grad) = grad {
+                let (got, want) = (inner.nodes[grad.key].value.shape(), inner.nodes[p].value.shape());
+                assert!(
+                    got == want,
+                    "{}: backward returned a gradient of shape {got:?} for input {i} of shape {want:?} (op recorded at {})",
+                    node.op,
+                    node.location
+                );
+            }
+        }
+    }
+}
+
+impl<T: Float> Inner<T> {
+    #[track_caller]
+    fn node(&self, key: NodeKey, op: &str) -> &Node<T> {
+        match self.nodes.get(key) {
+            Some(node) => node,
+            None => panic!(
+                "{op}: stale Var: its graph was cleared after it was created; create Vars anew after Graph::clear"
+            ),
+        }
+    }
+}
+
+/// Restores the previous recording mode when dropped; returned by [`Graph::no_grad`].
+#[must_use = "recording resumes as soon as the guard is dropped"]
+pub struct NoGradGuard<'g, T: Float> {
+    graph: &'g Graph<T>,
+    prev: bool,
+}
+
+impl<T: Float> Drop for NoGradGuard<'_, T> {
+    fn drop(&mut self) {
+        self.graph.grad_enabled.set(self.prev);
+    }
+}
+
+/// What a backward rule can see: the op's inputs and output, and which inputs need a
+/// gradient.
+pub struct BackwardCtx<'a, 'g, T: Float> {
+    graph: &'g Graph<T>,
+    inputs: &'a [NodeKey],
+    output: NodeKey,
+    needs: &'a [bool],
+}
+
+impl<'g, T: Float> BackwardCtx<'_, 'g, T> {
+    /// Input `i` of the op, as it was in the forward pass.
+    pub fn input(&self, i: usize) -> Var<'g, T> {
+        Var {
+            graph: self.graph,
+            key: self.inputs[i],
+        }
+    }
+
+    /// The op's output.
+    pub fn output(&self) -> Var<'g, T> {
+        Var {
+            graph: self.graph,
+            key: self.output,
+        }
+    }
+
+    /// Whether input `i` needs a gradient; a rule may skip the work for one that does not.
+    pub fn needs_grad(&self, i: usize) -> bool {
+        self.needs[i]
+    }
+
+    /// The graph being differentiated.
+    pub fn graph(&self) -> &'g Graph<T> {
+        self.graph
+    }
+}
+
+/// Options for [`Var::backward_with`].
+#[derive(Clone, Debug, Default)]
+pub struct BackwardOptions<T: Float> {
+    seed: Option<Tensor<T>>,
+    create_graph: bool,
+}
+
+impl<T: Float> BackwardOptions<T> {
+    /// Default options: seed with ones, do not record the backward pass.
+    pub fn new() -> Self {
+        Self {
+            seed: None,
+            create_graph: false,
+        }
+    }
+
+    /// The gradient of the final value with respect to the output (`gradient=` in PyTorch);
+    /// it must have the output's shape.
+    pub fn seed(mut self, seed: Tensor<T>) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Records the backward pass, so the gradients can be differentiated again.
+    pub fn create_graph(mut self, yes: bool) -> Self {
+        self.create_graph = yes;
+        self
+    }
+}
+
+impl<'g, T: Float> Var<'g, T> {
+    /// The graph this `Var` lives in.
+    pub fn graph(self) -> &'g Graph<T> {
+        self.graph
+    }
+
+    #[track_caller]
+    fn check(self, op: &str) {
+        self.graph.inner.borrow().node(self.key, op);
+    }
+
+    #[track_caller]
+    fn tape_index(self) -> usize {
+        self.graph.inner.borrow().node(self.key, "backward").tape_index
+    }
+
+    #[track_caller]
+    pub(crate) fn shape_for(self, op: &str) -> SmallVec<[usize; 4]> {
+        SmallVec::from_slice(self.graph.inner.borrow().node(self.key, op).value.shape())
+    }
+
+    /// The value (a cheap shared handle, not a copy).
+    ///
+    /// # Panics
+    /// If the `Var` is stale.
+    #[track_caller]
+    pub fn value(self) -> Tensor<T> {
+        self.graph.inner.borrow().node(self.key, "value").value.clone()
+    }
+
+    /// The shape of the value.
+    #[track_caller]
+    pub fn shape(self) -> Vec<usize> {
+        self.shape_for("shape").to_vec()
+    }
+
+    /// The number of dimensions of the value.
+    #[track_caller]
+    pub fn ndim(self) -> usize {
+        self.shape_for("ndim").len()
+    }
+
+    /// The single value of a one-element `Var`, e.g. a loss.
+    ///
+    /// # Panics
+    /// If the value does not hold exactly one element, or the `Var` is stale.
+    #[track_caller]
+    pub fn item(self) -> T {
+        self.value().item()
+    }
+
+    /// Whether a gradient flows to this `Var` (it is, or depends on, a leaf that requires one
+    /// and was computed with recording on).
+    #[track_caller]
+    pub fn requires_grad(self) -> bool {
+        self.graph.inner.borrow().node(self.key, "requires_grad").requires_grad
+    }
+
+    /// The name of the op that produced this `Var` (`"var"`, `"param"` or `"constant"` for
+    /// leaves).
+    #[track_caller]
+    pub fn op_name(self) -> &'static str {
+        self.graph.inner.borrow().node(self.key, "op_name").op
+    }
+
+    /// Where in the source this `Var`'s op was called.
+    #[track_caller]
+    pub fn location(self) -> &'static Location<'static> {
+        self.graph.inner.borrow().node(self.key, "location").location
+    }
+
+    /// The gradient computed for this `Var` by the latest backward pass through it, if any.
+    ///
+    /// Each backward pass replaces the gradients of the graph's `Var`s; only
+    /// [`Param`] gradients accumulate across passes.
+    #[track_caller]
+    pub fn grad(self) -> Option<Tensor<T>> {
+        self.grad_var().map(Var::value)
+    }
+
+    /// The gradient as a `Var` (differentiable if the pass ran with `create_graph`).
+    #[track_caller]
+    pub fn grad_var(self) -> Option<Var<'g, T>> {
+        let grad = self.graph.inner.borrow().node(self.key, "grad").grad;
+        grad.map(|key| Var {
+            graph: self.graph,
+            key,
+        })
+    }
+
+    /// Backpropagates from this scalar: afterwards every `Var` it depends on holds its
+    /// gradient ([`Var::grad`]) and every [`Param`] it depends on has the gradient added to
+    /// [`Param::grad`].
+    ///
+    /// # Panics
+    /// If the value has more than one element (use [`Var::backward_with`] and a seed), or the
+    /// `Var` is stale.
+    #[track_caller]
+    pub fn backward(self) {
+        self.backward_with(BackwardOptions::new());
+    }
+
+    /// Backpropagates with options: a seed gradient for a non-scalar output, and
+    /// `create_graph` for higher-order gradients.
+    ///
+    /// # Panics
+    /// If no seed is given and the value is not a one-element tensor, if the seed's shape
+    /// differs from the value's, or if the `Var` is stale.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{BackwardOptions, Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0], &[2]));
+    /// let y = x * 3.0;
+    /// y.backward_with(BackwardOptions::new().seed(Tensor::from_vec(vec![1.0, 10.0], &[2])));
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![3.0, 30.0]);
+    /// ```
+    #[track_caller]
+    pub fn backward_with(self, options: BackwardOptions<T>) {
+        let shape = self.shape_for("backward");
+        let seed = match options.seed {
+            Some(seed) => {
+                assert!(
+                    seed.shape() == shape.as_slice(),
+                    "backward: seed of shape {:?} does not match output of shape {:?}",
+                    seed.shape(),
+                    shape.as_slice()
+                );
+                seed
+            }
+            None => {
+                assert!(
+                    shape.iter().product::<usize>() == 1,
+                    "backward: output of shape {:?} is not a scalar; pass a seed gradient with backward_with",
+                    shape.as_slice()
+                );
+                Tensor::ones(&shape)
+            }
+        };
+        self.graph
+            .run_backward(&[(self, seed)], options.create_graph, true);
+    }
+
+    /// A `Var` with the same value and no history: no gradient flows through it.
+    #[track_caller]
+    pub fn detach(self) -> Var<'g, T> {
+        let value = self.graph.inner.borrow().node(self.key, "detach").value.clone();
+        self.graph.leaf("detach", value, false)
+    }
+
+    /// Records a unary element-wise op computing `f` per element.
+    #[track_caller]
+    pub(crate) fn unary<B>(self, op: &'static str, f: impl Fn(T) -> T, backward: B) -> Var<'g, T>
+    where
+        B: for<'a, 'h> Fn(&BackwardCtx<'a, 'h, T>, Var<'h, T>) -> Grads<'h, T> + 'static,
+    {
+        self.graph
+            .custom_op(op, &[self], |v| v[0].map(f), backward)
+    }
+}
+
+impl<T: Float> fmt::Debug for Var<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.graph.inner.borrow().nodes.get(self.key) {
+            Some(node) => write!(
+                f,
+                "Var({} {:?} {}, from {})",
+                node.op,
+                node.value.shape(),
+                T::DTYPE,
+                node.location
+            ),
+            None => write!(f, "Var(stale)"),
+        }
+    }
+}
+
+impl<T: Float> fmt::Debug for Graph<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Graph {{ nodes: {}, grad_enabled: {} }}",
+            self.len(),
+            self.is_grad_enabled()
+        )
+    }
+}

@@ -1,0 +1,109 @@
+//! Element-wise kernels and broadcasting rules shared by the ops.
+//!
+//! Contiguous operands of equal layout run as plain slice loops (which the compiler
+//! vectorises); anything else goes through ndarray's `Zip` over broadcast views.
+
+use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
+
+use crate::float::Float;
+
+/// Applies `f` to every element.
+pub(crate) fn map1<T: Float>(a: &ArrayViewD<'_, T>, f: impl Fn(T) -> T) -> ArrayD<T> {
+    if let Some(src) = a.as_slice() {
+        let data: Vec<T> = src.iter().map(|&x| f(x)).collect();
+        return ArrayD::from_shape_vec(a.raw_dim(), data).expect("same length");
+    }
+    a.map(|&x| f(x))
+}
+
+/// Combines two arrays of the broadcast shape `out_shape` element by element.
+pub(crate) fn map2<T: Float>(
+    a: &ArrayViewD<'_, T>,
+    b: &ArrayViewD<'_, T>,
+    out_shape: &[usize],
+    f: impl Fn(T, T) -> T,
+) -> ArrayD<T> {
+    if a.shape() == out_shape && b.shape() == out_shape {
+        if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
+            let data: Vec<T> = x.iter().zip(y).map(|(&p, &q)| f(p, q)).collect();
+            return ArrayD::from_shape_vec(IxDyn(out_shape), data).expect("same length");
+        }
+    }
+    let dim = IxDyn(out_shape);
+    let a = a.broadcast(dim.clone()).expect("shape checked by the op");
+    let b = b.broadcast(dim).expect("shape checked by the op");
+    Zip::from(&a).and(&b).map_collect(|&p, &q| f(p, q))
+}
+
+/// The NumPy broadcast of two shapes, or `None` if they are incompatible.
+pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let n = a.len().max(b.len());
+    let mut out = vec![0; n];
+    for i in 0..n {
+        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
+        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return None,
+        };
+    }
+    Some(out)
+}
+
+/// True if `from` broadcasts to `to` under NumPy rules.
+pub(crate) fn broadcasts_to(from: &[usize], to: &[usize]) -> bool {
+    from.len() <= to.len()
+        && from
+            .iter()
+            .rev()
+            .zip(to.iter().rev())
+            .all(|(&f, &t)| f == t || f == 1)
+}
+
+/// Sums `a` over the axes along which `shape` was broadcast to `a.shape()`.
+pub(crate) fn sum_to<T: Float>(a: &ArrayViewD<'_, T>, shape: &[usize]) -> ArrayD<T> {
+    let lead = a.ndim() - shape.len();
+    let mut out = a.to_owned();
+    // Sum the leading axes away, then the kept axes of size 1 (keeping them).
+    for _ in 0..lead {
+        out = out.sum_axis(ndarray::Axis(0));
+    }
+    for (axis, &d) in shape.iter().enumerate() {
+        if d == 1 && out.shape()[axis] != 1 {
+            out = out.sum_axis(ndarray::Axis(axis)).insert_axis(ndarray::Axis(axis));
+        }
+    }
+    out
+}
+
+/// Normalises a possibly negative axis (`-1` is the last) against `ndim`, or `None` if out
+/// of range.
+pub(crate) fn normalize_axis(axis: isize, ndim: usize) -> Option<usize> {
+    let n = ndim as isize;
+    let a = if axis < 0 { axis + n } else { axis };
+    (0..n).contains(&a).then_some(a as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_shapes_follow_numpy() {
+        assert_eq!(broadcast_shapes(&[2, 1, 3], &[4, 1]), Some(vec![2, 4, 3]));
+        assert_eq!(broadcast_shapes(&[], &[3]), Some(vec![3]));
+        assert_eq!(broadcast_shapes(&[2], &[3]), None);
+        assert!(broadcasts_to(&[1, 3], &[5, 2, 3]));
+        assert!(!broadcasts_to(&[2, 3], &[3]));
+    }
+
+    #[test]
+    fn sum_to_reduces_broadcast_axes() {
+        let a = ArrayD::from_elem(IxDyn(&[2, 3, 4]), 1.0f64);
+        let s = sum_to(&a.view(), &[3, 1]);
+        assert_eq!(s.shape(), &[3, 1]);
+        assert!(s.iter().all(|&x| x == 8.0));
+    }
+}

@@ -1,0 +1,249 @@
+//! Activation functions: relu, leaky_relu, elu, gelu (erf and tanh forms), sigmoid, tanh,
+//! softplus, softsign, silu.
+//!
+//! Ops with a kink follow PyTorch at the kink: `relu'(0) = 0`, `leaky_relu'(0) = slope`,
+//! `elu'(0) = 1` (the `x ≤ 0` branch). gelu, softsign and silu are composed from other ops
+//! and need no backward code of their own.
+
+use crate::float::Float;
+use crate::graph::Var;
+use crate::grads;
+
+impl<'g, T: Float> Var<'g, T> {
+    /// `max(x, 0)`. Backward: `grad` where `x > 0`, else 0 (so `relu'(0) = 0`).
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f32>::new();
+    /// let x = g.var(Tensor::from_vec(vec![-1.0, 0.0, 2.0], &[3]));
+    /// let y = x.relu();
+    /// y.sum().backward();
+    /// assert_eq!(y.value().to_vec(), vec![0.0, 0.0, 2.0]);
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 0.0, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn relu(self) -> Var<'g, T> {
+        self.unary("relu", |a| if a > T::zero() { a } else { T::zero() }, |ctx, g| {
+            let positive = ctx.input(0).derive_const("relu_mask", |a| if a > T::zero() { T::one() } else { T::zero() });
+            grads![Some(g * positive)]
+        })
+    }
+
+    /// `x` for `x > 0`, `slope · x` otherwise (PyTorch's `negative_slope`, default 0.01).
+    /// Backward: `grad` or `slope · grad`.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let y = g.var(Tensor::from_vec(vec![-2.0, 3.0], &[2])).leaky_relu(0.1);
+    /// assert_eq!(y.value().to_vec(), vec![-0.2, 3.0]);
+    /// ```
+    #[track_caller]
+    pub fn leaky_relu(self, slope: T) -> Var<'g, T> {
+        let f = move |a: T| if a > T::zero() { T::one() } else { slope };
+        self.unary("leaky_relu", move |a| a * f(a), move |ctx, g| {
+            grads![Some(g * ctx.input(0).derive_const("leaky_relu_slope", f))]
+        })
+    }
+
+    /// `x` for `x > 0`, `α(eˣ − 1)` otherwise. Backward: `grad`, or `grad · (out + α)`.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let y = g.var(Tensor::from_vec(vec![0.0, 1.0], &[2])).elu(1.0);
+    /// assert_eq!(y.value().to_vec(), vec![0.0, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn elu(self, alpha: T) -> Var<'g, T> {
+        let f = move |a: T| if a > T::zero() { a } else { alpha * a.exp_m1() };
+        self.unary("elu", f, move |ctx, g| {
+            let x = ctx.input(0);
+            let pos = x.derive_const("elu_mask", |a| if a > T::zero() { T::one() } else { T::zero() });
+            let neg = x.derive_const("elu_mask", |a| if a > T::zero() { T::zero() } else { T::one() });
+            grads![Some(g * (pos + neg * ctx.output().add_scalar(alpha)))]
+        })
+    }
+
+    /// The Gaussian error linear unit, exact form: `x · Φ(x) = x/2 · (1 + erf(x/√2))`.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let y = g.var(Tensor::from_vec(vec![0.0, 1.0], &[2])).gelu();
+    /// assert!((y.value().to_vec()[1] - 0.841_344_746_068_543).abs() < 1e-12);
+    /// ```
+    #[track_caller]
+    pub fn gelu(self) -> Var<'g, T> {
+        let half = T::from_f64(0.5);
+        self * (self.mul_scalar(T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf() + T::one()).mul_scalar(half)
+    }
+
+    /// GELU, tanh approximation (PyTorch's `approximate="tanh"`):
+    /// `x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³)))`.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let y = g.var(Tensor::scalar(1.0)).gelu_tanh();
+    /// assert!((y.item() - 0.841_191_990_607_477).abs() < 1e-12);
+    /// ```
+    #[track_caller]
+    pub fn gelu_tanh(self) -> Var<'g, T> {
+        let c = T::from_f64((2.0 / std::f64::consts::PI).sqrt());
+        let inner = (self + self.powf(T::from_f64(3.0)).mul_scalar(T::from_f64(0.044715))).mul_scalar(c);
+        self * (inner.tanh() + T::one()).mul_scalar(T::from_f64(0.5))
+    }
+
+    /// The logistic function `1 / (1 + e⁻ˣ)`, computed without overflow for large `|x|`.
+    /// Backward: `grad · out · (1 − out)` (saves the output).
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![0.0, -1000.0], &[2]));
+    /// let y = x.sigmoid();
+    /// y.sum().backward();
+    /// assert_eq!(y.value().to_vec(), vec![0.5, 0.0]);
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![0.25, 0.0]);
+    /// ```
+    #[track_caller]
+    pub fn sigmoid(self) -> Var<'g, T> {
+        self.unary("sigmoid", sigmoid, |ctx, g| {
+            let y = ctx.output();
+            grads![Some(g * y * (-y).add_scalar(T::one()))]
+        })
+    }
+
+    /// Hyperbolic tangent. Backward: `grad · (1 − out²)` (saves the output).
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::scalar(0.0));
+    /// x.tanh().backward();
+    /// assert_eq!(x.grad().unwrap().item(), 1.0);
+    /// ```
+    #[track_caller]
+    pub fn tanh(self) -> Var<'g, T> {
+        self.unary("tanh", T::tanh, |ctx, g| {
+            grads![Some(g * (-ctx.output().square()).add_scalar(T::one()))]
+        })
+    }
+
+    /// `ln(1 + eˣ)`, computed stably as `max(x, 0) + ln(1 + e^−|x|)`.
+    /// Backward: `grad · sigmoid(x)`.
+    ///
+    /// (PyTorch's `beta` and `threshold` are not taken: scale the input for another `beta`;
+    /// the stable form needs no threshold.)
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let y = g.var(Tensor::from_vec(vec![0.0, 1000.0], &[2])).softplus();
+    /// assert_eq!(y.value().to_vec(), vec![2f64.ln(), 1000.0]);
+    /// ```
+    #[track_caller]
+    pub fn softplus(self) -> Var<'g, T> {
+        self.unary("softplus", |a| a.max(T::zero()) + (-a.abs()).exp().ln_1p(), |ctx, g| {
+            grads![Some(g * ctx.input(0).sigmoid())]
+        })
+    }
+
+    /// `x / (1 + |x|)`.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// assert_eq!(g.var(Tensor::scalar(1.0)).softsign().item(), 0.5);
+    /// ```
+    #[track_caller]
+    pub fn softsign(self) -> Var<'g, T> {
+        self / (self.abs() + T::one())
+    }
+
+    /// The sigmoid linear unit (swish): `x · sigmoid(x)`.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// assert_eq!(g.var(Tensor::scalar(0.0)).silu().item(), 0.0);
+    /// ```
+    #[track_caller]
+    pub fn silu(self) -> Var<'g, T> {
+        self * self.sigmoid()
+    }
+}
+
+/// The logistic function, evaluated on the side where `e^(−|x|)` cannot overflow.
+fn sigmoid<T: Float>(a: T) -> T {
+    if a >= T::zero() {
+        T::one() / (T::one() + (-a).exp())
+    } else {
+        let e = a.exp();
+        e / (T::one() + e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{self, check_gradgrads, check_grads, shape, tensor_away_from};
+    use crate::{Graph, Tensor, Var};
+    use proptest::prelude::*;
+
+    const SMOOTH: [(&str, testing::OpFn); 7] = [
+        ("gelu", |v| v[0].gelu()),
+        ("gelu_tanh", |v| v[0].gelu_tanh()),
+        ("sigmoid", |v| v[0].sigmoid()),
+        ("tanh", |v| v[0].tanh()),
+        ("softplus", |v| v[0].softplus()),
+        ("silu", |v| v[0].silu()),
+        ("elu", |v| v[0].elu(1.3)),
+    ];
+
+    proptest! {
+        #![proptest_config(testing::config())]
+
+        #[test]
+        fn activation_grads_match_finite_diff(x in tensor_away_from(shape(), -4.0..4.0, &[0.0], 1e-3)) {
+            for (_, f) in SMOOTH {
+                check_grads(f, std::slice::from_ref(&x))?;
+            }
+            check_grads(|v| v[0].relu(), std::slice::from_ref(&x))?;
+            check_grads(|v| v[0].leaky_relu(0.1), std::slice::from_ref(&x))?;
+            check_grads(|v| v[0].softsign(), std::slice::from_ref(&x))?;
+        }
+
+        #[test]
+        fn activation_gradgrads_match_finite_diff(x in tensor_away_from(testing::shape_of_rank(2), -3.0..3.0, &[0.0], 1e-3)) {
+            for (_, f) in SMOOTH {
+                check_gradgrads(f, std::slice::from_ref(&x))?;
+            }
+            check_gradgrads(|v| v[0].softsign(), &[x])?;
+        }
+    }
+
+    #[test]
+    fn kinks_follow_pytorch() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::from_vec(vec![0.0], &[1]));
+        let grad = |y: Var<'_, f64>| {
+            y.sum().backward();
+            x.grad().unwrap().item()
+        };
+        assert_eq!(grad(x.relu()), 0.0);
+        assert_eq!(grad(x.leaky_relu(0.2)), 0.2);
+        assert_eq!(grad(x.elu(1.0)), 1.0);
+        assert_eq!(grad(x.softsign()), 1.0);
+    }
+
+    #[test]
+    fn sigmoid_and_softplus_are_finite_for_extreme_inputs() {
+        let g = Graph::<f32>::new();
+        let x = g.var(Tensor::from_vec(vec![-1e4, 1e4], &[2]));
+        let y = (x.sigmoid() + x.softplus()).sum();
+        y.backward();
+        assert!(y.value().to_vec().iter().all(|v| v.is_finite()));
+        assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 1.0]);
+    }
+}

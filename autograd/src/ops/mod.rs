@@ -1,0 +1,10 @@
+//! The built-in ops, each a method on [`Var`](crate::Var) defined in the file named after it,
+//! beside its backward rule and its tests.
+
+mod activation;
+mod arith;
+mod matmul;
+mod reduce;
+mod shape;
+mod softmax;
+mod unary;

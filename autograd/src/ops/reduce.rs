@@ -1,0 +1,463 @@
+//! Reductions: sum, mean, max, min, var, std, logsumexp — over everything or given axes,
+//! with `keepdim` — and argmax/argmin.
+//!
+//! Axes may be negative (`-1` is the last); an empty axis list reduces every axis, as in
+//! PyTorch. `sum`, `max` and `min` have backward rules; the others are composed from them.
+//! `max`/`min` split the gradient evenly between tied elements.
+
+use ndarray::{ArrayD, Axis, IxDyn};
+use smallvec::SmallVec;
+
+use crate::float::Float;
+use crate::graph::Var;
+use crate::grads;
+use crate::kernels::normalize_axis;
+use crate::tensor::Tensor;
+
+type Axes = SmallVec<[usize; 4]>;
+
+/// Validates and normalises reduction axes (all of them when `axes` is empty).
+#[track_caller]
+fn reduction_axes(op: &str, shape: &[usize], axes: &[isize]) -> Axes {
+    if axes.is_empty() {
+        return (0..shape.len()).collect();
+    }
+    let mut out = Axes::new();
+    for &a in axes {
+        let Some(n) = normalize_axis(a, shape.len()) else {
+            panic!("{op}: axis {a} is out of range for shape {shape:?}");
+        };
+        assert!(!out.contains(&n), "{op}: axis {a} is given twice");
+        out.push(n);
+    }
+    out.sort_unstable();
+    out
+}
+
+/// The shape after reducing `axes`, keeping them as size 1 when `keepdim`.
+fn reduced_shape(shape: &[usize], axes: &[usize], keepdim: bool) -> Vec<usize> {
+    shape
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &d)| match (axes.contains(&i), keepdim) {
+            (false, _) => Some(d),
+            (true, true) => Some(1),
+            (true, false) => None,
+        })
+        .collect()
+}
+
+/// Folds `axes` of `a` with `f`, starting from `init`; the result keeps the axes as size 1.
+fn fold_axes<T: Float>(a: &ndarray::ArrayViewD<'_, T>, axes: &[usize], init: T, f: impl Fn(T, T) -> T + Copy) -> ArrayD<T> {
+    let mut out = a.to_owned();
+    for &ax in axes {
+        out = out
+            .fold_axis(Axis(ax), init, |&acc, &x| f(acc, x))
+            .insert_axis(Axis(ax));
+    }
+    out
+}
+
+impl<'g, T: Float> Var<'g, T> {
+    /// The sum of all elements, as a scalar (shape `[]`). Backward: `grad` broadcast to the
+    /// input's shape.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f32>::new();
+    /// assert_eq!(g.var(Tensor::arange(1.0, 5.0, 1.0)).sum().item(), 10.0);
+    /// ```
+    #[track_caller]
+    pub fn sum(self) -> Var<'g, T> {
+        self.sum_axes(&[], false)
+    }
+
+    /// The sum over `axes` (all if empty), keeping them as size 1 if `keepdim`.
+    ///
+    /// # Panics
+    /// If an axis is out of range or repeated.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f32>::new();
+    /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]));
+    /// assert_eq!(x.sum_axes(&[1], false).value().to_vec(), vec![6.0, 15.0]);
+    /// assert_eq!(x.sum_axes(&[0], true).shape(), vec![1, 3]);
+    /// ```
+    #[track_caller]
+    pub fn sum_axes(self, axes: &[isize], keepdim: bool) -> Var<'g, T> {
+        let shape = self.shape_for("sum");
+        let axes = reduction_axes("sum", &shape, axes);
+        let kept = reduced_shape(&shape, &axes, true);
+        let out = reduced_shape(&shape, &axes, keepdim);
+        let zeros_shape = kept.clone();
+        self.graph().custom_op(
+            "sum",
+            &[self],
+            |v| {
+                let s = if v[0].numel() == 0 {
+                    ArrayD::zeros(IxDyn(&zeros_shape))
+                } else {
+                    fold_axes(&v[0].view(), &axes, T::zero(), |a, b| a + b)
+                };
+                Tensor::from_array(s.into_shape_with_order(IxDyn(&out)).expect("same count"))
+            },
+            move |ctx, g| {
+                let shape = ctx.input(0).shape();
+                let kept: Vec<isize> = kept.iter().map(|&d| d as isize).collect();
+                grads![Some(g.reshape(&kept).broadcast_to(&shape))]
+            },
+        )
+    }
+
+    /// The mean of all elements, as a scalar.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// assert_eq!(g.var(Tensor::arange(1.0, 5.0, 1.0)).mean().item(), 2.5);
+    /// ```
+    #[track_caller]
+    pub fn mean(self) -> Var<'g, T> {
+        self.mean_axes(&[], false)
+    }
+
+    /// The mean over `axes` (all if empty), keeping them as size 1 if `keepdim`.
+    ///
+    /// # Panics
+    /// If an axis is out of range or repeated.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]));
+    /// assert_eq!(x.mean_axes(&[0], false).value().to_vec(), vec![2.0, 3.0]);
+    /// ```
+    #[track_caller]
+    pub fn mean_axes(self, axes: &[isize], keepdim: bool) -> Var<'g, T> {
+        let n = self.reduced_count("mean", axes);
+        self.sum_axes(axes, keepdim).mul_scalar(T::one() / T::from_usize(n))
+    }
+
+    #[track_caller]
+    fn reduced_count(self, op: &str, axes: &[isize]) -> usize {
+        let shape = self.shape_for(op);
+        reduction_axes(op, &shape, axes).iter().map(|&a| shape[a]).product()
+    }
+
+    /// The variance over `axes` (all if empty) with Bessel's `correction` (1 gives the
+    /// unbiased estimate, PyTorch's default; 0 the population variance):
+    /// `Σ(x − mean)² / (n − correction)`.
+    ///
+    /// # Panics
+    /// If an axis is out of range or repeated.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[4]));
+    /// assert!((x.var_axes(&[], 1, false).item() - 5.0 / 3.0).abs() < 1e-15);
+    /// assert_eq!(x.var_axes(&[], 0, false).item(), 1.25);
+    /// ```
+    #[track_caller]
+    pub fn var_axes(self, axes: &[isize], correction: usize, keepdim: bool) -> Var<'g, T> {
+        let n = self.reduced_count("var", axes);
+        let centered = self - self.mean_axes(axes, true);
+        let dof = T::from_usize(n) - T::from_usize(correction);
+        centered.square().sum_axes(axes, keepdim).mul_scalar(T::one() / dof)
+    }
+
+    /// The unbiased variance of all elements (`correction = 1`).
+    #[track_caller]
+    pub fn var(self) -> Var<'g, T> {
+        self.var_axes(&[], 1, false)
+    }
+
+    /// The standard deviation over `axes`: the square root of [`Var::var_axes`].
+    ///
+    /// # Panics
+    /// If an axis is out of range or repeated.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0], &[8]));
+    /// assert_eq!(x.std_axes(&[0], 0, false).item(), 2.0);
+    /// ```
+    #[track_caller]
+    pub fn std_axes(self, axes: &[isize], correction: usize, keepdim: bool) -> Var<'g, T> {
+        self.var_axes(axes, correction, keepdim).sqrt()
+    }
+
+    /// The unbiased standard deviation of all elements.
+    #[track_caller]
+    pub fn std(self) -> Var<'g, T> {
+        self.std_axes(&[], 1, false)
+    }
+
+    /// The largest element, as a scalar.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f32>::new();
+    /// assert_eq!(g.var(Tensor::from_vec(vec![1.0, 7.0, 3.0], &[3])).max().item(), 7.0);
+    /// ```
+    #[track_caller]
+    pub fn max(self) -> Var<'g, T> {
+        self.max_axes(&[], false)
+    }
+
+    /// The maximum over `axes` (all if empty). Backward: the gradient goes to the maximal
+    /// elements, split evenly between ties. NaN propagates.
+    ///
+    /// # Panics
+    /// If an axis is out of range or repeated, or the tensor has no elements.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![1.0, 3.0, 3.0, 0.0], &[2, 2]));
+    /// let m = x.max_axes(&[1], false);
+    /// assert_eq!(m.value().to_vec(), vec![3.0, 3.0]);
+    /// m.sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 1.0, 1.0, 0.0]);
+    /// ```
+    #[track_caller]
+    pub fn max_axes(self, axes: &[isize], keepdim: bool) -> Var<'g, T> {
+        self.extremum("max", axes, keepdim, T::neg_infinity(), |a, b| {
+            if a.is_nan() || b > a { b } else { a }
+        })
+    }
+
+    /// The smallest element, as a scalar.
+    #[track_caller]
+    pub fn min(self) -> Var<'g, T> {
+        self.min_axes(&[], false)
+    }
+
+    /// The minimum over `axes` (all if empty); ties split the gradient evenly.
+    ///
+    /// # Panics
+    /// If an axis is out of range or repeated, or the tensor has no elements.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f32>::new();
+    /// let x = g.var(Tensor::from_vec(vec![1.0, 3.0, 2.0, 0.0], &[2, 2]));
+    /// assert_eq!(x.min_axes(&[0], true).value().to_vec(), vec![1.0, 0.0]);
+    /// ```
+    #[track_caller]
+    pub fn min_axes(self, axes: &[isize], keepdim: bool) -> Var<'g, T> {
+        self.extremum("min", axes, keepdim, T::infinity(), |a, b| {
+            if a.is_nan() || b < a { b } else { a }
+        })
+    }
+
+    #[track_caller]
+    fn extremum(self, op: &'static str, axes: &[isize], keepdim: bool, init: T, pick: fn(T, T) -> T) -> Var<'g, T> {
+        let shape = self.shape_for(op);
+        assert!(
+            shape.iter().product::<usize>() > 0,
+            "{op}: cannot reduce an empty tensor of shape {:?}",
+            shape.as_slice()
+        );
+        let axes = reduction_axes(op, &shape, axes);
+        let out = reduced_shape(&shape, &axes, keepdim);
+        let kept: Vec<isize> = reduced_shape(&shape, &axes, true).iter().map(|&d| d as isize).collect();
+        let fold_axes_ = axes.clone();
+        self.graph().custom_op(
+            op,
+            &[self],
+            move |v| {
+                let m = fold_axes(&v[0].view(), &fold_axes_, init, pick);
+                Tensor::from_array(m.into_shape_with_order(IxDyn(&out)).expect("same count"))
+            },
+            move |ctx, g| {
+                // Share of each element: 1/count where it equals the extremum, else 0.
+                let x = ctx.input(0).value();
+                let m = ctx.output().value();
+                let m = m.array().clone().into_shape_with_order(IxDyn(&kept.iter().map(|&d| d as usize).collect::<Vec<_>>())).expect("same count");
+                let mask = ndarray::Zip::from(&x.view())
+                    .and_broadcast(&m)
+                    .map_collect(|&a, &b| if a == b || (a.is_nan() && b.is_nan()) { T::one() } else { T::zero() });
+                let counts = fold_axes(&mask.view(), &axes, T::zero(), |a, b| a + b);
+                let share = ndarray::Zip::from(&mask).and_broadcast(&counts).map_collect(|&a, &c| a / c);
+                let share = ctx.graph().constant_named("extremum_share", Tensor::from_array(share));
+                grads![Some(g.reshape(&kept).broadcast_to(x.shape()) * share)]
+            },
+        )
+    }
+
+    /// `ln Σ exp(x)` over `axes` (all if empty), computed stably by subtracting the maximum.
+    ///
+    /// # Panics
+    /// If an axis is out of range or repeated, or the tensor has no elements.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![1000.0, 1000.0], &[2]));
+    /// assert_eq!(x.logsumexp_axes(&[0], false).item(), 1000.0 + 2f64.ln());
+    /// ```
+    #[track_caller]
+    pub fn logsumexp_axes(self, axes: &[isize], keepdim: bool) -> Var<'g, T> {
+        // The shift m is a constant: the result does not depend on it mathematically, so no
+        // gradient needs to flow through it. An infinite maximum is replaced by 0.
+        let m = self
+            .max_axes(axes, true)
+            .detach()
+            .derive_const("logsumexp_shift", |a| if a.is_finite() { a } else { T::zero() });
+        let lse = (self - m).exp().sum_axes(axes, true).ln() + m;
+        if keepdim {
+            lse
+        } else {
+            let shape = self.shape_for("logsumexp");
+            let axes_n = reduction_axes("logsumexp", &shape, axes);
+            let out: Vec<isize> = reduced_shape(&shape, &axes_n, false).iter().map(|&d| d as isize).collect();
+            lse.reshape(&out)
+        }
+    }
+
+    /// `ln Σ exp(x)` over all elements, as a scalar.
+    #[track_caller]
+    pub fn logsumexp(self) -> Var<'g, T> {
+        self.logsumexp_axes(&[], false)
+    }
+
+    /// The index of the largest element along `axis` (the first on ties), as `torch.argmax`.
+    /// Not differentiable: returns plain indices.
+    ///
+    /// # Panics
+    /// If `axis` is out of range or has size 0.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f32>::new();
+    /// let x = g.var(Tensor::from_vec(vec![0.1, 0.7, 0.2, 0.9, 0.05, 0.05], &[2, 3]));
+    /// assert_eq!(x.argmax(-1).into_raw_vec_and_offset().0, vec![1, 0]);
+    /// ```
+    #[track_caller]
+    pub fn argmax(self, axis: isize) -> ArrayD<usize> {
+        self.arg_extremum("argmax", axis, |a, b| b > a)
+    }
+
+    /// The index of the smallest element along `axis` (the first on ties).
+    ///
+    /// # Panics
+    /// If `axis` is out of range or has size 0.
+    #[track_caller]
+    pub fn argmin(self, axis: isize) -> ArrayD<usize> {
+        self.arg_extremum("argmin", axis, |a, b| b < a)
+    }
+
+    #[track_caller]
+    fn arg_extremum(self, op: &str, axis: isize, better: fn(T, T) -> bool) -> ArrayD<usize> {
+        let x = self.value();
+        let Some(ax) = normalize_axis(axis, x.ndim()) else {
+            panic!("{op}: axis {axis} is out of range for shape {:?}", x.shape());
+        };
+        assert!(x.shape()[ax] > 0, "{op}: axis {axis} of shape {:?} is empty", x.shape());
+        x.view().map_axis(Axis(ax), |lane| {
+            let mut best = 0;
+            for (i, &v) in lane.iter().enumerate() {
+                if better(lane[best], v) {
+                    best = i;
+                }
+            }
+            best
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{self, check_gradgrads, check_grads, shape, tensor};
+    use crate::{Graph, Tensor};
+    use proptest::prelude::*;
+
+    /// Shapes with at least one dimension, and one of its axes (negative half the time).
+    fn with_axis() -> impl Strategy<Value = (Tensor<f64>, isize)> {
+        testing::shape_of_rank(4)
+            .prop_filter("rank >= 1", |s| !s.is_empty())
+            .prop_flat_map(|s| {
+                let n = s.len() as isize;
+                (testing::tensor_of(s, -2.0..2.0), -n..n)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(testing::config())]
+
+        #[test]
+        fn sum_mean_grads_match_finite_diff((x, axis) in with_axis(), keepdim in any::<bool>()) {
+            check_grads(|v| v[0].sum_axes(&[axis], keepdim), std::slice::from_ref(&x))?;
+            check_grads(|v| v[0].mean_axes(&[axis], keepdim), std::slice::from_ref(&x))?;
+            check_grads(|v| v[0].sum() * v[0].mean(), &[x])?;
+        }
+
+        #[test]
+        fn var_std_logsumexp_grads_match_finite_diff((x, axis) in with_axis(), keepdim in any::<bool>()) {
+            prop_assume!(x.shape()[axis.rem_euclid(x.ndim() as isize) as usize] > 1);
+            check_grads(|v| v[0].var_axes(&[axis], 1, keepdim), std::slice::from_ref(&x))?;
+            check_grads(|v| v[0].std_axes(&[axis], 0, keepdim), std::slice::from_ref(&x))?;
+            check_grads(|v| v[0].logsumexp_axes(&[axis], keepdim), std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].logsumexp_axes(&[axis], keepdim), std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].var_axes(&[axis], 1, keepdim), &[x])?;
+        }
+
+        #[test]
+        fn max_min_grads_match_finite_diff((x, axis) in with_axis(), keepdim in any::<bool>()) {
+            // Random reals have no ties; ties are tested exactly below.
+            check_grads(|v| v[0].max_axes(&[axis], keepdim), std::slice::from_ref(&x))?;
+            check_grads(|v| v[0].min_axes(&[axis], keepdim), std::slice::from_ref(&x))?;
+            check_grads(|v| v[0].max() + v[0].min(), &[x])?;
+        }
+
+        #[test]
+        fn full_reductions_of_any_rank_match_finite_diff(x in tensor(shape(), -2.0..2.0)) {
+            check_grads(|v| v[0].sum_axes(&[], true), std::slice::from_ref(&x))?;
+            check_grads(|v| v[0].logsumexp(), &[x])?;
+        }
+    }
+
+    #[test]
+    fn max_ties_split_the_gradient() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::from_vec(vec![2.0, 2.0, 2.0, 1.0], &[4]));
+        x.max().backward();
+        assert_eq!(x.grad().unwrap().to_vec(), vec![1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0, 0.0]);
+    }
+
+    #[test]
+    fn logsumexp_handles_infinities() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::from_vec(vec![f64::NEG_INFINITY, f64::NEG_INFINITY], &[2]));
+        assert_eq!(x.logsumexp().item(), f64::NEG_INFINITY);
+    }
+
+    #[test]
+    fn argmax_takes_the_first_of_ties() {
+        let g = Graph::<f32>::new();
+        let x = g.var(Tensor::from_vec(vec![1.0, 3.0, 3.0], &[3]));
+        assert_eq!(x.argmax(0).into_raw_vec_and_offset().0, vec![1]);
+        assert_eq!(x.argmin(0).into_raw_vec_and_offset().0, vec![0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "sum: axis 2 is out of range for shape [2, 3]")]
+    fn sum_panics_on_bad_axis() {
+        Graph::<f32>::new().var(Tensor::zeros(&[2, 3])).sum_axes(&[2], false);
+    }
+
+    #[test]
+    #[should_panic(expected = "mean: axis -1 is given twice")]
+    fn mean_panics_on_repeated_axis() {
+        Graph::<f32>::new().var(Tensor::zeros(&[2, 3])).mean_axes(&[1, -1], false);
+    }
+
+    #[test]
+    #[should_panic(expected = "max: cannot reduce an empty tensor of shape [0]")]
+    fn max_panics_on_empty_tensor() {
+        Graph::<f32>::new().var(Tensor::zeros(&[0])).max();
+    }
+}

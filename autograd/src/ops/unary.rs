@@ -1,0 +1,380 @@
+//! Element-wise math: exp, ln, sqrt, square, reciprocal, abs, sign, clamp, erf, powf, pow,
+//! maximum, minimum.
+//!
+//! Kink conventions (exactly tested): `|x|'(0) = 0`, `sign` has no gradient, `clamp` passes
+//! the gradient where `min ≤ x ≤ max` (bounds included), and `maximum`/`minimum` split the
+//! gradient evenly between tied inputs.
+
+use crate::float::Float;
+use crate::graph::Var;
+use crate::grads;
+use crate::kernels::{broadcast_shapes, map2};
+use crate::tensor::Tensor;
+
+impl<'g, T: Float> Var<'g, T> {
+    /// A constant (no gradient) computed element-wise from this value, named `op`.
+    #[track_caller]
+    pub(crate) fn derive_const(self, op: &'static str, f: impl Fn(T) -> T) -> Var<'g, T> {
+        let value = self.value().map(f);
+        self.graph().constant_named(op, value)
+    }
+
+    /// A constant computed element-wise from this value and `other`'s, broadcast together.
+    #[track_caller]
+    fn derive_const2(self, other: Var<'g, T>, op: &'static str, f: impl Fn(T, T) -> T) -> Var<'g, T> {
+        let (a, b) = (self.value(), other.value());
+        let shape = broadcast_shapes(a.shape(), b.shape()).expect("checked by the forward op");
+        let value = Tensor::from_array(map2(&a.view(), &b.view(), &shape, f));
+        self.graph().constant_named(op, value)
+    }
+
+    /// `eˣ`. Backward: `grad · out` (saves the output).
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::scalar(0.0));
+    /// let y = x.exp();
+    /// y.backward();
+    /// assert_eq!((y.item(), x.grad().unwrap().item()), (1.0, 1.0));
+    /// ```
+    #[track_caller]
+    pub fn exp(self) -> Var<'g, T> {
+        self.unary("exp", T::exp, |ctx, g| grads![Some(g * ctx.output())])
+    }
+
+    /// Natural logarithm `ln x` (NaN below 0, −∞ at 0, as IEEE). Backward: `grad / x`.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::scalar(2.0));
+    /// x.ln().backward();
+    /// assert_eq!(x.grad().unwrap().item(), 0.5);
+    /// ```
+    #[track_caller]
+    pub fn ln(self) -> Var<'g, T> {
+        self.unary("ln", T::ln, |ctx, g| grads![Some(g / ctx.input(0))])
+    }
+
+    /// `√x`. Backward: `grad / (2·out)` (saves the output).
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::scalar(4.0));
+    /// x.sqrt().backward();
+    /// assert_eq!(x.grad().unwrap().item(), 0.25);
+    /// ```
+    #[track_caller]
+    pub fn sqrt(self) -> Var<'g, T> {
+        self.unary("sqrt", T::sqrt, |ctx, g| {
+            grads![Some((g / ctx.output()).mul_scalar(T::from_f64(0.5)))]
+        })
+    }
+
+    /// `x²`. Backward: `2x · grad`.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::scalar(3.0));
+    /// x.square().backward();
+    /// assert_eq!(x.grad().unwrap().item(), 6.0);
+    /// ```
+    #[track_caller]
+    pub fn square(self) -> Var<'g, T> {
+        self.unary("square", |a| a * a, |ctx, g| {
+            grads![Some(g * ctx.input(0).mul_scalar(T::from_f64(2.0)))]
+        })
+    }
+
+    /// `1 / x`. Backward: `−grad · out²` (saves the output).
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::scalar(2.0));
+    /// x.reciprocal().backward();
+    /// assert_eq!(x.grad().unwrap().item(), -0.25);
+    /// ```
+    #[track_caller]
+    pub fn reciprocal(self) -> Var<'g, T> {
+        self.unary("reciprocal", T::recip, |ctx, g| {
+            grads![Some(-(g * ctx.output().square()))]
+        })
+    }
+
+    /// `|x|`. Backward: `grad · sign(x)`, so the gradient at 0 is 0.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![-2.0, 0.0, 3.0], &[3]));
+    /// x.abs().sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![-1.0, 0.0, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn abs(self) -> Var<'g, T> {
+        self.unary("abs", T::abs, |ctx, g| grads![Some(g * ctx.input(0).sign())])
+    }
+
+    /// The sign: −1, 0 or 1 (NaN stays NaN). Piecewise constant, so no gradient flows.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f32>::new();
+    /// let s = g.var(Tensor::from_vec(vec![-2.0, 0.0, 3.0], &[3])).sign();
+    /// assert_eq!(s.value().to_vec(), vec![-1.0, 0.0, 1.0]);
+    /// assert!(!s.requires_grad());
+    /// ```
+    #[track_caller]
+    pub fn sign(self) -> Var<'g, T> {
+        self.derive_const("sign", |a| {
+            if a > T::zero() {
+                T::one()
+            } else if a < T::zero() {
+                -T::one()
+            } else {
+                a // 0, -0 or NaN
+            }
+        })
+    }
+
+    /// Limits every element to `[min, max]`; pass `T::neg_infinity()` or `T::infinity()`
+    /// for a one-sided clamp. Backward: `grad` where `min ≤ x ≤ max`, 0 elsewhere.
+    ///
+    /// # Panics
+    /// If `min > max` or either bound is NaN.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![-2.0, 0.5, 3.0], &[3]));
+    /// let y = x.clamp(-1.0, 1.0);
+    /// assert_eq!(y.value().to_vec(), vec![-1.0, 0.5, 1.0]);
+    /// y.sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 1.0, 0.0]);
+    /// ```
+    #[track_caller]
+    pub fn clamp(self, min: T, max: T) -> Var<'g, T> {
+        assert!(min <= max, "clamp: min {min} is greater than max {max} (or one is NaN)");
+        self.unary("clamp", move |a| a.max(min).min(max), move |ctx, g| {
+            let inside = ctx.input(0).derive_const("clamp_mask", |a| {
+                if a >= min && a <= max { T::one() } else { T::zero() }
+            });
+            grads![Some(g * inside)]
+        })
+    }
+
+    /// The error function `erf(x)`. Backward: `grad · 2/√π · e^(−x²)`.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::scalar(0.0));
+    /// x.erf().backward();
+    /// assert!((x.grad().unwrap().item() - 2.0 / std::f64::consts::PI.sqrt()).abs() < 1e-15);
+    /// ```
+    #[track_caller]
+    pub fn erf(self) -> Var<'g, T> {
+        self.unary("erf", T::erf, |ctx, g| {
+            let c = T::from_f64(std::f64::consts::FRAC_2_SQRT_PI);
+            grads![Some(g * (-ctx.input(0).square()).exp().mul_scalar(c))]
+        })
+    }
+
+    /// `xᵖ` for a scalar exponent `p`. Backward: `grad · p · xᵖ⁻¹` (0 for `p = 0`).
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::scalar(4.0));
+    /// let y = x.powf(1.5);
+    /// y.backward();
+    /// assert_eq!((y.item(), x.grad().unwrap().item()), (8.0, 3.0));
+    /// ```
+    #[track_caller]
+    pub fn powf(self, p: T) -> Var<'g, T> {
+        self.unary("powf", move |a| a.powf(p), move |ctx, g| {
+            if p == T::zero() {
+                grads![None]
+            } else {
+                grads![Some(g * ctx.input(0).powf(p - T::one()).mul_scalar(p))]
+            }
+        })
+    }
+
+    /// `selfᵉ` with a tensor exponent, broadcasting.
+    ///
+    /// Backward: `grad · e · selfᵉ⁻¹` to `self` and `grad · out · ln(self)` to `e`; the latter
+    /// is taken as 0 where `self = 0` (as PyTorch).
+    ///
+    /// # Panics
+    /// If the shapes cannot be broadcast together.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::scalar(2.0));
+    /// let e = g.var(Tensor::scalar(3.0));
+    /// x.pow(e).backward();
+    /// assert_eq!(x.grad().unwrap().item(), 12.0);
+    /// assert_eq!(e.grad().unwrap().item(), 8.0 * 2f64.ln());
+    /// ```
+    #[track_caller]
+    pub fn pow(self, e: Var<'g, T>) -> Var<'g, T> {
+        self.binary(e, "pow", T::powf, |ctx, g| {
+            let (x, e) = (ctx.input(0), ctx.input(1));
+            grads![
+                ctx.needs_grad(0).then(|| (g * e * x.pow(e - T::one())).sum_to_like(x)),
+                ctx.needs_grad(1).then(|| {
+                    // ln(x) with x = 0 replaced by 1, so those entries contribute 0, not NaN.
+                    let zero_to_one = x.derive_const("pow_mask", |a| if a == T::zero() { T::one() } else { T::zero() });
+                    (g * ctx.output() * (x + zero_to_one).ln()).sum_to_like(e)
+                }),
+            ]
+        })
+    }
+
+    /// Element-wise maximum of two tensors, broadcasting. Backward: the gradient goes to the
+    /// larger input; ties split it evenly.
+    ///
+    /// # Panics
+    /// If the shapes cannot be broadcast together.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.var(Tensor::from_vec(vec![1.0, 5.0, 2.0], &[3]));
+    /// let b = g.var(Tensor::from_vec(vec![3.0, 4.0, 2.0], &[3]));
+    /// a.maximum(b).sum().backward();
+    /// assert_eq!(a.grad().unwrap().to_vec(), vec![0.0, 1.0, 0.5]);
+    /// assert_eq!(b.grad().unwrap().to_vec(), vec![1.0, 0.0, 0.5]);
+    /// ```
+    #[track_caller]
+    pub fn maximum(self, other: Var<'g, T>) -> Var<'g, T> {
+        self.select_binary(other, "maximum", |a, b| a > b)
+    }
+
+    /// Element-wise minimum of two tensors, broadcasting. Backward: the gradient goes to the
+    /// smaller input; ties split it evenly.
+    ///
+    /// # Panics
+    /// If the shapes cannot be broadcast together.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.var(Tensor::from_vec(vec![1.0, 2.0], &[2]));
+    /// let m = a.minimum(g.scalar(2.0));
+    /// assert_eq!(m.value().to_vec(), vec![1.0, 2.0]);
+    /// ```
+    #[track_caller]
+    pub fn minimum(self, other: Var<'g, T>) -> Var<'g, T> {
+        self.select_binary(other, "minimum", |a, b| a < b)
+    }
+
+    /// maximum/minimum: picks `a` where `wins(a, b)`, `b` where `wins(b, a)`, and (on ties)
+    /// either value with the gradient split in half.
+    #[track_caller]
+    fn select_binary(self, other: Var<'g, T>, op: &'static str, wins: fn(T, T) -> bool) -> Var<'g, T> {
+        let pick = move |a: T, b: T| if wins(b, a) { b } else { a };
+        self.binary(other, op, pick, move |ctx, g| {
+            let (a, b) = (ctx.input(0), ctx.input(1));
+            let share = move |x: T, y: T| {
+                if wins(x, y) {
+                    T::one()
+                } else if x == y {
+                    T::from_f64(0.5)
+                } else {
+                    T::zero()
+                }
+            };
+            grads![
+                ctx.needs_grad(0).then(|| (g * a.derive_const2(b, "select_mask", share)).sum_to_like(a)),
+                ctx.needs_grad(1).then(|| (g * b.derive_const2(a, "select_mask", share)).sum_to_like(b)),
+            ]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{self, broadcast_shapes, check_gradgrads, check_grads, shape, tensor, tensor_away_from, tensor_of};
+    use crate::{Graph, Tensor};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(testing::config())]
+
+        #[test]
+        fn exp_ln_sqrt_reciprocal_grads_match_finite_diff(x in tensor(shape(), 0.2..3.0)) {
+            let ops: [testing::OpFn; 7] = [|v| v[0].exp(), |v| v[0].ln(), |v| v[0].sqrt(), |v| v[0].reciprocal(), |v| v[0].square(), |v| v[0].erf(), |v| v[0].powf(2.5)];
+            for f in ops {
+                check_grads(f, std::slice::from_ref(&x))?;
+                check_gradgrads(f, std::slice::from_ref(&x))?;
+            }
+        }
+
+        #[test]
+        fn abs_and_clamp_grads_match_finite_diff(x in tensor_away_from(shape(), -2.0..2.0, &[-1.0, 0.0, 1.0], 1e-3)) {
+            check_grads(|v| v[0].abs(), std::slice::from_ref(&x))?;
+            check_grads(|v| v[0].clamp(-1.0, 1.0) * v[0], &[x])?;
+        }
+
+        #[test]
+        fn pow_grads_match_finite_diff((a, b) in broadcast_shapes().prop_flat_map(|(a, b)| (tensor_of(a, 0.3..2.0), tensor_of(b, -2.0..2.0)))) {
+            check_grads(|v| v[0].pow(v[1]), &[a.clone(), b.clone()])?;
+            check_gradgrads(|v| v[0].pow(v[1]), &[a, b])?;
+        }
+
+        #[test]
+        fn maximum_minimum_grads_match_finite_diff((a, b) in broadcast_shapes().prop_flat_map(|(a, b)| (tensor_of(a, -2.0..2.0), tensor_of(b, -2.0..2.0)))) {
+            // Random reals tie with probability 0; ties are tested exactly below.
+            check_grads(|v| v[0].maximum(v[1]) * v[0], &[a.clone(), b.clone()])?;
+            check_grads(|v| v[0].minimum(v[1]) * v[1], &[a, b])?;
+        }
+    }
+
+    #[test]
+    fn pow_exponent_grad_is_zero_at_zero_base() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::from_vec(vec![0.0, 2.0], &[2]));
+        let e = g.var(Tensor::scalar(2.0));
+        x.pow(e).sum().backward();
+        assert_eq!(e.grad().unwrap().item(), 4.0 * 2f64.ln());
+        assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 4.0]);
+    }
+
+    #[test]
+    fn clamp_passes_gradient_at_the_bounds() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::from_vec(vec![-1.0, 1.0, 1.5], &[3]));
+        x.clamp(-1.0, 1.0).sum().backward();
+        assert_eq!(x.grad().unwrap().to_vec(), vec![1.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn minimum_ties_split_the_gradient_under_broadcast() {
+        let g = Graph::<f64>::new();
+        let a = g.var(Tensor::from_vec(vec![1.0, 1.0, 0.0], &[3]));
+        let b = g.var(Tensor::scalar(1.0));
+        a.minimum(b).sum().backward();
+        assert_eq!(a.grad().unwrap().to_vec(), vec![0.5, 0.5, 1.0]);
+        assert_eq!(b.grad().unwrap().item(), 1.0);
+    }
+
+    #[test]
+    #[should_panic(expected = "clamp: min 2 is greater than max 1")]
+    fn clamp_panics_on_inverted_bounds() {
+        Graph::<f32>::new().scalar(0.0).clamp(2.0, 1.0);
+    }
+
+    #[test]
+    #[should_panic(expected = "maximum: lhs [2] and rhs [3] cannot be broadcast together")]
+    fn maximum_panics_on_incompatible_shapes() {
+        let g = Graph::<f32>::new();
+        g.var(Tensor::zeros(&[2])).maximum(g.var(Tensor::zeros(&[3])));
+    }
+}

@@ -1,0 +1,378 @@
+//! `Tensor`: an n-dimensional, row-major array of `f32` or `f64`.
+
+use std::fmt;
+
+use ndarray::{ArcArray, ArrayD, ArrayViewD, ArrayViewMutD, IxDyn};
+use rand::Rng;
+
+use crate::error::{Error, Result};
+use crate::float::Float;
+
+/// An n-dimensional array of floats, the value of every node in a graph.
+///
+/// A `Tensor` is a cheap-to-clone handle to shared, reference-counted storage (an ndarray
+/// [`ArcArray`]): cloning it, handing it to a graph or converting it from an owned ndarray
+/// array copies no elements. Writing to a tensor whose storage is shared copies it first
+/// (copy on write), so a graph that still holds a parameter's old value keeps it intact.
+///
+/// ```
+/// use ferrograd_autograd::Tensor;
+/// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+/// assert_eq!(t.shape(), &[2, 3]);
+/// assert_eq!(t.get(&[1, 2]), 6.0);
+/// assert_eq!(t.to_string(), "Tensor[2, 3] f32\n[[1, 2, 3],\n [4, 5, 6]]");
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct Tensor<T: Float = f32> {
+    data: ArcArray<T, IxDyn>,
+}
+
+impl<T: Float> Tensor<T> {
+    /// Builds a tensor from row-major `data` and a `shape`.
+    ///
+    /// # Panics
+    /// If `data.len()` is not the product of `shape`; [`Tensor::try_from_vec`] returns the
+    /// error instead.
+    #[track_caller]
+    pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Self {
+        Self::try_from_vec(data, shape).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Builds a tensor from row-major `data` and a `shape`, or says why it cannot.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if `data.len()` is not the product of `shape`.
+    ///
+    /// ```
+    /// use ferrograd_autograd::Tensor;
+    /// let err = Tensor::try_from_vec(vec![1.0f64; 5], &[2, 3]).unwrap_err();
+    /// assert_eq!(err.to_string(), "from_vec: 5 elements do not fill shape [2, 3] (6 elements)");
+    /// ```
+    pub fn try_from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self> {
+        let numel: usize = shape.iter().product();
+        if numel != data.len() {
+            return Err(Error::shape(
+                "from_vec",
+                format!(
+                    "{} elements do not fill shape {shape:?} ({numel} elements)",
+                    data.len()
+                ),
+            ));
+        }
+        let array = ArrayD::from_shape_vec(IxDyn(shape), data).expect("length checked above");
+        Ok(Self::from_array(array))
+    }
+
+    /// A tensor of shape `[]` holding one value.
+    ///
+    /// ```
+    /// use ferrograd_autograd::Tensor;
+    /// assert_eq!(Tensor::scalar(2.5f64).item(), 2.5);
+    /// ```
+    pub fn scalar(value: T) -> Self {
+        Self::full(&[], value)
+    }
+
+    /// A tensor of `shape` filled with `value`.
+    pub fn full(shape: &[usize], value: T) -> Self {
+        Self::from_array(ArrayD::from_elem(IxDyn(shape), value))
+    }
+
+    /// A tensor of `shape` filled with zeros.
+    ///
+    /// ```
+    /// use ferrograd_autograd::Tensor;
+    /// assert_eq!(Tensor::<f32>::zeros(&[2, 2]).to_vec(), vec![0.0; 4]);
+    /// ```
+    pub fn zeros(shape: &[usize]) -> Self {
+        Self::full(shape, T::zero())
+    }
+
+    /// A tensor of `shape` filled with ones.
+    pub fn ones(shape: &[usize]) -> Self {
+        Self::full(shape, T::one())
+    }
+
+    /// The 1-D tensor `[start, start + step, ...]` of values below `end` (above it for a
+    /// negative `step`), as `torch.arange`.
+    ///
+    /// # Panics
+    /// If `step` is zero or not finite.
+    ///
+    /// ```
+    /// use ferrograd_autograd::Tensor;
+    /// assert_eq!(Tensor::arange(0.0f64, 1.0, 0.25).to_vec(), vec![0.0, 0.25, 0.5, 0.75]);
+    /// ```
+    #[track_caller]
+    pub fn arange(start: T, end: T, step: T) -> Self {
+        assert!(
+            step != T::zero() && step.is_finite(),
+            "arange: step must be finite and non-zero, got {step}"
+        );
+        let n = ((end - start) / step).ceil().as_f64().max(0.0) as usize;
+        let data = (0..n)
+            .map(|i| start + step * T::from_usize(i))
+            .collect::<Vec<_>>();
+        Self::from_vec(data, &[n])
+    }
+
+    /// `steps` evenly spaced values from `start` to `end` inclusive, as `torch.linspace`.
+    ///
+    /// ```
+    /// use ferrograd_autograd::Tensor;
+    /// assert_eq!(Tensor::linspace(0.0f32, 1.0, 5).to_vec(), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+    /// ```
+    pub fn linspace(start: T, end: T, steps: usize) -> Self {
+        let data = match steps {
+            0 => Vec::new(),
+            1 => vec![start],
+            _ => {
+                let step = (end - start) / T::from_usize(steps - 1);
+                (0..steps)
+                    .map(|i| {
+                        if i == steps - 1 {
+                            end
+                        } else {
+                            start + step * T::from_usize(i)
+                        }
+                    })
+                    .collect()
+            }
+        };
+        Self::from_vec(data, &[steps])
+    }
+
+    /// The `n × n` identity matrix.
+    ///
+    /// ```
+    /// use ferrograd_autograd::Tensor;
+    /// assert_eq!(Tensor::<f64>::eye(2).to_vec(), vec![1.0, 0.0, 0.0, 1.0]);
+    /// ```
+    pub fn eye(n: usize) -> Self {
+        Self::from_array(ArrayD::from_shape_fn(IxDyn(&[n, n]), |i| {
+            if i[0] == i[1] { T::one() } else { T::zero() }
+        }))
+    }
+
+    /// Values drawn uniformly from `[low, high)` with the given random number generator.
+    ///
+    /// ```
+    /// use ferrograd_autograd::Tensor;
+    /// use rand::{SeedableRng, rngs::StdRng};
+    /// let a = Tensor::<f32>::rand_uniform(&[3], -1.0, 1.0, &mut StdRng::seed_from_u64(7));
+    /// let b = Tensor::<f32>::rand_uniform(&[3], -1.0, 1.0, &mut StdRng::seed_from_u64(7));
+    /// assert_eq!(a, b); // the same seed gives the same values
+    /// assert!(a.to_vec().iter().all(|&x| (-1.0..1.0).contains(&x)));
+    /// ```
+    pub fn rand_uniform<R: Rng + ?Sized>(shape: &[usize], low: T, high: T, rng: &mut R) -> Self {
+        Self::from_array(ArrayD::from_shape_simple_fn(IxDyn(shape), || {
+            T::sample_uniform(rng, low, high)
+        }))
+    }
+
+    /// Values drawn from a normal distribution with the given `mean` and standard deviation
+    /// `std`, with the given random number generator.
+    ///
+    /// ```
+    /// use ferrograd_autograd::Tensor;
+    /// use rand::{SeedableRng, rngs::StdRng};
+    /// let t = Tensor::<f64>::rand_normal(&[10_000], 1.0, 2.0, &mut StdRng::seed_from_u64(0));
+    /// let mean = t.to_vec().iter().sum::<f64>() / 10_000.0;
+    /// assert!((mean - 1.0).abs() < 0.1);
+    /// ```
+    pub fn rand_normal<R: Rng + ?Sized>(shape: &[usize], mean: T, std: T, rng: &mut R) -> Self {
+        Self::from_array(ArrayD::from_shape_simple_fn(IxDyn(shape), || {
+            mean + std * T::sample_standard_normal(rng)
+        }))
+    }
+
+    /// Wraps an ndarray array of any dimensionality without copying its elements.
+    pub fn from_array<D: ndarray::Dimension>(array: ndarray::Array<T, D>) -> Self {
+        Self {
+            data: array.into_dyn().into_shared(),
+        }
+    }
+
+    /// Wraps a shared ndarray array without copying.
+    pub fn from_shared(array: ArcArray<T, IxDyn>) -> Self {
+        Self { data: array }
+    }
+
+    /// The shape, outermost dimension first.
+    pub fn shape(&self) -> &[usize] {
+        self.data.shape()
+    }
+
+    /// The number of dimensions (0 for a scalar).
+    pub fn ndim(&self) -> usize {
+        self.data.ndim()
+    }
+
+    /// The number of elements.
+    pub fn numel(&self) -> usize {
+        self.data.len()
+    }
+
+    /// The single value of a one-element tensor (any shape with one element).
+    ///
+    /// # Panics
+    /// If the tensor does not hold exactly one element.
+    #[track_caller]
+    pub fn item(&self) -> T {
+        assert!(
+            self.numel() == 1,
+            "item: tensor of shape {:?} has {} elements, expected 1",
+            self.shape(),
+            self.numel()
+        );
+        *self.data.iter().next().expect("one element")
+    }
+
+    /// The element at a multi-dimensional `index`.
+    ///
+    /// # Panics
+    /// If `index` has the wrong length or is out of bounds.
+    #[track_caller]
+    pub fn get(&self, index: &[usize]) -> T {
+        match self.data.get(IxDyn(index)) {
+            Some(&v) => v,
+            None => panic!(
+                "get: index {index:?} is out of bounds for shape {:?}",
+                self.shape()
+            ),
+        }
+    }
+
+    /// The elements in row-major order.
+    pub fn to_vec(&self) -> Vec<T> {
+        self.data.iter().copied().collect()
+    }
+
+    /// A read-only ndarray view of the elements.
+    pub fn view(&self) -> ArrayViewD<'_, T> {
+        self.data.view()
+    }
+
+    /// A mutable ndarray view; copies the storage first if another handle shares it.
+    pub fn view_mut(&mut self) -> ArrayViewMutD<'_, T> {
+        self.data.view_mut()
+    }
+
+    /// The underlying shared ndarray array.
+    pub fn array(&self) -> &ArcArray<T, IxDyn> {
+        &self.data
+    }
+
+    /// Converts into an owned ndarray array, copying only if the storage is shared.
+    pub fn into_array(self) -> ArrayD<T> {
+        self.data.into_owned()
+    }
+
+    /// Applies `f` to every element, giving a new tensor.
+    pub fn map(&self, f: impl Fn(T) -> T) -> Self {
+        Self::from_array(crate::kernels::map1(&self.data.view(), f))
+    }
+
+    /// True if both tensors have the same shape and every pair of elements differs by at most
+    /// `atol + rtol * |other|`.
+    ///
+    /// ```
+    /// use ferrograd_autograd::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
+    /// assert!(a.allclose(&Tensor::from_vec(vec![1.0, 2.0 + 1e-9], &[2]), 1e-6, 1e-6));
+    /// ```
+    pub fn allclose(&self, other: &Self, rtol: f64, atol: f64) -> bool {
+        self.shape() == other.shape()
+            && self.data.iter().zip(other.data.iter()).all(|(&a, &b)| {
+                (a.as_f64() - b.as_f64()).abs() <= atol + rtol * b.as_f64().abs()
+            })
+    }
+
+    /// Converts the element type (e.g. `f32` → `f64` for a gradient check).
+    pub fn cast<U: Float>(&self) -> Tensor<U> {
+        Tensor::from_array(self.data.mapv(|x| U::from_f64(x.as_f64())))
+    }
+}
+
+impl<T: Float> From<ArrayD<T>> for Tensor<T> {
+    fn from(array: ArrayD<T>) -> Self {
+        Self::from_array(array)
+    }
+}
+
+impl<T: Float> From<Tensor<T>> for ArrayD<T> {
+    fn from(t: Tensor<T>) -> Self {
+        t.into_array()
+    }
+}
+
+impl<T: Float> fmt::Display for Tensor<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Tensor{:?} {}", self.shape(), T::DTYPE)?;
+        fmt::Display::fmt(&self.data, f)
+    }
+}
+
+impl<T: Float> fmt::Debug for Tensor<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_vec_panics_on_length_mismatch() {
+        let r = std::panic::catch_unwind(|| Tensor::from_vec(vec![1.0f32; 3], &[2, 2]));
+        let msg = *r.unwrap_err().downcast::<String>().unwrap();
+        assert_eq!(msg, "from_vec: 3 elements do not fill shape [2, 2] (4 elements)");
+    }
+
+    #[test]
+    fn arange_counts_like_pytorch() {
+        assert_eq!(Tensor::arange(0.0f64, 5.0, 1.0).numel(), 5);
+        assert_eq!(Tensor::arange(0.0f64, 5.5, 1.0).numel(), 6);
+        assert_eq!(Tensor::arange(3.0f64, 0.0, -1.0).to_vec(), vec![3.0, 2.0, 1.0]);
+        assert_eq!(Tensor::arange(3.0f64, 0.0, 1.0).numel(), 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "arange: step must be finite and non-zero, got 0")]
+    fn arange_panics_on_zero_step() {
+        Tensor::arange(0.0f32, 1.0, 0.0);
+    }
+
+    #[test]
+    fn linspace_ends_exactly_at_end() {
+        let t = Tensor::linspace(0.0f32, 0.3, 4);
+        assert_eq!(t.to_vec()[3], 0.3);
+        assert_eq!(Tensor::linspace(2.0f32, 3.0, 1).to_vec(), vec![2.0]);
+    }
+
+    #[test]
+    fn conversion_from_ndarray_does_not_copy() {
+        let a = ndarray::Array2::<f64>::zeros((2, 3));
+        let ptr = a.as_ptr();
+        let t = Tensor::from_array(a);
+        assert_eq!(t.array().as_ptr(), ptr);
+        let back = t.into_array();
+        assert_eq!(back.as_ptr(), ptr);
+    }
+
+    #[test]
+    fn writing_a_shared_tensor_copies_it() {
+        let a = Tensor::<f64>::zeros(&[2]);
+        let mut b = a.clone();
+        b.view_mut()[[0]] = 1.0;
+        assert_eq!(a.to_vec(), vec![0.0, 0.0]);
+        assert_eq!(b.to_vec(), vec![1.0, 0.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "item: tensor of shape [2] has 2 elements, expected 1")]
+    fn item_panics_on_many_elements() {
+        Tensor::<f32>::zeros(&[2]).item();
+    }
+}
