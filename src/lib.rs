@@ -1,1 +1,33 @@
-//! ferrograd
+//! ferrograd: reverse-mode automatic differentiation with dynamic graphs, and the
+//! neural-network stack on top of it.
+//!
+//! This facade re-exports the member crates:
+//! [`autograd`] (tensors, the tape, gradient checking), [`nn`], [`optim`] and [`data`].
+//! Most programs need only the [`prelude`].
+//!
+//! ```
+//! use ferrograd::prelude::*;
+//!
+//! let g = Graph::<f64>::new();
+//! let x = g.var(Tensor::from_vec(vec![1.0, 2.0], &[2]));
+//! let y = (x * x).sum();
+//! y.backward();
+//! assert_eq!(x.grad().unwrap().to_vec(), vec![2.0, 4.0]);
+//! ```
+
+pub use ferrograd_autograd as autograd;
+pub use ferrograd_data as data;
+pub use ferrograd_nn as nn;
+pub use ferrograd_optim as optim;
+
+/// The types most programs use.
+pub mod prelude {
+    pub use ferrograd_autograd::{
+        BackwardOptions, Float, GradcheckOptions, Graph, Param, Tensor, Var, gradcheck,
+        gradgradcheck, grads,
+    };
+}
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

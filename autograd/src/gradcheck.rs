@@ -102,7 +102,11 @@ impl std::error::Error for GradcheckError {}
 /// let x = Tensor::from_vec(vec![0.3, -1.2, 2.0], &[3]);
 /// gradcheck(|v| v[0].tanh() * v[0], &[x], &GradcheckOptions::default()).unwrap();
 /// ```
-pub fn gradcheck<T, F>(f: F, inputs: &[Tensor<T>], options: &GradcheckOptions) -> Result<(), GradcheckError>
+pub fn gradcheck<T, F>(
+    f: F,
+    inputs: &[Tensor<T>],
+    options: &GradcheckOptions,
+) -> Result<(), GradcheckError>
 where
     T: Float,
     F: for<'g> Fn(&[Var<'g, T>]) -> Var<'g, T>,
@@ -124,7 +128,11 @@ where
 /// let x = Tensor::from_vec(vec![0.3, -1.2], &[2]);
 /// gradgradcheck(|v| v[0].exp() * v[0].tanh(), &[x], &GradcheckOptions::default()).unwrap();
 /// ```
-pub fn gradgradcheck<T, F>(f: F, inputs: &[Tensor<T>], options: &GradcheckOptions) -> Result<(), GradcheckError>
+pub fn gradgradcheck<T, F>(
+    f: F,
+    inputs: &[Tensor<T>],
+    options: &GradcheckOptions,
+) -> Result<(), GradcheckError>
 where
     T: Float,
     F: for<'g> Fn(&[Var<'g, T>]) -> Var<'g, T>,
@@ -163,7 +171,12 @@ where
     f
 }
 
-fn check<T, F>(f: &F, inputs: &[Tensor<T>], options: &GradcheckOptions, name: &'static str) -> Result<(), GradcheckError>
+fn check<T, F>(
+    f: &F,
+    inputs: &[Tensor<T>],
+    options: &GradcheckOptions,
+    name: &'static str,
+) -> Result<(), GradcheckError>
 where
     T: Float,
     F: for<'g> Fn(&[Var<'g, T>]) -> Var<'g, T>,
@@ -202,10 +215,13 @@ where
             perturbed[i] = at(-options.eps);
             let minus = weighted(&perturbed);
             let numeric = (plus - minus) / (2.0 * options.eps);
-            let a = analytic[i]
-                .as_ref()
-                .map_or(0.0, |t| t.view().iter().nth(j).expect("same shape").as_f64());
-            if !((a - numeric).abs() <= options.atol + options.rtol * numeric.abs()) {
+            let a = analytic[i].as_ref().map_or(0.0, |t| {
+                t.view().iter().nth(j).expect("same shape").as_f64()
+            });
+            // Negated on purpose: a NaN on either side must fail the check.
+            #[allow(clippy::neg_cmp_op_on_partial_ord)]
+            let fails = !((a - numeric).abs() <= options.atol + options.rtol * numeric.abs());
+            if fails {
                 return Err(GradcheckError {
                     check: name,
                     input: i,
@@ -238,8 +254,12 @@ mod tests {
 
     /// An op with a deliberately wrong backward (d/dx x² reported as x).
     fn bad_square<'g>(x: Var<'g, f64>) -> Var<'g, f64> {
-        x.graph()
-            .custom_op("bad_square", &[x], |v| v[0].map(|a| a * a), |ctx, g| grads![Some(g * ctx.input(0))])
+        x.graph().custom_op(
+            "bad_square",
+            &[x],
+            |v| v[0].map(|a| a * a),
+            |ctx, g| grads![Some(g * ctx.input(0))],
+        )
     }
 
     #[test]
@@ -249,7 +269,10 @@ mod tests {
         // Element 0 has x = 0, where x and 2x agree; element 1 is the first wrong one.
         assert_eq!((err.input, err.index.clone()), (0, vec![1]));
         assert!((err.analytic / err.numeric - 0.5).abs() < 1e-6);
-        assert!(err.to_string().starts_with("gradcheck: input 0 element [1]: analytic"));
+        assert!(
+            err.to_string()
+                .starts_with("gradcheck: input 0 element [1]: analytic")
+        );
     }
 
     #[test]
@@ -258,8 +281,12 @@ mod tests {
         // so a plain-sum check sees zero gradient either way; random weights do not.
         fn bad_softmax<'g>(x: Var<'g, f64>) -> Var<'g, f64> {
             let y = x.softmax(-1).value();
-            x.graph()
-                .custom_op("bad_softmax", &[x], move |_| y, |ctx, g| grads![Some(g * ctx.output())])
+            x.graph().custom_op(
+                "bad_softmax",
+                &[x],
+                move |_| y,
+                |ctx, g| grads![Some(g * ctx.output())],
+            )
         }
         let x = Tensor::from_vec(vec![0.1, -0.5, 0.7], &[3]);
         assert!(gradcheck(|v| bad_softmax(v[0]), &[x], &GradcheckOptions::default()).is_err());
@@ -278,7 +305,12 @@ mod tests {
             )
         }
         let x = Tensor::from_vec(vec![0.5, -1.5], &[2]);
-        gradcheck(|v| cube(v[0]), std::slice::from_ref(&x), &GradcheckOptions::default()).unwrap();
+        gradcheck(
+            |v| cube(v[0]),
+            std::slice::from_ref(&x),
+            &GradcheckOptions::default(),
+        )
+        .unwrap();
         let err = gradgradcheck(|v| cube(v[0]), &[x], &GradcheckOptions::default()).unwrap_err();
         assert_eq!(err.check, "gradgradcheck");
     }

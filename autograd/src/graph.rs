@@ -365,7 +365,10 @@ impl<T: Float> Graph<T> {
         inputs
             .iter()
             .map(|x| {
-                inner.node(x.key, "grad").grad.map(|key| Var { graph: self, key })
+                inner
+                    .node(x.key, "grad")
+                    .grad
+                    .map(|key| Var { graph: self, key })
             })
             .collect()
     }
@@ -414,7 +417,13 @@ impl<T: Float> Graph<T> {
                 output,
                 needs: &needs,
             };
-            let grads = rule(&ctx, Var { graph: self, key: grad });
+            let grads = rule(
+                &ctx,
+                Var {
+                    graph: self,
+                    key: grad,
+                },
+            );
             self.check_rule_output(output, &parents, &grads);
             for ((&parent, grad), &need) in parents.iter().zip(grads).zip(&needs) {
                 if let (Some(grad), true) = (grad, need) {
@@ -436,7 +445,12 @@ impl<T: Float> Graph<T> {
         let existing = self.inner.borrow().nodes[key].grad;
         let total = match existing {
             None => grad,
-            Some(prev) => Var { graph: self, key: prev } + grad,
+            Some(prev) => {
+                Var {
+                    graph: self,
+                    key: prev,
+                } + grad
+            }
         };
         self.inner.borrow_mut().nodes[key].grad = Some(total.key);
     }
@@ -455,7 +469,10 @@ impl<T: Float> Graph<T> {
         );
         for (i, (grad, &p)) in grads.iter().zip(parents).enumerate() {
             if let Some(grad) = grad {
-                let (got, want) = (inner.nodes[grad.key].value.shape(), inner.nodes[p].value.shape());
+                let (got, want) = (
+                    inner.nodes[grad.key].value.shape(),
+                    inner.nodes[p].value.shape(),
+                );
                 assert!(
                     got == want,
                     "{}: backward returned a gradient of shape {got:?} for input {i} of shape {want:?} (op recorded at {})",
@@ -572,7 +589,11 @@ impl<'g, T: Float> Var<'g, T> {
 
     #[track_caller]
     fn tape_index(self) -> usize {
-        self.graph.inner.borrow().node(self.key, "backward").tape_index
+        self.graph
+            .inner
+            .borrow()
+            .node(self.key, "backward")
+            .tape_index
     }
 
     #[track_caller]
@@ -586,7 +607,12 @@ impl<'g, T: Float> Var<'g, T> {
     /// If the `Var` is stale.
     #[track_caller]
     pub fn value(self) -> Tensor<T> {
-        self.graph.inner.borrow().node(self.key, "value").value.clone()
+        self.graph
+            .inner
+            .borrow()
+            .node(self.key, "value")
+            .value
+            .clone()
     }
 
     /// The shape of the value.
@@ -614,7 +640,11 @@ impl<'g, T: Float> Var<'g, T> {
     /// and was computed with recording on).
     #[track_caller]
     pub fn requires_grad(self) -> bool {
-        self.graph.inner.borrow().node(self.key, "requires_grad").requires_grad
+        self.graph
+            .inner
+            .borrow()
+            .node(self.key, "requires_grad")
+            .requires_grad
     }
 
     /// The name of the op that produced this `Var` (`"var"`, `"param"` or `"constant"` for
@@ -627,7 +657,11 @@ impl<'g, T: Float> Var<'g, T> {
     /// Where in the source this `Var`'s op was called.
     #[track_caller]
     pub fn location(self) -> &'static Location<'static> {
-        self.graph.inner.borrow().node(self.key, "location").location
+        self.graph
+            .inner
+            .borrow()
+            .node(self.key, "location")
+            .location
     }
 
     /// The gradient computed for this `Var` by the latest backward pass through it, if any.
@@ -705,7 +739,13 @@ impl<'g, T: Float> Var<'g, T> {
     /// A `Var` with the same value and no history: no gradient flows through it.
     #[track_caller]
     pub fn detach(self) -> Var<'g, T> {
-        let value = self.graph.inner.borrow().node(self.key, "detach").value.clone();
+        let value = self
+            .graph
+            .inner
+            .borrow()
+            .node(self.key, "detach")
+            .value
+            .clone();
         self.graph.leaf("detach", value, false)
     }
 
@@ -715,8 +755,7 @@ impl<'g, T: Float> Var<'g, T> {
     where
         B: for<'a, 'h> Fn(&BackwardCtx<'a, 'h, T>, Var<'h, T>) -> Grads<'h, T> + 'static,
     {
-        self.graph
-            .custom_op(op, &[self], |v| v[0].map(f), backward)
+        self.graph.custom_op(op, &[self], |v| v[0].map(f), backward)
     }
 }
 

@@ -40,8 +40,16 @@ pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -72,7 +80,9 @@ pub(crate) fn sum_to<T: Float>(a: &ArrayViewD<'_, T>, shape: &[usize]) -> ArrayD
     }
     for (axis, &d) in shape.iter().enumerate() {
         if d == 1 && out.shape()[axis] != 1 {
-            out = out.sum_axis(ndarray::Axis(axis)).insert_axis(ndarray::Axis(axis));
+            out = out
+                .sum_axis(ndarray::Axis(axis))
+                .insert_axis(ndarray::Axis(axis));
         }
     }
     out

@@ -72,11 +72,17 @@ impl<T: Float> Param<T> {
     }
 
     fn read(&self) -> RwLockReadGuard<'_, ParamState<T>> {
-        self.inner.state.read().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, ParamState<T>> {
-        self.inner.state.write().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .state
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A process-unique id; clones share it.
@@ -173,7 +179,10 @@ impl<T: Float> Param<T> {
     ///
     /// The value is copied first only if a graph still shares it (clear the graph before the
     /// update to avoid that copy).
-    pub fn update<R>(&self, f: impl FnOnce(ArrayViewMutD<'_, T>, Option<ArrayViewD<'_, T>>) -> R) -> R {
+    pub fn update<R>(
+        &self,
+        f: impl FnOnce(ArrayViewMutD<'_, T>, Option<ArrayViewD<'_, T>>) -> R,
+    ) -> R {
         let mut state = self.write();
         let ParamState { value, grad, .. } = &mut *state;
         f(value.view_mut(), grad.as_ref().map(Tensor::view))
@@ -208,7 +217,9 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "set_value: new value of shape [3] does not match parameter of shape [2]")]
+    #[should_panic(
+        expected = "set_value: new value of shape [3] does not match parameter of shape [2]"
+    )]
     fn set_value_panics_on_shape_change() {
         Param::new(Tensor::<f32>::zeros(&[2])).set_value(Tensor::zeros(&[3]));
     }

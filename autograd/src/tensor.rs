@@ -283,9 +283,11 @@ impl<T: Float> Tensor<T> {
     /// ```
     pub fn allclose(&self, other: &Self, rtol: f64, atol: f64) -> bool {
         self.shape() == other.shape()
-            && self.data.iter().zip(other.data.iter()).all(|(&a, &b)| {
-                (a.as_f64() - b.as_f64()).abs() <= atol + rtol * b.as_f64().abs()
-            })
+            && self
+                .data
+                .iter()
+                .zip(other.data.iter())
+                .all(|(&a, &b)| (a.as_f64() - b.as_f64()).abs() <= atol + rtol * b.as_f64().abs())
     }
 
     /// Converts the element type (e.g. `f32` → `f64` for a gradient check).
@@ -327,14 +329,20 @@ mod tests {
     fn from_vec_panics_on_length_mismatch() {
         let r = std::panic::catch_unwind(|| Tensor::from_vec(vec![1.0f32; 3], &[2, 2]));
         let msg = *r.unwrap_err().downcast::<String>().unwrap();
-        assert_eq!(msg, "from_vec: 3 elements do not fill shape [2, 2] (4 elements)");
+        assert_eq!(
+            msg,
+            "from_vec: 3 elements do not fill shape [2, 2] (4 elements)"
+        );
     }
 
     #[test]
     fn arange_counts_like_pytorch() {
         assert_eq!(Tensor::arange(0.0f64, 5.0, 1.0).numel(), 5);
         assert_eq!(Tensor::arange(0.0f64, 5.5, 1.0).numel(), 6);
-        assert_eq!(Tensor::arange(3.0f64, 0.0, -1.0).to_vec(), vec![3.0, 2.0, 1.0]);
+        assert_eq!(
+            Tensor::arange(3.0f64, 0.0, -1.0).to_vec(),
+            vec![3.0, 2.0, 1.0]
+        );
         assert_eq!(Tensor::arange(3.0f64, 0.0, 1.0).numel(), 0);
     }
 

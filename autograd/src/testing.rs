@@ -71,7 +71,13 @@ pub fn broadcast_shapes() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
                     full.iter()
                         .zip(&ones)
                         .skip(drop)
-                        .map(|(&d, &(a, b))| if (if side { a } else { b }) && !(a && b) { 1 } else { d })
+                        .map(|(&d, &(a, b))| {
+                            if (if side { a } else { b }) && !(a && b) {
+                                1
+                            } else {
+                                d
+                            }
+                        })
                         .collect::<Vec<_>>()
                 };
                 (pick(drop_a, true), pick(drop_b, false))
@@ -82,25 +88,36 @@ pub fn broadcast_shapes() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
 /// Shapes `([.., m, k], [.., k, n])` for `matmul`, with batch dimensions (rank 0 to 2) that
 /// broadcast together.
 pub fn matmul_shapes() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
-    (shape_of_rank(2), DIMS, DIMS, DIMS, any::<(bool, bool)>()).prop_map(|(batch, m, k, n, (a1, b1))| {
-        let batch_a: Vec<usize> = batch.iter().map(|&d| if a1 { 1 } else { d }).collect();
-        let batch_b: Vec<usize> = batch.iter().map(|&d| if b1 && !a1 { 1 } else { d }).collect();
-        (
-            [batch_a, vec![m, k]].concat(),
-            [batch_b, vec![k, n]].concat(),
-        )
-    })
+    (shape_of_rank(2), DIMS, DIMS, DIMS, any::<(bool, bool)>()).prop_map(
+        |(batch, m, k, n, (a1, b1))| {
+            let batch_a: Vec<usize> = batch.iter().map(|&d| if a1 { 1 } else { d }).collect();
+            let batch_b: Vec<usize> = batch
+                .iter()
+                .map(|&d| if b1 && !a1 { 1 } else { d })
+                .collect();
+            (
+                [batch_a, vec![m, k]].concat(),
+                [batch_b, vec![k, n]].concat(),
+            )
+        },
+    )
 }
 
 /// Tensors of `shape` with values drawn from `range`.
-pub fn tensor_of<T: Float>(shape: Vec<usize>, range: Range<f64>) -> impl Strategy<Value = Tensor<T>> {
+pub fn tensor_of<T: Float>(
+    shape: Vec<usize>,
+    range: Range<f64>,
+) -> impl Strategy<Value = Tensor<T>> {
     let n: usize = shape.iter().product();
     prop::collection::vec(range, n)
         .prop_map(move |v| Tensor::from_vec(v.into_iter().map(T::from_f64).collect(), &shape))
 }
 
 /// `f64` tensors whose shape is drawn from `shapes` and values from `range`.
-pub fn tensor(shapes: impl Strategy<Value = Vec<usize>>, range: Range<f64>) -> impl Strategy<Value = Tensor<f64>> {
+pub fn tensor(
+    shapes: impl Strategy<Value = Vec<usize>>,
+    range: Range<f64>,
+) -> impl Strategy<Value = Tensor<f64>> {
     shapes.prop_flat_map(move |s| tensor_of(s, range.clone()))
 }
 
@@ -135,7 +152,8 @@ pub fn check_grads<F>(f: F, inputs: &[Tensor<f64>]) -> Result<(), TestCaseError>
 where
     F: for<'g> Fn(&[Var<'g, f64>]) -> Var<'g, f64>,
 {
-    gradcheck(f, inputs, &GradcheckOptions::default()).map_err(|e| TestCaseError::fail(e.to_string()))
+    gradcheck(f, inputs, &GradcheckOptions::default())
+        .map_err(|e| TestCaseError::fail(e.to_string()))
 }
 
 /// Runs [`gradgradcheck`] with the default `f64` tolerances, as a proptest assertion.
@@ -146,7 +164,8 @@ pub fn check_gradgrads<F>(f: F, inputs: &[Tensor<f64>]) -> Result<(), TestCaseEr
 where
     F: for<'g> Fn(&[Var<'g, f64>]) -> Var<'g, f64>,
 {
-    gradgradcheck(f, inputs, &GradcheckOptions::default()).map_err(|e| TestCaseError::fail(e.to_string()))
+    gradgradcheck(f, inputs, &GradcheckOptions::default())
+        .map_err(|e| TestCaseError::fail(e.to_string()))
 }
 
 #[cfg(test)]

@@ -181,7 +181,10 @@ fn non_scalar_backward_needs_a_seed() {
     let y = x * x;
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| y.backward()));
     let msg = *r.unwrap_err().downcast::<String>().unwrap();
-    assert_eq!(msg, "backward: output of shape [2] is not a scalar; pass a seed gradient with backward_with");
+    assert_eq!(
+        msg,
+        "backward: output of shape [2] is not a scalar; pass a seed gradient with backward_with"
+    );
     y.backward_with(BackwardOptions::new().seed(t(&[1.0, 0.5], &[2])));
     assert_eq!(x.grad().unwrap().to_vec(), vec![2.0, 2.0]);
 }
@@ -257,7 +260,12 @@ fn a_custom_op_with_a_rule_of_the_wrong_shape_is_named() {
     use ferrograd_autograd::grads;
     let g = Graph::<f64>::new();
     let x = g.var(t(&[1.0, 2.0], &[2]));
-    let y = g.custom_op("broken", &[x], |v| v[0].clone(), |ctx, g| grads![Some(g.sum() + ctx.input(0).sum() * 0.0)]);
+    let y = g.custom_op(
+        "broken",
+        &[x],
+        |v| v[0].clone(),
+        |ctx, g| grads![Some(g.sum() + ctx.input(0).sum() * 0.0)],
+    );
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| y.sum().backward()));
     let msg = *r.unwrap_err().downcast::<String>().unwrap();
     assert!(

@@ -6,8 +6,8 @@
 //! and need no backward code of their own.
 
 use crate::float::Float;
-use crate::graph::Var;
 use crate::grads;
+use crate::graph::Var;
 
 impl<'g, T: Float> Var<'g, T> {
     /// `max(x, 0)`. Backward: `grad` where `x > 0`, else 0 (so `relu'(0) = 0`).
@@ -23,10 +23,16 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn relu(self) -> Var<'g, T> {
-        self.unary("relu", |a| if a > T::zero() { a } else { T::zero() }, |ctx, g| {
-            let positive = ctx.input(0).derive_const("relu_mask", |a| if a > T::zero() { T::one() } else { T::zero() });
-            grads![Some(g * positive)]
-        })
+        self.unary(
+            "relu",
+            |a| if a > T::zero() { a } else { T::zero() },
+            |ctx, g| {
+                let positive = ctx.input(0).derive_const("relu_mask", |a| {
+                    if a > T::zero() { T::one() } else { T::zero() }
+                });
+                grads![Some(g * positive)]
+            },
+        )
     }
 
     /// `x` for `x > 0`, `slope · x` otherwise (PyTorch's `negative_slope`, default 0.01).
@@ -41,9 +47,11 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn leaky_relu(self, slope: T) -> Var<'g, T> {
         let f = move |a: T| if a > T::zero() { T::one() } else { slope };
-        self.unary("leaky_relu", move |a| a * f(a), move |ctx, g| {
-            grads![Some(g * ctx.input(0).derive_const("leaky_relu_slope", f))]
-        })
+        self.unary(
+            "leaky_relu",
+            move |a| a * f(a),
+            move |ctx, g| grads![Some(g * ctx.input(0).derive_const("leaky_relu_slope", f))],
+        )
     }
 
     /// `x` for `x > 0`, `α(eˣ − 1)` otherwise. Backward: `grad`, or `grad · (out + α)`.
@@ -59,8 +67,14 @@ impl<'g, T: Float> Var<'g, T> {
         let f = move |a: T| if a > T::zero() { a } else { alpha * a.exp_m1() };
         self.unary("elu", f, move |ctx, g| {
             let x = ctx.input(0);
-            let pos = x.derive_const("elu_mask", |a| if a > T::zero() { T::one() } else { T::zero() });
-            let neg = x.derive_const("elu_mask", |a| if a > T::zero() { T::zero() } else { T::one() });
+            let pos = x.derive_const(
+                "elu_mask",
+                |a| if a > T::zero() { T::one() } else { T::zero() },
+            );
+            let neg = x.derive_const(
+                "elu_mask",
+                |a| if a > T::zero() { T::zero() } else { T::one() },
+            );
             grads![Some(g * (pos + neg * ctx.output().add_scalar(alpha)))]
         })
     }
@@ -76,7 +90,11 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn gelu(self) -> Var<'g, T> {
         let half = T::from_f64(0.5);
-        self * (self.mul_scalar(T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf() + T::one()).mul_scalar(half)
+        self * (self
+            .mul_scalar(T::from_f64(std::f64::consts::FRAC_1_SQRT_2))
+            .erf()
+            + T::one())
+        .mul_scalar(half)
     }
 
     /// GELU, tanh approximation (PyTorch's `approximate="tanh"`):
@@ -91,7 +109,11 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn gelu_tanh(self) -> Var<'g, T> {
         let c = T::from_f64((2.0 / std::f64::consts::PI).sqrt());
-        let inner = (self + self.powf(T::from_f64(3.0)).mul_scalar(T::from_f64(0.044715))).mul_scalar(c);
+        let inner = (self
+            + self
+                .powf(T::from_f64(3.0))
+                .mul_scalar(T::from_f64(0.044715)))
+        .mul_scalar(c);
         self * (inner.tanh() + T::one()).mul_scalar(T::from_f64(0.5))
     }
 
@@ -145,9 +167,11 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn softplus(self) -> Var<'g, T> {
-        self.unary("softplus", |a| a.max(T::zero()) + (-a.abs()).exp().ln_1p(), |ctx, g| {
-            grads![Some(g * ctx.input(0).sigmoid())]
-        })
+        self.unary(
+            "softplus",
+            |a| a.max(T::zero()) + (-a.abs()).exp().ln_1p(),
+            |ctx, g| grads![Some(g * ctx.input(0).sigmoid())],
+        )
     }
 
     /// `x / (1 + |x|)`.

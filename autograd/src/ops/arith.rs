@@ -3,14 +3,22 @@
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use crate::float::Float;
-use crate::graph::{BackwardCtx, Grads, Var};
 use crate::grads;
+use crate::graph::{BackwardCtx, Grads, Var};
 use crate::kernels::{broadcast_shapes, map2};
 
+// The inherent add/sub/mul/div/neg carry the docs; the operator impls below call them.
+#[allow(clippy::should_implement_trait)]
 impl<'g, T: Float> Var<'g, T> {
     /// Records a broadcasting binary element-wise op after checking the shapes.
     #[track_caller]
-    pub(crate) fn binary<B>(self, rhs: Var<'g, T>, op: &'static str, f: impl Fn(T, T) -> T, backward: B) -> Var<'g, T>
+    pub(crate) fn binary<B>(
+        self,
+        rhs: Var<'g, T>,
+        op: &'static str,
+        f: impl Fn(T, T) -> T,
+        backward: B,
+    ) -> Var<'g, T>
     where
         B: for<'a, 'h> Fn(&BackwardCtx<'a, 'h, T>, Var<'h, T>) -> Grads<'h, T> + 'static,
     {
@@ -50,12 +58,17 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn add(self, rhs: Var<'g, T>) -> Var<'g, T> {
-        self.binary(rhs, "add", |a, b| a + b, |ctx, g| {
-            grads![
-                ctx.needs_grad(0).then(|| g.sum_to_like(ctx.input(0))),
-                ctx.needs_grad(1).then(|| g.sum_to_like(ctx.input(1))),
-            ]
-        })
+        self.binary(
+            rhs,
+            "add",
+            |a, b| a + b,
+            |ctx, g| {
+                grads![
+                    ctx.needs_grad(0).then(|| g.sum_to_like(ctx.input(0))),
+                    ctx.needs_grad(1).then(|| g.sum_to_like(ctx.input(1))),
+                ]
+            },
+        )
     }
 
     /// Element-wise `self − rhs`, broadcasting; also the `-` operator.
@@ -73,12 +86,17 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn sub(self, rhs: Var<'g, T>) -> Var<'g, T> {
-        self.binary(rhs, "sub", |a, b| a - b, |ctx, g| {
-            grads![
-                ctx.needs_grad(0).then(|| g.sum_to_like(ctx.input(0))),
-                ctx.needs_grad(1).then(|| (-g).sum_to_like(ctx.input(1))),
-            ]
-        })
+        self.binary(
+            rhs,
+            "sub",
+            |a, b| a - b,
+            |ctx, g| {
+                grads![
+                    ctx.needs_grad(0).then(|| g.sum_to_like(ctx.input(0))),
+                    ctx.needs_grad(1).then(|| (-g).sum_to_like(ctx.input(1))),
+                ]
+            },
+        )
     }
 
     /// Element-wise `self · rhs`, broadcasting; also the `*` operator.
@@ -100,13 +118,18 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn mul(self, rhs: Var<'g, T>) -> Var<'g, T> {
-        self.binary(rhs, "mul", |a, b| a * b, |ctx, g| {
-            let (a, b) = (ctx.input(0), ctx.input(1));
-            grads![
-                ctx.needs_grad(0).then(|| (g * b).sum_to_like(a)),
-                ctx.needs_grad(1).then(|| (g * a).sum_to_like(b)),
-            ]
-        })
+        self.binary(
+            rhs,
+            "mul",
+            |a, b| a * b,
+            |ctx, g| {
+                let (a, b) = (ctx.input(0), ctx.input(1));
+                grads![
+                    ctx.needs_grad(0).then(|| (g * b).sum_to_like(a)),
+                    ctx.needs_grad(1).then(|| (g * a).sum_to_like(b)),
+                ]
+            },
+        )
     }
 
     /// Element-wise `self / rhs`, broadcasting; also the `/` operator.
@@ -128,13 +151,19 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn div(self, rhs: Var<'g, T>) -> Var<'g, T> {
-        self.binary(rhs, "div", |a, b| a / b, |ctx, g| {
-            let (a, b) = (ctx.input(0), ctx.input(1));
-            grads![
-                ctx.needs_grad(0).then(|| (g / b).sum_to_like(a)),
-                ctx.needs_grad(1).then(|| (-(g * ctx.output()) / b).sum_to_like(b)),
-            ]
-        })
+        self.binary(
+            rhs,
+            "div",
+            |a, b| a / b,
+            |ctx, g| {
+                let (a, b) = (ctx.input(0), ctx.input(1));
+                grads![
+                    ctx.needs_grad(0).then(|| (g / b).sum_to_like(a)),
+                    ctx.needs_grad(1)
+                        .then(|| (-(g * ctx.output()) / b).sum_to_like(b)),
+                ]
+            },
+        )
     }
 
     /// Element-wise `−self`; also the unary `-` operator. Backward: `−grad`.
@@ -173,7 +202,11 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn mul_scalar(self, c: T) -> Var<'g, T> {
-        self.unary("mul_scalar", move |a| a * c, move |_, g| grads![Some(g.mul_scalar(c))])
+        self.unary(
+            "mul_scalar",
+            move |a| a * c,
+            move |_, g| grads![Some(g.mul_scalar(c))],
+        )
     }
 }
 
@@ -271,7 +304,8 @@ mod tests {
     use proptest::prelude::*;
 
     fn pair(range: std::ops::Range<f64>) -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
-        broadcast_shapes().prop_flat_map(move |(a, b)| (tensor_of(a, range.clone()), tensor_of(b, range.clone())))
+        broadcast_shapes()
+            .prop_flat_map(move |(a, b)| (tensor_of(a, range.clone()), tensor_of(b, range.clone())))
     }
 
     proptest! {

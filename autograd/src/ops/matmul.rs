@@ -4,8 +4,8 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayD, ArrayView2, ArrayViewD, Axis, Ix2, IxDyn};
 
 use crate::float::Float;
-use crate::graph::Var;
 use crate::grads;
+use crate::graph::Var;
 use crate::kernels::broadcast_shapes;
 use crate::tensor::Tensor;
 
@@ -47,7 +47,12 @@ impl<'g, T: Float> Var<'g, T> {
             (_, 1) => return self.matmul(rhs.unsqueeze(-1)).squeeze(-1),
             _ => {}
         }
-        let (m, k, k2, n) = (a[a.len() - 2], a[a.len() - 1], b[b.len() - 2], b[b.len() - 1]);
+        let (m, k, k2, n) = (
+            a[a.len() - 2],
+            a[a.len() - 1],
+            b[b.len() - 2],
+            b[b.len() - 1],
+        );
         assert!(
             k == k2,
             "matmul: lhs {:?} and rhs {:?} are incompatible ({k} != {k2})",
@@ -69,8 +74,10 @@ impl<'g, T: Float> Var<'g, T> {
             |ctx, g| {
                 let (a, b) = (ctx.input(0), ctx.input(1));
                 grads![
-                    ctx.needs_grad(0).then(|| g.matmul(b.transpose(-1, -2)).sum_to_like(a)),
-                    ctx.needs_grad(1).then(|| a.transpose(-1, -2).matmul(g).sum_to_like(b)),
+                    ctx.needs_grad(0)
+                        .then(|| g.matmul(b.transpose(-1, -2)).sum_to_like(a)),
+                    ctx.needs_grad(1)
+                        .then(|| a.transpose(-1, -2).matmul(g).sum_to_like(b)),
                 ]
             },
         )
@@ -82,7 +89,13 @@ fn as2<T: Float>(v: ArrayViewD<'_, T>) -> ArrayView2<'_, T> {
 }
 
 /// `a [.., m, k] × b [.., k, n]` with the batch dimensions broadcast to `batch`.
-fn batched_matmul<T: Float>(a: &ArrayViewD<'_, T>, b: &ArrayViewD<'_, T>, batch: &[usize], m: usize, n: usize) -> ArrayD<T> {
+fn batched_matmul<T: Float>(
+    a: &ArrayViewD<'_, T>,
+    b: &ArrayViewD<'_, T>,
+    batch: &[usize],
+    m: usize,
+    n: usize,
+) -> ArrayD<T> {
     if batch.is_empty() {
         return as2(a.view()).dot(&as2(b.view())).into_dyn();
     }
@@ -102,13 +115,23 @@ fn batched_matmul<T: Float>(a: &ArrayViewD<'_, T>, b: &ArrayViewD<'_, T>, batch:
             o = o.index_axis_move(Axis(0), i);
         }
         let mut o = o.into_dimensionality::<Ix2>().expect("2-D matrix");
-        general_mat_mul(T::one(), &matrix(a, batch.len(), &index), &matrix(b, batch.len(), &index), T::zero(), &mut o);
+        general_mat_mul(
+            T::one(),
+            &matrix(a, batch.len(), &index),
+            &matrix(b, batch.len(), &index),
+            T::zero(),
+            &mut o,
+        );
     }
     out
 }
 
 /// The matrix of `x` at batch `index`, reading `x`'s size-1 batch dimensions at 0.
-fn matrix<'a, T: Float>(x: &'a ArrayViewD<'_, T>, batch_rank: usize, index: &[usize]) -> ArrayView2<'a, T> {
+fn matrix<'a, T: Float>(
+    x: &'a ArrayViewD<'_, T>,
+    batch_rank: usize,
+    index: &[usize],
+) -> ArrayView2<'a, T> {
     let lead = batch_rank - (x.ndim() - 2);
     let mut v = x.view();
     for &i in &index[lead..] {
@@ -146,12 +169,20 @@ mod tests {
     #[test]
     fn batched_matmul_broadcasts_known_values() {
         let g = Graph::<f64>::new();
-        let a = g.var(Tensor::from_vec(vec![1.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 2.0], &[2, 2, 2]));
+        let a = g.var(Tensor::from_vec(
+            vec![1.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 2.0],
+            &[2, 2, 2],
+        ));
         let b = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]));
         let c = a.matmul(b);
         assert_eq!(c.shape(), vec![2, 2, 2]);
-        assert_eq!(c.value().to_vec(), vec![1.0, 2.0, 3.0, 4.0, 2.0, 4.0, 6.0, 8.0]);
-        let dot = g.var(Tensor::from_vec(vec![1.0, 2.0], &[2])).matmul(g.var(Tensor::from_vec(vec![3.0, 4.0], &[2])));
+        assert_eq!(
+            c.value().to_vec(),
+            vec![1.0, 2.0, 3.0, 4.0, 2.0, 4.0, 6.0, 8.0]
+        );
+        let dot = g
+            .var(Tensor::from_vec(vec![1.0, 2.0], &[2]))
+            .matmul(g.var(Tensor::from_vec(vec![3.0, 4.0], &[2])));
         assert_eq!((dot.shape(), dot.item()), (vec![], 11.0));
     }
 
@@ -159,18 +190,24 @@ mod tests {
     #[should_panic(expected = "matmul: lhs [2, 3] and rhs [4, 5] are incompatible (3 != 4)")]
     fn matmul_panics_on_inner_dim_mismatch() {
         let g = Graph::<f32>::new();
-        g.var(Tensor::zeros(&[2, 3])).matmul(g.var(Tensor::zeros(&[4, 5])));
+        g.var(Tensor::zeros(&[2, 3]))
+            .matmul(g.var(Tensor::zeros(&[4, 5])));
     }
 
     #[test]
-    #[should_panic(expected = "matmul: batch dimensions [2] and [3] of lhs [2, 1, 1] and rhs [3, 1, 1] cannot be broadcast together")]
+    #[should_panic(
+        expected = "matmul: batch dimensions [2] and [3] of lhs [2, 1, 1] and rhs [3, 1, 1] cannot be broadcast together"
+    )]
     fn matmul_panics_on_batch_mismatch() {
         let g = Graph::<f32>::new();
-        g.var(Tensor::zeros(&[2, 1, 1])).matmul(g.var(Tensor::zeros(&[3, 1, 1])));
+        g.var(Tensor::zeros(&[2, 1, 1]))
+            .matmul(g.var(Tensor::zeros(&[3, 1, 1])));
     }
 
     #[test]
-    #[should_panic(expected = "matmul: operands must have at least 1 dimension, got lhs [] and rhs [3]")]
+    #[should_panic(
+        expected = "matmul: operands must have at least 1 dimension, got lhs [] and rhs [3]"
+    )]
     fn matmul_panics_on_scalar() {
         let g = Graph::<f32>::new();
         g.scalar(1.0).matmul(g.var(Tensor::zeros(&[3])));

@@ -9,8 +9,8 @@ use ndarray::{ArrayD, Axis, IxDyn};
 use smallvec::SmallVec;
 
 use crate::float::Float;
-use crate::graph::Var;
 use crate::grads;
+use crate::graph::Var;
 use crate::kernels::normalize_axis;
 use crate::tensor::Tensor;
 
@@ -48,7 +48,12 @@ fn reduced_shape(shape: &[usize], axes: &[usize], keepdim: bool) -> Vec<usize> {
 }
 
 /// Folds `axes` of `a` with `f`, starting from `init`; the result keeps the axes as size 1.
-fn fold_axes<T: Float>(a: &ndarray::ArrayViewD<'_, T>, axes: &[usize], init: T, f: impl Fn(T, T) -> T + Copy) -> ArrayD<T> {
+fn fold_axes<T: Float>(
+    a: &ndarray::ArrayViewD<'_, T>,
+    axes: &[usize],
+    init: T,
+    f: impl Fn(T, T) -> T + Copy,
+) -> ArrayD<T> {
     let mut out = a.to_owned();
     for &ax in axes {
         out = out
@@ -136,13 +141,17 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn mean_axes(self, axes: &[isize], keepdim: bool) -> Var<'g, T> {
         let n = self.reduced_count("mean", axes);
-        self.sum_axes(axes, keepdim).mul_scalar(T::one() / T::from_usize(n))
+        self.sum_axes(axes, keepdim)
+            .mul_scalar(T::one() / T::from_usize(n))
     }
 
     #[track_caller]
     fn reduced_count(self, op: &str, axes: &[isize]) -> usize {
         let shape = self.shape_for(op);
-        reduction_axes(op, &shape, axes).iter().map(|&a| shape[a]).product()
+        reduction_axes(op, &shape, axes)
+            .iter()
+            .map(|&a| shape[a])
+            .product()
     }
 
     /// The variance over `axes` (all if empty) with Bessel's `correction` (1 gives the
@@ -164,7 +173,10 @@ impl<'g, T: Float> Var<'g, T> {
         let n = self.reduced_count("var", axes);
         let centered = self - self.mean_axes(axes, true);
         let dof = T::from_usize(n) - T::from_usize(correction);
-        centered.square().sum_axes(axes, keepdim).mul_scalar(T::one() / dof)
+        centered
+            .square()
+            .sum_axes(axes, keepdim)
+            .mul_scalar(T::one() / dof)
     }
 
     /// The unbiased variance of all elements (`correction = 1`).
@@ -254,7 +266,14 @@ impl<'g, T: Float> Var<'g, T> {
     }
 
     #[track_caller]
-    fn extremum(self, op: &'static str, axes: &[isize], keepdim: bool, init: T, pick: fn(T, T) -> T) -> Var<'g, T> {
+    fn extremum(
+        self,
+        op: &'static str,
+        axes: &[isize],
+        keepdim: bool,
+        init: T,
+        pick: fn(T, T) -> T,
+    ) -> Var<'g, T> {
         let shape = self.shape_for(op);
         assert!(
             shape.iter().product::<usize>() > 0,
@@ -263,7 +282,10 @@ impl<'g, T: Float> Var<'g, T> {
         );
         let axes = reduction_axes(op, &shape, axes);
         let out = reduced_shape(&shape, &axes, keepdim);
-        let kept: Vec<isize> = reduced_shape(&shape, &axes, true).iter().map(|&d| d as isize).collect();
+        let kept: Vec<isize> = reduced_shape(&shape, &axes, true)
+            .iter()
+            .map(|&d| d as isize)
+            .collect();
         let fold_axes_ = axes.clone();
         self.graph().custom_op(
             op,
@@ -276,13 +298,29 @@ impl<'g, T: Float> Var<'g, T> {
                 // Share of each element: 1/count where it equals the extremum, else 0.
                 let x = ctx.input(0).value();
                 let m = ctx.output().value();
-                let m = m.array().clone().into_shape_with_order(IxDyn(&kept.iter().map(|&d| d as usize).collect::<Vec<_>>())).expect("same count");
+                let m = m
+                    .array()
+                    .clone()
+                    .into_shape_with_order(IxDyn(
+                        &kept.iter().map(|&d| d as usize).collect::<Vec<_>>(),
+                    ))
+                    .expect("same count");
                 let mask = ndarray::Zip::from(&x.view())
                     .and_broadcast(&m)
-                    .map_collect(|&a, &b| if a == b || (a.is_nan() && b.is_nan()) { T::one() } else { T::zero() });
+                    .map_collect(|&a, &b| {
+                        if a == b || (a.is_nan() && b.is_nan()) {
+                            T::one()
+                        } else {
+                            T::zero()
+                        }
+                    });
                 let counts = fold_axes(&mask.view(), &axes, T::zero(), |a, b| a + b);
-                let share = ndarray::Zip::from(&mask).and_broadcast(&counts).map_collect(|&a, &c| a / c);
-                let share = ctx.graph().constant_named("extremum_share", Tensor::from_array(share));
+                let share = ndarray::Zip::from(&mask)
+                    .and_broadcast(&counts)
+                    .map_collect(|&a, &c| a / c);
+                let share = ctx
+                    .graph()
+                    .constant_named("extremum_share", Tensor::from_array(share));
                 grads![Some(g.reshape(&kept).broadcast_to(x.shape()) * share)]
             },
         )
@@ -306,14 +344,20 @@ impl<'g, T: Float> Var<'g, T> {
         let m = self
             .max_axes(axes, true)
             .detach()
-            .derive_const("logsumexp_shift", |a| if a.is_finite() { a } else { T::zero() });
+            .derive_const(
+                "logsumexp_shift",
+                |a| if a.is_finite() { a } else { T::zero() },
+            );
         let lse = (self - m).exp().sum_axes(axes, true).ln() + m;
         if keepdim {
             lse
         } else {
             let shape = self.shape_for("logsumexp");
             let axes_n = reduction_axes("logsumexp", &shape, axes);
-            let out: Vec<isize> = reduced_shape(&shape, &axes_n, false).iter().map(|&d| d as isize).collect();
+            let out: Vec<isize> = reduced_shape(&shape, &axes_n, false)
+                .iter()
+                .map(|&d| d as isize)
+                .collect();
             lse.reshape(&out)
         }
     }
@@ -354,9 +398,16 @@ impl<'g, T: Float> Var<'g, T> {
     fn arg_extremum(self, op: &str, axis: isize, better: fn(T, T) -> bool) -> ArrayD<usize> {
         let x = self.value();
         let Some(ax) = normalize_axis(axis, x.ndim()) else {
-            panic!("{op}: axis {axis} is out of range for shape {:?}", x.shape());
+            panic!(
+                "{op}: axis {axis} is out of range for shape {:?}",
+                x.shape()
+            );
         };
-        assert!(x.shape()[ax] > 0, "{op}: axis {axis} of shape {:?} is empty", x.shape());
+        assert!(
+            x.shape()[ax] > 0,
+            "{op}: axis {axis} of shape {:?} is empty",
+            x.shape()
+        );
         x.view().map_axis(Axis(ax), |lane| {
             let mut best = 0;
             for (i, &v) in lane.iter().enumerate() {
@@ -425,13 +476,19 @@ mod tests {
         let g = Graph::<f64>::new();
         let x = g.var(Tensor::from_vec(vec![2.0, 2.0, 2.0, 1.0], &[4]));
         x.max().backward();
-        assert_eq!(x.grad().unwrap().to_vec(), vec![1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0, 0.0]);
+        assert_eq!(
+            x.grad().unwrap().to_vec(),
+            vec![1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0, 0.0]
+        );
     }
 
     #[test]
     fn logsumexp_handles_infinities() {
         let g = Graph::<f64>::new();
-        let x = g.var(Tensor::from_vec(vec![f64::NEG_INFINITY, f64::NEG_INFINITY], &[2]));
+        let x = g.var(Tensor::from_vec(
+            vec![f64::NEG_INFINITY, f64::NEG_INFINITY],
+            &[2],
+        ));
         assert_eq!(x.logsumexp().item(), f64::NEG_INFINITY);
     }
 
@@ -446,13 +503,17 @@ mod tests {
     #[test]
     #[should_panic(expected = "sum: axis 2 is out of range for shape [2, 3]")]
     fn sum_panics_on_bad_axis() {
-        Graph::<f32>::new().var(Tensor::zeros(&[2, 3])).sum_axes(&[2], false);
+        Graph::<f32>::new()
+            .var(Tensor::zeros(&[2, 3]))
+            .sum_axes(&[2], false);
     }
 
     #[test]
     #[should_panic(expected = "mean: axis -1 is given twice")]
     fn mean_panics_on_repeated_axis() {
-        Graph::<f32>::new().var(Tensor::zeros(&[2, 3])).mean_axes(&[1, -1], false);
+        Graph::<f32>::new()
+            .var(Tensor::zeros(&[2, 3]))
+            .mean_axes(&[1, -1], false);
     }
 
     #[test]

@@ -7,8 +7,8 @@ use ndarray::IxDyn;
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::graph::Var;
 use crate::grads;
+use crate::graph::Var;
 use crate::kernels::{broadcasts_to, normalize_axis, sum_to};
 use crate::tensor::Tensor;
 
@@ -21,16 +21,22 @@ fn reshaped<T: Float>(t: &Tensor<T>, shape: &[usize]) -> Tensor<T> {
     } else {
         a.as_standard_layout().into_owned().into_shared()
     };
-    Tensor::from_shared(a.into_shape_with_order(IxDyn(shape)).expect("element count checked"))
+    Tensor::from_shared(
+        a.into_shape_with_order(IxDyn(shape))
+            .expect("element count checked"),
+    )
 }
 
 impl<'g, T: Float> Var<'g, T> {
     /// Records a reshape to `shape` (already validated) under the name `op`.
     #[track_caller]
     fn view_as(self, op: &'static str, shape: Vec<usize>) -> Var<'g, T> {
-        self.graph().custom_op(op, &[self], |v| reshaped(&v[0], &shape), |ctx, g| {
-            grads![Some(g.reshape_like(ctx.input(0)))]
-        })
+        self.graph().custom_op(
+            op,
+            &[self],
+            |v| reshaped(&v[0], &shape),
+            |ctx, g| grads![Some(g.reshape_like(ctx.input(0)))],
+        )
     }
 
     #[track_caller]
@@ -82,14 +88,21 @@ impl<'g, T: Float> Var<'g, T> {
         let err = || {
             Error::shape(
                 "reshape",
-                format!("cannot reshape {:?} ({numel} elements) into {shape:?}", from.as_slice()),
+                format!(
+                    "cannot reshape {:?} ({numel} elements) into {shape:?}",
+                    from.as_slice()
+                ),
             )
         };
         let inferred = shape.iter().filter(|&&d| d == -1).count();
         if inferred > 1 || shape.iter().any(|&d| d < -1) {
             return Err(err());
         }
-        let known: usize = shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+        let known: usize = shape
+            .iter()
+            .filter(|&&d| d >= 0)
+            .map(|&d| d as usize)
+            .product();
         let mut out: Vec<usize> = Vec::with_capacity(shape.len());
         for &d in shape {
             if d == -1 {
@@ -124,9 +137,15 @@ impl<'g, T: Float> Var<'g, T> {
         let shape = self.shape_for("flatten");
         let n = shape.len().max(1);
         let (Some(s), Some(e)) = (normalize_axis(start, n), normalize_axis(end, n)) else {
-            panic!("flatten: axes {start}..={end} are out of range for shape {:?}", shape.as_slice());
+            panic!(
+                "flatten: axes {start}..={end} are out of range for shape {:?}",
+                shape.as_slice()
+            );
         };
-        assert!(s <= e, "flatten: start axis {start} comes after end axis {end}");
+        assert!(
+            s <= e,
+            "flatten: start axis {start} comes after end axis {end}"
+        );
         if shape.is_empty() {
             return self.view_as("flatten", vec![1]);
         }
@@ -210,7 +229,14 @@ impl<'g, T: Float> Var<'g, T> {
         self.graph().custom_op(
             "broadcast_to",
             &[self],
-            |v| Tensor::from_array(v[0].view().broadcast(IxDyn(&to)).expect("checked").to_owned()),
+            |v| {
+                Tensor::from_array(
+                    v[0].view()
+                        .broadcast(IxDyn(&to))
+                        .expect("checked")
+                        .to_owned(),
+                )
+            },
             |ctx, g| grads![Some(g.sum_to_like(ctx.input(0)))],
         )
     }
@@ -297,8 +323,13 @@ impl<'g, T: Float> Var<'g, T> {
         let n = self.shape_for("permute").len();
         let mut seen = vec![false; n];
         let valid = axes.len() == n
-            && axes.iter().all(|&a| a < n && !std::mem::replace(&mut seen[a], true));
-        assert!(valid, "permute: {axes:?} is not a permutation of the {n} dimensions");
+            && axes
+                .iter()
+                .all(|&a| a < n && !std::mem::replace(&mut seen[a], true));
+        assert!(
+            valid,
+            "permute: {axes:?} is not a permutation of the {n} dimensions"
+        );
         self.permute_checked("permute", axes.to_vec())
     }
 
@@ -356,21 +387,35 @@ mod tests {
     #[test]
     fn reshape_of_a_transpose_is_row_major() {
         let g = Graph::<f64>::new();
-        let x = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]));
-        assert_eq!(x.transpose(0, 1).reshape(&[6]).value().to_vec(), vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        let x = g.var(Tensor::from_vec(
+            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            &[2, 3],
+        ));
+        assert_eq!(
+            x.transpose(0, 1).reshape(&[6]).value().to_vec(),
+            vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]
+        );
     }
 
     #[test]
     fn try_reshape_rejects_two_inferred_dims() {
         let g = Graph::<f32>::new();
-        let err = g.var(Tensor::zeros(&[4])).try_reshape(&[-1, -1]).unwrap_err();
-        assert_eq!(err.to_string(), "reshape: cannot reshape [4] (4 elements) into [-1, -1]");
+        let err = g
+            .var(Tensor::zeros(&[4]))
+            .try_reshape(&[-1, -1])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "reshape: cannot reshape [4] (4 elements) into [-1, -1]"
+        );
     }
 
     #[test]
     #[should_panic(expected = "reshape: cannot reshape [2, 3] (6 elements) into [5]")]
     fn reshape_panics_on_count_mismatch() {
-        Graph::<f32>::new().var(Tensor::zeros(&[2, 3])).reshape(&[5]);
+        Graph::<f32>::new()
+            .var(Tensor::zeros(&[2, 3]))
+            .reshape(&[5]);
     }
 
     #[test]
@@ -382,12 +427,16 @@ mod tests {
     #[test]
     #[should_panic(expected = "broadcast_to: shape [3] cannot be broadcast to [2, 4]")]
     fn broadcast_to_panics_on_incompatible_shape() {
-        Graph::<f32>::new().var(Tensor::zeros(&[3])).broadcast_to(&[2, 4]);
+        Graph::<f32>::new()
+            .var(Tensor::zeros(&[3]))
+            .broadcast_to(&[2, 4]);
     }
 
     #[test]
     #[should_panic(expected = "permute: [0, 0] is not a permutation of the 2 dimensions")]
     fn permute_panics_on_repeated_axis() {
-        Graph::<f32>::new().var(Tensor::zeros(&[2, 2])).permute(&[0, 0]);
+        Graph::<f32>::new()
+            .var(Tensor::zeros(&[2, 2]))
+            .permute(&[0, 0]);
     }
 }

@@ -7,8 +7,8 @@
 use ndarray::Axis;
 
 use crate::float::Float;
-use crate::graph::Var;
 use crate::grads;
+use crate::graph::Var;
 use crate::kernels::normalize_axis;
 use crate::tensor::Tensor;
 
@@ -67,7 +67,10 @@ impl<'g, T: Float> Var<'g, T> {
         let shape = self.shape_for(op);
         match normalize_axis(axis, shape.len()) {
             Some(a) => a,
-            None => panic!("{op}: axis {axis} is out of range for shape {:?}", shape.as_slice()),
+            None => panic!(
+                "{op}: axis {axis} is out of range for shape {:?}",
+                shape.as_slice()
+            ),
         }
     }
 }
@@ -80,7 +83,7 @@ fn normalize_lanes<T: Float>(x: &Tensor<T>, axis: usize, log: bool) -> Tensor<T>
         let m = if m.is_finite() { m } else { T::zero() };
         let mut sum = T::zero();
         for v in lane.iter_mut() {
-            *v = *v - m;
+            *v -= m;
             sum += v.exp();
         }
         if log {
@@ -137,8 +140,13 @@ mod tests {
         let g = Graph::<f32>::new();
         let x = g.var(Tensor::from_vec(vec![1e4, -1e4, 0.0, 0.0], &[2, 2]));
         let lp = x.log_softmax(1);
-        assert_eq!(lp.value().to_vec(), vec![0.0, -2e4, -std::f32::consts::LN_2, -std::f32::consts::LN_2]);
-        (lp * g.constant(Tensor::from_vec(vec![0.0, 1.0, 1.0, 0.0], &[2, 2]))).sum().backward();
+        assert_eq!(
+            lp.value().to_vec(),
+            vec![0.0, -2e4, -std::f32::consts::LN_2, -std::f32::consts::LN_2]
+        );
+        (lp * g.constant(Tensor::from_vec(vec![0.0, 1.0, 1.0, 0.0], &[2, 2])))
+            .sum()
+            .backward();
         assert!(x.grad().unwrap().to_vec().iter().all(|v| v.is_finite()));
     }
 

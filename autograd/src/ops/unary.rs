@@ -6,8 +6,8 @@
 //! gradient evenly between tied inputs.
 
 use crate::float::Float;
-use crate::graph::Var;
 use crate::grads;
+use crate::graph::Var;
 use crate::kernels::{broadcast_shapes, map2};
 use crate::tensor::Tensor;
 
@@ -21,7 +21,12 @@ impl<'g, T: Float> Var<'g, T> {
 
     /// A constant computed element-wise from this value and `other`'s, broadcast together.
     #[track_caller]
-    fn derive_const2(self, other: Var<'g, T>, op: &'static str, f: impl Fn(T, T) -> T) -> Var<'g, T> {
+    fn derive_const2(
+        self,
+        other: Var<'g, T>,
+        op: &'static str,
+        f: impl Fn(T, T) -> T,
+    ) -> Var<'g, T> {
         let (a, b) = (self.value(), other.value());
         let shape = broadcast_shapes(a.shape(), b.shape()).expect("checked by the forward op");
         let value = Tensor::from_array(map2(&a.view(), &b.view(), &shape, f));
@@ -84,9 +89,11 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn square(self) -> Var<'g, T> {
-        self.unary("square", |a| a * a, |ctx, g| {
-            grads![Some(g * ctx.input(0).mul_scalar(T::from_f64(2.0)))]
-        })
+        self.unary(
+            "square",
+            |a| a * a,
+            |ctx, g| grads![Some(g * ctx.input(0).mul_scalar(T::from_f64(2.0)))],
+        )
     }
 
     /// `1 / x`. Backward: `−grad · out²` (saves the output).
@@ -116,7 +123,9 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn abs(self) -> Var<'g, T> {
-        self.unary("abs", T::abs, |ctx, g| grads![Some(g * ctx.input(0).sign())])
+        self.unary("abs", T::abs, |ctx, g| {
+            grads![Some(g * ctx.input(0).sign())]
+        })
     }
 
     /// The sign: −1, 0 or 1 (NaN stays NaN). Piecewise constant, so no gradient flows.
@@ -158,13 +167,24 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn clamp(self, min: T, max: T) -> Var<'g, T> {
-        assert!(min <= max, "clamp: min {min} is greater than max {max} (or one is NaN)");
-        self.unary("clamp", move |a| a.max(min).min(max), move |ctx, g| {
-            let inside = ctx.input(0).derive_const("clamp_mask", |a| {
-                if a >= min && a <= max { T::one() } else { T::zero() }
-            });
-            grads![Some(g * inside)]
-        })
+        assert!(
+            min <= max,
+            "clamp: min {min} is greater than max {max} (or one is NaN)"
+        );
+        self.unary(
+            "clamp",
+            move |a| a.max(min).min(max),
+            move |ctx, g| {
+                let inside = ctx.input(0).derive_const("clamp_mask", |a| {
+                    if a >= min && a <= max {
+                        T::one()
+                    } else {
+                        T::zero()
+                    }
+                });
+                grads![Some(g * inside)]
+            },
+        )
     }
 
     /// The error function `erf(x)`. Backward: `grad · 2/√π · e^(−x²)`.
@@ -196,13 +216,17 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn powf(self, p: T) -> Var<'g, T> {
-        self.unary("powf", move |a| a.powf(p), move |ctx, g| {
-            if p == T::zero() {
-                grads![None]
-            } else {
-                grads![Some(g * ctx.input(0).powf(p - T::one()).mul_scalar(p))]
-            }
-        })
+        self.unary(
+            "powf",
+            move |a| a.powf(p),
+            move |ctx, g| {
+                if p == T::zero() {
+                    grads![None]
+                } else {
+                    grads![Some(g * ctx.input(0).powf(p - T::one()).mul_scalar(p))]
+                }
+            },
+        )
     }
 
     /// `selfᵉ` with a tensor exponent, broadcasting.
@@ -227,10 +251,13 @@ impl<'g, T: Float> Var<'g, T> {
         self.binary(e, "pow", T::powf, |ctx, g| {
             let (x, e) = (ctx.input(0), ctx.input(1));
             grads![
-                ctx.needs_grad(0).then(|| (g * e * x.pow(e - T::one())).sum_to_like(x)),
+                ctx.needs_grad(0)
+                    .then(|| (g * e * x.pow(e - T::one())).sum_to_like(x)),
                 ctx.needs_grad(1).then(|| {
                     // ln(x) with x = 0 replaced by 1, so those entries contribute 0, not NaN.
-                    let zero_to_one = x.derive_const("pow_mask", |a| if a == T::zero() { T::one() } else { T::zero() });
+                    let zero_to_one = x.derive_const("pow_mask", |a| {
+                        if a == T::zero() { T::one() } else { T::zero() }
+                    });
                     (g * ctx.output() * (x + zero_to_one).ln()).sum_to_like(e)
                 }),
             ]
@@ -278,7 +305,12 @@ impl<'g, T: Float> Var<'g, T> {
     /// maximum/minimum: picks `a` where `wins(a, b)`, `b` where `wins(b, a)`, and (on ties)
     /// either value with the gradient split in half.
     #[track_caller]
-    fn select_binary(self, other: Var<'g, T>, op: &'static str, wins: fn(T, T) -> bool) -> Var<'g, T> {
+    fn select_binary(
+        self,
+        other: Var<'g, T>,
+        op: &'static str,
+        wins: fn(T, T) -> bool,
+    ) -> Var<'g, T> {
         let pick = move |a: T, b: T| if wins(b, a) { b } else { a };
         self.binary(other, op, pick, move |ctx, g| {
             let (a, b) = (ctx.input(0), ctx.input(1));
@@ -292,8 +324,10 @@ impl<'g, T: Float> Var<'g, T> {
                 }
             };
             grads![
-                ctx.needs_grad(0).then(|| (g * a.derive_const2(b, "select_mask", share)).sum_to_like(a)),
-                ctx.needs_grad(1).then(|| (g * b.derive_const2(a, "select_mask", share)).sum_to_like(b)),
+                ctx.needs_grad(0)
+                    .then(|| (g * a.derive_const2(b, "select_mask", share)).sum_to_like(a)),
+                ctx.needs_grad(1)
+                    .then(|| (g * b.derive_const2(a, "select_mask", share)).sum_to_like(b)),
             ]
         })
     }
@@ -301,7 +335,10 @@ impl<'g, T: Float> Var<'g, T> {
 
 #[cfg(test)]
 mod tests {
-    use crate::testing::{self, broadcast_shapes, check_gradgrads, check_grads, shape, tensor, tensor_away_from, tensor_of};
+    use crate::testing::{
+        self, broadcast_shapes, check_gradgrads, check_grads, shape, tensor, tensor_away_from,
+        tensor_of,
+    };
     use crate::{Graph, Tensor};
     use proptest::prelude::*;
 
@@ -375,6 +412,7 @@ mod tests {
     #[should_panic(expected = "maximum: lhs [2] and rhs [3] cannot be broadcast together")]
     fn maximum_panics_on_incompatible_shapes() {
         let g = Graph::<f32>::new();
-        g.var(Tensor::zeros(&[2])).maximum(g.var(Tensor::zeros(&[3])));
+        g.var(Tensor::zeros(&[2]))
+            .maximum(g.var(Tensor::zeros(&[3])));
     }
 }
