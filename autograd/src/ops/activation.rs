@@ -149,7 +149,7 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn tanh(self) -> Var<'g, T> {
         self.unary("tanh", T::tanh, |ctx, g| {
-            grads![Some(g * (-ctx.output().square()).add_scalar(T::one()))]
+            grads![Some(tanh_backward(g, ctx.output()))]
         })
     }
 
@@ -197,6 +197,25 @@ impl<'g, T: Float> Var<'g, T> {
     pub fn silu(self) -> Var<'g, T> {
         self * self.sigmoid()
     }
+}
+
+/// `grad · (1 − y²)` as one op rather than four: tanh sits in every recurrent cell, and this
+/// halves its backward cost. Its own rule keeps tanh twice differentiable.
+fn tanh_backward<'g, T: Float>(grad: Var<'g, T>, y: Var<'g, T>) -> Var<'g, T> {
+    grad.binary(
+        y,
+        "tanh_backward",
+        |g, y| g * (T::one() - y * y),
+        |ctx, gg| {
+            let (g, y) = (ctx.input(0), ctx.input(1));
+            grads![
+                ctx.needs_grad(0)
+                    .then(|| gg * (-y.square()).add_scalar(T::one())),
+                ctx.needs_grad(1)
+                    .then(|| (gg * g * y).mul_scalar(T::from_f64(-2.0))),
+            ]
+        },
+    )
 }
 
 /// The logistic function, evaluated on the side where `e^(−|x|)` cannot overflow.
