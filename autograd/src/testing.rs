@@ -121,6 +121,18 @@ pub fn tensor(
     shapes.prop_flat_map(move |s| tensor_of(s, range.clone()))
 }
 
+/// An `f64` tensor of rank `1..=max_rank` with values from `range`, and one of its axes,
+/// negative half the time: the input of an op along an axis (a reduction, softmax).
+pub fn tensor_and_axis(
+    max_rank: usize,
+    range: Range<f64>,
+) -> impl Strategy<Value = (Tensor<f64>, isize)> {
+    prop::collection::vec(DIMS, 1..=max_rank.max(1)).prop_flat_map(move |s| {
+        let n = s.len() as isize;
+        (tensor_of(s, range.clone()), -n..n)
+    })
+}
+
 /// Like [`tensor`], with every value at least `margin` away from each point in `kinks`
 /// (where an op is not differentiable, e.g. 0 for `relu` and `abs`), so that finite
 /// differences do not straddle a kink.

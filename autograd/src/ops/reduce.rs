@@ -426,28 +426,18 @@ mod tests {
     use crate::{Graph, Tensor};
     use proptest::prelude::*;
 
-    /// Shapes with at least one dimension, and one of its axes (negative half the time).
-    fn with_axis() -> impl Strategy<Value = (Tensor<f64>, isize)> {
-        testing::shape_of_rank(4)
-            .prop_filter("rank >= 1", |s| !s.is_empty())
-            .prop_flat_map(|s| {
-                let n = s.len() as isize;
-                (testing::tensor_of(s, -2.0..2.0), -n..n)
-            })
-    }
-
     proptest! {
         #![proptest_config(testing::config())]
 
         #[test]
-        fn sum_mean_grads_match_finite_diff((x, axis) in with_axis(), keepdim in any::<bool>()) {
+        fn sum_mean_grads_match_finite_diff((x, axis) in testing::tensor_and_axis(4, -2.0..2.0), keepdim in any::<bool>()) {
             check_grads(|v| v[0].sum_axes(&[axis], keepdim), std::slice::from_ref(&x))?;
             check_grads(|v| v[0].mean_axes(&[axis], keepdim), std::slice::from_ref(&x))?;
             check_grads(|v| v[0].sum() * v[0].mean(), &[x])?;
         }
 
         #[test]
-        fn var_std_logsumexp_grads_match_finite_diff((x, axis) in with_axis(), keepdim in any::<bool>()) {
+        fn var_std_logsumexp_grads_match_finite_diff((x, axis) in testing::tensor_and_axis(4, -2.0..2.0), keepdim in any::<bool>()) {
             prop_assume!(x.shape()[axis.rem_euclid(x.ndim() as isize) as usize] > 1);
             check_grads(|v| v[0].var_axes(&[axis], 1, keepdim), std::slice::from_ref(&x))?;
             check_grads(|v| v[0].std_axes(&[axis], 0, keepdim), std::slice::from_ref(&x))?;
@@ -457,7 +447,7 @@ mod tests {
         }
 
         #[test]
-        fn max_min_grads_match_finite_diff((x, axis) in with_axis(), keepdim in any::<bool>()) {
+        fn max_min_grads_match_finite_diff((x, axis) in testing::tensor_and_axis(4, -2.0..2.0), keepdim in any::<bool>()) {
             // Random reals have no ties; ties are tested exactly below.
             check_grads(|v| v[0].max_axes(&[axis], keepdim), std::slice::from_ref(&x))?;
             check_grads(|v| v[0].min_axes(&[axis], keepdim), std::slice::from_ref(&x))?;

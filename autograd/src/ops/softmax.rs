@@ -99,36 +99,27 @@ fn normalize_lanes<T: Float>(x: &Tensor<T>, axis: usize, log: bool) -> Tensor<T>
 
 #[cfg(test)]
 mod tests {
-    use crate::testing::{self, check_gradgrads, check_grads, tensor_of};
+    use crate::testing::{self, check_gradgrads, check_grads};
     use crate::{Graph, Tensor};
     use proptest::prelude::*;
-
-    fn with_axis() -> impl Strategy<Value = (Tensor<f64>, isize)> {
-        testing::shape_of_rank(3)
-            .prop_filter("rank >= 1", |s| !s.is_empty())
-            .prop_flat_map(|s| {
-                let n = s.len() as isize;
-                (tensor_of(s, -3.0..3.0), -n..n)
-            })
-    }
 
     proptest! {
         #![proptest_config(testing::config())]
 
         #[test]
-        fn softmax_grad_and_gradgrad_match_finite_diff((x, axis) in with_axis()) {
+        fn softmax_grad_and_gradgrad_match_finite_diff((x, axis) in testing::tensor_and_axis(3, -3.0..3.0)) {
             check_grads(|v| v[0].softmax(axis), std::slice::from_ref(&x))?;
             check_gradgrads(|v| v[0].softmax(axis), &[x])?;
         }
 
         #[test]
-        fn log_softmax_grad_and_gradgrad_match_finite_diff((x, axis) in with_axis()) {
+        fn log_softmax_grad_and_gradgrad_match_finite_diff((x, axis) in testing::tensor_and_axis(3, -3.0..3.0)) {
             check_grads(|v| v[0].log_softmax(axis), std::slice::from_ref(&x))?;
             check_gradgrads(|v| v[0].log_softmax(axis), &[x])?;
         }
 
         #[test]
-        fn log_softmax_equals_ln_of_softmax((x, axis) in with_axis()) {
+        fn log_softmax_equals_ln_of_softmax((x, axis) in testing::tensor_and_axis(3, -3.0..3.0)) {
             let g = Graph::<f64>::new();
             let v = g.var(x);
             prop_assert!(v.log_softmax(axis).value().allclose(&v.softmax(axis).ln().value(), 1e-12, 1e-12));
