@@ -3,6 +3,7 @@
 
 mod activation;
 mod arith;
+mod concat;
 mod matmul;
 mod reduce;
 mod shape;
