@@ -96,6 +96,27 @@ pub(crate) fn normalize_axis(axis: isize, ndim: usize) -> Option<usize> {
     (0..n).contains(&a).then_some(a as usize)
 }
 
+/// Normalises `axis` of a tensor of `shape`, or panics naming the op:
+/// `softmax: axis 2 is out of range for shape [3]`.
+#[track_caller]
+pub(crate) fn checked_axis(op: &str, axis: isize, shape: &[usize]) -> usize {
+    checked_axis_of(op, axis, shape, shape.len())
+}
+
+/// As [`checked_axis`] for ops that insert a dimension, where `axis` may equal `ndim`.
+#[track_caller]
+pub(crate) fn checked_insert_axis(op: &str, axis: isize, shape: &[usize]) -> usize {
+    checked_axis_of(op, axis, shape, shape.len() + 1)
+}
+
+#[track_caller]
+fn checked_axis_of(op: &str, axis: isize, shape: &[usize], positions: usize) -> usize {
+    match normalize_axis(axis, positions) {
+        Some(a) => a,
+        None => panic!("{op}: axis {axis} is out of range for shape {shape:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

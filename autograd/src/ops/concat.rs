@@ -9,7 +9,7 @@ use ndarray::{Axis, Slice};
 use crate::float::Float;
 use crate::grads;
 use crate::graph::{Graph, Var};
-use crate::kernels::normalize_axis;
+use crate::kernels::{checked_axis, checked_insert_axis};
 use crate::tensor::Tensor;
 
 impl<T: Float> Graph<T> {
@@ -36,12 +36,7 @@ impl<T: Float> Graph<T> {
     pub fn concat<'g>(&'g self, vars: &[Var<'g, T>], axis: isize) -> Var<'g, T> {
         assert!(!vars.is_empty(), "concat: no tensors to join");
         let first = vars[0].shape_for("concat");
-        let Some(ax) = normalize_axis(axis, first.len()) else {
-            panic!(
-                "concat: axis {axis} is out of range for shape {:?}",
-                first.as_slice()
-            );
-        };
+        let ax = checked_axis("concat", axis, &first);
         let mut sizes = Vec::with_capacity(vars.len());
         for (i, v) in vars.iter().enumerate() {
             let s = v.shape_for("concat");
@@ -108,12 +103,7 @@ impl<T: Float> Graph<T> {
                 first.as_slice()
             );
         }
-        let Some(ax) = normalize_axis(axis, first.len() + 1) else {
-            panic!(
-                "stack: axis {axis} is out of range for shape {:?}",
-                first.as_slice()
-            );
-        };
+        let ax = checked_insert_axis("stack", axis, &first);
         let parts: Vec<_> = vars.iter().map(|v| v.unsqueeze(ax as isize)).collect();
         self.concat(&parts, ax as isize)
     }
@@ -139,12 +129,7 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn narrow(self, axis: isize, start: usize, len: usize) -> Var<'g, T> {
         let shape = self.shape_for("narrow");
-        let Some(ax) = normalize_axis(axis, shape.len()) else {
-            panic!(
-                "narrow: axis {axis} is out of range for shape {:?}",
-                shape.as_slice()
-            );
-        };
+        let ax = checked_axis("narrow", axis, &shape);
         assert!(
             start + len <= shape[ax],
             "narrow: {start}..{} is out of range for dimension {axis} of shape {:?}",
@@ -198,12 +183,7 @@ impl<'g, T: Float> Var<'g, T> {
     pub fn split(self, size: usize, axis: isize) -> Vec<Var<'g, T>> {
         assert!(size > 0, "split: size must be positive");
         let shape = self.shape_for("split");
-        let Some(ax) = normalize_axis(axis, shape.len()) else {
-            panic!(
-                "split: axis {axis} is out of range for shape {:?}",
-                shape.as_slice()
-            );
-        };
+        let ax = checked_axis("split", axis, &shape);
         (0..shape[ax])
             .step_by(size)
             .map(|start| self.narrow(axis, start, size.min(shape[ax] - start)))
@@ -225,12 +205,7 @@ impl<'g, T: Float> Var<'g, T> {
     pub fn chunk(self, chunks: usize, axis: isize) -> Vec<Var<'g, T>> {
         assert!(chunks > 0, "chunk: chunks must be positive");
         let shape = self.shape_for("chunk");
-        let Some(ax) = normalize_axis(axis, shape.len()) else {
-            panic!(
-                "chunk: axis {axis} is out of range for shape {:?}",
-                shape.as_slice()
-            );
-        };
+        let ax = checked_axis("chunk", axis, &shape);
         self.split(shape[ax].div_ceil(chunks).max(1), axis)
     }
 }

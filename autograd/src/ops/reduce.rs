@@ -11,7 +11,7 @@ use smallvec::SmallVec;
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
-use crate::kernels::normalize_axis;
+use crate::kernels::checked_axis;
 use crate::tensor::Tensor;
 
 type Axes = SmallVec<[usize; 4]>;
@@ -24,9 +24,7 @@ fn reduction_axes(op: &str, shape: &[usize], axes: &[isize]) -> Axes {
     }
     let mut out = Axes::new();
     for &a in axes {
-        let Some(n) = normalize_axis(a, shape.len()) else {
-            panic!("{op}: axis {a} is out of range for shape {shape:?}");
-        };
+        let n = checked_axis(op, a, shape);
         assert!(!out.contains(&n), "{op}: axis {a} is given twice");
         out.push(n);
     }
@@ -397,12 +395,7 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     fn arg_extremum(self, op: &str, axis: isize, better: fn(T, T) -> bool) -> ArrayD<usize> {
         let x = self.value();
-        let Some(ax) = normalize_axis(axis, x.ndim()) else {
-            panic!(
-                "{op}: axis {axis} is out of range for shape {:?}",
-                x.shape()
-            );
-        };
+        let ax = checked_axis(op, axis, x.shape());
         assert!(
             x.shape()[ax] > 0,
             "{op}: axis {axis} of shape {:?} is empty",

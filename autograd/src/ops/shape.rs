@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
-use crate::kernels::{broadcasts_to, normalize_axis, sum_to};
+use crate::kernels::{broadcasts_to, checked_axis, checked_insert_axis, normalize_axis, sum_to};
 use crate::tensor::Tensor;
 
 /// The value of `t` viewed with `shape` (same element count), copying only if `t` is not
@@ -168,9 +168,7 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn squeeze(self, axis: isize) -> Var<'g, T> {
         let mut shape = self.shape_for("squeeze").to_vec();
-        let Some(a) = normalize_axis(axis, shape.len()) else {
-            panic!("squeeze: axis {axis} is out of range for shape {shape:?}");
-        };
+        let a = checked_axis("squeeze", axis, &shape);
         assert!(
             shape[a] == 1,
             "squeeze: dimension {axis} of shape {shape:?} has size {}, not 1",
@@ -194,9 +192,7 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn unsqueeze(self, axis: isize) -> Var<'g, T> {
         let mut shape = self.shape_for("unsqueeze").to_vec();
-        let Some(a) = normalize_axis(axis, shape.len() + 1) else {
-            panic!("unsqueeze: axis {axis} is out of range for shape {shape:?}");
-        };
+        let a = checked_insert_axis("unsqueeze", axis, &shape);
         shape.insert(a, 1);
         self.view_as("unsqueeze", shape)
     }

@@ -9,7 +9,7 @@ use ndarray::Axis;
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
-use crate::kernels::normalize_axis;
+use crate::kernels::checked_axis;
 use crate::tensor::Tensor;
 
 impl<'g, T: Float> Var<'g, T> {
@@ -27,7 +27,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn softmax(self, axis: isize) -> Var<'g, T> {
-        let ax = self.softmax_axis("softmax", axis);
+        let ax = checked_axis("softmax", axis, &self.shape_for("softmax"));
         self.graph().custom_op(
             "softmax",
             &[self],
@@ -53,25 +53,13 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn log_softmax(self, axis: isize) -> Var<'g, T> {
-        let ax = self.softmax_axis("log_softmax", axis);
+        let ax = checked_axis("log_softmax", axis, &self.shape_for("log_softmax"));
         self.graph().custom_op(
             "log_softmax",
             &[self],
             |v| normalize_lanes(&v[0], ax, true),
             move |ctx, g| grads![Some(g - ctx.output().exp() * g.sum_axes(&[axis], true))],
         )
-    }
-
-    #[track_caller]
-    fn softmax_axis(self, op: &str, axis: isize) -> usize {
-        let shape = self.shape_for(op);
-        match normalize_axis(axis, shape.len()) {
-            Some(a) => a,
-            None => panic!(
-                "{op}: axis {axis} is out of range for shape {:?}",
-                shape.as_slice()
-            ),
-        }
     }
 }
 
