@@ -396,7 +396,7 @@ impl<T: Float> Graph<T> {
             self.accumulate(y.key, seed);
         }
         for index in (0..=end).rev() {
-            let (rule, grad, parents, needs) = {
+            let (output, rule, grad, parents, needs) = {
                 let inner = self.inner.borrow();
                 let key = inner.tape[index];
                 let node = &inner.nodes[key];
@@ -408,9 +408,8 @@ impl<T: Float> Graph<T> {
                     .iter()
                     .map(|&p| inner.nodes[p].requires_grad)
                     .collect();
-                (rule.clone(), grad, node.parents.clone(), needs)
+                (key, rule.clone(), grad, node.parents.clone(), needs)
             };
-            let output = self.inner.borrow().tape[index];
             let ctx = BackwardCtx {
                 graph: self,
                 inputs: &parents,

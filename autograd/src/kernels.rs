@@ -71,21 +71,25 @@ pub(crate) fn broadcasts_to(from: &[usize], to: &[usize]) -> bool {
 }
 
 /// Sums `a` over the axes along which `shape` was broadcast to `a.shape()`.
+///
+/// Reduces straight from the view (no copy of `a` first); the last axis first, so the
+/// indices of the others stay valid.
 pub(crate) fn sum_to<T: Float>(a: &ArrayViewD<'_, T>, shape: &[usize]) -> ArrayD<T> {
     let lead = a.ndim() - shape.len();
-    let mut out = a.to_owned();
-    // Sum the leading axes away, then the kept axes of size 1 (keeping them).
-    for _ in 0..lead {
-        out = out.sum_axis(ndarray::Axis(0));
+    let mut axes = (0..a.ndim())
+        .rev()
+        .filter(|&i| i < lead || (shape[i - lead] == 1 && a.shape()[i] != 1));
+    let Some(first) = axes.next() else {
+        return a
+            .to_owned()
+            .into_shape_with_order(IxDyn(shape))
+            .expect("same count");
+    };
+    let mut out = a.sum_axis(ndarray::Axis(first));
+    for axis in axes {
+        out = out.sum_axis(ndarray::Axis(axis));
     }
-    for (axis, &d) in shape.iter().enumerate() {
-        if d == 1 && out.shape()[axis] != 1 {
-            out = out
-                .sum_axis(ndarray::Axis(axis))
-                .insert_axis(ndarray::Axis(axis));
-        }
-    }
-    out
+    out.into_shape_with_order(IxDyn(shape)).expect("same count")
 }
 
 /// Normalises a possibly negative axis (`-1` is the last) against `ndim`, or `None` if out

@@ -45,6 +45,11 @@ fn reduced_shape(shape: &[usize], axes: &[usize], keepdim: bool) -> Vec<usize> {
         .collect()
 }
 
+/// A shape as the `isize` dimensions `reshape` takes.
+fn as_isize(shape: &[usize]) -> Vec<isize> {
+    shape.iter().map(|&d| d as isize).collect()
+}
+
 /// Folds `axes` of `a` with `f`, starting from `init`; the result keeps the axes as size 1.
 fn fold_axes<T: Float>(
     a: &ndarray::ArrayViewD<'_, T>,
@@ -93,23 +98,20 @@ impl<'g, T: Float> Var<'g, T> {
         let axes = reduction_axes("sum", &shape, axes);
         let kept = reduced_shape(&shape, &axes, true);
         let out = reduced_shape(&shape, &axes, keepdim);
-        let zeros_shape = kept.clone();
+        // Computed once here, not on every backward pass.
+        let (kept_dims, in_shape) = (as_isize(&kept), shape.to_vec());
         self.graph().custom_op(
             "sum",
             &[self],
             |v| {
                 let s = if v[0].numel() == 0 {
-                    ArrayD::zeros(IxDyn(&zeros_shape))
+                    ArrayD::zeros(IxDyn(&kept))
                 } else {
                     fold_axes(&v[0].view(), &axes, T::zero(), |a, b| a + b)
                 };
                 Tensor::from_array(s.into_shape_with_order(IxDyn(&out)).expect("same count"))
             },
-            move |ctx, g| {
-                let shape = ctx.input(0).shape();
-                let kept: Vec<isize> = kept.iter().map(|&d| d as isize).collect();
-                grads![Some(g.reshape(&kept).broadcast_to(&shape))]
-            },
+            move |_, g| grads![Some(g.reshape(&kept_dims).broadcast_to(&in_shape))],
         )
     }
 
@@ -280,10 +282,8 @@ impl<'g, T: Float> Var<'g, T> {
         );
         let axes = reduction_axes(op, &shape, axes);
         let out = reduced_shape(&shape, &axes, keepdim);
-        let kept: Vec<isize> = reduced_shape(&shape, &axes, true)
-            .iter()
-            .map(|&d| d as isize)
-            .collect();
+        let kept = reduced_shape(&shape, &axes, true);
+        let kept_dims = as_isize(&kept);
         let fold_axes_ = axes.clone();
         self.graph().custom_op(
             op,
@@ -299,9 +299,7 @@ impl<'g, T: Float> Var<'g, T> {
                 let m = m
                     .array()
                     .clone()
-                    .into_shape_with_order(IxDyn(
-                        &kept.iter().map(|&d| d as usize).collect::<Vec<_>>(),
-                    ))
+                    .into_shape_with_order(IxDyn(&kept))
                     .expect("same count");
                 let mask = ndarray::Zip::from(&x.view())
                     .and_broadcast(&m)
@@ -319,7 +317,7 @@ impl<'g, T: Float> Var<'g, T> {
                 let share = ctx
                     .graph()
                     .constant_named("extremum_share", Tensor::from_array(share));
-                grads![Some(g.reshape(&kept).broadcast_to(x.shape()) * share)]
+                grads![Some(g.reshape(&kept_dims).broadcast_to(x.shape()) * share)]
             },
         )
     }
@@ -352,11 +350,7 @@ impl<'g, T: Float> Var<'g, T> {
         } else {
             let shape = self.shape_for("logsumexp");
             let axes_n = reduction_axes("logsumexp", &shape, axes);
-            let out: Vec<isize> = reduced_shape(&shape, &axes_n, false)
-                .iter()
-                .map(|&d| d as isize)
-                .collect();
-            lse.reshape(&out)
+            lse.reshape(&as_isize(&reduced_shape(&shape, &axes_n, false)))
         }
     }
 
