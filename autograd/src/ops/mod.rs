@@ -4,8 +4,13 @@
 mod activation;
 mod arith;
 mod concat;
+mod conv;
+mod im2col;
 mod matmul;
 mod reduce;
 mod shape;
 mod softmax;
 mod unary;
+
+pub use conv::ConvOptions;
+pub use im2col::Size2;

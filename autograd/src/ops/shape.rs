@@ -329,6 +329,21 @@ impl<'g, T: Float> Var<'g, T> {
         self.permute_checked("permute", axes.to_vec())
     }
 
+    /// The same value in row-major (standard) layout, copying only if it is not already;
+    /// used after a permute whose result feeds element-wise ops. Backward: the gradient.
+    #[track_caller]
+    pub(crate) fn contiguous(self) -> Var<'g, T> {
+        if self.value().array().is_standard_layout() {
+            return self;
+        }
+        self.graph().custom_op(
+            "contiguous",
+            &[self],
+            |v| Tensor::from_shared(v[0].array().as_standard_layout().into_owned().into_shared()),
+            |_, g| grads![Some(g)],
+        )
+    }
+
     #[track_caller]
     fn permute_checked(self, op: &'static str, axes: Vec<usize>) -> Var<'g, T> {
         let mut inverse = vec![0; axes.len()];

@@ -1,0 +1,626 @@
+//! Convolutions over NCHW / NCL: conv2d, conv1d and conv_transpose2d.
+//!
+//! All three are composed from [`im2col`](super::im2col) / `col2im` and one (grouped)
+//! matrix product, so they need no backward code of their own and are differentiable to any
+//! order: conv2d's input gradient comes out as a transposed convolution and its weight
+//! gradient as a product with the saved columns, just as PyTorch computes them.
+
+use crate::float::Float;
+use crate::graph::Var;
+use crate::ops::im2col::{Geometry, Size2, Window};
+
+/// Stride, padding, dilation, groups and (for transposed convolutions) output padding, as
+/// in `torch.nn.functional.conv2d`. The defaults are 1, 0, 1, 1 and 0.
+///
+/// Each size setter takes one number for both spatial axes or an `(h, w)` pair; conv1d
+/// uses the width component.
+///
+/// ```
+/// use ferrograd_autograd::ConvOptions;
+/// let opts = ConvOptions::new().stride(2).padding((1, 0)).groups(2);
+/// assert_eq!(opts, ConvOptions::new().stride((2, 2)).padding((1, 0)).groups(2));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvOptions {
+    stride: Size2,
+    padding: Size2,
+    dilation: Size2,
+    groups: usize,
+    output_padding: Size2,
+}
+
+impl Default for ConvOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ConvOptions {
+    /// Stride 1, no padding, no dilation, one group.
+    pub fn new() -> Self {
+        ConvOptions {
+            stride: Size2(1, 1),
+            padding: Size2(0, 0),
+            dilation: Size2(1, 1),
+            groups: 1,
+            output_padding: Size2(0, 0),
+        }
+    }
+
+    /// The step between window positions.
+    pub fn stride(mut self, stride: impl Into<Size2>) -> Self {
+        self.stride = stride.into();
+        self
+    }
+
+    /// Zeros added on both sides of each spatial axis.
+    pub fn padding(mut self, padding: impl Into<Size2>) -> Self {
+        self.padding = padding.into();
+        self
+    }
+
+    /// The spacing between kernel taps (1: adjacent).
+    pub fn dilation(mut self, dilation: impl Into<Size2>) -> Self {
+        self.dilation = dilation.into();
+        self
+    }
+
+    /// Channels split into `groups` independent convolutions (`groups == channels` is a
+    /// depthwise convolution).
+    pub fn groups(mut self, groups: usize) -> Self {
+        self.groups = groups;
+        self
+    }
+
+    /// Extra rows and columns added to one side of a transposed convolution's output, to
+    /// pick among the sizes that a strided convolution maps to the same size.
+    pub fn output_padding(mut self, output_padding: impl Into<Size2>) -> Self {
+        self.output_padding = output_padding.into();
+        self
+    }
+
+    fn window(&self, kernel: Size2) -> Window {
+        Window {
+            kernel,
+            stride: self.stride,
+            padding: self.padding,
+            dilation: self.dilation,
+        }
+    }
+
+    /// These options with the height components of a 1-D convolution.
+    fn as_1d(self) -> Self {
+        ConvOptions {
+            stride: Size2(1, self.stride.1),
+            padding: Size2(0, self.padding.1),
+            dilation: Size2(1, self.dilation.1),
+            groups: self.groups,
+            output_padding: Size2(0, self.output_padding.1),
+        }
+    }
+}
+
+/// Checks that `groups` divides both channel counts and returns it.
+#[track_caller]
+fn checked_groups(op: &str, groups: usize, c_in: usize, c_out: usize) -> usize {
+    assert!(
+        groups > 0 && c_in % groups == 0 && c_out % groups == 0,
+        "{op}: groups {groups} must divide the input channels {c_in} and the output channels {c_out}"
+    );
+    groups
+}
+
+#[track_caller]
+fn check_bias<T: Float>(op: &str, bias: Option<Var<'_, T>>, channels: usize) {
+    if let Some(b) = bias {
+        let s = b.shape_for(op);
+        assert!(
+            s.as_slice() == [channels],
+            "{op}: bias of shape {:?} must have shape [{channels}]",
+            s.as_slice()
+        );
+    }
+}
+
+#[track_caller]
+fn shape4<T: Float>(op: &str, what: &str, layout: &str, v: Var<'_, T>) -> [usize; 4] {
+    let s = v.shape_for(op);
+    match s.as_slice() {
+        &[a, b, c, d] => [a, b, c, d],
+        other => panic!("{op}: {what} must be {layout}, got shape {other:?}"),
+    }
+}
+
+fn isz(dims: &[usize]) -> Vec<isize> {
+    dims.iter().map(|&d| d as isize).collect()
+}
+
+impl<'g, T: Float> Var<'g, T> {
+    /// 2-D convolution (cross-correlation, as in every deep-learning library) of an input
+    /// `[N, C_in, H, W]` with a weight `[C_out, C_in / groups, kH, kW]` and an optional bias
+    /// `[C_out]`, as `torch.nn.functional.conv2d`.
+    ///
+    /// `out[n, o, y, x] = bias[o] + Σ_{c, i, j} w[o, c, i, j] · in[n, g·C_in/G + c,
+    /// y·s + i·d − p, x·s + j·d − p]` (zero outside the input), with output size
+    /// `⌊(H + 2p − d·(kH − 1) − 1) / s⌋ + 1`.
+    ///
+    /// Runs as `im2col` and one matrix product per group (the batch folded into the
+    /// columns). Backward: the input gradient is a transposed convolution of the output
+    /// gradient, the weight gradient its product with the saved columns, the bias gradient
+    /// its sum; all are recorded ops, so grad-of-grad works.
+    ///
+    /// # Panics
+    /// If the input or weight is not 4-D, the channels do not match (`C_in` must equal the
+    /// weight's second dimension times `groups`), `groups` does not divide both channel
+    /// counts, the bias is not `[C_out]`, a stride, dilation or kernel size is 0, or the
+    /// kernel does not fit the padded input.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{ConvOptions, Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::arange(0.0, 16.0, 1.0)).reshape(&[1, 1, 4, 4]);
+    /// let w = g.var(Tensor::ones(&[1, 1, 2, 2]));
+    /// let y = x.conv2d(w, None, ConvOptions::new().stride(2));
+    /// // Each output is the sum of one 2x2 block.
+    /// assert_eq!(y.value().to_vec(), vec![10.0, 18.0, 42.0, 50.0]);
+    /// y.sum().backward();
+    /// // Each weight tap sees one pixel of every block.
+    /// assert_eq!(w.grad().unwrap().to_vec(), vec![20.0, 24.0, 36.0, 40.0]);
+    /// ```
+    #[track_caller]
+    pub fn conv2d(
+        self,
+        weight: Var<'g, T>,
+        bias: Option<Var<'g, T>>,
+        options: ConvOptions,
+    ) -> Var<'g, T> {
+        self.conv2d_named("conv2d", weight, bias, options)
+    }
+
+    #[track_caller]
+    fn conv2d_named(
+        self,
+        op: &str,
+        weight: Var<'g, T>,
+        bias: Option<Var<'g, T>>,
+        options: ConvOptions,
+    ) -> Var<'g, T> {
+        let [n, c, h, w] = shape4(op, "the input", "[N, C_in, H, W]", self);
+        let [o, cg, kh, kw] = shape4(op, "the weight", "[C_out, C_in / groups, kH, kW]", weight);
+        let groups = checked_groups(op, options.groups, c, o);
+        assert!(
+            cg * groups == c,
+            "{op}: weight of shape {:?} expects {} input channels with groups {groups}, but the input of shape {:?} has {c}",
+            [o, cg, kh, kw],
+            cg * groups,
+            [n, c, h, w]
+        );
+        check_bias(op, bias, o);
+        let window = options.window(Size2(kh, kw));
+        let out = window.checked_out(op, h, w);
+        let geo = Geometry {
+            window,
+            image: [n, c, h, w],
+            out,
+        };
+        let (k, cols) = (cg * kh * kw, n * out.0 * out.1);
+        let columns = self.im2col(geo);
+        let y = if groups == 1 {
+            weight.reshape(&isz(&[o, k])).matmul(columns)
+        } else {
+            let w = weight.reshape(&isz(&[groups, o / groups, k]));
+            w.matmul(columns.reshape(&isz(&[groups, k, cols])))
+        };
+        let y = y
+            .reshape(&isz(&[o, n, out.0, out.1]))
+            .permute(&[1, 0, 2, 3])
+            .contiguous();
+        match bias {
+            Some(b) => y + b.reshape(&isz(&[1, o, 1, 1])),
+            None => y,
+        }
+    }
+
+    /// 1-D convolution of an input `[N, C_in, L]` with a weight `[C_out, C_in / groups, k]`
+    /// and an optional bias `[C_out]`, as `torch.nn.functional.conv1d`; `options` are read
+    /// from their width components. Runs as a conv2d of height 1.
+    ///
+    /// # Panics
+    /// As [`Var::conv2d`], for 3-D input and weight.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{ConvOptions, Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[1, 1, 4]));
+    /// let w = g.var(Tensor::from_vec(vec![1.0, -1.0], &[1, 1, 2]));
+    /// let y = x.conv1d(w, None, ConvOptions::new().padding(1));
+    /// assert_eq!(y.value().to_vec(), vec![-1.0, -1.0, -1.0, -1.0, 4.0]);
+    /// ```
+    #[track_caller]
+    pub fn conv1d(
+        self,
+        weight: Var<'g, T>,
+        bias: Option<Var<'g, T>>,
+        options: ConvOptions,
+    ) -> Var<'g, T> {
+        let (x, w) = (self.shape_for("conv1d"), weight.shape_for("conv1d"));
+        assert!(
+            x.len() == 3,
+            "conv1d: the input must be [N, C_in, L], got shape {:?}",
+            x.as_slice()
+        );
+        assert!(
+            w.len() == 3,
+            "conv1d: the weight must be [C_out, C_in / groups, k], got shape {:?}",
+            w.as_slice()
+        );
+        self.unsqueeze(2)
+            .conv2d_named("conv1d", weight.unsqueeze(2), bias, options.as_1d())
+            .squeeze(2)
+    }
+
+    /// 2-D transposed convolution (the gradient of conv2d with respect to its input, also
+    /// called a fractionally strided convolution) of an input `[N, C_in, H, W]` with a weight
+    /// `[C_in, C_out / groups, kH, kW]` and an optional bias `[C_out]`, as
+    /// `torch.nn.functional.conv_transpose2d`. The output size is
+    /// `(H − 1)·s − 2p + d·(kH − 1) + output_padding + 1`.
+    ///
+    /// Runs as one matrix product per group and `col2im`; differentiable to any order.
+    ///
+    /// # Panics
+    /// As [`Var::conv2d`]; also if `output_padding` is not smaller than the stride or the
+    /// dilation, or the output would be empty.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{ConvOptions, Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0], &[1, 1, 1, 2]));
+    /// let w = g.var(Tensor::ones(&[1, 1, 2, 2]));
+    /// // Each input pixel paints a 2x2 block; stride 2 places the blocks side by side.
+    /// let y = x.conv_transpose2d(w, None, ConvOptions::new().stride(2));
+    /// assert_eq!(y.shape(), vec![1, 1, 2, 4]);
+    /// assert_eq!(y.value().to_vec(), vec![1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 2.0, 2.0]);
+    /// ```
+    #[track_caller]
+    pub fn conv_transpose2d(
+        self,
+        weight: Var<'g, T>,
+        bias: Option<Var<'g, T>>,
+        options: ConvOptions,
+    ) -> Var<'g, T> {
+        let op = "conv_transpose2d";
+        let [n, c, h, w] = shape4(op, "the input", "[N, C_in, H, W]", self);
+        let [wc, og, kh, kw] = shape4(op, "the weight", "[C_in, C_out / groups, kH, kW]", weight);
+        assert!(
+            wc == c,
+            "{op}: weight of shape {:?} expects {wc} input channels, but the input of shape {:?} has {c}",
+            [wc, og, kh, kw],
+            [n, c, h, w]
+        );
+        let groups = checked_groups(op, options.groups, c, og * options.groups);
+        let o = og * groups;
+        check_bias(op, bias, o);
+        let window = options.window(Size2(kh, kw));
+        window.check_positive(op);
+        let size = |axis: usize, input: usize| {
+            let (s, p, d, k, extra) = (
+                options.stride.get(axis),
+                options.padding.get(axis),
+                options.dilation.get(axis),
+                window.kernel.get(axis),
+                options.output_padding.get(axis),
+            );
+            assert!(
+                extra < s.max(d),
+                "{op}: output_padding {:?} must be smaller than the stride {:?} or the dilation {:?}",
+                options.output_padding,
+                options.stride,
+                options.dilation
+            );
+            ((input - 1) * s + d * (k - 1) + extra + 1)
+                .checked_sub(2 * p)
+                .filter(|&n| n > 0)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{op}: padding {:?} leaves no output for the input {h}x{w}",
+                        options.padding
+                    )
+                })
+        };
+        let (oh, ow) = (size(0, h), size(1, w));
+        let geo = Geometry {
+            window,
+            image: [n, o, oh, ow],
+            out: Size2(h, w),
+        };
+        let (k, hw) = (og * kh * kw, n * h * w);
+        let x = self.permute(&[1, 0, 2, 3]);
+        let columns = if groups == 1 {
+            let wt = weight.reshape(&isz(&[c, k])).transpose(0, 1);
+            wt.matmul(x.reshape(&isz(&[c, hw])))
+        } else {
+            let cg = c / groups;
+            let wt = weight.reshape(&isz(&[groups, cg, k])).transpose(-1, -2);
+            wt.matmul(x.reshape(&isz(&[groups, cg, hw])))
+                .reshape(&isz(&[o * kh * kw, hw]))
+        };
+        let y = columns.col2im(geo);
+        match bias {
+            Some(b) => y + b.reshape(&isz(&[1, o, 1, 1])),
+            None => y,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{self, check_gradgrads, check_grads, tensor_of};
+    use crate::{Graph, Tensor};
+    use proptest::prelude::*;
+
+    /// A direct (loop) convolution to test against.
+    fn reference_conv2d(x: &Tensor<f64>, w: &Tensor<f64>, opts: ConvOptions) -> Tensor<f64> {
+        let ([n, _, h, wd], [o, cg, kh, kw]) = (
+            <[usize; 4]>::try_from(x.shape()).unwrap(),
+            <[usize; 4]>::try_from(w.shape()).unwrap(),
+        );
+        let (s, p, d, g) = (opts.stride, opts.padding, opts.dilation, opts.groups);
+        let oh = (h + 2 * p.0 - d.0 * (kh - 1) - 1) / s.0 + 1;
+        let ow = (wd + 2 * p.1 - d.1 * (kw - 1) - 1) / s.1 + 1;
+        let mut out = vec![0.0; n * o * oh * ow];
+        for b in 0..n {
+            for oc in 0..o {
+                let group = oc / (o / g);
+                for y in 0..oh {
+                    for xx in 0..ow {
+                        let mut acc = 0.0;
+                        for ci in 0..cg {
+                            for i in 0..kh {
+                                for j in 0..kw {
+                                    let iy = (y * s.0 + i * d.0) as isize - p.0 as isize;
+                                    let ix = (xx * s.1 + j * d.1) as isize - p.1 as isize;
+                                    if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < wd
+                                    {
+                                        acc += w.get(&[oc, ci, i, j])
+                                            * x.get(&[
+                                                b,
+                                                group * cg + ci,
+                                                iy as usize,
+                                                ix as usize,
+                                            ]);
+                                    }
+                                }
+                            }
+                        }
+                        out[((b * o + oc) * oh + y) * ow + xx] = acc;
+                    }
+                }
+            }
+        }
+        Tensor::from_vec(out, &[n, o, oh, ow])
+    }
+
+    /// Input, weight and options of a valid grouped, strided, padded, dilated conv2d.
+    fn conv_case() -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>, ConvOptions)> {
+        (
+            1usize..=2,
+            1usize..=2,
+            1usize..=2,
+            1usize..=2,
+            1usize..=3,
+            1usize..=2,
+            0usize..=1,
+            1usize..=2,
+            3usize..=6,
+            3usize..=6,
+        )
+            .prop_filter("kernel fits", |&(.., k, _, p, d, h, w)| {
+                d * (k - 1) < h + 2 * p && d * (k - 1) < w + 2 * p
+            })
+            .prop_flat_map(|(n, groups, cg, og, k, s, p, d, h, w)| {
+                let opts = ConvOptions::new()
+                    .stride(s)
+                    .padding(p)
+                    .dilation(d)
+                    .groups(groups);
+                (
+                    tensor_of(vec![n, cg * groups, h, w], -1.0..1.0),
+                    tensor_of(vec![og * groups, cg, k, k], -1.0..1.0),
+                    Just(opts),
+                )
+            })
+    }
+
+    #[test]
+    fn conv2d_matches_a_direct_convolution() {
+        let mut rng = rand::rng();
+        for opts in [
+            ConvOptions::new(),
+            ConvOptions::new().stride((2, 1)).padding((1, 2)),
+            ConvOptions::new().dilation(2).padding(2).groups(2),
+            ConvOptions::new().groups(4),
+        ] {
+            let x = Tensor::<f64>::rand_normal(&[2, 4, 7, 6], 0.0, 1.0, &mut rng);
+            let w = Tensor::<f64>::rand_normal(&[4, 4 / opts.groups, 3, 2], 0.0, 1.0, &mut rng);
+            let g = Graph::new();
+            let y = g
+                .constant(x.clone())
+                .conv2d(g.constant(w.clone()), None, opts);
+            assert!(
+                y.value()
+                    .allclose(&reference_conv2d(&x, &w, opts), 1e-12, 1e-12),
+                "{opts:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn conv_transpose2d_is_the_input_gradient_of_conv2d() {
+        // <conv2d(x, w), y> == <x, conv_transpose2d(y, w)> for the same options.
+        let mut rng = rand::rng();
+        let opts = ConvOptions::new()
+            .stride(2)
+            .padding(1)
+            .dilation((1, 2))
+            .groups(2);
+        let x = Tensor::<f64>::rand_normal(&[2, 4, 7, 8], 0.0, 1.0, &mut rng);
+        let w = Tensor::<f64>::rand_normal(&[6, 2, 3, 3], 0.0, 1.0, &mut rng);
+        let g = Graph::new();
+        let conv = g
+            .constant(x.clone())
+            .conv2d(g.constant(w.clone()), None, opts);
+        let y = Tensor::<f64>::rand_normal(&conv.shape(), 0.0, 1.0, &mut rng);
+        let t = g.constant(y.clone()).conv_transpose2d(
+            g.constant(w),
+            None,
+            opts.output_padding((0, 1)),
+        );
+        assert_eq!(t.shape(), x.shape());
+        let lhs = (conv * g.constant(y)).sum().item();
+        let rhs = (t * g.constant(x)).sum().item();
+        assert!((lhs - rhs).abs() < 1e-9, "{lhs} vs {rhs}");
+    }
+
+    #[test]
+    fn conv1d_matches_conv2d_of_height_one() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::arange(0.0f64, 12.0, 1.0).map(f64::sin));
+        let x = x.reshape(&[1, 2, 6]);
+        let w = g.var(Tensor::from_vec(
+            vec![1.0, 0.5, -1.0, 2.0, 0.0, 1.0],
+            &[1, 2, 3],
+        ));
+        let opts = ConvOptions::new().stride(2).padding(1);
+        let y = x.conv1d(w, None, opts);
+        let y2 = x.unsqueeze(2).conv2d(
+            w.unsqueeze(2),
+            None,
+            ConvOptions::new().stride((1, 2)).padding((0, 1)),
+        );
+        assert_eq!(y.shape(), vec![1, 1, 3]);
+        assert_eq!(y.value().to_vec(), y2.value().to_vec());
+    }
+
+    proptest! {
+        #![proptest_config(testing::config())]
+
+        #[test]
+        fn conv2d_grad_and_gradgrad_match_finite_diff((x, w, opts) in conv_case()) {
+            let o = w.shape()[0];
+            let b = Tensor::from_vec((0..o).map(|i| i as f64 * 0.1).collect(), &[o]);
+            check_grads(|v| v[0].conv2d(v[1], Some(v[2]), opts), &[x.clone(), w.clone(), b])?;
+            check_gradgrads(|v| v[0].conv2d(v[1], None, opts), &[x, w])?;
+        }
+
+        #[test]
+        fn conv_transpose2d_grad_and_gradgrad_match_finite_diff((x, w, opts) in conv_case()) {
+            // Reuse a conv2d case: its weight [O, C/G, k, k] is a transposed weight from O channels.
+            let g = Graph::<f64>::new();
+            let y = g.constant(x).conv2d(g.constant(w.clone()), None, opts).value();
+            let b = Tensor::from_vec(vec![0.5; x_channels(&w, opts)], &[x_channels(&w, opts)]);
+            check_grads(|v| v[0].conv_transpose2d(v[1], Some(v[2]), opts), &[y.clone(), w.clone(), b])?;
+            check_gradgrads(|v| v[0].conv_transpose2d(v[1], None, opts), &[y, w])?;
+        }
+
+        #[test]
+        fn conv1d_grad_and_gradgrad_match_finite_diff(
+            (x, w, s, p) in (1usize..=2, 1usize..=3, 1usize..=2, 1usize..=3, 3usize..=7, 1usize..=2, 0usize..=1)
+                .prop_flat_map(|(n, c, o, k, l, s, p)| (tensor_of(vec![n, c, l], -1.0..1.0), tensor_of(vec![o, c, k], -1.0..1.0), Just(s), Just(p)))
+        ) {
+            let opts = ConvOptions::new().stride(s).padding(p);
+            check_grads(|v| v[0].conv1d(v[1], None, opts), &[x.clone(), w.clone()])?;
+            check_gradgrads(|v| v[0].conv1d(v[1], None, opts), &[x, w])?;
+        }
+    }
+
+    /// The output channels of conv_transpose2d with weight `w` used as a transposed weight.
+    fn x_channels(w: &Tensor<f64>, opts: ConvOptions) -> usize {
+        w.shape()[1] * opts.groups
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv2d: weight of shape [4, 3, 3, 3] expects 3 input channels with groups 1, but the input of shape [1, 2, 5, 5] has 2"
+    )]
+    fn conv2d_panics_on_channel_mismatch() {
+        let g = Graph::<f32>::new();
+        g.var(Tensor::zeros(&[1, 2, 5, 5])).conv2d(
+            g.var(Tensor::zeros(&[4, 3, 3, 3])),
+            None,
+            ConvOptions::new(),
+        );
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv2d: kernel Size2(5, 5) with dilation Size2(1, 1) does not fit the input 3x3 padded by Size2(0, 0)"
+    )]
+    fn conv2d_panics_when_the_kernel_does_not_fit() {
+        let g = Graph::<f32>::new();
+        g.var(Tensor::zeros(&[1, 1, 3, 3])).conv2d(
+            g.var(Tensor::zeros(&[1, 1, 5, 5])),
+            None,
+            ConvOptions::new(),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "conv2d: the input must be [N, C_in, H, W], got shape [3, 5, 5]")]
+    fn conv2d_panics_on_3d_input() {
+        let g = Graph::<f32>::new();
+        g.var(Tensor::zeros(&[3, 5, 5])).conv2d(
+            g.var(Tensor::zeros(&[1, 3, 3, 3])),
+            None,
+            ConvOptions::new(),
+        );
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv2d: groups 2 must divide the input channels 3 and the output channels 4"
+    )]
+    fn conv2d_panics_on_bad_groups() {
+        let g = Graph::<f32>::new();
+        g.var(Tensor::zeros(&[1, 3, 5, 5])).conv2d(
+            g.var(Tensor::zeros(&[4, 1, 3, 3])),
+            None,
+            ConvOptions::new().groups(2),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "conv2d: bias of shape [3] must have shape [4]")]
+    fn conv2d_panics_on_bad_bias() {
+        let g = Graph::<f32>::new();
+        g.var(Tensor::zeros(&[1, 3, 5, 5])).conv2d(
+            g.var(Tensor::zeros(&[4, 3, 3, 3])),
+            Some(g.var(Tensor::zeros(&[3]))),
+            ConvOptions::new(),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "conv2d: stride must be positive, got Size2(0, 1)")]
+    fn conv2d_panics_on_zero_stride() {
+        let g = Graph::<f32>::new();
+        g.var(Tensor::zeros(&[1, 3, 5, 5])).conv2d(
+            g.var(Tensor::zeros(&[4, 3, 3, 3])),
+            None,
+            ConvOptions::new().stride((0, 1)),
+        );
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv_transpose2d: output_padding Size2(2, 2) must be smaller than the stride Size2(2, 2) or the dilation Size2(1, 1)"
+    )]
+    fn conv_transpose2d_panics_on_large_output_padding() {
+        let g = Graph::<f32>::new();
+        g.var(Tensor::zeros(&[1, 1, 3, 3])).conv_transpose2d(
+            g.var(Tensor::zeros(&[1, 1, 3, 3])),
+            None,
+            ConvOptions::new().stride(2).output_padding(2),
+        );
+    }
+}
