@@ -16,6 +16,19 @@ pub enum Error {
         /// What was wrong, naming the shapes.
         reason: String,
     },
+    /// An index (from data: class labels, token ids, gather indices) outside the axis it
+    /// indexes.
+    #[error("{op}: index {index} is out of range for axis {axis} of size {size}")]
+    Index {
+        /// The operation that read the index, e.g. `"gather"`.
+        op: &'static str,
+        /// The offending index.
+        index: usize,
+        /// The axis it indexes.
+        axis: usize,
+        /// The size of that axis.
+        size: usize,
+    },
     /// A gradient check found an analytic gradient that disagrees with finite differences.
     #[error(transparent)]
     Gradcheck(#[from] crate::gradcheck::GradcheckError),

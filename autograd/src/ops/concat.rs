@@ -1,4 +1,4 @@
-//! Joining and slicing along an axis: concat, stack, narrow, split, chunk.
+//! Joining and slicing along an axis: concat, stack, narrow, slice, split, chunk.
 //!
 //! `concat` and `narrow` are each other's backward (a slice's gradient is the gradient
 //! padded with zero blocks); `stack`, `split` and `chunk` are composed from them, so every
@@ -167,6 +167,40 @@ impl<'g, T: Float> Var<'g, T> {
         )
     }
 
+    /// The elements `start, start + step, ..` below `end` along `axis`: Python's
+    /// `x[start:end:step]` on one axis.
+    ///
+    /// Backward: the gradient placed back at the picked positions, zeros between. A step of
+    /// 1 is [`Var::narrow`]; a larger step runs as [`Var::index_select`].
+    ///
+    /// # Panics
+    /// If `axis` is out of range, `step` is 0, or `start..end` does not lie within the axis.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::arange(0.0, 6.0, 1.0));
+    /// let y = x.slice(0, 1, 6, 2);
+    /// assert_eq!(y.value().to_vec(), vec![1.0, 3.0, 5.0]);
+    /// y.sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 1.0, 0.0, 1.0, 0.0, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn slice(self, axis: isize, start: usize, end: usize, step: usize) -> Var<'g, T> {
+        let shape = self.shape_for("slice");
+        let ax = checked_axis("slice", axis, &shape);
+        assert!(step > 0, "slice: step must be positive");
+        assert!(
+            start <= end && end <= shape[ax],
+            "slice: {start}..{end} is out of range for dimension {axis} of shape {:?}",
+            shape.as_slice()
+        );
+        if step == 1 {
+            return self.narrow(axis, start, end - start);
+        }
+        self.index_select_checked(ax, (start..end).step_by(step).collect())
+    }
+
     /// Splits along `axis` into pieces of `size` (the last may be smaller), as `torch.split`.
     ///
     /// # Panics
@@ -249,7 +283,8 @@ mod tests {
             let n = a.shape()[ax as usize];
             check_grads(|v| v[0].narrow(ax, n / 2, n - n / 2).square(), std::slice::from_ref(&a))?;
             check_grads(|v| { let p = v[0].split(2, ax); v[0].graph().stack(&[p[0], p[0]], 0) * p[0] }, std::slice::from_ref(&a))?;
-            check_grads(|v| { let p = v[0].chunk(2, ax); p[p.len() - 1].exp() }, &[a])?;
+            check_grads(|v| { let p = v[0].chunk(2, ax); p[p.len() - 1].exp() }, std::slice::from_ref(&a))?;
+            check_grads(|v| v[0].slice(ax, n / 3, n, 2).square(), &[a])?;
         }
     }
 
@@ -279,6 +314,14 @@ mod tests {
         Graph::<f32>::new()
             .var(Tensor::zeros(&[2, 4]))
             .narrow(-1, 2, 3);
+    }
+
+    #[test]
+    #[should_panic(expected = "slice: 2..5 is out of range for dimension 0 of shape [4]")]
+    fn slice_panics_past_the_end() {
+        Graph::<f32>::new()
+            .var(Tensor::zeros(&[4]))
+            .slice(0, 2, 5, 2);
     }
 
     #[test]

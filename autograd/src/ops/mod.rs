@@ -6,6 +6,7 @@ mod arith;
 mod concat;
 mod conv;
 mod im2col;
+mod index;
 mod matmul;
 mod reduce;
 mod shape;
