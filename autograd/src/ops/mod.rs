@@ -8,6 +8,7 @@ mod conv;
 mod im2col;
 mod index;
 mod matmul;
+mod pool;
 mod reduce;
 mod shape;
 mod softmax;

@@ -1,0 +1,397 @@
+//! Pooling over NCHW: max_pool2d, avg_pool2d, adaptive_avg_pool2d, and global pooling.
+//!
+//! None has backward code of its own. max_pool2d finds each window's maximum and then
+//! gathers it (so its gradient is a scatter to the winning positions), avg_pool2d is a
+//! convolution with a constant kernel, and adaptive average pooling is a product with two
+//! constant averaging matrices.
+
+use std::rc::Rc;
+
+use ndarray::{ArrayD, IxDyn};
+
+use crate::float::Float;
+use crate::graph::Var;
+use crate::ops::conv::ConvOptions;
+use crate::ops::im2col::{Size2, Window};
+use crate::tensor::Tensor;
+
+#[track_caller]
+fn nchw<T: Float>(op: &str, x: Var<'_, T>) -> [usize; 4] {
+    let s = x.shape_for(op);
+    match s.as_slice() {
+        &[n, c, h, w] => [n, c, h, w],
+        other => panic!("{op}: the input must be [N, C, H, W], got shape {other:?}"),
+    }
+}
+
+/// For each window of each plane, the flat in-plane position of its maximum: the first one
+/// in row-major order on ties, the first NaN if there is one.
+fn argmax_windows<T: Float>(
+    x: &[T],
+    [n, c, h, w]: [usize; 4],
+    win: &Window,
+    out: Size2,
+) -> Vec<usize> {
+    let Window {
+        kernel: k,
+        stride: s,
+        padding: p,
+        dilation: d,
+    } = *win;
+    let mut idx = Vec::with_capacity(n * c * out.0 * out.1);
+    for plane in x.chunks_exact(h * w) {
+        for oy in 0..out.0 {
+            for ox in 0..out.1 {
+                let mut best: Option<(usize, T)> = None;
+                'window: for ki in 0..k.0 {
+                    let iy = (oy * s.0 + ki * d.0).wrapping_sub(p.0);
+                    if iy >= h {
+                        continue;
+                    }
+                    for kj in 0..k.1 {
+                        let ix = (ox * s.1 + kj * d.1).wrapping_sub(p.1);
+                        if ix >= w {
+                            continue;
+                        }
+                        let (at, v) = (iy * w + ix, plane[iy * w + ix]);
+                        if v.is_nan() {
+                            best = Some((at, v));
+                            break 'window;
+                        }
+                        if best.is_none_or(|(_, b)| v > b) {
+                            best = Some((at, v));
+                        }
+                    }
+                }
+                idx.push(best.expect("padding is at most half the kernel").0);
+            }
+        }
+    }
+    idx
+}
+
+impl<'g, T: Float> Var<'g, T> {
+    /// 2-D max pooling of `[N, C, H, W]` with windows of `kernel`, moved by `stride`, over
+    /// the input padded by `padding` (padding never wins), as
+    /// `torch.nn.functional.max_pool2d`; the output size is
+    /// `⌊(H + 2p − kH) / s⌋ + 1`. `kernel` and `stride` may differ (overlapping windows).
+    ///
+    /// Ties: the first maximum in row-major order within the window takes the whole
+    /// gradient (as PyTorch). A NaN in a window is its maximum (NaN propagates).
+    ///
+    /// Backward: the gradient scattered to each window's winning position (gather's
+    /// backward), differentiable again.
+    ///
+    /// # Panics
+    /// If the input is not 4-D, a kernel or stride size is 0, the padding exceeds half the
+    /// kernel, or the kernel does not fit the padded input.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![
+    ///     1.0, 2.0, 5.0, 0.0,
+    ///     3.0, 4.0, 1.0, 1.0,
+    ///     0.0, 0.0, 2.0, 2.0,
+    ///     9.0, 0.0, 2.0, 1.0,
+    /// ], &[1, 1, 4, 4]));
+    /// let y = x.max_pool2d(2, 2, 0);
+    /// assert_eq!(y.value().to_vec(), vec![4.0, 5.0, 9.0, 2.0]);
+    /// y.sum().backward();
+    /// // The tie of 2s in the last window: the first one wins.
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![
+    ///     0.0, 0.0, 1.0, 0.0,
+    ///     0.0, 1.0, 0.0, 0.0,
+    ///     0.0, 0.0, 1.0, 0.0,
+    ///     1.0, 0.0, 0.0, 0.0,
+    /// ]);
+    /// ```
+    #[track_caller]
+    pub fn max_pool2d(
+        self,
+        kernel: impl Into<Size2>,
+        stride: impl Into<Size2>,
+        padding: impl Into<Size2>,
+    ) -> Var<'g, T> {
+        let op = "max_pool2d";
+        let [n, c, h, w] = nchw(op, self);
+        let win = Window {
+            kernel: kernel.into(),
+            stride: stride.into(),
+            padding: padding.into(),
+            dilation: Size2(1, 1),
+        };
+        assert!(
+            2 * win.padding.0 <= win.kernel.0 && 2 * win.padding.1 <= win.kernel.1,
+            "{op}: padding {:?} must be at most half the kernel {:?}",
+            win.padding,
+            win.kernel
+        );
+        let out = win.checked_out(op, h, w);
+        let idx = {
+            let x = self.value();
+            let x = x.array().as_standard_layout();
+            argmax_windows(x.as_slice().expect("standard"), [n, c, h, w], &win, out)
+        };
+        let index = ArrayD::from_shape_vec(IxDyn(&[n, c, out.0 * out.1]), idx).expect("sizes");
+        self.reshape(&[n as isize, c as isize, (h * w) as isize])
+            .gather_checked(2, Rc::new(index))
+            .reshape(&[n as isize, c as isize, out.0 as isize, out.1 as isize])
+    }
+
+    /// 2-D average pooling of `[N, C, H, W]`, as `torch.nn.functional.avg_pool2d` with its
+    /// defaults: padding counts as zeros in the average (`count_include_pad`), and the output
+    /// size is `⌊(H + 2p − kH) / s⌋ + 1`.
+    ///
+    /// Runs as a convolution of every channel with a constant `1 / (kH·kW)` kernel, so the
+    /// backward spreads each gradient evenly over its window.
+    ///
+    /// # Panics
+    /// If the input is not 4-D, a kernel or stride size is 0, or the kernel does not fit.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::arange(0.0, 16.0, 1.0)).reshape(&[1, 1, 4, 4]);
+    /// let y = x.avg_pool2d(2, 2, 0);
+    /// assert_eq!(y.value().to_vec(), vec![2.5, 4.5, 10.5, 12.5]);
+    /// ```
+    #[track_caller]
+    pub fn avg_pool2d(
+        self,
+        kernel: impl Into<Size2>,
+        stride: impl Into<Size2>,
+        padding: impl Into<Size2>,
+    ) -> Var<'g, T> {
+        let op = "avg_pool2d";
+        let [n, c, h, w] = nchw(op, self);
+        let win = Window {
+            kernel: kernel.into(),
+            stride: stride.into(),
+            padding: padding.into(),
+            dilation: Size2(1, 1),
+        };
+        let out = win.checked_out(op, h, w);
+        let k = win.kernel;
+        let weight = self.graph().constant_named(
+            "avg_pool2d_kernel",
+            Tensor::full(&[1, 1, k.0, k.1], T::one() / T::from_usize(k.0 * k.1)),
+        );
+        let opts = ConvOptions::new().stride(win.stride).padding(win.padding);
+        self.reshape(&[(n * c) as isize, 1, h as isize, w as isize])
+            .conv2d(weight, None, opts)
+            .reshape(&[n as isize, c as isize, out.0 as isize, out.1 as isize])
+    }
+
+    /// Average pooling to a fixed output size, as `torch.nn.functional.adaptive_avg_pool2d`:
+    /// output cell `(i, j)` averages input rows `⌊i·H/oH⌋ .. ⌈(i+1)·H/oH⌉` and the columns
+    /// likewise, so any input size maps to `output` (bins may overlap or differ in size).
+    ///
+    /// Runs as `A_h · x · A_wᵀ` with constant averaging matrices; backward follows.
+    ///
+    /// # Panics
+    /// If the input is not 4-D or an output size is 0.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::arange(0.0, 6.0, 1.0)).reshape(&[1, 1, 2, 3]);
+    /// let y = x.adaptive_avg_pool2d((1, 2));
+    /// // Columns {0, 1} and {1, 2}, both rows.
+    /// assert_eq!(y.value().to_vec(), vec![2.0, 3.0]);
+    /// ```
+    #[track_caller]
+    pub fn adaptive_avg_pool2d(self, output: impl Into<Size2>) -> Var<'g, T> {
+        let op = "adaptive_avg_pool2d";
+        let [_, _, h, w] = nchw(op, self);
+        let Size2(oh, ow) = output.into();
+        assert!(
+            oh > 0 && ow > 0,
+            "{op}: output size must be positive, got {:?}",
+            Size2(oh, ow)
+        );
+        let graph = self.graph();
+        let rows = graph.constant_named(op, averaging_matrix(oh, h));
+        let cols = graph
+            .constant_named(op, averaging_matrix(ow, w))
+            .transpose(0, 1);
+        rows.matmul(self).matmul(cols)
+    }
+
+    /// The mean over the spatial axes: `[N, C, H, W] → [N, C]`, as Keras'
+    /// `GlobalAveragePooling2D`.
+    ///
+    /// # Panics
+    /// If the input is not 4-D.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f32>::new();
+    /// let x = g.var(Tensor::ones(&[2, 3, 4, 4]));
+    /// assert_eq!(x.global_avg_pool2d().shape(), vec![2, 3]);
+    /// ```
+    #[track_caller]
+    pub fn global_avg_pool2d(self) -> Var<'g, T> {
+        nchw("global_avg_pool2d", self);
+        self.mean_axes(&[2, 3], false)
+    }
+
+    /// The maximum over the spatial axes: `[N, C, H, W] → [N, C]`, as Keras'
+    /// `GlobalMaxPooling2D`. Ties split the gradient evenly (the rule of
+    /// [`Var::max_axes`]).
+    ///
+    /// # Panics
+    /// If the input is not 4-D.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f32>::new();
+    /// let x = g.var(Tensor::arange(0.0, 8.0, 1.0)).reshape(&[1, 2, 2, 2]);
+    /// assert_eq!(x.global_max_pool2d().value().to_vec(), vec![3.0, 7.0]);
+    /// ```
+    #[track_caller]
+    pub fn global_max_pool2d(self) -> Var<'g, T> {
+        nchw("global_max_pool2d", self);
+        self.max_axes(&[2, 3], false)
+    }
+}
+
+/// The `[out, input]` matrix whose row `i` averages PyTorch's adaptive bin `i`.
+fn averaging_matrix<T: Float>(out: usize, input: usize) -> Tensor<T> {
+    let mut m = vec![T::zero(); out * input];
+    for i in 0..out {
+        let (start, end) = (i * input / out, ((i + 1) * input).div_ceil(out));
+        let weight = T::one() / T::from_usize(end - start);
+        for j in start..end {
+            m[i * input + j] = weight;
+        }
+    }
+    Tensor::from_vec(m, &[out, input])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{self, check_grads, tensor_of};
+    use crate::{Graph, Tensor};
+    use proptest::prelude::*;
+
+    /// An NCHW tensor of distinct values (no ties, so max pooling is differentiable), with a
+    /// kernel, stride and padding that fit it.
+    fn pool_case() -> impl Strategy<Value = (Tensor<f64>, usize, usize, usize)> {
+        (
+            1usize..=2,
+            1usize..=2,
+            2usize..=6,
+            2usize..=6,
+            1usize..=3,
+            1usize..=3,
+            0usize..=1,
+        )
+            .prop_filter("fits", |&(_, _, h, w, k, _, p)| {
+                k <= h + 2 * p && k <= w + 2 * p && 2 * p <= k
+            })
+            .prop_flat_map(|case| {
+                let (n, c, h, w, ..) = case;
+                (
+                    Just(case),
+                    Just((0..n * c * h * w).collect::<Vec<_>>()).prop_shuffle(),
+                )
+            })
+            .prop_map(|((n, c, h, w, k, s, p), perm)| {
+                let v = perm.iter().map(|&i| i as f64 * 0.1 - 1.0).collect();
+                (Tensor::from_vec(v, &[n, c, h, w]), k, s, p)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(testing::config())]
+
+        #[test]
+        fn max_pool2d_grad_matches_finite_diff((x, k, s, p) in pool_case()) {
+            check_grads(|v| v[0].max_pool2d(k, s, p).square(), &[x])?;
+        }
+
+        #[test]
+        fn avg_pool2d_grad_matches_finite_diff((x, k, s, p) in pool_case()) {
+            check_grads(|v| v[0].avg_pool2d(k, s, p).square(), &[x])?;
+        }
+
+        #[test]
+        fn adaptive_and_global_pool_grads_match_finite_diff(
+            x in (1usize..=2, 1usize..=2, 1usize..=7, 1usize..=7).prop_flat_map(|(n, c, h, w)| tensor_of(vec![n, c, h, w], -1.0..1.0)),
+            oh in 1usize..=4,
+            ow in 1usize..=4,
+        ) {
+            check_grads(|v| v[0].adaptive_avg_pool2d((oh, ow)).square(), std::slice::from_ref(&x))?;
+            check_grads(|v| v[0].global_avg_pool2d().square(), &[x])?;
+        }
+    }
+
+    #[test]
+    fn max_pool2d_overlapping_windows_with_padding() {
+        // kernel 3, stride 2, padding 1 over a 1x1x4x4 ramp: padding never wins.
+        let g = Graph::<f64>::new();
+        let x = g
+            .var(Tensor::arange(0.0, 16.0, 1.0).map(|v| -v))
+            .reshape(&[1, 1, 4, 4]);
+        let y = x.max_pool2d(3, 2, 1);
+        assert_eq!(y.shape(), vec![1, 1, 2, 2]);
+        assert_eq!(y.value().to_vec(), vec![0.0, -1.0, -4.0, -5.0]);
+    }
+
+    #[test]
+    fn max_pool2d_propagates_nan() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::from_vec(
+            vec![1.0, f64::NAN, 3.0, 2.0],
+            &[1, 1, 2, 2],
+        ));
+        assert!(x.max_pool2d(2, 2, 0).item().is_nan());
+    }
+
+    #[test]
+    fn adaptive_avg_pool2d_matches_pytorch_bins() {
+        // torch.nn.functional.adaptive_avg_pool2d(torch.arange(5.).reshape(1, 1, 1, 5), (1, 3))
+        // -> [0.5, 2.0, 3.5]: bins {0, 1}, {1, 2, 3}, {3, 4}.
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::arange(0.0, 5.0, 1.0)).reshape(&[1, 1, 1, 5]);
+        let y = x.adaptive_avg_pool2d((1, 3));
+        assert_eq!(y.value().to_vec(), vec![0.5, 2.0, 3.5]);
+    }
+
+    #[test]
+    fn avg_pool2d_counts_padding_as_zeros() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::ones(&[1, 1, 2, 2]));
+        // 2x2 windows at stride 2 over the 4x4 padded input each hold one real pixel.
+        assert_eq!(x.avg_pool2d(2, 2, 1).value().to_vec(), vec![0.25; 4]);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "max_pool2d: padding Size2(2, 2) must be at most half the kernel Size2(3, 3)"
+    )]
+    fn max_pool2d_panics_on_large_padding() {
+        Graph::<f32>::new()
+            .var(Tensor::zeros(&[1, 1, 4, 4]))
+            .max_pool2d(3, 1, 2);
+    }
+
+    #[test]
+    #[should_panic(expected = "max_pool2d: the input must be [N, C, H, W], got shape [4, 4]")]
+    fn max_pool2d_panics_on_2d_input() {
+        Graph::<f32>::new()
+            .var(Tensor::zeros(&[4, 4]))
+            .max_pool2d(2, 2, 0);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "avg_pool2d: kernel Size2(3, 3) with dilation Size2(1, 1) does not fit the input 2x2 padded by Size2(0, 0)"
+    )]
+    fn avg_pool2d_panics_when_the_kernel_does_not_fit() {
+        Graph::<f32>::new()
+            .var(Tensor::zeros(&[1, 1, 2, 2]))
+            .avg_pool2d(3, 1, 0);
+    }
+}
