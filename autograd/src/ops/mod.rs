@@ -3,11 +3,14 @@
 
 mod activation;
 mod arith;
+mod compare;
 mod concat;
 mod conv;
+mod dropout;
 mod im2col;
 mod index;
 mod matmul;
+mod pad;
 mod pool;
 mod reduce;
 mod shape;
