@@ -326,10 +326,11 @@ impl<T: Float> Graph<T> {
 
     /// Gradients of `outputs` with respect to `inputs`, as PyTorch's `torch.autograd.grad`.
     ///
-    /// Each output is seeded with ones (so a non-scalar output is differentiated as its sum).
-    /// Returns one entry per input: `None` if no output depends on it. With `create_graph`
-    /// the gradients are themselves recorded and can be differentiated again. Unlike
-    /// [`Var::backward`], parameters' gradients are left untouched.
+    /// Each output is seeded with ones (so a non-scalar output is differentiated as its sum;
+    /// [`Graph::grad_with`] takes other seeds). Returns one entry per input: `None` if no
+    /// output depends on it. With `create_graph` the gradients are themselves recorded and
+    /// can be differentiated again. Unlike [`Var::backward`], parameters' gradients are left
+    /// untouched.
     ///
     /// # Panics
     /// If a `Var` is stale or from another graph.
@@ -352,9 +353,53 @@ impl<T: Float> Graph<T> {
     ) -> Vec<Option<Var<'g, T>>> {
         let seeds: Vec<_> = outputs
             .iter()
-            .map(|y| {
+            .map(|y| Tensor::ones(&y.shape_for("grad")))
+            .collect();
+        self.grad_with(outputs, &seeds, inputs, create_graph)
+    }
+
+    /// [`Graph::grad`] with a seed per output (`grad_outputs` in PyTorch): the result is the
+    /// gradient of `Σᵢ ⟨seedᵢ, outputᵢ⟩`, a vector-Jacobian product.
+    ///
+    /// # Panics
+    /// If the seeds and outputs differ in number or shape, or a `Var` is stale.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0], &[2]));
+    /// let y = x.square(); // Jacobian diag(2x)
+    /// let seed = Tensor::from_vec(vec![1.0, 10.0], &[2]);
+    /// let vjp = g.grad_with(&[y], &[seed], &[x], false)[0].unwrap();
+    /// assert_eq!(vjp.value().to_vec(), vec![2.0, 40.0]);
+    /// ```
+    #[track_caller]
+    pub fn grad_with<'g>(
+        &'g self,
+        outputs: &[Var<'g, T>],
+        seeds: &[Tensor<T>],
+        inputs: &[Var<'g, T>],
+        create_graph: bool,
+    ) -> Vec<Option<Var<'g, T>>> {
+        assert!(
+            outputs.len() == seeds.len(),
+            "grad: {} seeds for {} outputs",
+            seeds.len(),
+            outputs.len()
+        );
+        let seeds: Vec<_> = outputs
+            .iter()
+            .zip(seeds)
+            .enumerate()
+            .map(|(i, (y, seed))| {
                 let shape = y.shape_for("grad");
-                (*y, Tensor::ones(&shape))
+                assert!(
+                    seed.shape() == shape.as_slice(),
+                    "grad: seed {i} of shape {:?} does not match output {i} of shape {:?}",
+                    seed.shape(),
+                    shape.as_slice()
+                );
+                (*y, seed.clone())
             })
             .collect();
         for x in inputs {

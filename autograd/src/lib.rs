@@ -20,6 +20,7 @@
 
 mod error;
 mod float;
+pub mod functional;
 pub mod gradcheck;
 mod graph;
 mod kernels;

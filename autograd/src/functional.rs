@@ -1,0 +1,267 @@
+//! Functional derivatives of a function of tensors: [`vjp`], [`jacobian`], [`hessian`] and
+//! [`hvp`], as `torch.autograd.functional`.
+//!
+//! Each takes the function as a closure over `Var`s (the signature [`gradcheck`] takes),
+//! builds a fresh graph, and returns plain tensors. Hessians and Hessian-vector products
+//! differentiate a gradient recorded with `create_graph`, so they work for every op.
+//!
+//! [`gradcheck`]: crate::gradcheck()
+
+use crate::float::Float;
+use crate::graph::{Graph, Var};
+use crate::tensor::Tensor;
+
+/// The gradient `Var`s as tensors, zeros where an input was not used.
+fn values<T: Float>(grads: Vec<Option<Var<'_, T>>>, inputs: &[Tensor<T>]) -> Vec<Tensor<T>> {
+    grads
+        .into_iter()
+        .zip(inputs)
+        .map(|(g, x)| g.map_or_else(|| Tensor::zeros(x.shape()), Var::value))
+        .collect()
+}
+
+/// A tensor of `shape` with a single 1 at flat position `k`.
+fn unit<T: Float>(shape: &[usize], k: usize) -> Tensor<T> {
+    let mut data = vec![T::zero(); shape.iter().product()];
+    data[k] = T::one();
+    Tensor::from_vec(data, shape)
+}
+
+/// Concatenates `rows` (each of shape `inner`) into a tensor of shape `outer ++ inner`.
+fn stack_rows<T: Float>(rows: &[Tensor<T>], outer: &[usize], inner: &[usize]) -> Tensor<T> {
+    let data: Vec<T> = rows.iter().flat_map(|r| r.to_vec()).collect();
+    Tensor::from_vec(data, &[outer, inner].concat())
+}
+
+#[track_caller]
+fn check_scalar(op: &str, shape: &[usize]) {
+    assert!(
+        shape.iter().product::<usize>() == 1,
+        "{op}: the function must return a single element, got shape {shape:?}"
+    );
+}
+
+/// The output of `f` at `inputs` and the vector-Jacobian product `vᵀ·∂f/∂xᵢ` for every
+/// input: one backward pass.
+///
+/// # Panics
+/// If `v` does not have the output's shape.
+///
+/// ```
+/// use ferrograd_autograd::Tensor;
+/// use ferrograd_autograd::functional::vjp;
+/// let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
+/// let (y, grads) = vjp(|v| v[0].square(), &[x], &Tensor::from_vec(vec![1.0, 0.5], &[2]));
+/// assert_eq!(y.to_vec(), vec![1.0, 4.0]);
+/// assert_eq!(grads[0].to_vec(), vec![2.0, 2.0]); // v ⊙ 2x
+/// ```
+#[track_caller]
+pub fn vjp<T, F>(f: F, inputs: &[Tensor<T>], v: &Tensor<T>) -> (Tensor<T>, Vec<Tensor<T>>)
+where
+    T: Float,
+    F: for<'g> Fn(&[Var<'g, T>]) -> Var<'g, T>,
+{
+    let g = Graph::new();
+    let xs: Vec<_> = inputs.iter().map(|x| g.var(x.clone())).collect();
+    let y = f(&xs);
+    assert!(
+        y.shape() == v.shape(),
+        "vjp: v of shape {:?} does not match the output of shape {:?}",
+        v.shape(),
+        y.shape()
+    );
+    let grads = g.grad_with(&[y], std::slice::from_ref(v), &xs, false);
+    (y.value(), values(grads, inputs))
+}
+
+/// The Jacobian of `f` with respect to each input: for input `i`, a tensor of shape
+/// `output.shape ++ inputs[i].shape` whose element `[j.., k..]` is `∂yⱼ/∂xᵢₖ`. Runs one
+/// backward pass per output element.
+///
+/// ```
+/// use ferrograd_autograd::Tensor;
+/// use ferrograd_autograd::functional::jacobian;
+/// let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
+/// let w = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2]);
+/// let j = jacobian(|v| v[1].matmul(v[0]), &[x, w]);
+/// assert_eq!(j[0].shape(), &[3, 2]);
+/// assert_eq!(j[0].to_vec(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]); // ∂(Wx)/∂x = W
+/// assert_eq!(j[1].shape(), &[3, 3, 2]);
+/// ```
+pub fn jacobian<T, F>(f: F, inputs: &[Tensor<T>]) -> Vec<Tensor<T>>
+where
+    T: Float,
+    F: for<'g> Fn(&[Var<'g, T>]) -> Var<'g, T>,
+{
+    let g = Graph::new();
+    let xs: Vec<_> = inputs.iter().map(|x| g.var(x.clone())).collect();
+    let y = f(&xs);
+    let out = y.shape();
+    let rows: Vec<Vec<Tensor<T>>> = (0..out.iter().product())
+        .map(|k| values(g.grad_with(&[y], &[unit(&out, k)], &xs, false), inputs))
+        .collect();
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let per_input: Vec<_> = rows.iter().map(|r| r[i].clone()).collect();
+            stack_rows(&per_input, &out, x.shape())
+        })
+        .collect()
+}
+
+/// The Hessian of a scalar function at `input`: a tensor of shape `input.shape ++
+/// input.shape` holding `∂²f/∂xⱼ∂xₖ`. Records the gradient once (`create_graph`) and
+/// differentiates it once per element.
+///
+/// # Panics
+/// If `f` returns more than one element.
+///
+/// ```
+/// use ferrograd_autograd::Tensor;
+/// use ferrograd_autograd::functional::hessian;
+/// // f(x) = x₀²·x₁ has Hessian [[2x₁, 2x₀], [2x₀, 0]].
+/// let h = hessian(|v| (v[0].narrow(0, 0, 1).square() * v[0].narrow(0, 1, 1)).sum(),
+///                 &Tensor::from_vec(vec![3.0f64, 5.0], &[2]));
+/// assert_eq!(h.to_vec(), vec![10.0, 6.0, 6.0, 0.0]);
+/// ```
+#[track_caller]
+pub fn hessian<T, F>(f: F, input: &Tensor<T>) -> Tensor<T>
+where
+    T: Float,
+    F: for<'g> Fn(&[Var<'g, T>]) -> Var<'g, T>,
+{
+    let g = Graph::new();
+    let x = g.var(input.clone());
+    let y = f(&[x]);
+    check_scalar("hessian", &y.shape());
+    let shape = input.shape();
+    let n = input.numel();
+    let Some(dy) = g.grad(&[y], &[x], true)[0] else {
+        return Tensor::zeros(&[shape, shape].concat());
+    };
+    let rows: Vec<Tensor<T>> = (0..n)
+        .map(|k| {
+            let row = g.grad_with(&[dy], &[unit(shape, k)], &[x], false);
+            values(row, std::slice::from_ref(input)).remove(0)
+        })
+        .collect();
+    stack_rows(&rows, shape, shape)
+}
+
+/// The value of a scalar function and its Hessian-vector products `H·v` for every input
+/// (one vector per input), without forming the Hessian: two backward passes.
+///
+/// # Panics
+/// If `f` returns more than one element, or `vs` does not match the inputs in number and
+/// shapes.
+///
+/// ```
+/// use ferrograd_autograd::Tensor;
+/// use ferrograd_autograd::functional::hvp;
+/// // f(x) = Σ x³: H = diag(6x).
+/// let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
+/// let v = Tensor::from_vec(vec![1.0, 1.0], &[2]);
+/// let (f, hv) = hvp(|v| v[0].powf(3.0).sum(), &[x], &[v]);
+/// assert_eq!(f, 9.0);
+/// assert_eq!(hv[0].to_vec(), vec![6.0, 12.0]);
+/// ```
+#[track_caller]
+pub fn hvp<T, F>(f: F, inputs: &[Tensor<T>], vs: &[Tensor<T>]) -> (T, Vec<Tensor<T>>)
+where
+    T: Float,
+    F: for<'g> Fn(&[Var<'g, T>]) -> Var<'g, T>,
+{
+    assert!(
+        vs.len() == inputs.len() && vs.iter().zip(inputs).all(|(v, x)| v.shape() == x.shape()),
+        "hvp: the vectors must match the inputs in number and shape"
+    );
+    let g = Graph::new();
+    let xs: Vec<_> = inputs.iter().map(|x| g.var(x.clone())).collect();
+    let y = f(&xs);
+    check_scalar("hvp", &y.shape());
+    let dot = g
+        .grad(&[y], &xs, true)
+        .into_iter()
+        .zip(vs)
+        .filter_map(|(gx, v)| gx.map(|gx| (gx * g.constant(v.clone())).sum()))
+        .reduce(|a, b| a + b);
+    let hv = match dot {
+        Some(dot) => values(g.grad(&[dot], &xs, false), inputs),
+        None => inputs.iter().map(|x| Tensor::zeros(x.shape())).collect(),
+    };
+    (y.item(), hv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::OpFn;
+
+    #[test]
+    fn hessian_of_a_quadratic_form_is_symmetric_part_times_two() {
+        // f(x) = xᵀAx has Hessian A + Aᵀ.
+        let a = Tensor::from_vec(vec![1.0f64, 2.0, 0.0, 3.0], &[2, 2]);
+        let x = Tensor::from_vec(vec![0.7, -0.4], &[2]);
+        let h = hessian(
+            |v| {
+                let a = v[0].graph().constant(a.clone());
+                v[0].matmul(a.matmul(v[0]))
+            },
+            &x,
+        );
+        assert_eq!(h.to_vec(), vec![2.0, 2.0, 2.0, 6.0]);
+    }
+
+    #[test]
+    fn hvp_matches_hessian_times_vector() {
+        let f: OpFn = |v| (v[0].tanh() * v[0].exp()).sum();
+        let x = Tensor::from_vec(vec![0.3, -0.8, 1.1], &[3]);
+        let v = Tensor::from_vec(vec![1.0, -2.0, 0.5], &[3]);
+        let h = hessian(f, &x);
+        let (_, hv) = hvp(f, std::slice::from_ref(&x), std::slice::from_ref(&v));
+        for i in 0..3 {
+            let want: f64 = (0..3).map(|j| h.get(&[i, j]) * v.get(&[j])).sum();
+            assert!((hv[0].get(&[i]) - want).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn jacobian_rows_are_vjps_with_unit_vectors() {
+        let f: OpFn = |v| v[0].softmax(0);
+        let x = Tensor::from_vec(vec![0.1, 0.5, -0.3], &[3]);
+        let j = &jacobian(f, std::slice::from_ref(&x))[0];
+        let (s, _) = vjp(f, std::slice::from_ref(&x), &Tensor::zeros(&[3]));
+        // Softmax Jacobian: diag(s) − s sᵀ.
+        for r in 0..3 {
+            for c in 0..3 {
+                let want = if r == c { s.get(&[r]) } else { 0.0 } - s.get(&[r]) * s.get(&[c]);
+                assert!((j.get(&[r, c]) - want).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn unused_inputs_get_zero_derivatives() {
+        let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
+        let j = jacobian(|v| v[0] * 2.0, &[x.clone(), x.clone()]);
+        assert_eq!(j[1].to_vec(), vec![0.0; 4]);
+        assert_eq!(hessian(|v| v[0].sum(), &x).to_vec(), vec![0.0; 4]);
+    }
+
+    #[test]
+    #[should_panic(expected = "hessian: the function must return a single element, got shape [2]")]
+    fn hessian_panics_on_a_vector_function() {
+        hessian(|v| v[0] * 2.0, &Tensor::from_vec(vec![1.0f64, 2.0], &[2]));
+    }
+
+    #[test]
+    #[should_panic(expected = "vjp: v of shape [3] does not match the output of shape [2]")]
+    fn vjp_panics_on_a_mismatched_vector() {
+        vjp(
+            |v| v[0] * 2.0,
+            &[Tensor::from_vec(vec![1.0f64, 2.0], &[2])],
+            &Tensor::zeros(&[3]),
+        );
+    }
+}
