@@ -33,7 +33,9 @@ pub mod testing;
 pub use error::{Error, Result};
 pub use float::Float;
 pub use gradcheck::{GradcheckError, GradcheckOptions, gradcheck, gradgradcheck};
-pub use graph::{BackwardCtx, BackwardOptions, Grads, Graph, NoGradGuard, Var};
+pub use graph::{
+    BackwardCtx, BackwardOptions, Grads, Graph, GraphSummary, ModeGuard, OpCount, Var,
+};
 pub use ops::{ConvOptions, Size2};
 pub use param::Param;
 pub use tensor::Tensor;

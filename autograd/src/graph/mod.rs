@@ -20,6 +20,13 @@ use crate::float::Float;
 use crate::param::Param;
 use crate::tensor::Tensor;
 
+mod anomaly;
+mod backward;
+mod inspect;
+
+pub use backward::{BackwardCtx, BackwardOptions};
+pub use inspect::{GraphSummary, OpCount};
+
 new_key_type! {
     /// The arena key of a node; carries a version, so keys from before a `clear` are stale.
     struct NodeKey;
@@ -34,6 +41,9 @@ pub type Grads<'g, T> = SmallVec<[Option<Var<'g, T>>; 2]>;
 macro_rules! grads {
     ($($g:expr),* $(,)?) => { $crate::__smallvec::smallvec![$($g),*] };
 }
+
+/// A gradient hook: sees the gradient flowing into a `Var`, and may replace it.
+type Hook<T> = Rc<dyn for<'g> Fn(Var<'g, T>) -> Option<Var<'g, T>>>;
 
 type BackwardRule<T> = Rc<dyn for<'a, 'g> Fn(&BackwardCtx<'a, 'g, T>, Var<'g, T>) -> Grads<'g, T>>;
 
@@ -52,6 +62,7 @@ struct Inner<T: Float> {
     nodes: SlotMap<NodeKey, Node<T>>,
     tape: Vec<NodeKey>,
     params: HashMap<u64, (NodeKey, Param<T>)>,
+    hooks: HashMap<NodeKey, Vec<Hook<T>>>,
 }
 
 /// A recording of operations: the tape that backward replays.
@@ -73,6 +84,9 @@ struct Inner<T: Float> {
 pub struct Graph<T: Float = f32> {
     inner: RefCell<Inner<T>>,
     grad_enabled: Cell<bool>,
+    anomaly: Cell<bool>,
+    /// True while a backward rule runs: its ops are checked through the rule's result.
+    in_rule: Cell<bool>,
 }
 
 /// A handle to a value in a [`Graph`]: cheap to copy, valid until the graph is cleared.
@@ -110,8 +124,11 @@ impl<T: Float> Graph<T> {
                 nodes: SlotMap::with_capacity_and_key(nodes),
                 tape: Vec::with_capacity(nodes),
                 params: HashMap::new(),
+                hooks: HashMap::new(),
             }),
             grad_enabled: Cell::new(true),
+            anomaly: Cell::new(false),
+            in_rule: Cell::new(false),
         }
     }
 
@@ -165,6 +182,9 @@ impl<T: Float> Graph<T> {
 
     #[track_caller]
     fn leaf(&self, op: &'static str, value: Tensor<T>, requires_grad: bool) -> Var<'_, T> {
+        if self.anomaly.get() && !self.in_rule.get() {
+            anomaly::check_forward(op, Location::caller(), &value, &[]);
+        }
         let key = self.push(Node {
             value,
             parents: SmallVec::new(),
@@ -246,6 +266,9 @@ impl<T: Float> Graph<T> {
             }
         }
         let value = forward(&values);
+        if self.anomaly.get() && !self.in_rule.get() {
+            anomaly::check_forward(op, location, &value, &values);
+        }
         drop(values);
         let record = requires_grad && self.grad_enabled.get();
         let key = self.push(Node {
@@ -278,11 +301,8 @@ impl<T: Float> Graph<T> {
     /// }
     /// assert!((x * 2.0).requires_grad());
     /// ```
-    pub fn no_grad(&self) -> NoGradGuard<'_, T> {
-        NoGradGuard {
-            graph: self,
-            prev: self.grad_enabled.replace(false),
-        }
+    pub fn no_grad(&self) -> ModeGuard<'_> {
+        ModeGuard::set(&self.grad_enabled, false)
     }
 
     /// Whether ops are recorded for backward right now.
@@ -307,6 +327,7 @@ impl<T: Float> Graph<T> {
         inner.nodes.clear();
         inner.tape.clear();
         inner.params.clear();
+        inner.hooks.clear();
     }
 
     /// The number of nodes recorded.
@@ -323,209 +344,6 @@ impl<T: Float> Graph<T> {
     pub fn capacity(&self) -> usize {
         self.inner.borrow().nodes.capacity()
     }
-
-    /// Gradients of `outputs` with respect to `inputs`, as PyTorch's `torch.autograd.grad`.
-    ///
-    /// Each output is seeded with ones (so a non-scalar output is differentiated as its sum;
-    /// [`Graph::grad_with`] takes other seeds). Returns one entry per input: `None` if no
-    /// output depends on it. With `create_graph` the gradients are themselves recorded and
-    /// can be differentiated again. Unlike [`Var::backward`], parameters' gradients are left
-    /// untouched.
-    ///
-    /// # Panics
-    /// If a `Var` is stale or from another graph.
-    ///
-    /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
-    /// let g = Graph::<f64>::new();
-    /// let x = g.var(Tensor::scalar(2.0));
-    /// let y = x * x * x; // y = x³
-    /// let dy = g.grad(&[y], &[x], true)[0].unwrap(); // 3x² = 12
-    /// let d2y = g.grad(&[dy], &[x], false)[0].unwrap(); // 6x = 12
-    /// assert_eq!((dy.item(), d2y.item()), (12.0, 12.0));
-    /// ```
-    #[track_caller]
-    pub fn grad<'g>(
-        &'g self,
-        outputs: &[Var<'g, T>],
-        inputs: &[Var<'g, T>],
-        create_graph: bool,
-    ) -> Vec<Option<Var<'g, T>>> {
-        let seeds: Vec<_> = outputs
-            .iter()
-            .map(|y| Tensor::ones(&y.shape_for("grad")))
-            .collect();
-        self.grad_with(outputs, &seeds, inputs, create_graph)
-    }
-
-    /// [`Graph::grad`] with a seed per output (`grad_outputs` in PyTorch): the result is the
-    /// gradient of `Σᵢ ⟨seedᵢ, outputᵢ⟩`, a vector-Jacobian product.
-    ///
-    /// # Panics
-    /// If the seeds and outputs differ in number or shape, or a `Var` is stale.
-    ///
-    /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
-    /// let g = Graph::<f64>::new();
-    /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0], &[2]));
-    /// let y = x.square(); // Jacobian diag(2x)
-    /// let seed = Tensor::from_vec(vec![1.0, 10.0], &[2]);
-    /// let vjp = g.grad_with(&[y], &[seed], &[x], false)[0].unwrap();
-    /// assert_eq!(vjp.value().to_vec(), vec![2.0, 40.0]);
-    /// ```
-    #[track_caller]
-    pub fn grad_with<'g>(
-        &'g self,
-        outputs: &[Var<'g, T>],
-        seeds: &[Tensor<T>],
-        inputs: &[Var<'g, T>],
-        create_graph: bool,
-    ) -> Vec<Option<Var<'g, T>>> {
-        assert!(
-            outputs.len() == seeds.len(),
-            "grad: {} seeds for {} outputs",
-            seeds.len(),
-            outputs.len()
-        );
-        let seeds: Vec<_> = outputs
-            .iter()
-            .zip(seeds)
-            .enumerate()
-            .map(|(i, (y, seed))| {
-                let shape = y.shape_for("grad");
-                assert!(
-                    seed.shape() == shape.as_slice(),
-                    "grad: seed {i} of shape {:?} does not match output {i} of shape {:?}",
-                    seed.shape(),
-                    shape.as_slice()
-                );
-                (*y, seed.clone())
-            })
-            .collect();
-        for x in inputs {
-            x.check("grad");
-        }
-        self.run_backward(&seeds, create_graph, false);
-        let inner = self.inner.borrow();
-        inputs
-            .iter()
-            .map(|x| {
-                inner
-                    .node(x.key, "grad")
-                    .grad
-                    .map(|key| Var { graph: self, key })
-            })
-            .collect()
-    }
-
-    /// The backward pass: seeds the roots, walks the tape in reverse, and (optionally) adds
-    /// leaf gradients into their parameters.
-    fn run_backward(&self, seeds: &[(Var<'_, T>, Tensor<T>)], create_graph: bool, to_params: bool) {
-        let Some(end) = seeds.iter().map(|(y, _)| y.tape_index()).max() else {
-            return;
-        };
-        {
-            let mut inner = self.inner.borrow_mut();
-            let Inner { nodes, tape, .. } = &mut *inner;
-            for &key in &tape[..=end] {
-                nodes[key].grad = None;
-            }
-        }
-        // Rules record only when asked to; the guard restores the mode even on panic.
-        let _mode = NoGradGuard {
-            graph: self,
-            prev: self.grad_enabled.replace(create_graph),
-        };
-        for (y, seed) in seeds {
-            let seed = self.constant(seed.clone());
-            self.accumulate(y.key, seed);
-        }
-        for index in (0..=end).rev() {
-            let (output, rule, grad, parents, needs) = {
-                let inner = self.inner.borrow();
-                let key = inner.tape[index];
-                let node = &inner.nodes[key];
-                let (Some(grad), Some(rule)) = (node.grad, &node.backward) else {
-                    continue;
-                };
-                let needs: SmallVec<[bool; 2]> = node
-                    .parents
-                    .iter()
-                    .map(|&p| inner.nodes[p].requires_grad)
-                    .collect();
-                (key, rule.clone(), grad, node.parents.clone(), needs)
-            };
-            let ctx = BackwardCtx {
-                graph: self,
-                inputs: &parents,
-                output,
-                needs: &needs,
-            };
-            let grads = rule(
-                &ctx,
-                Var {
-                    graph: self,
-                    key: grad,
-                },
-            );
-            self.check_rule_output(output, &parents, &grads);
-            for ((&parent, grad), &need) in parents.iter().zip(grads).zip(&needs) {
-                if let (Some(grad), true) = (grad, need) {
-                    self.accumulate(parent, grad);
-                }
-            }
-        }
-        if to_params {
-            let inner = self.inner.borrow();
-            for (key, param) in inner.params.values() {
-                if let Some(grad) = inner.nodes[*key].grad {
-                    param.accumulate_grad(&inner.nodes[grad].value);
-                }
-            }
-        }
-    }
-
-    fn accumulate(&self, key: NodeKey, grad: Var<'_, T>) {
-        let existing = self.inner.borrow().nodes[key].grad;
-        let total = match existing {
-            None => grad,
-            Some(prev) => {
-                Var {
-                    graph: self,
-                    key: prev,
-                } + grad
-            }
-        };
-        self.inner.borrow_mut().nodes[key].grad = Some(total.key);
-    }
-
-    /// A backward rule is user code: check that it kept its contract, naming the op.
-    fn check_rule_output(&self, output: NodeKey, parents: &[NodeKey], grads: &Grads<'_, T>) {
-        let inner = self.inner.borrow();
-        let node = &inner.nodes[output];
-        assert!(
-            grads.len() == parents.len(),
-            "{}: backward returned {} gradients for {} inputs (op recorded at {})",
-            node.op,
-            grads.len(),
-            parents.len(),
-            node.location
-        );
-        for (i, (grad, &p)) in grads.iter().zip(parents).enumerate() {
-            if let Some(grad) = grad {
-                let (got, want) = (
-                    inner.nodes[grad.key].value.shape(),
-                    inner.nodes[p].value.shape(),
-                );
-                assert!(
-                    got == want,
-                    "{}: backward returned a gradient of shape {got:?} for input {i} of shape {want:?} (op recorded at {})",
-                    node.op,
-                    node.location
-                );
-            }
-        }
-    }
 }
 
 impl<T: Float> Inner<T> {
@@ -540,83 +358,26 @@ impl<T: Float> Inner<T> {
     }
 }
 
-/// Restores the previous recording mode when dropped; returned by [`Graph::no_grad`].
-#[must_use = "recording resumes as soon as the guard is dropped"]
-pub struct NoGradGuard<'g, T: Float> {
-    graph: &'g Graph<T>,
+/// Restores a graph mode (gradient recording, anomaly detection) to its previous setting
+/// when dropped; returned by [`Graph::no_grad`] and [`Graph::detect_anomaly`].
+#[must_use = "the mode is restored as soon as the guard is dropped"]
+pub struct ModeGuard<'g> {
+    flag: &'g Cell<bool>,
     prev: bool,
 }
 
-impl<T: Float> Drop for NoGradGuard<'_, T> {
+impl<'g> ModeGuard<'g> {
+    fn set(flag: &'g Cell<bool>, on: bool) -> Self {
+        ModeGuard {
+            flag,
+            prev: flag.replace(on),
+        }
+    }
+}
+
+impl Drop for ModeGuard<'_> {
     fn drop(&mut self) {
-        self.graph.grad_enabled.set(self.prev);
-    }
-}
-
-/// What a backward rule can see: the op's inputs and output, and which inputs need a
-/// gradient.
-pub struct BackwardCtx<'a, 'g, T: Float> {
-    graph: &'g Graph<T>,
-    inputs: &'a [NodeKey],
-    output: NodeKey,
-    needs: &'a [bool],
-}
-
-impl<'g, T: Float> BackwardCtx<'_, 'g, T> {
-    /// Input `i` of the op, as it was in the forward pass.
-    pub fn input(&self, i: usize) -> Var<'g, T> {
-        Var {
-            graph: self.graph,
-            key: self.inputs[i],
-        }
-    }
-
-    /// The op's output.
-    pub fn output(&self) -> Var<'g, T> {
-        Var {
-            graph: self.graph,
-            key: self.output,
-        }
-    }
-
-    /// Whether input `i` needs a gradient; a rule may skip the work for one that does not.
-    pub fn needs_grad(&self, i: usize) -> bool {
-        self.needs[i]
-    }
-
-    /// The graph being differentiated.
-    pub fn graph(&self) -> &'g Graph<T> {
-        self.graph
-    }
-}
-
-/// Options for [`Var::backward_with`].
-#[derive(Clone, Debug, Default)]
-pub struct BackwardOptions<T: Float> {
-    seed: Option<Tensor<T>>,
-    create_graph: bool,
-}
-
-impl<T: Float> BackwardOptions<T> {
-    /// Default options: seed with ones, do not record the backward pass.
-    pub fn new() -> Self {
-        Self {
-            seed: None,
-            create_graph: false,
-        }
-    }
-
-    /// The gradient of the final value with respect to the output (`gradient=` in PyTorch);
-    /// it must have the output's shape.
-    pub fn seed(mut self, seed: Tensor<T>) -> Self {
-        self.seed = Some(seed);
-        self
-    }
-
-    /// Records the backward pass, so the gradients can be differentiated again.
-    pub fn create_graph(mut self, yes: bool) -> Self {
-        self.create_graph = yes;
-        self
+        self.flag.set(self.prev);
     }
 }
 
@@ -706,78 +467,6 @@ impl<'g, T: Float> Var<'g, T> {
             .borrow()
             .node(self.key, "location")
             .location
-    }
-
-    /// The gradient computed for this `Var` by the latest backward pass through it, if any.
-    ///
-    /// Each backward pass replaces the gradients of the graph's `Var`s; only
-    /// [`Param`] gradients accumulate across passes.
-    #[track_caller]
-    pub fn grad(self) -> Option<Tensor<T>> {
-        self.grad_var().map(Var::value)
-    }
-
-    /// The gradient as a `Var` (differentiable if the pass ran with `create_graph`).
-    #[track_caller]
-    pub fn grad_var(self) -> Option<Var<'g, T>> {
-        let grad = self.graph.inner.borrow().node(self.key, "grad").grad;
-        grad.map(|key| Var {
-            graph: self.graph,
-            key,
-        })
-    }
-
-    /// Backpropagates from this scalar: afterwards every `Var` it depends on holds its
-    /// gradient ([`Var::grad`]) and every [`Param`] it depends on has the gradient added to
-    /// [`Param::grad`].
-    ///
-    /// # Panics
-    /// If the value has more than one element (use [`Var::backward_with`] and a seed), or the
-    /// `Var` is stale.
-    #[track_caller]
-    pub fn backward(self) {
-        self.backward_with(BackwardOptions::new());
-    }
-
-    /// Backpropagates with options: a seed gradient for a non-scalar output, and
-    /// `create_graph` for higher-order gradients.
-    ///
-    /// # Panics
-    /// If no seed is given and the value is not a one-element tensor, if the seed's shape
-    /// differs from the value's, or if the `Var` is stale.
-    ///
-    /// ```
-    /// use ferrograd_autograd::{BackwardOptions, Graph, Tensor};
-    /// let g = Graph::<f64>::new();
-    /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0], &[2]));
-    /// let y = x * 3.0;
-    /// y.backward_with(BackwardOptions::new().seed(Tensor::from_vec(vec![1.0, 10.0], &[2])));
-    /// assert_eq!(x.grad().unwrap().to_vec(), vec![3.0, 30.0]);
-    /// ```
-    #[track_caller]
-    pub fn backward_with(self, options: BackwardOptions<T>) {
-        let shape = self.shape_for("backward");
-        let seed = match options.seed {
-            Some(seed) => {
-                assert!(
-                    seed.shape() == shape.as_slice(),
-                    "backward: seed of shape {:?} does not match output of shape {:?}",
-                    seed.shape(),
-                    shape.as_slice()
-                );
-                seed
-            }
-            None => {
-                assert!(
-                    shape.iter().product::<usize>() == 1,
-                    "backward: output of shape {:?} is not a scalar; pass a seed gradient with backward_with",
-                    shape.as_slice()
-                );
-                Tensor::ones(&shape)
-            }
-        };
-        self.graph
-            .run_backward(&[(self, seed)], options.create_graph, true);
     }
 
     /// A `Var` with the same value and no history: no gradient flows through it.
