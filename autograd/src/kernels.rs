@@ -23,16 +23,95 @@ pub(crate) fn map2<T: Float>(
     out_shape: &[usize],
     f: impl Fn(T, T) -> T,
 ) -> ArrayD<T> {
-    if a.shape() == out_shape && b.shape() == out_shape {
-        if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
-            let data: Vec<T> = x.iter().zip(y).map(|(&p, &q)| f(p, q)).collect();
-            return ArrayD::from_shape_vec(IxDyn(out_shape), data).expect("same length");
-        }
+    if a.shape() == out_shape
+        && b.shape() == out_shape
+        && let (Some(x), Some(y)) = (a.as_slice(), b.as_slice())
+    {
+        let data: Vec<T> = x.iter().zip(y).map(|(&p, &q)| f(p, q)).collect();
+        return ArrayD::from_shape_vec(IxDyn(out_shape), data).expect("same length");
+    }
+    if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
+        let data = broadcast_zip(x, a.shape(), y, b.shape(), out_shape, f);
+        return ArrayD::from_shape_vec(IxDyn(out_shape), data).expect("same length");
     }
     let dim = IxDyn(out_shape);
     let a = a.broadcast(dim.clone()).expect("shape checked by the op");
     let b = b.broadcast(dim).expect("shape checked by the op");
     Zip::from(&a).and(&b).map_collect(|&p, &q| f(p, q))
+}
+
+/// Element strides of a row-major array of `shape` seen broadcast to `out`: 0 along
+/// broadcast (size-1 or missing) dimensions.
+fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
+    let lead = out.len() - shape.len();
+    let mut strides = vec![0; out.len()];
+    let mut step = 1;
+    for (i, &d) in shape.iter().enumerate().rev() {
+        if d != 1 {
+            strides[lead + i] = step;
+        }
+        step *= d;
+    }
+    strides
+}
+
+/// `f` over two row-major slices broadcast to `out`: an odometer over the outer dimensions
+/// and a tight loop along the last one (which each operand either walks or repeats), so a
+/// bias add runs at slice speed instead of through per-element multi-indices.
+fn broadcast_zip<T: Float>(
+    x: &[T],
+    x_shape: &[usize],
+    y: &[T],
+    y_shape: &[usize],
+    out: &[usize],
+    f: impl Fn(T, T) -> T,
+) -> Vec<T> {
+    let total: usize = out.iter().product();
+    let Some(&inner) = out.last() else {
+        return vec![f(x[0], y[0])];
+    };
+    let mut data = Vec::with_capacity(total);
+    if total == 0 {
+        return data;
+    }
+    let n = out.len();
+    let (sx, sy) = (
+        broadcast_strides(x_shape, out),
+        broadcast_strides(y_shape, out),
+    );
+    let (mut ox, mut oy) = (0, 0);
+    let mut index = vec![0; n - 1];
+    for _ in 0..total / inner {
+        match (sx[n - 1], sy[n - 1]) {
+            (0, 0) => data.extend(std::iter::repeat_n(f(x[ox], y[oy]), inner)),
+            (_, 0) => {
+                let q = y[oy];
+                data.extend(x[ox..ox + inner].iter().map(|&p| f(p, q)));
+            }
+            (0, _) => {
+                let p = x[ox];
+                data.extend(y[oy..oy + inner].iter().map(|&q| f(p, q)));
+            }
+            _ => data.extend(
+                x[ox..ox + inner]
+                    .iter()
+                    .zip(&y[oy..oy + inner])
+                    .map(|(&p, &q)| f(p, q)),
+            ),
+        }
+        for d in (0..n - 1).rev() {
+            index[d] += 1;
+            ox += sx[d];
+            oy += sy[d];
+            if index[d] < out[d] {
+                break;
+            }
+            index[d] = 0;
+            ox -= sx[d] * out[d];
+            oy -= sy[d] * out[d];
+        }
+    }
+    data
 }
 
 /// The NumPy broadcast of two shapes, or `None` if they are incompatible.
@@ -132,6 +211,33 @@ mod tests {
         assert_eq!(broadcast_shapes(&[2], &[3]), None);
         assert!(broadcasts_to(&[1, 3], &[5, 2, 3]));
         assert!(!broadcasts_to(&[2, 3], &[3]));
+    }
+
+    #[test]
+    fn map2_broadcast_paths_agree_with_zip() {
+        let shapes: [(&[usize], &[usize]); 6] = [
+            (&[2, 3, 4], &[3, 1]),
+            (&[2, 1, 4], &[3, 4]),
+            (&[1], &[2, 3]),
+            (&[], &[2, 2]),
+            (&[2, 3, 1], &[1, 1, 5]),
+            (&[3, 0], &[1]),
+        ];
+        for (sa, sb) in shapes {
+            let out = broadcast_shapes(sa, sb).unwrap();
+            let count = |s: &[usize]| s.iter().product::<usize>();
+            let a = ArrayD::from_shape_vec(IxDyn(sa), (0..count(sa)).map(|i| i as f64).collect())
+                .unwrap();
+            let b =
+                ArrayD::from_shape_vec(IxDyn(sb), (0..count(sb)).map(|i| i as f64 * 0.5).collect())
+                    .unwrap();
+            let fast = map2(&a.view(), &b.view(), &out, |p, q| p * 10.0 - q);
+            let dim = IxDyn(&out);
+            let slow = Zip::from(&a.broadcast(dim.clone()).unwrap())
+                .and(&b.broadcast(dim).unwrap())
+                .map_collect(|&p, &q| p * 10.0 - q);
+            assert_eq!(fast, slow, "{sa:?} and {sb:?}");
+        }
     }
 
     #[test]
