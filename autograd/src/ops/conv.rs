@@ -104,7 +104,7 @@ impl ConvOptions {
 #[track_caller]
 fn checked_groups(op: &str, groups: usize, c_in: usize, c_out: usize) -> usize {
     assert!(
-        groups > 0 && c_in % groups == 0 && c_out % groups == 0,
+        groups > 0 && c_in.is_multiple_of(groups) && c_out.is_multiple_of(groups),
         "{op}: groups {groups} must divide the input channels {c_in} and the output channels {c_out}"
     );
     groups
@@ -211,10 +211,7 @@ impl<'g, T: Float> Var<'g, T> {
             let w = weight.reshape(&isz(&[groups, o / groups, k]));
             w.matmul(columns.reshape(&isz(&[groups, k, cols])))
         };
-        let y = y
-            .reshape(&isz(&[o, n, out.0, out.1]))
-            .permute(&[1, 0, 2, 3])
-            .contiguous();
+        let y = y.reshape(&isz(&[o, n, out.0, out.1])).swap_leading_axes();
         match bias {
             Some(b) => y + b.reshape(&isz(&[1, o, 1, 1])),
             None => y,
@@ -334,7 +331,7 @@ impl<'g, T: Float> Var<'g, T> {
             out: Size2(h, w),
         };
         let (k, hw) = (og * kh * kw, n * h * w);
-        let x = self.permute(&[1, 0, 2, 3]);
+        let x = self.swap_leading_axes();
         let columns = if groups == 1 {
             let wt = weight.reshape(&isz(&[c, k])).transpose(0, 1);
             wt.matmul(x.reshape(&isz(&[c, hw])))

@@ -430,7 +430,8 @@ mod tests {
             check_grads(|v| v[0].std_axes(&[axis], 0, keepdim), std::slice::from_ref(&x))?;
             check_grads(|v| v[0].logsumexp_axes(&[axis], keepdim), std::slice::from_ref(&x))?;
             check_gradgrads(|v| v[0].logsumexp_axes(&[axis], keepdim), std::slice::from_ref(&x))?;
-            check_gradgrads(|v| v[0].var_axes(&[axis], 1, keepdim), &[x])?;
+            check_gradgrads(|v| v[0].var_axes(&[axis], 1, keepdim), std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].std_axes(&[axis], 0, keepdim), &[x])?;
         }
 
         #[test]

@@ -106,7 +106,7 @@ impl<'g, T: Float> Var<'g, T> {
         let mut out: Vec<usize> = Vec::with_capacity(shape.len());
         for &d in shape {
             if d == -1 {
-                if known == 0 || numel % known != 0 {
+                if known == 0 || !numel.is_multiple_of(known) {
                     return Err(err());
                 }
                 out.push(numel / known);
@@ -329,18 +329,32 @@ impl<'g, T: Float> Var<'g, T> {
         self.permute_checked("permute", axes.to_vec())
     }
 
-    /// The same value in row-major (standard) layout, copying only if it is not already;
-    /// used after a permute whose result feeds element-wise ops. Backward: the gradient.
+    /// Swaps the first two axes into a row-major result: `[A, B, ..] → [B, A, ..]`, copying
+    /// contiguous runs of the trailing axes (convolution's layout change between the GEMM's
+    /// `[C, N, ..]` and NCHW). Its own backward.
     #[track_caller]
-    pub(crate) fn contiguous(self) -> Var<'g, T> {
-        if self.value().array().is_standard_layout() {
-            return self;
-        }
+    pub(crate) fn swap_leading_axes(self) -> Var<'g, T> {
         self.graph().custom_op(
-            "contiguous",
+            "swap_leading_axes",
             &[self],
-            |v| Tensor::from_shared(v[0].array().as_standard_layout().into_owned().into_shared()),
-            |_, g| grads![Some(g)],
+            |v| {
+                let x = v[0].array().as_standard_layout();
+                let shape = x.shape();
+                let (a, b) = (shape[0], shape[1]);
+                let inner: usize = shape[2..].iter().product();
+                let xs = x.as_slice().expect("standard layout");
+                let mut data = Vec::with_capacity(xs.len());
+                for j in 0..b {
+                    for i in 0..a {
+                        let start = (i * b + j) * inner;
+                        data.extend_from_slice(&xs[start..start + inner]);
+                    }
+                }
+                let mut out = shape.to_vec();
+                out.swap(0, 1);
+                Tensor::from_vec(data, &out)
+            },
+            |_, g| grads![Some(g.swap_leading_axes())],
         )
     }
 
