@@ -259,15 +259,10 @@ impl<'g, T: Float> Var<'g, T> {
                 let x = v[0].array().as_standard_layout();
                 let (xs, is) = (x.as_slice().expect("standard"), idx_slice(&idx));
                 let (_, n, inner) = split3(x.shape(), ax);
-                let m = idx.shape()[ax];
-                let data = is
-                    .iter()
-                    .enumerate()
-                    .map(|(p, &k)| {
-                        let (o, i) = (p / (m * inner), p % inner);
-                        xs[(o * n + k) * inner + i]
-                    })
-                    .collect();
+                let mut data = Vec::with_capacity(is.len());
+                for_each_index(is, idx.shape()[ax], inner, |o, i, k, _| {
+                    data.push(xs[(o * n + k) * inner + i]);
+                });
                 Tensor::from_vec(data, idx.shape())
             },
             move |ctx, g| {
@@ -350,11 +345,9 @@ impl<'g, T: Float> Var<'g, T> {
                     out.as_slice_mut().expect("standard"),
                     src.as_slice().expect("standard"),
                 );
-                let m = idx.shape()[ax];
-                for (p, (&k, &s)) in idx_slice(&idx).iter().zip(ss).enumerate() {
-                    let (o, i) = (p / (m * inner), p % inner);
-                    os[(o * n + k) * inner + i] += s;
-                }
+                for_each_index(idx_slice(&idx), idx.shape()[ax], inner, |o, i, k, p| {
+                    os[(o * n + k) * inner + i] += ss[p];
+                });
                 Tensor::from_array(out)
             },
             move |ctx, g| {
@@ -410,6 +403,28 @@ impl<'g, T: Float> Var<'g, T> {
         let mut out: Vec<isize> = indices.shape().iter().map(|&d| d as isize).collect();
         out.push(dim as isize);
         Ok(self.index_select_checked(0, flat).reshape(&out))
+    }
+}
+
+/// Calls `f(outer, inner, index, position)` for every element of a row-major index array
+/// seen as `(outer, m, inner)`, without a division per element.
+fn for_each_index(
+    index: &[usize],
+    m: usize,
+    inner: usize,
+    mut f: impl FnMut(usize, usize, usize, usize),
+) {
+    if index.is_empty() {
+        return;
+    }
+    let mut p = 0;
+    for (o, block) in index.chunks_exact(m * inner).enumerate() {
+        for row in block.chunks_exact(inner) {
+            for (i, &k) in row.iter().enumerate() {
+                f(o, i, k, p);
+                p += 1;
+            }
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! convolution with a constant kernel, and adaptive average pooling is a product with two
 //! constant averaging matrices.
 
+use std::hint::select_unpredictable;
 use std::rc::Rc;
 
 use ndarray::{ArrayD, IxDyn};
@@ -24,47 +25,93 @@ fn nchw<T: Float>(op: &str, x: Var<'_, T>) -> [usize; 4] {
     }
 }
 
+/// The kernel taps `lo..hi` whose input position `o·s + k − p` lies in `0..n`.
+/// The outputs `lo..hi` along an axis of size `n` whose tap `k` lands inside the input
+/// (`o·s + k − p` in `0..n`).
+fn valid_outputs(k: usize, s: usize, p: usize, n: usize, out: usize) -> (usize, usize) {
+    let lo = p.saturating_sub(k).div_ceil(s);
+    let hi = if n + p > k {
+        ((n + p - k - 1) / s + 1).min(out)
+    } else {
+        0
+    };
+    (lo, hi.max(lo))
+}
+
 /// For each window of each plane, the flat in-plane position of its maximum: the first one
 /// in row-major order on ties, the first NaN if there is one.
+///
+/// Runs tap by tap over a whole output row (a long, branch-free inner loop over the output
+/// columns) rather than window by window (a loop of kH·kW steps per output).
 fn argmax_windows<T: Float>(
     x: &[T],
     [n, c, h, w]: [usize; 4],
     win: &Window,
     out: Size2,
 ) -> Vec<usize> {
-    let Window {
-        kernel: k,
-        stride: s,
-        padding: p,
-        dilation: d,
-    } = *win;
+    let (k, s, p) = (win.kernel, win.stride, win.padding);
+    let rows: Vec<_> = (0..k.0)
+        .map(|ki| valid_outputs(ki, s.0, p.0, h, out.0))
+        .collect();
+    let cols: Vec<_> = (0..k.1)
+        .map(|kj| valid_outputs(kj, s.1, p.1, w, out.1))
+        .collect();
+    // The first tap of each output column that lands inside the input.
+    let first_kj: Vec<usize> = (0..out.1)
+        .map(|ox| {
+            (0..k.1)
+                .find(|&kj| (cols[kj].0..cols[kj].1).contains(&ox))
+                .expect("padding is at most half the kernel")
+        })
+        .collect();
     let mut idx = Vec::with_capacity(n * c * out.0 * out.1);
+    let (mut best, mut best_at, mut nan) = (
+        vec![T::neg_infinity(); out.1],
+        vec![0usize; out.1],
+        vec![false; out.1],
+    );
     for plane in x.chunks_exact(h * w) {
         for oy in 0..out.0 {
-            for ox in 0..out.1 {
-                let mut best: Option<(usize, T)> = None;
-                'window: for ki in 0..k.0 {
-                    let iy = (oy * s.0 + ki * d.0).wrapping_sub(p.0);
-                    if iy >= h {
-                        continue;
-                    }
-                    for kj in 0..k.1 {
-                        let ix = (ox * s.1 + kj * d.1).wrapping_sub(p.1);
-                        if ix >= w {
-                            continue;
-                        }
-                        let (at, v) = (iy * w + ix, plane[iy * w + ix]);
-                        if v.is_nan() {
-                            best = Some((at, v));
-                            break 'window;
-                        }
-                        if best.is_none_or(|(_, b)| v > b) {
-                            best = Some((at, v));
-                        }
+            let taps_y = (0..k.0).filter(|&ki| (rows[ki].0..rows[ki].1).contains(&oy));
+            let first_ki = taps_y
+                .clone()
+                .next()
+                .expect("padding is at most half the kernel");
+            let row_of = |ki: usize| (oy * s.0 + ki - p.0) * w;
+            best.fill(T::neg_infinity());
+            nan.fill(false);
+            for (ox, at) in best_at.iter_mut().enumerate() {
+                *at = row_of(first_ki) + ox * s.1 + first_kj[ox] - p.1;
+            }
+            for ki in taps_y {
+                let row = row_of(ki);
+                for (kj, &(lo, hi)) in cols.iter().enumerate() {
+                    for ox in lo..hi {
+                        let at = row + ox * s.1 + kj - p.1;
+                        let v = plane[at];
+                        // Random data would mispredict a branch half the time.
+                        let take = v > best[ox];
+                        best_at[ox] = select_unpredictable(take, at, best_at[ox]);
+                        best[ox] = best[ox].max(v); // maxss, not a branch
+                        nan[ox] |= v.is_nan();
                     }
                 }
-                idx.push(best.expect("padding is at most half the kernel").0);
             }
+            let cols = &cols;
+            for ox in 0..out.1 {
+                if nan[ox] {
+                    best_at[ox] = (0..k.0)
+                        .filter(|&ki| (rows[ki].0..rows[ki].1).contains(&oy))
+                        .flat_map(|ki| {
+                            (0..k.1)
+                                .filter(move |&kj| (cols[kj].0..cols[kj].1).contains(&ox))
+                                .map(move |kj| row_of(ki) + ox * s.1 + kj - p.1)
+                        })
+                        .find(|&at| plane[at].is_nan())
+                        .expect("the window holds a NaN");
+                }
+            }
+            idx.extend_from_slice(&best_at);
         }
     }
     idx
