@@ -23,8 +23,8 @@ pub use ferrograd_optim as optim;
 /// The types most programs use.
 pub mod prelude {
     pub use ferrograd_autograd::{
-        BackwardOptions, Float, GradcheckOptions, Graph, Param, Tensor, Var, gradcheck,
-        gradgradcheck, grads,
+        BackwardOptions, ConvOptions, Float, GradcheckOptions, Graph, Param, Size2, Tensor, Var,
+        gradcheck, gradgradcheck, grads,
     };
 }
 

@@ -2,8 +2,7 @@
 //! (conv32-pool-conv64-pool-conv64), batch 32, f32: each layer at the input size it sees in
 //! that network (28×28, 13×13, 5×5). "forward" times the op alone; "forward+backward" adds
 //! the backward pass to the input (except the first layer, whose input is data) and the
-//! weight. The PyTorch reference figures in the closing note of issue 3 come from
-//! `benches/conv_reference.py`.
+//! weight.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ferrograd_autograd::{BackwardOptions, ConvOptions, Graph, Param, Tensor};
