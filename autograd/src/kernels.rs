@@ -139,6 +139,16 @@ pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     Some(out)
 }
 
+/// The broadcast of two operands' shapes, or a panic naming the op:
+/// `add: lhs [2] and rhs [3] cannot be broadcast together`.
+#[track_caller]
+pub(crate) fn checked_broadcast(op: &str, a: &[usize], b: &[usize]) -> Vec<usize> {
+    match broadcast_shapes(a, b) {
+        Some(out) => out,
+        None => panic!("{op}: lhs {a:?} and rhs {b:?} cannot be broadcast together"),
+    }
+}
+
 /// True if `from` broadcasts to `to` under NumPy rules.
 pub(crate) fn broadcasts_to(from: &[usize], to: &[usize]) -> bool {
     from.len() <= to.len()

@@ -5,7 +5,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 use crate::float::Float;
 use crate::grads;
 use crate::graph::{BackwardCtx, Grads, Var};
-use crate::kernels::{broadcast_shapes, map2};
+use crate::kernels::{checked_broadcast, map2};
 
 // The inherent add/sub/mul/div/neg carry the docs; the operator impls below call them.
 #[allow(clippy::should_implement_trait)]
@@ -23,13 +23,7 @@ impl<'g, T: Float> Var<'g, T> {
         B: for<'a, 'h> Fn(&BackwardCtx<'a, 'h, T>, Var<'h, T>) -> Grads<'h, T> + 'static,
     {
         let (a, b) = (self.shape_for(op), rhs.shape_for(op));
-        let Some(out) = broadcast_shapes(&a, &b) else {
-            panic!(
-                "{op}: lhs {:?} and rhs {:?} cannot be broadcast together",
-                a.as_slice(),
-                b.as_slice()
-            );
-        };
+        let out = checked_broadcast(op, &a, &b);
         self.graph().custom_op(
             op,
             &[self, rhs],

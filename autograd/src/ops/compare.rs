@@ -11,7 +11,7 @@ use ndarray::{IxDyn, Zip};
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
-use crate::kernels::{broadcast_shapes, map2};
+use crate::kernels::{broadcast_shapes, checked_broadcast, map2};
 use crate::tensor::Tensor;
 
 /// Defines a comparison method: a broadcasting constant mask.
@@ -32,13 +32,7 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     fn compare(self, op: &'static str, rhs: Var<'g, T>, f: impl Fn(T, T) -> bool) -> Var<'g, T> {
         let (a, b) = (self.shape_for(op), rhs.shape_for(op));
-        let Some(out) = broadcast_shapes(&a, &b) else {
-            panic!(
-                "{op}: lhs {:?} and rhs {:?} cannot be broadcast together",
-                a.as_slice(),
-                b.as_slice()
-            );
-        };
+        let out = checked_broadcast(op, &a, &b);
         let (x, y) = (self.value(), rhs.value());
         let mask = map2(&x.view(), &y.view(), &out, |p, q| {
             if f(p, q) { T::one() } else { T::zero() }

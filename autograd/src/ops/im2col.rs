@@ -52,6 +52,16 @@ pub(crate) struct Window {
 }
 
 impl Window {
+    /// An undilated pooling window.
+    pub fn pool(kernel: Size2, stride: Size2, padding: Size2) -> Self {
+        Window {
+            kernel,
+            stride,
+            padding,
+            dilation: Size2(1, 1),
+        }
+    }
+
     /// The number of window positions along spatial `axis` of an input of size `n`, or
     /// `None` if the (dilated) kernel is larger than the padded input.
     pub fn out_size(&self, axis: usize, n: usize) -> Option<usize> {

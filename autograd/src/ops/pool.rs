@@ -162,12 +162,7 @@ impl<'g, T: Float> Var<'g, T> {
     ) -> Var<'g, T> {
         let op = "max_pool2d";
         let [n, c, h, w] = nchw(op, self);
-        let win = Window {
-            kernel: kernel.into(),
-            stride: stride.into(),
-            padding: padding.into(),
-            dilation: Size2(1, 1),
-        };
+        let win = Window::pool(kernel.into(), stride.into(), padding.into());
         assert!(
             2 * win.padding.0 <= win.kernel.0 && 2 * win.padding.1 <= win.kernel.1,
             "{op}: padding {:?} must be at most half the kernel {:?}",
@@ -212,12 +207,7 @@ impl<'g, T: Float> Var<'g, T> {
     ) -> Var<'g, T> {
         let op = "avg_pool2d";
         let [n, c, h, w] = nchw(op, self);
-        let win = Window {
-            kernel: kernel.into(),
-            stride: stride.into(),
-            padding: padding.into(),
-            dilation: Size2(1, 1),
-        };
+        let win = Window::pool(kernel.into(), stride.into(), padding.into());
         let out = win.checked_out(op, h, w);
         let k = win.kernel;
         let weight = self.graph().constant_named(
