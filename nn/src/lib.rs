@@ -1,5 +1,42 @@
-//! Neural-network modules, layers, losses and initialisers for ferrograd.
+//! Neural-network modules, layers and initialisers for ferrograd.
 //!
-//! The crate is part of the workspace layout from the start; its contents (the `Module`
-//! trait, layers, losses, initialisers, saving and loading) are built on
-//! `ferrograd-autograd` in the project's nn issue.
+//! A model is an ordinary struct of layers implementing [`Module`]: a `forward` function
+//! and one visitor over its named parameters. Everything else — `parameters()`,
+//! `num_params()`, `train()`/`eval()`, freezing, the summary table — comes from
+//! [`ModuleExt`]. [`Sequential`] stacks layers without writing a struct.
+//!
+//! The classic MNIST CNN (conv32-pool-conv64-pool-conv64-flatten-dense64-dense10):
+//!
+//! ```
+//! use ferrograd_autograd::{ConvOptions, Graph, Tensor};
+//! use ferrograd_nn::*;
+//!
+//! let mut rng = init::rng(0);
+//! let cnn = Sequential::<f32>::new()
+//!     .add(Conv2d::new(1, 32, 3, ConvOptions::new(), &mut rng))
+//!     .add(ReLU)
+//!     .add(MaxPool2d::new(2))
+//!     .add(Conv2d::new(32, 64, 3, ConvOptions::new(), &mut rng))
+//!     .add(ReLU)
+//!     .add(MaxPool2d::new(2))
+//!     .add(Conv2d::new(64, 64, 3, ConvOptions::new(), &mut rng))
+//!     .add(ReLU)
+//!     .add(Flatten)
+//!     .add(Linear::new(64 * 3 * 3, 64, &mut rng))
+//!     .add(ReLU)
+//!     .add(Linear::new(64, 10, &mut rng));
+//! // Keras reports 93,322 parameters for this model.
+//! assert_eq!(cnn.num_params(), 93_322);
+//! let g = Graph::new();
+//! let logits = cnn.forward(g.constant(Tensor::zeros(&[2, 1, 28, 28])));
+//! assert_eq!(logits.shape(), vec![2, 10]);
+//! println!("{}", cnn.summary(&[1, 1, 28, 28]));
+//! ```
+
+pub mod init;
+mod layers;
+mod module;
+pub mod testing;
+
+pub use layers::*;
+pub use module::{Mode, Module, ModuleExt, Sequential, Slot, Summary, SummaryRow, visit_child};

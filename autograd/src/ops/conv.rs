@@ -72,6 +72,11 @@ impl ConvOptions {
         self
     }
 
+    /// The number of groups set (1 unless [`ConvOptions::groups`] changed it).
+    pub fn group_count(&self) -> usize {
+        self.groups
+    }
+
     /// Extra rows and columns added to one side of a transposed convolution's output, to
     /// pick among the sizes that a strided convolution maps to the same size.
     pub fn output_padding(mut self, output_padding: impl Into<Size2>) -> Self {

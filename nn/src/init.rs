@@ -1,0 +1,251 @@
+//! Weight initialisers, as `torch.nn.init` and Keras' initializers. All randomness comes from
+//! the RNG the caller passes: the same seed gives the same model.
+//!
+//! ```
+//! use ferrograd_nn::init::{self, Init};
+//! let mut rng = init::rng(42);
+//! let w = Init::glorot_uniform().tensor::<f32, _>(&[64, 32], &mut rng);
+//! let bound = (6.0f32 / (64.0 + 32.0)).sqrt();
+//! assert!(w.to_vec().iter().all(|v| v.abs() <= bound));
+//! ```
+
+use ferrograd_autograd::{Float, Tensor};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// A seeded random number generator for building models reproducibly.
+pub fn rng(seed: u64) -> StdRng {
+    StdRng::seed_from_u64(seed)
+}
+
+/// Which fan the Kaiming initialisers scale by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FanMode {
+    /// Inputs per output unit: preserves the forward variance (PyTorch's default).
+    FanIn,
+    /// Outputs per input unit: preserves the backward variance.
+    FanOut,
+}
+
+/// The nonlinearity a layer feeds, for [`calculate_gain`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Nonlinearity {
+    /// Identity, convolution, sigmoid: gain 1.
+    Linear,
+    /// Gain 5/3.
+    Tanh,
+    /// Gain √2.
+    Relu,
+    /// Gain √(2 / (1 + slope²)).
+    LeakyRelu(f64),
+    /// Gain 3/4.
+    Selu,
+}
+
+/// The recommended gain for a nonlinearity, as `torch.nn.init.calculate_gain`.
+///
+/// ```
+/// use ferrograd_nn::init::{Nonlinearity, calculate_gain};
+/// assert_eq!(calculate_gain(Nonlinearity::Relu), 2f64.sqrt());
+/// ```
+pub fn calculate_gain(nonlinearity: Nonlinearity) -> f64 {
+    match nonlinearity {
+        Nonlinearity::Linear => 1.0,
+        Nonlinearity::Tanh => 5.0 / 3.0,
+        Nonlinearity::Relu => 2f64.sqrt(),
+        Nonlinearity::LeakyRelu(slope) => (2.0 / (1.0 + slope * slope)).sqrt(),
+        Nonlinearity::Selu => 0.75,
+    }
+}
+
+/// `(fan_in, fan_out)` of a weight, as PyTorch computes them: dimension 1 and dimension 0
+/// times the receptive field (the product of the dimensions after the second).
+///
+/// # Panics
+/// If the shape has fewer than 2 dimensions.
+pub fn fans(shape: &[usize]) -> (usize, usize) {
+    assert!(
+        shape.len() >= 2,
+        "init: fan in and fan out need at least 2 dimensions, got shape {shape:?}"
+    );
+    let receptive: usize = shape[2..].iter().product();
+    (shape[1] * receptive, shape[0] * receptive)
+}
+
+/// An initialisation rule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Init {
+    /// All zeros.
+    Zeros,
+    /// All ones.
+    Ones,
+    /// Every element `value`.
+    Constant(f64),
+    /// Uniform on `[low, high)`.
+    Uniform {
+        /// Lower bound.
+        low: f64,
+        /// Upper bound.
+        high: f64,
+    },
+    /// Normal with the given mean and standard deviation.
+    Normal {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation.
+        std: f64,
+    },
+    /// Xavier/Glorot uniform: `U(±gain·√(6 / (fan_in + fan_out)))`.
+    XavierUniform {
+        /// Scale, see [`calculate_gain`].
+        gain: f64,
+    },
+    /// Xavier/Glorot normal: `N(0, gain²·2 / (fan_in + fan_out))`.
+    XavierNormal {
+        /// Scale, see [`calculate_gain`].
+        gain: f64,
+    },
+    /// Kaiming/He uniform: `U(±gain·√(3 / fan))`.
+    KaimingUniform {
+        /// Scale, see [`calculate_gain`].
+        gain: f64,
+        /// Which fan.
+        mode: FanMode,
+    },
+    /// Kaiming/He normal: `N(0, gain² / fan)`.
+    KaimingNormal {
+        /// Scale, see [`calculate_gain`].
+        gain: f64,
+        /// Which fan.
+        mode: FanMode,
+    },
+}
+
+impl Init {
+    /// Keras' default `glorot_uniform` (Xavier uniform, gain 1).
+    pub fn glorot_uniform() -> Self {
+        Init::XavierUniform { gain: 1.0 }
+    }
+
+    /// He uniform for ReLU layers (Kaiming uniform, gain √2, fan in).
+    pub fn he_uniform() -> Self {
+        Init::KaimingUniform {
+            gain: calculate_gain(Nonlinearity::Relu),
+            mode: FanMode::FanIn,
+        }
+    }
+
+    /// He normal for ReLU layers (Kaiming normal, gain √2, fan in).
+    pub fn he_normal() -> Self {
+        Init::KaimingNormal {
+            gain: calculate_gain(Nonlinearity::Relu),
+            mode: FanMode::FanIn,
+        }
+    }
+
+    /// PyTorch's default for Linear and Conv weights: `kaiming_uniform_(a=√5)`, which is
+    /// `U(±1/√fan_in)`.
+    pub fn pytorch_default() -> Self {
+        Init::KaimingUniform {
+            gain: calculate_gain(Nonlinearity::LeakyRelu(5f64.sqrt())),
+            mode: FanMode::FanIn,
+        }
+    }
+
+    /// A tensor of `shape` drawn by this rule.
+    ///
+    /// # Panics
+    /// For the Xavier and Kaiming rules, if `shape` has fewer than 2 dimensions.
+    pub fn tensor<T: Float, R: Rng + ?Sized>(&self, shape: &[usize], rng: &mut R) -> Tensor<T> {
+        let f = T::from_f64;
+        let uniform =
+            |bound: f64, rng: &mut R| Tensor::rand_uniform(shape, f(-bound), f(bound), rng);
+        let normal = |std: f64, rng: &mut R| Tensor::rand_normal(shape, T::zero(), f(std), rng);
+        let fan = |mode: FanMode| {
+            let (fan_in, fan_out) = fans(shape);
+            (match mode {
+                FanMode::FanIn => fan_in,
+                FanMode::FanOut => fan_out,
+            }) as f64
+        };
+        match *self {
+            Init::Zeros => Tensor::zeros(shape),
+            Init::Ones => Tensor::ones(shape),
+            Init::Constant(v) => Tensor::full(shape, f(v)),
+            Init::Uniform { low, high } => Tensor::rand_uniform(shape, f(low), f(high), rng),
+            Init::Normal { mean, std } => Tensor::rand_normal(shape, f(mean), f(std), rng),
+            Init::XavierUniform { gain } => {
+                let (i, o) = fans(shape);
+                uniform(gain * (6.0 / (i + o) as f64).sqrt(), rng)
+            }
+            Init::XavierNormal { gain } => {
+                let (i, o) = fans(shape);
+                normal(gain * (2.0 / (i + o) as f64).sqrt(), rng)
+            }
+            Init::KaimingUniform { gain, mode } => uniform(gain * (3.0 / fan(mode)).sqrt(), rng),
+            Init::KaimingNormal { gain, mode } => normal(gain / fan(mode).sqrt(), rng),
+        }
+    }
+}
+
+/// PyTorch's default bias for a layer with `fan_in` inputs: `U(±1/√fan_in)`.
+pub(crate) fn default_bias<T: Float, R: Rng + ?Sized>(
+    len: usize,
+    fan_in: usize,
+    rng: &mut R,
+) -> Tensor<T> {
+    let bound = 1.0 / (fan_in as f64).sqrt();
+    Init::Uniform {
+        low: -bound,
+        high: bound,
+    }
+    .tensor(&[len], rng)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn moments(t: &Tensor<f64>) -> (f64, f64) {
+        let v = t.to_vec();
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
+        (mean, var.sqrt())
+    }
+
+    #[test]
+    fn fans_follow_pytorch() {
+        assert_eq!(fans(&[64, 32, 3, 3]), (288, 576));
+        assert_eq!(fans(&[10, 784]), (784, 10));
+    }
+
+    #[test]
+    fn initialisers_have_their_stated_scale() {
+        let mut r = rng(7);
+        let shape = [256, 128, 3, 3];
+        let (fan_in, fan_out): (f64, f64) = (128.0 * 9.0, 256.0 * 9.0);
+        let he = Init::he_normal().tensor::<f64, _>(&shape, &mut r);
+        assert!((moments(&he).1 - (2.0 / fan_in).sqrt()).abs() < 0.01 * (2.0 / fan_in).sqrt());
+        let glorot = Init::XavierNormal { gain: 1.0 }.tensor::<f64, _>(&shape, &mut r);
+        let want = (2.0 / (fan_in + fan_out)).sqrt();
+        assert!((moments(&glorot).1 - want).abs() < 0.01 * want);
+        let default = Init::pytorch_default().tensor::<f64, _>(&shape, &mut r);
+        let bound = 1.0 / fan_in.sqrt();
+        assert!(default.to_vec().iter().all(|v| v.abs() <= bound));
+        // Uniform(±b) has std b/√3.
+        assert!((moments(&default).1 - bound / 3f64.sqrt()).abs() < 0.01 * bound);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_tensor() {
+        let a = Init::he_uniform().tensor::<f32, _>(&[4, 4], &mut rng(3));
+        let b = Init::he_uniform().tensor::<f32, _>(&[4, 4], &mut rng(3));
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    #[should_panic(expected = "init: fan in and fan out need at least 2 dimensions, got shape [5]")]
+    fn fans_panic_on_vectors() {
+        Init::glorot_uniform().tensor::<f32, _>(&[5], &mut rng(0));
+    }
+}

@@ -1,0 +1,221 @@
+//! `Conv1d` and `Conv2d` layers over the autograd convolutions.
+
+use ferrograd_autograd::{ConvOptions, Float, Param, Size2, Var};
+use rand::Rng;
+
+use crate::init::{Init, default_bias};
+use crate::module::{Module, Slot};
+
+/// A convolution's weight and bias, shared by the 1-D and 2-D layers.
+struct ConvParams<T: Float> {
+    weight: Param<T>,
+    bias: Option<Param<T>>,
+    options: ConvOptions,
+}
+
+impl<T: Float> ConvParams<T> {
+    /// PyTorch's default initialisation for a weight of `shape` `[out, in / groups, ..k]`.
+    fn new<R: Rng + ?Sized>(
+        op: &str,
+        shape: &[usize],
+        groups: usize,
+        in_channels: usize,
+        options: ConvOptions,
+        rng: &mut R,
+    ) -> Self {
+        assert!(
+            groups > 0 && in_channels.is_multiple_of(groups) && shape[0].is_multiple_of(groups),
+            "{op}: groups {groups} must divide the input channels {in_channels} and the output channels {}",
+            shape[0]
+        );
+        let weight = Param::new(Init::pytorch_default().tensor(shape, rng));
+        let fan_in = shape[1..].iter().product();
+        let bias = Some(Param::new(default_bias(shape[0], fan_in, rng)));
+        ConvParams {
+            weight,
+            bias,
+            options,
+        }
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
+        f("weight", Slot::Param(&self.weight));
+        if let Some(b) = &self.bias {
+            f("bias", Slot::Param(b));
+        }
+    }
+}
+
+/// 2-D convolution, as `torch.nn.Conv2d` (Keras' `Conv2D` with `data_format="channels_first"`).
+/// Stride, padding, dilation and groups come from [`ConvOptions`]; weight and bias default
+/// to PyTorch's `U(±1/√fan_in)`.
+///
+/// # Shapes
+/// - input `[N, C_in, H, W]`
+/// - weight `[C_out, C_in / groups, kH, kW]`, bias `[C_out]`
+/// - output `[N, C_out, H_out, W_out]`, `H_out = ⌊(H + 2p − d·(kH − 1) − 1) / s⌋ + 1`
+///
+/// ```
+/// use ferrograd_autograd::{ConvOptions, Graph, Tensor};
+/// use ferrograd_nn::{Conv2d, Module, init};
+/// let conv = Conv2d::<f32>::new(1, 32, 3, ConvOptions::new(), &mut init::rng(0));
+/// let g = Graph::new();
+/// let y = conv.forward(g.constant(Tensor::zeros(&[8, 1, 28, 28])));
+/// assert_eq!(y.shape(), vec![8, 32, 26, 26]);
+/// ```
+pub struct Conv2d<T: Float = f32> {
+    params: ConvParams<T>,
+}
+
+impl<T: Float> Conv2d<T> {
+    /// A layer from `in_channels` to `out_channels` with a `kernel` (one size or `(h, w)`).
+    ///
+    /// # Panics
+    /// If `options`' groups do not divide both channel counts.
+    pub fn new<R: Rng + ?Sized>(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: impl Into<Size2>,
+        options: ConvOptions,
+        rng: &mut R,
+    ) -> Self {
+        let Size2(kh, kw) = kernel.into();
+        let groups = options.group_count();
+        let shape = [out_channels, in_channels / groups.max(1), kh, kw];
+        Conv2d {
+            params: ConvParams::new("Conv2d", &shape, groups, in_channels, options, rng),
+        }
+    }
+
+    /// The same layer without a bias.
+    pub fn without_bias(mut self) -> Self {
+        self.params.bias = None;
+        self
+    }
+
+    /// The weight, `[C_out, C_in / groups, kH, kW]`.
+    pub fn weight(&self) -> &Param<T> {
+        &self.params.weight
+    }
+}
+
+impl<T: Float> Module<T> for Conv2d<T> {
+    #[track_caller]
+    fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
+        let g = x.graph();
+        let p = &self.params;
+        x.conv2d(
+            g.param(&p.weight),
+            p.bias.as_ref().map(|b| g.param(b)),
+            p.options,
+        )
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
+        self.params.visit(f);
+    }
+}
+
+/// 1-D convolution, as `torch.nn.Conv1d`; options are read from their width components.
+///
+/// # Shapes
+/// - input `[N, C_in, L]`
+/// - weight `[C_out, C_in / groups, k]`, bias `[C_out]`
+/// - output `[N, C_out, L_out]`, `L_out = ⌊(L + 2p − d·(k − 1) − 1) / s⌋ + 1`
+///
+/// ```
+/// use ferrograd_autograd::{ConvOptions, Graph, Tensor};
+/// use ferrograd_nn::{Conv1d, Module, init};
+/// let conv = Conv1d::<f32>::new(4, 8, 3, ConvOptions::new().padding(1), &mut init::rng(0));
+/// let g = Graph::new();
+/// assert_eq!(conv.forward(g.constant(Tensor::zeros(&[2, 4, 10]))).shape(), vec![2, 8, 10]);
+/// ```
+pub struct Conv1d<T: Float = f32> {
+    params: ConvParams<T>,
+}
+
+impl<T: Float> Conv1d<T> {
+    /// A layer from `in_channels` to `out_channels` with a kernel of `kernel` taps.
+    ///
+    /// # Panics
+    /// If `options`' groups do not divide both channel counts.
+    pub fn new<R: Rng + ?Sized>(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        options: ConvOptions,
+        rng: &mut R,
+    ) -> Self {
+        let groups = options.group_count();
+        let shape = [out_channels, in_channels / groups.max(1), kernel];
+        Conv1d {
+            params: ConvParams::new("Conv1d", &shape, groups, in_channels, options, rng),
+        }
+    }
+
+    /// The weight, `[C_out, C_in / groups, k]`.
+    pub fn weight(&self) -> &Param<T> {
+        &self.params.weight
+    }
+}
+
+impl<T: Float> Module<T> for Conv1d<T> {
+    #[track_caller]
+    fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
+        let g = x.graph();
+        let p = &self.params;
+        x.conv1d(
+            g.param(&p.weight),
+            p.bias.as_ref().map(|b| g.param(b)),
+            p.options,
+        )
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
+        self.params.visit(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::init;
+    use crate::testing::check_module;
+    use ferrograd_autograd::Tensor;
+
+    #[test]
+    fn conv_layers_grads_match_finite_diff() {
+        let mut rng = init::rng(3);
+        let conv = Conv2d::<f64>::new(
+            2,
+            4,
+            (3, 2),
+            ConvOptions::new().stride(2).padding(1).groups(2),
+            &mut rng,
+        );
+        check_module(
+            &conv,
+            &Tensor::rand_normal(&[2, 2, 5, 4], 0.0, 1.0, &mut rng),
+        )
+        .unwrap();
+        let conv1 = Conv1d::<f64>::new(3, 2, 3, ConvOptions::new().dilation(2), &mut rng);
+        check_module(&conv1, &Tensor::rand_normal(&[2, 3, 7], 0.0, 1.0, &mut rng)).unwrap();
+    }
+
+    #[test]
+    fn conv2d_counts_parameters_as_pytorch() {
+        use crate::ModuleExt;
+        // torch.nn.Conv2d(32, 64, 3): 64·32·3·3 + 64 = 18496
+        let conv = Conv2d::<f32>::new(32, 64, 3, ConvOptions::new(), &mut init::rng(0));
+        assert_eq!(conv.num_params(), 18496);
+        assert_eq!(conv.without_bias().num_params(), 18432);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "Conv2d: groups 2 must divide the input channels 3 and the output channels 4"
+    )]
+    fn conv2d_panics_on_bad_groups() {
+        Conv2d::<f32>::new(3, 4, 3, ConvOptions::new().groups(2), &mut init::rng(0));
+    }
+}

@@ -1,0 +1,107 @@
+//! `Dropout`: active in training mode, the identity in evaluation mode.
+
+use std::sync::Mutex;
+
+use ferrograd_autograd::{Float, Var};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::module::{Mode, Module, Slot};
+
+/// Zeroes each element with probability `p` in training mode and scales the rest by
+/// `1 / (1 − p)`; passes the input through unchanged in evaluation mode
+/// ([`ModuleExt::eval`](crate::ModuleExt::eval)). As `torch.nn.Dropout` / Keras' `Dropout`.
+/// The layer owns a seeded RNG, so a seeded model drops the same elements every run.
+///
+/// # Shapes
+/// - input: any
+/// - output: the input's shape
+///
+/// # Panics
+/// [`Dropout::new`] panics if `p` is not in `[0, 1]`.
+///
+/// ```
+/// use ferrograd_autograd::{Graph, Tensor};
+/// use ferrograd_nn::{Dropout, Module, ModuleExt};
+/// let drop = Dropout::new(0.5, 0);
+/// let g = Graph::<f32>::new();
+/// let x = g.constant(Tensor::ones(&[100]));
+/// assert!(drop.forward(x).value().to_vec().contains(&0.0));
+/// // A bare layer works for every float type, so name the one meant (a model has one).
+/// ModuleExt::<f32>::eval(&drop);
+/// assert_eq!(drop.forward(x).value(), x.value());
+/// ```
+#[derive(Debug)]
+pub struct Dropout {
+    p: f64,
+    mode: Mode,
+    rng: Mutex<StdRng>,
+}
+
+impl Dropout {
+    /// A dropout layer with drop probability `p` and its RNG seeded with `seed`.
+    ///
+    /// # Panics
+    /// If `p` is not in `[0, 1]`.
+    pub fn new(p: f64, seed: u64) -> Self {
+        assert!(
+            (0.0..=1.0).contains(&p),
+            "Dropout: p must be in [0, 1], got {p}"
+        );
+        Dropout {
+            p,
+            mode: Mode::default(),
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+        }
+    }
+}
+
+impl<T: Float> Module<T> for Dropout {
+    fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
+        if !self.mode.is_training() {
+            return x;
+        }
+        let mut rng = self
+            .rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        x.dropout(self.p, &mut *rng)
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
+        f("mode", Slot::Mode(&self.mode));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ModuleExt;
+    use ferrograd_autograd::{Graph, Tensor};
+
+    #[test]
+    fn the_same_seed_drops_the_same_elements() {
+        let g = Graph::<f32>::new();
+        let x = g.constant(Tensor::ones(&[64]));
+        let a = Dropout::new(0.3, 9).forward(x).value();
+        let b = Dropout::new(0.3, 9).forward(x).value();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn train_mode_returns_after_eval() {
+        let d = Dropout::new(1.0, 0);
+        let g = Graph::<f32>::new();
+        let x = g.constant(Tensor::ones(&[4]));
+        ModuleExt::<f32>::eval(&d);
+        assert_eq!(d.forward(x).value().to_vec(), vec![1.0; 4]);
+        ModuleExt::<f32>::train(&d);
+        assert_eq!(d.forward(x).value().to_vec(), vec![0.0; 4]);
+    }
+
+    #[test]
+    #[should_panic(expected = "Dropout: p must be in [0, 1], got -0.1")]
+    fn dropout_panics_on_bad_p() {
+        Dropout::new(-0.1, 0);
+    }
+}
