@@ -35,6 +35,7 @@
 
 pub mod init;
 mod layers;
+pub mod loss;
 mod module;
 pub mod testing;
 

@@ -1,0 +1,555 @@
+//! Loss functions, as `torch.nn.functional`'s, with mean, sum or no reduction.
+//!
+//! Losses on logits go through `log_softmax` / `softplus`, so they stay finite for logits of
+//! ±1e4 (tested). Class labels are `usize` indices, one per row.
+//!
+//! ```
+//! use ferrograd_autograd::{Graph, Tensor};
+//! use ferrograd_nn::loss::{self, Reduction};
+//! let g = Graph::<f64>::new();
+//! let logits = g.var(Tensor::from_vec(vec![2.0, 0.0, 0.0, 0.0, 3.0, 0.0], &[2, 3]));
+//! let ce = loss::cross_entropy(logits, &[0, 1], &loss::CrossEntropy::new());
+//! ce.backward();
+//! assert!(ce.item() < 0.2);
+//! let mse = loss::mse_loss(logits, g.constant(Tensor::zeros(&[2, 3])), Reduction::Sum);
+//! assert_eq!(mse.item(), 13.0);
+//! ```
+
+use ferrograd_autograd::{Float, Tensor, Var};
+
+/// How per-element losses are combined.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Reduction {
+    /// The mean (the default, as PyTorch).
+    #[default]
+    Mean,
+    /// The sum.
+    Sum,
+    /// No reduction: one loss per element (per sample for the classification losses).
+    None,
+}
+
+impl Reduction {
+    fn apply<'g, T: Float>(self, losses: Var<'g, T>) -> Var<'g, T> {
+        match self {
+            Reduction::Mean => losses.mean(),
+            Reduction::Sum => losses.sum(),
+            Reduction::None => losses,
+        }
+    }
+}
+
+#[track_caller]
+fn same_shape<T: Float>(op: &str, input: Var<'_, T>, target: Var<'_, T>) {
+    let (a, b) = (input.shape(), target.shape());
+    assert!(
+        a == b,
+        "{op}: input of shape {a:?} and target of shape {b:?} differ"
+    );
+}
+
+/// Mean squared error `(x − y)²`, as `F.mse_loss`.
+///
+/// # Panics
+/// If the shapes differ.
+#[track_caller]
+pub fn mse_loss<'g, T: Float>(
+    input: Var<'g, T>,
+    target: Var<'g, T>,
+    reduction: Reduction,
+) -> Var<'g, T> {
+    same_shape("mse_loss", input, target);
+    reduction.apply((input - target).square())
+}
+
+/// Mean absolute error `|x − y|`, as `F.l1_loss`.
+///
+/// # Panics
+/// If the shapes differ.
+#[track_caller]
+pub fn l1_loss<'g, T: Float>(
+    input: Var<'g, T>,
+    target: Var<'g, T>,
+    reduction: Reduction,
+) -> Var<'g, T> {
+    same_shape("l1_loss", input, target);
+    reduction.apply((input - target).abs())
+}
+
+/// Huber loss, as `F.huber_loss(delta)`: `½d²` for `|d| < delta`, else
+/// `delta·(|d| − ½delta)`, with `d = x − y`.
+///
+/// # Panics
+/// If the shapes differ or `delta` is not positive.
+#[track_caller]
+pub fn huber_loss<'g, T: Float>(
+    input: Var<'g, T>,
+    target: Var<'g, T>,
+    delta: f64,
+    reduction: Reduction,
+) -> Var<'g, T> {
+    same_shape("huber_loss", input, target);
+    assert!(
+        delta > 0.0,
+        "huber_loss: delta must be positive, got {delta}"
+    );
+    let d = (input - target).abs();
+    let delta_t = T::from_f64(delta);
+    let g = input.graph();
+    let quadratic = d.square() * T::from_f64(0.5);
+    let linear = (d - T::from_f64(0.5 * delta)) * delta_t;
+    reduction.apply(quadratic.where_(d.lt(g.scalar(delta_t)), linear))
+}
+
+/// Smooth L1 loss, as `F.smooth_l1_loss(beta)`: the Huber loss divided by `beta`.
+///
+/// # Panics
+/// If the shapes differ or `beta` is not positive.
+#[track_caller]
+pub fn smooth_l1_loss<'g, T: Float>(
+    input: Var<'g, T>,
+    target: Var<'g, T>,
+    beta: f64,
+    reduction: Reduction,
+) -> Var<'g, T> {
+    assert!(
+        beta > 0.0,
+        "smooth_l1_loss: beta must be positive, got {beta}"
+    );
+    reduction
+        .apply(huber_loss(input, target, beta, Reduction::None).mul_scalar(T::from_f64(1.0 / beta)))
+}
+
+/// Binary cross-entropy on probabilities, as `F.binary_cross_entropy`:
+/// `−(y·ln p + (1 − y)·ln(1 − p))`, each log clamped at −100 as PyTorch does. Prefer
+/// [`binary_cross_entropy_with_logits`], which is stable.
+///
+/// # Panics
+/// If the shapes differ.
+#[track_caller]
+pub fn binary_cross_entropy<'g, T: Float>(
+    probs: Var<'g, T>,
+    target: Var<'g, T>,
+    reduction: Reduction,
+) -> Var<'g, T> {
+    same_shape("binary_cross_entropy", probs, target);
+    let floor = T::from_f64(-100.0);
+    let log_p = probs.ln().clamp(floor, T::infinity());
+    let log_q = (-probs + T::one()).ln().clamp(floor, T::infinity());
+    reduction.apply(-(target * log_p + (-target + T::one()) * log_q))
+}
+
+/// Binary cross-entropy on logits, as `F.binary_cross_entropy_with_logits`, in the stable
+/// form `softplus(x) − x·y`.
+///
+/// # Panics
+/// If the shapes differ.
+#[track_caller]
+pub fn binary_cross_entropy_with_logits<'g, T: Float>(
+    logits: Var<'g, T>,
+    target: Var<'g, T>,
+    reduction: Reduction,
+) -> Var<'g, T> {
+    same_shape("binary_cross_entropy_with_logits", logits, target);
+    reduction.apply(logits.softplus() - logits * target)
+}
+
+/// Options of [`cross_entropy`] and [`nll_loss`]: class weights, label smoothing and the
+/// reduction, as the keyword arguments of `F.cross_entropy`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CrossEntropy {
+    weight: Option<Vec<f64>>,
+    label_smoothing: f64,
+    reduction: Reduction,
+}
+
+impl CrossEntropy {
+    /// No class weights, no smoothing, mean reduction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A weight per class; the mean is then taken over the weights of the targets.
+    pub fn weight(mut self, weight: Vec<f64>) -> Self {
+        self.weight = Some(weight);
+        self
+    }
+
+    /// Label smoothing `ε` in `[0, 1]`: the target is `(1 − ε)` on the label plus `ε / C`
+    /// spread over all classes.
+    pub fn label_smoothing(mut self, epsilon: f64) -> Self {
+        self.label_smoothing = epsilon;
+        self
+    }
+
+    /// The reduction (per-sample losses for [`Reduction::None`]).
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+}
+
+/// Checks `[N, C]` scores against `N` labels and returns `C`.
+#[track_caller]
+fn check_labels<T: Float>(
+    op: &str,
+    scores: Var<'_, T>,
+    labels: &[usize],
+    weight: Option<&Vec<f64>>,
+) -> usize {
+    let s = scores.shape();
+    let &[n, c] = s.as_slice() else {
+        panic!("{op}: input must be [N, C], got shape {s:?}");
+    };
+    assert!(
+        labels.len() == n,
+        "{op}: {} labels for {n} rows of input {s:?}",
+        labels.len()
+    );
+    if let Some(&bad) = labels.iter().find(|&&l| l >= c) {
+        panic!("{op}: label {bad} is out of range for {c} classes");
+    }
+    if let Some(w) = weight {
+        assert!(
+            w.len() == c,
+            "{op}: {} class weights for {c} classes",
+            w.len()
+        );
+    }
+    c
+}
+
+/// Negative log-likelihood of log-probabilities `[N, C]` at integer `labels`, as
+/// `F.nll_loss`: `−w[yᵢ]·log_probs[i, yᵢ]`, the mean divided by `Σ w[yᵢ]`.
+///
+/// # Panics
+/// If the input is not `[N, C]`, the label count is not `N`, a label is `C` or more, or the
+/// class weights are not `C`.
+#[track_caller]
+pub fn nll_loss<'g, T: Float>(
+    log_probs: Var<'g, T>,
+    labels: &[usize],
+    options: &CrossEntropy,
+) -> Var<'g, T> {
+    cross_entropy_from_log_probs(
+        "nll_loss",
+        log_probs,
+        labels,
+        &options.clone().label_smoothing(0.0),
+    )
+}
+
+/// Cross-entropy of logits `[N, C]` against integer labels (the "sparse categorical
+/// cross-entropy" of the tutorials), as `F.cross_entropy`: `log_softmax` then
+/// [`nll_loss`], with optional class weights and label smoothing. Stable for any logits.
+///
+/// # Panics
+/// As [`nll_loss`], and if the label smoothing is outside `[0, 1]`.
+///
+/// ```
+/// use ferrograd_autograd::{Graph, Tensor};
+/// use ferrograd_nn::loss::{CrossEntropy, cross_entropy};
+/// let g = Graph::<f64>::new();
+/// let logits = g.var(Tensor::from_vec(vec![1e4, -1e4, 0.0, 0.0], &[2, 2]));
+/// let l = cross_entropy(logits, &[1, 0], &CrossEntropy::new());
+/// assert_eq!(l.item(), (2e4 + 2f64.ln()) / 2.0);
+/// ```
+#[track_caller]
+pub fn cross_entropy<'g, T: Float>(
+    logits: Var<'g, T>,
+    labels: &[usize],
+    options: &CrossEntropy,
+) -> Var<'g, T> {
+    cross_entropy_from_log_probs("cross_entropy", logits.log_softmax(-1), labels, options)
+}
+
+#[track_caller]
+fn cross_entropy_from_log_probs<'g, T: Float>(
+    op: &str,
+    log_probs: Var<'g, T>,
+    labels: &[usize],
+    options: &CrossEntropy,
+) -> Var<'g, T> {
+    let c = check_labels(op, log_probs, labels, options.weight.as_ref());
+    let eps = options.label_smoothing;
+    assert!(
+        (0.0..=1.0).contains(&eps),
+        "{op}: label_smoothing must be in [0, 1], got {eps}"
+    );
+    let g = log_probs.graph();
+    let n = labels.len();
+    let class_w = |c_: usize| options.weight.as_ref().map_or(1.0, |w| w[c_]);
+    // Per-row target weights: (1 − ε)·w[y] on the label, ε/C·w[c] on every class.
+    let mut target = vec![T::zero(); n * c];
+    for (i, &y) in labels.iter().enumerate() {
+        for k in 0..c {
+            target[i * c + k] = T::from_f64(eps / c as f64 * class_w(k));
+        }
+        target[i * c + y] += T::from_f64((1.0 - eps) * class_w(y));
+    }
+    let target = g.constant(Tensor::from_vec(target, &[n, c]));
+    let per_sample = -(log_probs * target).sum_axes(&[1], false);
+    match options.reduction {
+        Reduction::Mean => {
+            let total: f64 = labels.iter().map(|&y| class_w(y)).sum();
+            per_sample.sum() / g.scalar(T::from_f64(total))
+        }
+        r => r.apply(per_sample),
+    }
+}
+
+/// Cross-entropy of logits `[N, C]` against probability targets `[N, C]` (soft labels), as
+/// `F.cross_entropy` with a float target: `−Σ_c target·log_softmax(logits)` per row.
+///
+/// # Panics
+/// If the shapes differ or are not 2-D.
+#[track_caller]
+pub fn cross_entropy_soft<'g, T: Float>(
+    logits: Var<'g, T>,
+    target: Var<'g, T>,
+    reduction: Reduction,
+) -> Var<'g, T> {
+    same_shape("cross_entropy_soft", logits, target);
+    assert!(
+        logits.ndim() == 2,
+        "cross_entropy_soft: input must be [N, C], got shape {:?}",
+        logits.shape()
+    );
+    reduction.apply(-(logits.log_softmax(-1) * target).sum_axes(&[1], false))
+}
+
+/// Kullback–Leibler divergence `Σ target·(ln target − input)` of log-probabilities `input`
+/// from probabilities `target`, as `F.kl_div(input, target, reduction="batchmean")` with
+/// [`Reduction::Mean`] meaning the sum divided by the batch size (the mathematically
+/// correct KL; PyTorch's plain "mean" divides by every element). `0·ln 0` counts as 0.
+///
+/// # Panics
+/// If the shapes differ or the input is 0-D.
+#[track_caller]
+pub fn kl_div<'g, T: Float>(
+    input: Var<'g, T>,
+    target: Var<'g, T>,
+    reduction: Reduction,
+) -> Var<'g, T> {
+    same_shape("kl_div", input, target);
+    let shape = input.shape();
+    assert!(
+        !shape.is_empty(),
+        "kl_div: input must have a batch dimension, got shape []"
+    );
+    let g = input.graph();
+    let zero = g.scalar(T::zero());
+    let positive = target.gt(zero);
+    // ln of the target only where it is positive, so 0·ln 0 contributes 0 (and no NaN).
+    let log_t = target.where_(positive, g.scalar(T::one())).ln();
+    let terms = (target * (log_t - input)).where_(positive, zero);
+    match reduction {
+        Reduction::Mean => terms.sum() / g.scalar(T::from_usize(shape[0])),
+        Reduction::Sum => terms.sum(),
+        Reduction::None => terms,
+    }
+}
+
+/// Knowledge-distillation loss (Hinton et al.): the KL divergence of the student's
+/// temperature-softened distribution from the teacher's, times `T²` so its gradients keep
+/// their scale: `T²·KL(softmax(teacher/T) ‖ softmax(student/T))`, averaged over the batch.
+/// The teacher gets no gradient.
+///
+/// # Panics
+/// If the shapes differ or are not 2-D, or the temperature is not positive.
+///
+/// ```
+/// use ferrograd_autograd::{Graph, Tensor};
+/// use ferrograd_nn::loss::distillation_loss;
+/// let g = Graph::<f64>::new();
+/// let teacher = g.constant(Tensor::from_vec(vec![3.0, 1.0, 0.0], &[1, 3]));
+/// // A student that matches the teacher has zero loss.
+/// assert!(distillation_loss(teacher, teacher, 4.0).item().abs() < 1e-12);
+/// ```
+#[track_caller]
+pub fn distillation_loss<'g, T: Float>(
+    student_logits: Var<'g, T>,
+    teacher_logits: Var<'g, T>,
+    temperature: f64,
+) -> Var<'g, T> {
+    same_shape("distillation_loss", student_logits, teacher_logits);
+    assert!(
+        student_logits.ndim() == 2,
+        "distillation_loss: logits must be [N, C], got shape {:?}",
+        student_logits.shape()
+    );
+    assert!(
+        temperature > 0.0,
+        "distillation_loss: temperature must be positive, got {temperature}"
+    );
+    let t = T::from_f64(temperature);
+    let teacher = (teacher_logits.detach() / student_logits.graph().scalar(t)).softmax(-1);
+    let student = (student_logits / student_logits.graph().scalar(t)).log_softmax(-1);
+    kl_div(student, teacher, Reduction::Mean) * (t * t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrograd_autograd::testing::{self, check_grads, tensor_of};
+    use ferrograd_autograd::{GradcheckOptions, Graph, gradcheck};
+    use proptest::prelude::*;
+
+    fn logits_and_labels() -> impl Strategy<Value = (Tensor<f64>, Vec<usize>)> {
+        (1usize..=4, 2usize..=5).prop_flat_map(|(n, c)| {
+            (
+                tensor_of(vec![n, c], -3.0..3.0),
+                prop::collection::vec(0..c, n),
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(testing::config())]
+
+        #[test]
+        fn regression_loss_grads_match_finite_diff(
+            (x, y) in testing::shape_of_rank(3).prop_flat_map(|s| (tensor_of::<f64>(s.clone(), -2.0..2.0), tensor_of::<f64>(s, -2.0..2.0)))
+        ) {
+            // Keep |x − y| away from the kinks of l1 (0) and huber (delta = 1).
+            let y = Tensor::from_vec(
+                x.to_vec().iter().zip(y.to_vec()).map(|(a, b)| {
+                    let d = b - *a;
+                    let d = if d.abs() < 1e-3 { 0.5 } else if (d.abs() - 1.0).abs() < 1e-3 { 1.5 } else { d };
+                    a + d
+                }).collect(),
+                y.shape(),
+            );
+            for r in [Reduction::Mean, Reduction::Sum, Reduction::None] {
+                check_grads(|v| mse_loss(v[0], v[1], r), &[x.clone(), y.clone()])?;
+                check_grads(|v| l1_loss(v[0], v[1], r), &[x.clone(), y.clone()])?;
+                check_grads(|v| huber_loss(v[0], v[1], 1.0, r), &[x.clone(), y.clone()])?;
+                check_grads(|v| smooth_l1_loss(v[0], v[1], 1.0, r), &[x.clone(), y.clone()])?;
+            }
+        }
+
+        #[test]
+        fn classification_loss_grads_match_finite_diff((x, labels) in logits_and_labels()) {
+            let c = x.shape()[1];
+            let w: Vec<f64> = (0..c).map(|k| 0.5 + k as f64 * 0.3).collect();
+            let opts = CrossEntropy::new().weight(w).label_smoothing(0.1);
+            check_grads(|v| cross_entropy(v[0], &labels, &opts), std::slice::from_ref(&x))?;
+            check_grads(|v| cross_entropy(v[0], &labels, &CrossEntropy::new().reduction(Reduction::None)), std::slice::from_ref(&x))?;
+            let probs = x.map(|v| 1.0 / (1.0 + (-v).exp()));
+            let targets = x.map(|v| if v > 0.0 { 1.0 } else { 0.2 });
+            check_grads(|v| binary_cross_entropy_with_logits(v[0], v[0].graph().constant(targets.clone()), Reduction::Mean), std::slice::from_ref(&x))?;
+            check_grads(|v| binary_cross_entropy(v[0], v[0].graph().constant(targets.clone()), Reduction::Sum), &[probs])?;
+            let soft = x.map(|v| v.abs() + 0.1);
+            check_grads(|v| cross_entropy_soft(v[0], v[0].graph().constant(soft.clone()), Reduction::Mean), std::slice::from_ref(&x))?;
+            check_grads(|v| distillation_loss(v[0], v[0].graph().constant(soft.clone()), 2.0), &[x])?;
+        }
+    }
+
+    /// Cross-entropy computed directly in f64 from the formula, for comparison.
+    fn reference_ce(logits: &[f64], c: usize, labels: &[usize], w: &[f64], eps: f64) -> f64 {
+        let mut total = 0.0;
+        let mut wsum = 0.0;
+        for (i, &y) in labels.iter().enumerate() {
+            let row = &logits[i * c..(i + 1) * c];
+            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let lse = m + row.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+            let nll = -(row[y] - lse);
+            let smooth: f64 = (0..c).map(|k| w[k] * -(row[k] - lse)).sum::<f64>() / c as f64;
+            total += (1.0 - eps) * w[y] * nll + eps * smooth;
+            wsum += w[y];
+        }
+        total / wsum
+    }
+
+    #[test]
+    fn cross_entropy_matches_the_formula_with_weights_and_smoothing() {
+        let logits = vec![0.2, -1.0, 2.5, 0.0, 1.0, -0.5];
+        let w = vec![1.0, 2.0, 0.5];
+        let g = Graph::<f64>::new();
+        let x = g.constant(Tensor::from_vec(logits.clone(), &[2, 3]));
+        let got = cross_entropy(
+            x,
+            &[2, 1],
+            &CrossEntropy::new().weight(w.clone()).label_smoothing(0.2),
+        )
+        .item();
+        let want = reference_ce(&logits, 3, &[2, 1], &w, 0.2);
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    }
+
+    #[test]
+    fn losses_are_finite_for_extreme_logits() {
+        let g = Graph::<f32>::new();
+        let x = g.var(Tensor::from_vec(vec![1e4, -1e4, -1e4, 1e4], &[2, 2]));
+        let ce = cross_entropy(x, &[1, 1], &CrossEntropy::new().label_smoothing(0.1));
+        let bce = binary_cross_entropy_with_logits(
+            x,
+            g.constant(Tensor::from_vec(vec![0.0, 1.0, 1.0, 1.0], &[2, 2])),
+            Reduction::Mean,
+        );
+        let kd = distillation_loss(
+            x,
+            g.constant(Tensor::from_vec(vec![-1e4, 1e4, 1e4, -1e4], &[2, 2])),
+            2.0,
+        );
+        for l in [ce, bce, kd] {
+            assert!(l.item().is_finite(), "{l:?} = {}", l.item());
+            g.grad(&[l], &[x], false)[0]
+                .unwrap()
+                .value()
+                .to_vec()
+                .iter()
+                .for_each(|v| assert!(v.is_finite()));
+        }
+        // Three of the four logits are 1e4 on the wrong side (loss 1e4 each), one is right.
+        assert_eq!(bce.item(), 7500.0);
+    }
+
+    #[test]
+    fn kl_div_treats_zero_targets_as_zero() {
+        let g = Graph::<f64>::new();
+        let target = g.constant(Tensor::from_vec(vec![0.0, 1.0], &[1, 2]));
+        let log_p = g.var(Tensor::from_vec(vec![0.5f64.ln(), 0.5f64.ln()], &[1, 2]));
+        let kl = kl_div(log_p, target, Reduction::Mean);
+        assert!((kl.item() - 2f64.ln()).abs() < 1e-12);
+        kl.backward();
+        assert_eq!(log_p.grad().unwrap().to_vec(), vec![0.0, -1.0]);
+    }
+
+    #[test]
+    fn nll_loss_reads_the_label_column() {
+        gradcheck(
+            |v| {
+                nll_loss(
+                    v[0].log_softmax(-1),
+                    &[1, 0],
+                    &CrossEntropy::new().reduction(Reduction::Sum),
+                )
+            },
+            &[Tensor::from_vec(vec![0.3, -0.2, 1.0, 0.4], &[2, 2])],
+            &GradcheckOptions::default(),
+        )
+        .unwrap();
+        let g = Graph::<f64>::new();
+        let lp = g.constant(Tensor::from_vec(vec![-0.1, -2.0, -3.0, -0.05], &[2, 2]));
+        assert_eq!(nll_loss(lp, &[1, 0], &CrossEntropy::new()).item(), 2.5);
+    }
+
+    #[test]
+    #[should_panic(expected = "cross_entropy: label 3 is out of range for 3 classes")]
+    fn cross_entropy_panics_on_a_bad_label() {
+        let g = Graph::<f32>::new();
+        cross_entropy(g.var(Tensor::zeros(&[2, 3])), &[0, 3], &CrossEntropy::new());
+    }
+
+    #[test]
+    #[should_panic(expected = "mse_loss: input of shape [2] and target of shape [3] differ")]
+    fn mse_loss_panics_on_shape_mismatch() {
+        let g = Graph::<f32>::new();
+        mse_loss(
+            g.var(Tensor::zeros(&[2])),
+            g.var(Tensor::zeros(&[3])),
+            Reduction::Mean,
+        );
+    }
+}
