@@ -3,7 +3,9 @@
 mod activation;
 mod conv;
 mod dropout;
+mod embedding;
 mod linear;
+mod norm;
 mod pool;
 
 pub use activation::{
@@ -11,5 +13,7 @@ pub use activation::{
 };
 pub use conv::{Conv1d, Conv2d};
 pub use dropout::Dropout;
+pub use embedding::Embedding;
 pub use linear::Linear;
+pub use norm::{BatchNorm1d, BatchNorm2d, LayerNorm};
 pub use pool::{AvgPool2d, Flatten, MaxPool2d};

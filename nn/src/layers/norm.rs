@@ -1,0 +1,342 @@
+//! Normalisation layers: `BatchNorm1d`, `BatchNorm2d`, `LayerNorm`.
+
+use ferrograd_autograd::{Float, Param, Tensor, Var};
+
+use crate::module::{Mode, Module, Slot};
+
+/// The shared batch normalisation over axis 1 (channels).
+struct BatchNorm<T: Float> {
+    op: &'static str,
+    ranks: &'static [usize],
+    eps: f64,
+    momentum: f64,
+    weight: Param<T>,
+    bias: Param<T>,
+    running_mean: Param<T>,
+    running_var: Param<T>,
+    mode: Mode,
+}
+
+impl<T: Float> BatchNorm<T> {
+    fn new(op: &'static str, ranks: &'static [usize], channels: usize) -> Self {
+        let buffer = |v: Tensor<T>| {
+            let p = Param::new(v);
+            p.set_requires_grad(false);
+            p
+        };
+        BatchNorm {
+            op,
+            ranks,
+            eps: 1e-5,
+            momentum: 0.1,
+            weight: Param::new(Tensor::ones(&[channels])),
+            bias: Param::new(Tensor::zeros(&[channels])),
+            running_mean: buffer(Tensor::zeros(&[channels])),
+            running_var: buffer(Tensor::ones(&[channels])),
+            mode: Mode::default(),
+        }
+    }
+
+    #[track_caller]
+    fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
+        let shape = x.shape();
+        let c = self.weight.numel();
+        assert!(
+            self.ranks.contains(&shape.len()) && shape[1] == c,
+            "{}: input of shape {shape:?} must be {} with {c} channels",
+            self.op,
+            if self.ranks == [4] {
+                "[N, C, H, W]"
+            } else {
+                "[N, C] or [N, C, L]"
+            }
+        );
+        let g = x.graph();
+        let axes: Vec<isize> = (0..shape.len() as isize).filter(|&a| a != 1).collect();
+        let mut bshape = vec![1isize; shape.len()];
+        bshape[1] = c as isize;
+        let per_channel = |p: &Param<T>| g.param(p).reshape(&bshape);
+        let eps = T::from_f64(self.eps);
+        let (mean, var) = if self.mode.is_training() {
+            let mean = x.mean_axes(&axes, true);
+            let var = x.var_axes(&axes, 0, true);
+            self.update_running(
+                mean.value(),
+                var.value(),
+                shape.iter().product::<usize>() / c,
+            );
+            (mean, var)
+        } else {
+            (
+                per_channel(&self.running_mean),
+                per_channel(&self.running_var),
+            )
+        };
+        let xhat = (x - mean) / (var + eps).sqrt();
+        xhat * per_channel(&self.weight) + per_channel(&self.bias)
+    }
+
+    /// `running = (1 − momentum)·running + momentum·batch`, with the unbiased batch variance
+    /// (as PyTorch).
+    fn update_running(&self, mean: Tensor<T>, var: Tensor<T>, count: usize) {
+        let m = T::from_f64(self.momentum);
+        let unbias = if count > 1 {
+            T::from_usize(count) / T::from_usize(count - 1)
+        } else {
+            T::one()
+        };
+        let blend = |p: &Param<T>, batch: &Tensor<T>, scale: T| {
+            let old = p.value().to_vec();
+            let new: Vec<T> = old
+                .iter()
+                .zip(batch.to_vec())
+                .map(|(&r, b)| (T::one() - m) * r + m * b * scale)
+                .collect();
+            p.set_value(Tensor::from_vec(new, &[old.len()]));
+        };
+        blend(&self.running_mean, &mean, T::one());
+        blend(&self.running_var, &var, unbias);
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
+        f("weight", Slot::Param(&self.weight));
+        f("bias", Slot::Param(&self.bias));
+        f("running_mean", Slot::Buffer(&self.running_mean));
+        f("running_var", Slot::Buffer(&self.running_var));
+        f("mode", Slot::Mode(&self.mode));
+    }
+}
+
+/// Defines a batch-norm layer for the given input ranks.
+macro_rules! batch_norm {
+    ($(#[$doc:meta])* $name:ident, $ranks:expr) => {
+        $(#[$doc])*
+        pub struct $name<T: Float = f32>(BatchNorm<T>);
+
+        impl<T: Float> $name<T> {
+            /// A layer over `channels` channels: weight 1, bias 0, running mean 0 and
+            /// variance 1, eps 1e-5, momentum 0.1 (PyTorch's defaults).
+            pub fn new(channels: usize) -> Self {
+                $name(BatchNorm::new(stringify!($name), $ranks, channels))
+            }
+
+            /// The `eps` added to the variance.
+            pub fn eps(mut self, eps: f64) -> Self {
+                self.0.eps = eps;
+                self
+            }
+
+            /// The weight of the newest batch in the running statistics (PyTorch's
+            /// convention; Keras' `momentum` is `1 −` this).
+            pub fn momentum(mut self, momentum: f64) -> Self {
+                self.0.momentum = momentum;
+                self
+            }
+
+            /// The running mean, a buffer.
+            pub fn running_mean(&self) -> &Param<T> {
+                &self.0.running_mean
+            }
+
+            /// The running (unbiased) variance, a buffer.
+            pub fn running_var(&self) -> &Param<T> {
+                &self.0.running_var
+            }
+        }
+
+        impl<T: Float> Module<T> for $name<T> {
+            #[track_caller]
+            fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
+                self.0.forward(x)
+            }
+
+            fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
+                self.0.visit(f);
+            }
+        }
+    };
+}
+
+batch_norm!(
+    /// Batch normalisation over `[N, C]` or `[N, C, L]`, as `torch.nn.BatchNorm1d`: in
+    /// training mode each channel is normalised with the batch's mean and (biased) variance
+    /// and the running statistics are updated; in eval mode the running statistics are used.
+    /// Then `y = x̂·weight + bias`.
+    ///
+    /// # Shapes
+    /// - input `[N, C]` or `[N, C, L]`
+    /// - output: the input's shape
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd_nn::{BatchNorm1d, Module, ModuleExt};
+    /// let bn = BatchNorm1d::<f64>::new(2);
+    /// let g = Graph::new();
+    /// let x = g.constant(Tensor::from_vec(vec![1.0, 10.0, 3.0, 30.0], &[2, 2]));
+    /// // Each channel comes out with mean 0 and variance 1 over the batch.
+    /// let y = bn.forward(x).value().to_vec();
+    /// for (v, want) in y.iter().zip([-1.0, -1.0, 1.0, 1.0]) {
+    ///     assert!((v - want).abs() < 1e-4);
+    /// }
+    /// // Running mean moved 10% towards the batch mean [2, 20].
+    /// let rm = bn.running_mean().value().to_vec();
+    /// assert!((rm[0] - 0.2).abs() < 1e-12 && (rm[1] - 2.0).abs() < 1e-12);
+    /// ```
+    BatchNorm1d,
+    &[2, 3]
+);
+
+batch_norm!(
+    /// Batch normalisation over `[N, C, H, W]`, as `torch.nn.BatchNorm2d`; see
+    /// [`BatchNorm1d`].
+    ///
+    /// # Shapes
+    /// - input `[N, C, H, W]`
+    /// - output: the input's shape
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd_nn::{BatchNorm2d, Module};
+    /// let bn = BatchNorm2d::<f32>::new(3);
+    /// let g = Graph::new();
+    /// assert_eq!(bn.forward(g.constant(Tensor::ones(&[2, 3, 4, 4]))).shape(), vec![2, 3, 4, 4]);
+    /// ```
+    BatchNorm2d,
+    &[4]
+);
+
+/// Layer normalisation over the trailing `normalized_shape` dimensions, as
+/// `torch.nn.LayerNorm`: `(x − mean) / √(var + eps)·weight + bias`, mean and (biased)
+/// variance per sample; weight 1 and bias 0 of shape `normalized_shape`, eps 1e-5.
+///
+/// # Shapes
+/// - input `[.., *normalized_shape]`
+/// - output: the input's shape
+///
+/// ```
+/// use ferrograd_autograd::{Graph, Tensor};
+/// use ferrograd_nn::{LayerNorm, Module};
+/// let ln = LayerNorm::<f64>::new(&[2]).eps(0.0);
+/// let g = Graph::new();
+/// let y = ln.forward(g.constant(Tensor::from_vec(vec![1.0, 3.0, -2.0, 8.0], &[2, 2])));
+/// assert_eq!(y.value().to_vec(), vec![-1.0, 1.0, -1.0, 1.0]);
+/// ```
+pub struct LayerNorm<T: Float = f32> {
+    shape: Vec<usize>,
+    eps: f64,
+    weight: Param<T>,
+    bias: Param<T>,
+}
+
+impl<T: Float> LayerNorm<T> {
+    /// A layer normalising the trailing dimensions `normalized_shape`.
+    pub fn new(normalized_shape: &[usize]) -> Self {
+        LayerNorm {
+            shape: normalized_shape.to_vec(),
+            eps: 1e-5,
+            weight: Param::new(Tensor::ones(normalized_shape)),
+            bias: Param::new(Tensor::zeros(normalized_shape)),
+        }
+    }
+
+    /// The `eps` added to the variance.
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+}
+
+impl<T: Float> Module<T> for LayerNorm<T> {
+    /// # Panics
+    /// If the input does not end in `normalized_shape`.
+    #[track_caller]
+    fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
+        let s = x.shape();
+        let k = self.shape.len();
+        assert!(
+            s.len() >= k && s[s.len() - k..] == self.shape[..],
+            "LayerNorm: input of shape {s:?} must end in {:?}",
+            self.shape
+        );
+        let axes: Vec<isize> = (1..=k as isize).map(|i| -i).collect();
+        let mean = x.mean_axes(&axes, true);
+        let var = x.var_axes(&axes, 0, true);
+        let g = x.graph();
+        let xhat = (x - mean) / (var + T::from_f64(self.eps)).sqrt();
+        xhat * g.param(&self.weight) + g.param(&self.bias)
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
+        f("weight", Slot::Param(&self.weight));
+        f("bias", Slot::Param(&self.bias));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ModuleExt;
+    use crate::testing::check_module;
+    use ferrograd_autograd::Graph;
+
+    fn input(shape: &[usize]) -> Tensor<f64> {
+        let n: usize = shape.iter().product();
+        Tensor::from_vec(
+            (0..n)
+                .map(|i| ((i * 7919) % 23) as f64 * 0.1 - 1.0)
+                .collect(),
+            shape,
+        )
+    }
+
+    #[test]
+    fn norm_layers_grads_match_finite_diff() {
+        check_module(&BatchNorm1d::<f64>::new(3), &input(&[4, 3])).unwrap();
+        check_module(&BatchNorm1d::<f64>::new(2), &input(&[3, 2, 5])).unwrap();
+        check_module(&BatchNorm2d::<f64>::new(2), &input(&[2, 2, 3, 3])).unwrap();
+        check_module(&LayerNorm::<f64>::new(&[2, 3]), &input(&[4, 2, 3])).unwrap();
+        let bn = BatchNorm2d::<f64>::new(2);
+        bn.eval();
+        check_module(&bn, &input(&[2, 2, 3, 3])).unwrap();
+    }
+
+    #[test]
+    fn batch_norm_running_statistics_follow_pytorch() {
+        // x = [[1], [3], [5]]: batch mean 3, biased var 8/3, unbiased var 4.
+        let bn = BatchNorm1d::<f64>::new(1).momentum(0.5);
+        let g = Graph::new();
+        let x = g.constant(Tensor::from_vec(vec![1.0, 3.0, 5.0], &[3, 1]));
+        bn.forward(x);
+        assert_eq!(bn.running_mean().value().to_vec(), vec![1.5]);
+        assert_eq!(
+            bn.running_var().value().to_vec(),
+            vec![0.5 * 1.0 + 0.5 * 4.0]
+        );
+        // Eval mode normalises with the running statistics and leaves them alone.
+        bn.eval();
+        let y = bn.forward(x).value().to_vec();
+        let sd = (2.5f64 + 1e-5).sqrt();
+        assert_eq!(
+            y,
+            vec![(1.0 - 1.5) / sd, (3.0 - 1.5) / sd, (5.0 - 1.5) / sd]
+        );
+        assert_eq!(bn.running_mean().value().to_vec(), vec![1.5]);
+    }
+
+    #[test]
+    fn buffers_are_state_but_not_parameters() {
+        let bn = BatchNorm2d::<f32>::new(4);
+        assert_eq!(bn.num_params(), 8);
+        let names: Vec<String> = bn.state().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["weight", "bias", "running_mean", "running_var"]);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "BatchNorm2d: input of shape [2, 3] must be [N, C, H, W] with 3 channels"
+    )]
+    fn batch_norm_2d_panics_on_2d_input() {
+        let g = Graph::<f32>::new();
+        BatchNorm2d::<f32>::new(3).forward(g.constant(Tensor::zeros(&[2, 3])));
+    }
+}
