@@ -33,6 +33,23 @@
 //! println!("{}", cnn.summary(&[1, 1, 28, 28]));
 //! ```
 
+//!
+//! An LSTM classifier over token ids (ids entered as floats, as Keras takes them):
+//!
+//! ```
+//! use ferrograd_autograd::{Graph, Tensor};
+//! use ferrograd_nn::*;
+//!
+//! let mut rng = init::rng(0);
+//! let classifier = Sequential::<f32>::new()
+//!     .add(Embedding::new(1000, 32, &mut rng))
+//!     .add(Lstm::new(32, 64, 1, &mut rng))
+//!     .add(Linear::new(64, 2, &mut rng));
+//! let g = Graph::new();
+//! let tokens = g.constant(Tensor::from_vec((0..20).map(|i| i as f32).collect(), &[2, 10]));
+//! assert_eq!(classifier.forward(tokens).shape(), vec![2, 2]);
+//! ```
+
 pub mod init;
 mod layers;
 pub mod loss;

@@ -7,6 +7,7 @@ mod embedding;
 mod linear;
 mod norm;
 mod pool;
+mod recurrent;
 
 pub use activation::{
     ELU, GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh,
@@ -17,3 +18,4 @@ pub use embedding::Embedding;
 pub use linear::Linear;
 pub use norm::{BatchNorm1d, BatchNorm2d, LayerNorm};
 pub use pool::{AvgPool2d, Flatten, MaxPool2d};
+pub use recurrent::{Gru, Lstm, RecurrentState, SimpleRnn};
