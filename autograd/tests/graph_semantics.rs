@@ -273,3 +273,17 @@ fn a_custom_op_with_a_rule_of_the_wrong_shape_is_named() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_param_whose_value_was_replaced_enters_anew() {
+    let w = Param::new(Tensor::from_vec(vec![1.0f64], &[1]));
+    let g = Graph::new();
+    let a = g.param(&w);
+    assert_eq!(g.param(&w).value().to_vec(), vec![1.0]);
+    w.set_value(Tensor::from_vec(vec![5.0], &[1]));
+    let b = g.param(&w);
+    assert_eq!(b.value().to_vec(), vec![5.0]);
+    assert_eq!(a.value().to_vec(), vec![1.0]);
+    (b * b).sum().backward();
+    assert_eq!(w.grad().unwrap().to_vec(), vec![10.0]);
+}

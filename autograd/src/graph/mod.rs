@@ -151,7 +151,9 @@ impl<T: Float> Graph<T> {
     }
 
     /// Enters a parameter as a leaf. Its value is shared, not copied; backward adds the
-    /// gradient into [`Param::grad`]. Entering the same parameter twice gives the same `Var`.
+    /// gradient into [`Param::grad`]. Entering the same parameter twice gives the same `Var`,
+    /// unless its value was replaced in between ([`Param::set_value`], a checkpoint load):
+    /// then the new value enters as a new leaf.
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Param, Tensor};
@@ -163,10 +165,17 @@ impl<T: Float> Graph<T> {
     /// ```
     #[track_caller]
     pub fn param(&self, param: &Param<T>) -> Var<'_, T> {
-        if let Some(&(key, _)) = self.inner.borrow().params.get(&param.id()) {
-            return Var { graph: self, key };
+        let value = param.value();
+        {
+            let inner = self.inner.borrow();
+            if let Some(&(key, _)) = inner.params.get(&param.id()) {
+                // Reuse the leaf unless the parameter's value was replaced since (a load).
+                if inner.nodes[key].value.array().as_ptr() == value.array().as_ptr() {
+                    return Var { graph: self, key };
+                }
+            }
         }
-        let var = self.leaf("param", param.value(), param.requires_grad());
+        let var = self.leaf("param", value, param.requires_grad());
         self.inner
             .borrow_mut()
             .params
