@@ -54,6 +54,7 @@ pub mod init;
 mod layers;
 pub mod loss;
 mod module;
+pub mod serialize;
 pub mod testing;
 
 pub use layers::*;

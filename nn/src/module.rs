@@ -172,6 +172,50 @@ pub trait ModuleExt<T: Float>: Module<T> {
             .for_each(|p| p.set_requires_grad(true));
     }
 
+    /// Saves every parameter and buffer to `path` as safetensors (see [`crate::serialize`]),
+    /// atomically.
+    ///
+    /// # Errors
+    /// [`serialize::Error::Io`](crate::serialize::Error::Io) if the file cannot be written.
+    fn save(&self, path: impl AsRef<std::path::Path>) -> crate::serialize::Result<()> {
+        crate::serialize::save(self, path)
+    }
+
+    /// Loads every parameter and buffer from the safetensors file at `path`, strictly: the
+    /// file must hold exactly this module's names, shapes and element type. On an error the
+    /// module is unchanged.
+    ///
+    /// # Errors
+    /// A [`serialize::Error`](crate::serialize::Error) naming the file and the parameter or
+    /// byte offset.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd_nn::{Linear, Module, ModuleExt, init};
+    /// let path = std::env::temp_dir().join("ferrograd-doc-linear.safetensors");
+    /// let a = Linear::<f32>::new(3, 2, &mut init::rng(0));
+    /// a.save(&path)?;
+    /// let b = Linear::<f32>::new(3, 2, &mut init::rng(1));
+    /// b.load(&path)?;
+    /// assert_eq!(a.weight().value(), b.weight().value());
+    /// # Ok::<(), ferrograd_nn::serialize::Error>(())
+    /// ```
+    fn load(&self, path: impl AsRef<std::path::Path>) -> crate::serialize::Result<()> {
+        crate::serialize::load(self, path, true).map(|_| ())
+    }
+
+    /// Loads the tensors of the file that match this module's names, leaving the others
+    /// (PyTorch's `strict=False`); the report lists what was missing and what was extra.
+    ///
+    /// # Errors
+    /// As [`ModuleExt::load`], except for missing and unexpected names.
+    fn load_non_strict(
+        &self,
+        path: impl AsRef<std::path::Path>,
+    ) -> crate::serialize::Result<crate::serialize::LoadReport> {
+        crate::serialize::load(self, path, false)
+    }
+
     /// Clears every parameter's gradient.
     fn zero_grad(&self) {
         self.parameters().iter().for_each(Param::zero_grad);

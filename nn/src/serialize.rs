@@ -1,0 +1,412 @@
+//! Saving and loading a module's parameters and buffers as
+//! [safetensors](https://huggingface.co/docs/safetensors), the format PyTorch and Hugging Face
+//! tools read. Names are the module's dotted names (`encoder.fc.weight`).
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use ferrograd_autograd::{Float, Tensor};
+use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, View};
+
+use crate::module::{Module, ModuleExt};
+
+/// An error from saving or loading weights; every variant names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a valid safetensors file (truncated, corrupt header, bad offsets).
+    #[error("{}: not a valid safetensors file: {reason}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with byte offsets where they apply.
+        reason: String,
+    },
+    /// A parameter of the module has no tensor in the file.
+    #[error("{}: no tensor for parameter `{name}`", path.display())]
+    Missing {
+        /// The file.
+        path: PathBuf,
+        /// The parameter's dotted name.
+        name: String,
+    },
+    /// Tensors in the file that the module has no parameter for (strict loading only).
+    #[error("{}: unexpected tensors {names:?} (the module has no such parameters)", path.display())]
+    Unexpected {
+        /// The file.
+        path: PathBuf,
+        /// The tensors' names.
+        names: Vec<String>,
+    },
+    /// A tensor whose shape differs from its parameter's.
+    #[error("{}: tensor `{name}` has shape {found:?}, the parameter has shape {expected:?}", path.display())]
+    Shape {
+        /// The file.
+        path: PathBuf,
+        /// The parameter's dotted name.
+        name: String,
+        /// The parameter's shape.
+        expected: Vec<usize>,
+        /// The tensor's shape.
+        found: Vec<usize>,
+    },
+    /// A tensor whose element type differs from the module's.
+    #[error("{}: tensor `{name}` is {found}, the module is {expected}", path.display())]
+    Dtype {
+        /// The file.
+        path: PathBuf,
+        /// The parameter's dotted name.
+        name: String,
+        /// The module's type, `F32` or `F64`.
+        expected: String,
+        /// The tensor's type.
+        found: String,
+    },
+}
+
+/// `Result` with this module's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a non-strict load skipped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Parameters left as they were because the file has no tensor for them.
+    pub missing: Vec<String>,
+    /// Tensors in the file that the module has no parameter for.
+    pub unexpected: Vec<String>,
+}
+
+fn dtype_of<T: Float>() -> Dtype {
+    if T::DTYPE == "f32" {
+        Dtype::F32
+    } else {
+        Dtype::F64
+    }
+}
+
+/// A tensor's little-endian bytes, for the writer.
+struct Bytes {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl View for Bytes {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.data)
+    }
+    fn data_len(&self) -> usize {
+        self.data.len()
+    }
+}
+
+fn to_bytes<T: Float>(t: &Tensor<T>) -> Bytes {
+    let dtype = dtype_of::<T>();
+    let data = t
+        .to_vec()
+        .iter()
+        .flat_map(|v| match dtype {
+            Dtype::F32 => (v.as_f64() as f32).to_le_bytes().to_vec(),
+            _ => v.as_f64().to_le_bytes().to_vec(),
+        })
+        .collect();
+    Bytes {
+        dtype,
+        shape: t.shape().to_vec(),
+        data,
+    }
+}
+
+fn from_bytes<T: Float>(data: &[u8], shape: &[usize]) -> Tensor<T> {
+    let values = if T::DTYPE == "f32" {
+        data.chunks_exact(4)
+            .map(|b| T::from_f64(f32::from_le_bytes(b.try_into().expect("4 bytes")) as f64))
+            .collect()
+    } else {
+        data.chunks_exact(8)
+            .map(|b| T::from_f64(f64::from_le_bytes(b.try_into().expect("8 bytes"))))
+            .collect()
+    };
+    Tensor::from_vec(values, shape)
+}
+
+/// Writes every parameter and buffer of `module` to `path` as safetensors. The file is
+/// written to a temporary name beside `path` and renamed over it, so a crash never leaves a
+/// half-written checkpoint.
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be written.
+pub fn save<T: Float, M: Module<T> + ?Sized>(module: &M, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    let tensors: BTreeMap<String, Bytes> = module
+        .state()
+        .into_iter()
+        .map(|(name, p)| (name, to_bytes(&p.value())))
+        .collect();
+    let bytes = safetensors::serialize(tensors, None).map_err(|e| Error::Format {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Checks the framing that the safetensors parser reports without offsets.
+fn check_framing(path: &Path, bytes: &[u8]) -> Result<()> {
+    let format = |reason: String| Error::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let len = bytes.len();
+    let Some(head) = bytes.get(..8) else {
+        return Err(format(format!(
+            "the file is {len} bytes, shorter than the 8-byte header length at its start"
+        )));
+    };
+    let n = u64::from_le_bytes(head.try_into().expect("8 bytes"));
+    if n > (len as u64).saturating_sub(8) {
+        return Err(format(format!(
+            "the header claims {n} bytes from byte 8, but the file ends at byte {len}"
+        )));
+    }
+    Ok(())
+}
+
+/// Loads `module`'s parameters and buffers from the safetensors file at `path`. With
+/// `strict`, the file must hold exactly the module's names; otherwise missing names keep
+/// their values and extra tensors are ignored, both listed in the [`LoadReport`]. Nothing is
+/// changed unless every tensor that would be loaded has the right shape and type.
+///
+/// # Errors
+/// [`Error::Io`], [`Error::Format`] (naming byte offsets for a truncated file),
+/// [`Error::Missing`] / [`Error::Unexpected`] (strict only), [`Error::Shape`],
+/// [`Error::Dtype`].
+pub fn load<T: Float, M: Module<T> + ?Sized>(
+    module: &M,
+    path: impl AsRef<Path>,
+    strict: bool,
+) -> Result<LoadReport> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    check_framing(path, &bytes)?;
+    let file = SafeTensors::deserialize(&bytes).map_err(|e| Error::Format {
+        path: path.to_path_buf(),
+        reason: match e {
+            SafeTensorError::MetadataIncompleteBuffer => {
+                let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+                format!(
+                    "the tensor data starting at byte {} does not end where the file ends (byte {}): truncated or padded",
+                    8 + n,
+                    bytes.len()
+                )
+            }
+            other => other.to_string(),
+        },
+    })?;
+    let state = module.state();
+    let names: BTreeSet<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
+    let mut report = LoadReport {
+        unexpected: file
+            .names()
+            .into_iter()
+            .filter(|n| !names.contains(n))
+            .map(str::to_string)
+            .collect(),
+        ..LoadReport::default()
+    };
+    report.unexpected.sort();
+    let mut updates = Vec::new();
+    for (name, p) in &state {
+        let view = match file.tensor(name) {
+            Ok(view) => view,
+            Err(_) if !strict => {
+                report.missing.push(name.clone());
+                continue;
+            }
+            Err(_) => {
+                return Err(Error::Missing {
+                    path: path.to_path_buf(),
+                    name: name.clone(),
+                });
+            }
+        };
+        if view.dtype() != dtype_of::<T>() {
+            return Err(Error::Dtype {
+                path: path.to_path_buf(),
+                name: name.clone(),
+                expected: dtype_of::<T>().to_string(),
+                found: view.dtype().to_string(),
+            });
+        }
+        if view.shape() != p.shape() {
+            return Err(Error::Shape {
+                path: path.to_path_buf(),
+                name: name.clone(),
+                expected: p.shape(),
+                found: view.shape().to_vec(),
+            });
+        }
+        updates.push((p, from_bytes::<T>(view.data(), view.shape())));
+    }
+    if strict && !report.unexpected.is_empty() {
+        return Err(Error::Unexpected {
+            path: path.to_path_buf(),
+            names: report.unexpected,
+        });
+    }
+    for (p, value) in updates {
+        p.set_value(value);
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Linear, Sequential, init};
+    use ferrograd_autograd::Graph;
+
+    fn model(seed: u64) -> Sequential<f32> {
+        let mut rng = init::rng(seed);
+        Sequential::new()
+            .add(Linear::new(3, 4, &mut rng))
+            .add(Linear::new(4, 2, &mut rng))
+    }
+
+    fn tmp(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("ferrograd-{}-{name}", std::process::id()))
+    }
+
+    #[test]
+    fn every_truncation_of_a_valid_file_is_an_error() {
+        let path = tmp("trunc.safetensors");
+        save(&model(0), &path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let cut = tmp("cut.safetensors");
+        for len in 0..bytes.len() {
+            std::fs::write(&cut, &bytes[..len]).unwrap();
+            let err = load(&model(1), &cut, true).unwrap_err();
+            assert!(matches!(err, Error::Format { .. }), "{len}: {err}");
+            assert!(err.to_string().contains("cut.safetensors"), "{err}");
+        }
+        std::fs::remove_file(&cut).ok();
+        std::fs::remove_file(&path).ok();
+    }
+
+    #[test]
+    fn truncation_messages_name_byte_offsets() {
+        let path = tmp("msg.safetensors");
+        save(&model(0), &path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..5]).unwrap();
+        let e = load(&model(1), &path, true).unwrap_err().to_string();
+        assert!(e.ends_with("not a valid safetensors file: the file is 5 bytes, shorter than the 8-byte header length at its start"), "{e}");
+        std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        let e = load(&model(1), &path, true).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!(
+                "does not end where the file ends (byte {})",
+                bytes.len() - 3
+            )),
+            "{e}"
+        );
+        std::fs::remove_file(&path).ok();
+    }
+
+    #[test]
+    fn mismatches_are_named_and_leave_the_model_unchanged() {
+        let path = tmp("mismatch.safetensors");
+        save(&model(0), &path).unwrap();
+        let mut rng = init::rng(2);
+        let wider = Sequential::<f32>::new()
+            .add(Linear::new(3, 5, &mut rng))
+            .add(Linear::new(5, 2, &mut rng));
+        let before = wider.parameters()[0].value();
+        let e = load(&wider, &path, true).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: tensor `0.weight` has shape [4, 3], the parameter has shape [5, 3]",
+                path.display()
+            )
+        );
+        assert_eq!(wider.parameters()[0].value(), before);
+
+        let bigger = Sequential::<f32>::new()
+            .add(Linear::new(3, 4, &mut rng))
+            .add(Linear::new(4, 2, &mut rng))
+            .add(Linear::new(2, 2, &mut rng));
+        let e = load(&bigger, &path, true).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{}: no tensor for parameter `2.weight`", path.display())
+        );
+        let report = load(&bigger, &path, false).unwrap();
+        assert_eq!(report.missing, ["2.weight", "2.bias"]);
+
+        let smaller = Sequential::<f32>::new().add(Linear::new(3, 4, &mut rng));
+        let e = load(&smaller, &path, true).unwrap_err();
+        assert!(
+            e.to_string().ends_with(
+                "unexpected tensors [\"1.bias\", \"1.weight\"] (the module has no such parameters)"
+            ),
+            "{e}"
+        );
+
+        let f64_model = Sequential::<f64>::new()
+            .add(Linear::new(3, 4, &mut rng))
+            .add(Linear::new(4, 2, &mut rng));
+        let e = load(&f64_model, &path, true).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("tensor `0.weight` is F32, the module is F64"),
+            "{e}"
+        );
+        std::fs::remove_file(&path).ok();
+    }
+
+    #[test]
+    fn a_missing_file_is_an_io_error_naming_it() {
+        let e = load(&model(0), "/nonexistent/w.safetensors", true).unwrap_err();
+        assert!(
+            e.to_string().starts_with("/nonexistent/w.safetensors: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn save_then_load_gives_identical_outputs() {
+        let path = tmp("roundtrip.safetensors");
+        let (a, b) = (model(0), model(1));
+        a.save(&path).unwrap();
+        b.load(&path).unwrap();
+        let g = Graph::new();
+        let x = g.constant(Tensor::from_vec(vec![0.3, -1.0, 2.0], &[1, 3]));
+        assert_eq!(a.forward(x).value(), b.forward(x).value());
+        std::fs::remove_file(&path).ok();
+    }
+}
