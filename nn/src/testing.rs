@@ -27,6 +27,16 @@ pub fn check_module<M: Module<f64>>(module: &M, input: &Tensor<f64>) -> Result<(
     gradcheck(|v| module.forward(v[0]), std::slice::from_ref(input), &opts)
         .map_err(|e| format!("input: {e}"))?;
     module.zero_grad();
+    check_module_params(module, input)
+}
+
+/// The parameter half of [`check_module`], for modules whose input is not differentiable
+/// (an [`Embedding`](crate::Embedding)'s ids).
+///
+/// # Errors
+/// A message naming the parameter, the element, and the analytic and numeric values.
+pub fn check_module_params<M: Module<f64>>(module: &M, input: &Tensor<f64>) -> Result<(), String> {
+    let opts = GradcheckOptions::default();
 
     let weighted = || {
         let g = Graph::new();

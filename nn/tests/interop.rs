@@ -43,7 +43,7 @@ fn a_file_written_by_python_safetensors_loads_and_reproduces_its_outputs() {
 }
 
 #[test]
-fn the_mnist_cnn_and_an_lstm_classifier_save_and_reload_with_identical_outputs() {
+fn an_mlp_the_mnist_cnn_and_an_lstm_classifier_save_and_reload_with_identical_outputs() {
     let dir = std::env::temp_dir();
     let cnn = |seed| {
         let mut rng = init::rng(seed);
@@ -68,7 +68,16 @@ fn the_mnist_cnn_and_an_lstm_classifier_save_and_reload_with_identical_outputs()
             .add(Lstm::new(8, 16, 2, &mut rng))
             .add(Linear::new(16, 2, &mut rng))
     };
+    let mlp = |seed| {
+        let mut rng = init::rng(seed);
+        Sequential::<f32>::new()
+            .add(Linear::new(4, 16, &mut rng))
+            .add(ReLU)
+            .add(Dropout::new(0.2, 0))
+            .add(Linear::new(16, 3, &mut rng))
+    };
     let g = Graph::new();
+    let features = g.constant(Tensor::rand_uniform(&[5, 4], -1.0, 1.0, &mut init::rng(8)));
     let images = g.constant(Tensor::rand_uniform(
         &[2, 1, 28, 28],
         0.0,
@@ -80,6 +89,7 @@ fn the_mnist_cnn_and_an_lstm_classifier_save_and_reload_with_identical_outputs()
         &[2, 6],
     ));
     for (name, a, b, x) in [
+        ("mlp", mlp(0), mlp(1), features),
         ("cnn", cnn(0), cnn(1), images),
         ("lstm", lstm(0), lstm(1), tokens),
     ] {

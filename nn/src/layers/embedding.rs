@@ -106,6 +106,13 @@ mod tests {
     }
 
     #[test]
+    fn embedding_grads_match_finite_diff() {
+        let emb = Embedding::<f64>::new(5, 3, &mut init::rng(4));
+        let ids = Tensor::from_vec(vec![4.0, 0.0, 4.0, 2.0], &[2, 2]);
+        crate::testing::check_module_params(&emb, &ids).unwrap();
+    }
+
+    #[test]
     #[should_panic(expected = "Embedding: input value 1.5 is not an id below num_embeddings 4")]
     fn embedding_panics_on_a_fractional_id() {
         let emb = Embedding::<f32>::new(4, 2, &mut init::rng(0));
