@@ -1,4 +1,8 @@
-//! Datasets, loaders, splits and preprocessing for ferrograd.
-//!
-//! The crate is part of the workspace layout from the start; its contents are built on
-//! `ferrograd-autograd`'s `Tensor` in the project's data issue.
+//! Datasets, splits, preprocessing and file readers for ferrograd.
+
+pub mod csv;
+mod error;
+pub mod idx;
+pub mod mnist;
+
+pub use error::{Error, Result};
