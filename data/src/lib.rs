@@ -4,5 +4,6 @@ pub mod csv;
 mod error;
 pub mod idx;
 pub mod mnist;
+pub mod split;
 
 pub use error::{Error, Result};
