@@ -26,6 +26,12 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A class label that the encoder was not fit on.
+    #[error("label `{label}` was not among the labels the encoder was fit on")]
+    UnknownLabel {
+        /// The label.
+        label: String,
+    },
 }
 
 impl Error {
