@@ -1,6 +1,30 @@
 //! Datasets, splits, preprocessing and file readers for ferrograd.
+//!
+//! Load, split 80/20 with a seed, standardise on the training part, batch and shuffle:
+//!
+//! ```
+//! use ferrograd_autograd::Tensor;
+//! use ferrograd_data::dataset::{DataLoader, Targets, TensorDataset};
+//! use ferrograd_data::preprocess::StandardScaler;
+//! use ferrograd_data::split::train_test_split;
+//!
+//! let x = Tensor::<f32>::rand_normal(&[100, 4], 5.0, 2.0, &mut ferrograd_data::rng(0));
+//! let labels: Vec<usize> = (0..100).map(|i| i % 3).collect();
+//! let data = TensorDataset::new(x, Targets::Classes(labels.clone()));
+//! let split = train_test_split(100, 0.2, 42, Some(&labels));
+//! let (train, test) = (data.subset(&split.train), data.subset(&split.test));
+//! let scaler = StandardScaler::fit(train.inputs());
+//! let train = TensorDataset::new(scaler.transform(train.inputs()), train.targets().clone());
+//! let loader = DataLoader::new(train, 16).shuffle(0);
+//! for batch in loader.iter() {
+//!     assert_eq!(batch.x.shape()[1], 4);
+//! }
+//! assert_eq!(test.len(), 20);
+//! # use ferrograd_data::dataset::Dataset;
+//! ```
 
 pub mod csv;
+pub mod dataset;
 mod error;
 pub mod idx;
 pub mod mnist;
@@ -8,3 +32,8 @@ pub mod preprocess;
 pub mod split;
 
 pub use error::{Error, Result};
+
+/// A seeded random number generator, for reproducible data generation and shuffling.
+pub fn rng(seed: u64) -> rand::rngs::StdRng {
+    <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed)
+}

@@ -39,9 +39,9 @@ fn by_class(op: &str, labels: &[usize], n: usize) -> BTreeMap<usize, Vec<usize>>
 }
 
 /// Splits `0..n` into a shuffled train part and a test part of `⌈test_fraction·n⌉` samples
-/// (scikit-learn's rule). With `stratify` (one label per sample), each class is split
-/// separately, `round(test_fraction·n_c)` of it going to test, so both parts keep the
-/// class proportions.
+/// (scikit-learn's rule). With `stratify` (one label per sample), the test samples are
+/// apportioned to the classes in proportion to their sizes (largest remainders rounding
+/// up), so both parts keep the class proportions.
 ///
 /// # Panics
 /// If `test_fraction` is not strictly between 0 and 1, or `stratify` does not have `n`
@@ -74,17 +74,47 @@ pub fn train_test_split(
             train.extend_from_slice(&all[n_test..]);
         }
         Some(labels) => {
-            for (_, members) in by_class("train_test_split", labels, n) {
+            let classes = by_class("train_test_split", labels, n);
+            let n_test = (test_fraction * n as f64).ceil() as usize;
+            let sizes: Vec<usize> = classes.values().map(Vec::len).collect();
+            let quotas = apportion(n_test, &sizes);
+            for ((_, members), take) in classes.into_iter().zip(quotas) {
                 let members = shuffled(members, &mut rng);
-                let n_test = (test_fraction * members.len() as f64).round() as usize;
-                test.extend_from_slice(&members[..n_test]);
-                train.extend_from_slice(&members[n_test..]);
+                test.extend_from_slice(&members[..take]);
+                train.extend_from_slice(&members[take..]);
             }
             train.shuffle(&mut rng);
             test.shuffle(&mut rng);
         }
     }
     Split { train, test }
+}
+
+/// Splits `total` over groups in proportion to their `sizes` (largest remainders get the
+/// leftover units, larger groups first on ties), never more than a group holds.
+fn apportion(total: usize, sizes: &[usize]) -> Vec<usize> {
+    let n: usize = sizes.iter().sum();
+    let exact: Vec<f64> = sizes
+        .iter()
+        .map(|&s| total as f64 * s as f64 / n as f64)
+        .collect();
+    let mut quota: Vec<usize> = exact.iter().map(|q| q.floor() as usize).collect();
+    let mut order: Vec<usize> = (0..sizes.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (ra, rb) = (exact[a] - quota[a] as f64, exact[b] - quota[b] as f64);
+        rb.total_cmp(&ra).then(sizes[b].cmp(&sizes[a]))
+    });
+    let mut left = total - quota.iter().sum::<usize>();
+    for &g in order.iter().cycle().take(order.len() * 2) {
+        if left == 0 {
+            break;
+        }
+        if quota[g] < sizes[g] {
+            quota[g] += 1;
+            left -= 1;
+        }
+    }
+    quota
 }
 
 /// K-fold cross-validation splits, as scikit-learn's `KFold`: `0..n` cut into `k`
@@ -299,11 +329,12 @@ mod tests {
     proptest! {
         #[test]
         fn splits_and_folds_partition_exactly(n in 2usize..60, frac in 0.05f64..0.95, seed in any::<u64>(), k in 2usize..6) {
-            let s = train_test_split(n, frac, seed, None);
-            assert_partition(&s, n);
-            prop_assert_eq!(s.test.len(), (frac * n as f64).ceil() as usize);
-            prop_assume!(n >= k);
             let labels: Vec<usize> = (0..n).map(|i| (i * 7 + seed as usize) % 3).collect();
+            for s in [train_test_split(n, frac, seed, None), train_test_split(n, frac, seed, Some(&labels))] {
+                assert_partition(&s, n);
+                prop_assert_eq!(s.test.len(), (frac * n as f64).ceil() as usize);
+            }
+            prop_assume!(n >= k);
             for folds in [KFold::new(k).folds(n), KFold::new(k).shuffle(seed).folds(n), StratifiedKFold::new(k).shuffle(seed).folds(&labels)] {
                 let mut seen = vec![0; n];
                 for f in &folds {

@@ -1,0 +1,465 @@
+//! Datasets and the batch loader: the `Dataset` trait, an in-memory `TensorDataset`,
+//! `map` transforms, and `DataLoader` (batch size, seeded shuffling reshuffled every epoch,
+//! `drop_last`, collation, and an optional background thread preparing the next batch).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+
+use ferrograd_autograd::ndarray::Axis;
+use ferrograd_autograd::{Float, Tensor};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+/// The targets of a batch (or a whole dataset): class labels or values.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Targets<T: Float = f32> {
+    /// One class index per sample.
+    Classes(Vec<usize>),
+    /// A target tensor whose first dimension is the sample.
+    Values(Tensor<T>),
+}
+
+impl<T: Float> Targets<T> {
+    /// The number of samples.
+    pub fn len(&self) -> usize {
+        match self {
+            Targets::Classes(c) => c.len(),
+            Targets::Values(v) => v.shape().first().copied().unwrap_or(0),
+        }
+    }
+
+    /// True if there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The targets of the samples at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Self {
+        match self {
+            Targets::Classes(c) => Targets::Classes(indices.iter().map(|&i| c[i]).collect()),
+            Targets::Values(v) => Targets::Values(select_rows(v, indices)),
+        }
+    }
+
+    /// The class labels.
+    ///
+    /// # Panics
+    /// If these are values, not classes.
+    pub fn classes(&self) -> &[usize] {
+        match self {
+            Targets::Classes(c) => c,
+            Targets::Values(_) => panic!("Targets::classes: the targets are values, not classes"),
+        }
+    }
+
+    /// The target values.
+    ///
+    /// # Panics
+    /// If these are classes, not values.
+    pub fn values(&self) -> &Tensor<T> {
+        match self {
+            Targets::Values(v) => v,
+            Targets::Classes(_) => panic!("Targets::values: the targets are classes, not values"),
+        }
+    }
+}
+
+/// The rows `indices` of `t` along its first dimension.
+fn select_rows<T: Float>(t: &Tensor<T>, indices: &[usize]) -> Tensor<T> {
+    Tensor::from_array(t.view().select(Axis(0), indices))
+}
+
+/// A batch: inputs stacked along a new first dimension, and their targets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Batch<T: Float = f32> {
+    /// `[batch, ..sample shape]`.
+    pub x: Tensor<T>,
+    /// One target per sample.
+    pub y: Targets<T>,
+}
+
+/// A collection of samples that can be read by index, as `torch.utils.data.Dataset`.
+///
+/// Implement `len` and `get`; `batch` has a default that stacks `get`'s samples, which a
+/// dataset held in one tensor overrides with a single gather.
+pub trait Dataset<T: Float = f32>: Send + Sync {
+    /// The number of samples.
+    fn len(&self) -> usize;
+
+    /// Sample `index`: its input and its target (a [`Batch`] of one).
+    fn get(&self, index: usize) -> Batch<T>;
+
+    /// True if there are no samples.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The samples at `indices`, collated into one batch.
+    ///
+    /// # Panics
+    /// If `indices` is empty or the samples differ in shape or target kind.
+    fn batch(&self, indices: &[usize]) -> Batch<T> {
+        let samples: Vec<Batch<T>> = indices.iter().map(|&i| self.get(i)).collect();
+        collate(&samples)
+    }
+}
+
+/// Stacks single-sample batches into one.
+///
+/// # Panics
+/// If `samples` is empty or they differ in shape or target kind.
+pub fn collate<T: Float>(samples: &[Batch<T>]) -> Batch<T> {
+    assert!(!samples.is_empty(), "collate: no samples");
+    let views: Vec<_> = samples.iter().map(|s| s.x.view()).collect();
+    let x = ferrograd_autograd::ndarray::concatenate(Axis(0), &views)
+        .unwrap_or_else(|_| panic!("collate: samples differ in shape"));
+    let y = match &samples[0].y {
+        Targets::Classes(_) => Targets::Classes(
+            samples
+                .iter()
+                .flat_map(|s| s.y.classes().iter().copied())
+                .collect(),
+        ),
+        Targets::Values(_) => {
+            let views: Vec<_> = samples.iter().map(|s| s.y.values().view()).collect();
+            Targets::Values(Tensor::from_array(
+                ferrograd_autograd::ndarray::concatenate(Axis(0), &views)
+                    .unwrap_or_else(|_| panic!("collate: targets differ in shape")),
+            ))
+        }
+    };
+    Batch {
+        x: Tensor::from_array(x),
+        y,
+    }
+}
+
+/// A dataset held in memory: inputs `[N, ..]` and `N` targets.
+///
+/// ```
+/// use ferrograd_autograd::Tensor;
+/// use ferrograd_data::dataset::{Dataset, Targets, TensorDataset};
+/// let ds = TensorDataset::new(Tensor::<f32>::zeros(&[10, 3]), Targets::Classes(vec![0; 10]));
+/// assert_eq!(ds.len(), 10);
+/// assert_eq!(ds.get(4).x.shape(), &[1, 3]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct TensorDataset<T: Float = f32> {
+    x: Tensor<T>,
+    y: Targets<T>,
+}
+
+impl<T: Float> TensorDataset<T> {
+    /// Pairs inputs with targets.
+    ///
+    /// # Panics
+    /// If `x` is 0-D or the sample counts differ.
+    #[track_caller]
+    pub fn new(x: Tensor<T>, y: Targets<T>) -> Self {
+        assert!(
+            x.ndim() > 0,
+            "TensorDataset: inputs need a sample dimension, got shape []"
+        );
+        assert!(
+            x.shape()[0] == y.len(),
+            "TensorDataset: {} inputs and {} targets",
+            x.shape()[0],
+            y.len()
+        );
+        TensorDataset { x, y }
+    }
+
+    /// The samples at `indices` as a new dataset (a split's part).
+    pub fn subset(&self, indices: &[usize]) -> Self {
+        TensorDataset {
+            x: select_rows(&self.x, indices),
+            y: self.y.select(indices),
+        }
+    }
+
+    /// All inputs.
+    pub fn inputs(&self) -> &Tensor<T> {
+        &self.x
+    }
+
+    /// All targets.
+    pub fn targets(&self) -> &Targets<T> {
+        &self.y
+    }
+}
+
+impl<T: Float> Dataset<T> for TensorDataset<T> {
+    fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    fn get(&self, index: usize) -> Batch<T> {
+        self.batch(&[index])
+    }
+
+    fn batch(&self, indices: &[usize]) -> Batch<T> {
+        Batch {
+            x: select_rows(&self.x, indices),
+            y: self.y.select(indices),
+        }
+    }
+}
+
+/// A dataset whose samples pass through a function (augmentation, normalisation), made by
+/// [`DatasetExt::map`].
+pub struct Map<D, F> {
+    inner: D,
+    f: F,
+}
+
+impl<T: Float, D: Dataset<T>, F: Fn(Batch<T>) -> Batch<T> + Send + Sync> Dataset<T> for Map<D, F> {
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn get(&self, index: usize) -> Batch<T> {
+        (self.f)(self.inner.get(index))
+    }
+}
+
+/// Adapters available on every dataset.
+pub trait DatasetExt<T: Float>: Dataset<T> + Sized {
+    /// Applies `f` to every sample as it is read.
+    ///
+    /// ```
+    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd_data::dataset::{Batch, Dataset, DatasetExt, Targets, TensorDataset};
+    /// let ds = TensorDataset::new(Tensor::<f32>::ones(&[4, 2]), Targets::Classes(vec![0; 4]));
+    /// let doubled = ds.map(|b: Batch<f32>| Batch { x: b.x.map(|v| v * 2.0), y: b.y });
+    /// assert_eq!(doubled.get(0).x.to_vec(), vec![2.0, 2.0]);
+    /// ```
+    fn map<F: Fn(Batch<T>) -> Batch<T> + Send + Sync>(self, f: F) -> Map<Self, F> {
+        Map { inner: self, f }
+    }
+}
+
+impl<T: Float, D: Dataset<T>> DatasetExt<T> for D {}
+
+/// Iterates a dataset in batches, as `torch.utils.data.DataLoader`.
+///
+/// With `shuffle(seed)` every epoch sees a new order, drawn from `seed` and the epoch
+/// number, so a run is reproducible. `iter()` starts the next epoch each time it is called;
+/// `epoch(e)` gives epoch `e`'s batches directly. With `prefetch(true)` a background thread
+/// collates the next batch while the caller trains on the current one.
+///
+/// ```
+/// use ferrograd_autograd::Tensor;
+/// use ferrograd_data::dataset::{DataLoader, Targets, TensorDataset};
+/// let ds = TensorDataset::new(Tensor::<f32>::zeros(&[10, 3]), Targets::Classes((0..10).collect()));
+/// let loader = DataLoader::new(ds, 4).shuffle(7).drop_last(true);
+/// let sizes: Vec<usize> = loader.iter().map(|b| b.x.shape()[0]).collect();
+/// assert_eq!(sizes, vec![4, 4]);
+/// assert_eq!(loader.len(), 2);
+/// ```
+pub struct DataLoader<D, T: Float = f32> {
+    dataset: Arc<D>,
+    batch_size: usize,
+    seed: Option<u64>,
+    drop_last: bool,
+    prefetch: bool,
+    next_epoch: AtomicU64,
+    _marker: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Float, D: Dataset<T> + 'static> DataLoader<D, T> {
+    /// Batches of `batch_size` in dataset order, the last one possibly smaller.
+    ///
+    /// # Panics
+    /// If `batch_size` is 0.
+    pub fn new(dataset: D, batch_size: usize) -> Self {
+        assert!(batch_size > 0, "DataLoader: batch_size must be positive");
+        DataLoader {
+            dataset: Arc::new(dataset),
+            batch_size,
+            seed: None,
+            drop_last: false,
+            prefetch: false,
+            next_epoch: AtomicU64::new(0),
+            _marker: std::marker::PhantomData,
+        }
+    }
+
+    /// Shuffles every epoch, reproducibly from `seed`.
+    pub fn shuffle(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Drops the last batch if it is smaller than `batch_size`.
+    pub fn drop_last(mut self, yes: bool) -> Self {
+        self.drop_last = yes;
+        self
+    }
+
+    /// Prepares the next batch on a background thread.
+    pub fn prefetch(mut self, yes: bool) -> Self {
+        self.prefetch = yes;
+        self
+    }
+
+    /// The dataset.
+    pub fn dataset(&self) -> &D {
+        &self.dataset
+    }
+
+    /// The number of batches per epoch.
+    pub fn len(&self) -> usize {
+        let n = self.dataset.len();
+        if self.drop_last {
+            n / self.batch_size
+        } else {
+            n.div_ceil(self.batch_size)
+        }
+    }
+
+    /// True if an epoch has no batches.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The sample order of epoch `epoch`.
+    pub fn order(&self, epoch: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.dataset.len()).collect();
+        if let Some(seed) = self.seed {
+            let mut rng = StdRng::seed_from_u64(seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            order.shuffle(&mut rng);
+        }
+        order
+    }
+
+    /// The batches of the next epoch (the first call gives epoch 0).
+    pub fn iter(&self) -> Batches<T> {
+        self.epoch(self.next_epoch.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The batches of epoch `epoch`.
+    pub fn epoch(&self, epoch: u64) -> Batches<T> {
+        let order = self.order(epoch);
+        let mut chunks: Vec<Vec<usize>> = order
+            .chunks(self.batch_size)
+            .map(<[usize]>::to_vec)
+            .collect();
+        if self.drop_last && chunks.last().is_some_and(|c| c.len() < self.batch_size) {
+            chunks.pop();
+        }
+        if self.prefetch {
+            let (tx, rx) = mpsc::sync_channel(1);
+            let dataset = Arc::clone(&self.dataset);
+            std::thread::spawn(move || {
+                for chunk in chunks {
+                    if tx.send(dataset.batch(&chunk)).is_err() {
+                        break; // the consumer stopped early
+                    }
+                }
+            });
+            Batches(Source::Thread(rx))
+        } else {
+            let dataset: Arc<dyn Dataset<T>> = self.dataset.clone();
+            Batches(Source::Inline(dataset, chunks.into_iter()))
+        }
+    }
+}
+
+enum Source<T: Float> {
+    Inline(Arc<dyn Dataset<T>>, std::vec::IntoIter<Vec<usize>>),
+    Thread(mpsc::Receiver<Batch<T>>),
+}
+
+/// The batches of one epoch, from [`DataLoader::iter`] or [`DataLoader::epoch`].
+pub struct Batches<T: Float>(Source<T>);
+
+impl<T: Float> Iterator for Batches<T> {
+    type Item = Batch<T>;
+
+    fn next(&mut self) -> Option<Batch<T>> {
+        match &mut self.0 {
+            Source::Inline(ds, chunks) => chunks.next().map(|c| ds.batch(&c)),
+            Source::Thread(rx) => rx.recv().ok(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dataset(n: usize) -> TensorDataset<f32> {
+        TensorDataset::new(
+            Tensor::from_vec((0..n * 2).map(|v| v as f32).collect(), &[n, 2]),
+            Targets::Classes((0..n).collect()),
+        )
+    }
+
+    #[test]
+    fn an_epoch_visits_every_sample_once_with_inputs_matching_targets() {
+        for prefetch in [false, true] {
+            let loader = DataLoader::new(dataset(10), 3)
+                .shuffle(1)
+                .prefetch(prefetch);
+            let mut seen = Vec::new();
+            for batch in loader.iter() {
+                for (row, &label) in batch.y.classes().iter().enumerate() {
+                    assert_eq!(batch.x.get(&[row, 0]), (label * 2) as f32);
+                    seen.push(label);
+                }
+            }
+            seen.sort_unstable();
+            assert_eq!(seen, (0..10).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn each_epoch_reshuffles_reproducibly() {
+        let a = DataLoader::new(dataset(20), 5).shuffle(3);
+        let b = DataLoader::new(dataset(20), 5).shuffle(3);
+        let first: Vec<_> = a.iter().flat_map(|x| x.y.classes().to_vec()).collect();
+        let second: Vec<_> = a.iter().flat_map(|x| x.y.classes().to_vec()).collect();
+        assert_ne!(first, second, "a new order every epoch");
+        assert_eq!(
+            first,
+            b.epoch(0)
+                .flat_map(|x| x.y.classes().to_vec())
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            second,
+            b.epoch(1)
+                .flat_map(|x| x.y.classes().to_vec())
+                .collect::<Vec<_>>()
+        );
+        let unshuffled = DataLoader::new(dataset(4), 4).iter().next().unwrap();
+        assert_eq!(unshuffled.y.classes(), &[0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn drop_last_and_batch_counts() {
+        let keep = DataLoader::new(dataset(10), 4);
+        assert_eq!(
+            keep.iter().map(|b| b.x.shape()[0]).collect::<Vec<_>>(),
+            vec![4, 4, 2]
+        );
+        assert_eq!(keep.len(), 3);
+        assert_eq!(DataLoader::new(dataset(10), 4).drop_last(true).len(), 2);
+    }
+
+    #[test]
+    fn default_batch_collates_samples() {
+        let ds = dataset(5).map(|b| b);
+        let b = ds.batch(&[4, 1]);
+        assert_eq!(b.x.to_vec(), vec![8.0, 9.0, 2.0, 3.0]);
+        assert_eq!(b.y.classes(), &[4, 1]);
+    }
+
+    #[test]
+    #[should_panic(expected = "TensorDataset: 3 inputs and 2 targets")]
+    fn tensor_dataset_panics_on_a_count_mismatch() {
+        TensorDataset::new(Tensor::<f32>::zeros(&[3, 1]), Targets::Classes(vec![0, 1]));
+    }
+}
