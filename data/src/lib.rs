@@ -30,6 +30,7 @@ pub mod idx;
 pub mod mnist;
 pub mod preprocess;
 pub mod split;
+pub mod synthetic;
 
 pub use error::{Error, Result};
 
