@@ -189,33 +189,19 @@ impl MinMaxScaler {
     pub fn transform<T: Float>(&self, x: &Tensor<T>) -> Tensor<T> {
         columns("MinMaxScaler", x, Some(self.min.len()));
         let k = self.factors();
-        // (x − min)·k + low = (x − (min − low/k))·k
-        let shift: Vec<f64> = self
-            .min
+        let f = k.len();
+        // low + (x − min)·k, subtracting first so a narrow range loses no precision; a
+        // constant feature (k = 0) maps to low.
+        let data = x
+            .to_vec()
             .iter()
-            .zip(&k)
-            .map(|(m, k)| if *k > 0.0 { m - self.range.0 / k } else { *m })
+            .enumerate()
+            .map(|(i, &v)| {
+                let j = i % f;
+                T::from_f64(self.range.0 + (v.as_f64() - self.min[j]) * k[j])
+            })
             .collect();
-        let out = affine(x, &shift, &k);
-        if k.iter().all(|&k| k > 0.0) {
-            out
-        } else {
-            // Constant features map to `low`.
-            let f = k.len();
-            let data = out
-                .to_vec()
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| {
-                    if k[i % f] > 0.0 {
-                        v
-                    } else {
-                        T::from_f64(self.range.0)
-                    }
-                })
-                .collect();
-            Tensor::from_vec(data, x.shape())
-        }
+        Tensor::from_vec(data, x.shape())
     }
 
     /// Undoes [`MinMaxScaler::transform`] (a constant feature returns its value).
