@@ -114,7 +114,20 @@ impl Idx {
 pub fn read_idx(path: impl AsRef<Path>) -> Result<Idx> {
     let path = path.as_ref();
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = std::io::BufReader::new(file);
+    read_from(path, std::io::BufReader::new(file))
+}
+
+/// [`read_idx`] from bytes in memory (an embedded file); `name` stands for the path in
+/// error messages.
+///
+/// # Errors
+/// As [`read_idx`].
+pub fn read_idx_bytes(name: &str, bytes: &[u8]) -> Result<Idx> {
+    read_from(Path::new(name), bytes)
+}
+
+/// Reads an IDX stream, decompressing it if it starts with the gzip magic bytes.
+fn read_from(path: &Path, mut reader: impl Read) -> Result<Idx> {
     let mut magic = [0u8; 2];
     let got = read_up_to(&mut reader, &mut magic).map_err(|e| Error::io(path, e))?;
     let head = &magic[..got];

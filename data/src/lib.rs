@@ -25,6 +25,7 @@
 
 pub mod csv;
 pub mod dataset;
+pub mod digits;
 mod error;
 pub mod idx;
 pub mod mnist;
