@@ -30,6 +30,7 @@ mod error;
 pub mod idx;
 pub mod mnist;
 pub mod preprocess;
+pub mod search;
 pub mod split;
 pub mod synthetic;
 
