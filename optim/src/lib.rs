@@ -1,4 +1,40 @@
-//! Optimizers, regularisation, learning-rate schedules and training loops for ferrograd.
+//! Optimizers, regularisation and gradient clipping for ferrograd.
 //!
-//! The crate is part of the workspace layout from the start; its contents are built on
-//! `ferrograd-autograd`'s `Param::update` in the project's optim issue.
+//! An [`Optimizer`] runs one per-parameter [`Rule`] ([`Sgd`], [`Adagrad`], [`RmsProp`],
+//! [`Adam`]) over parameter groups, with L1/L2 penalties coupled to the gradient or
+//! decoupled (AdamW). Everything works from a hand-written loop:
+//!
+//! ```
+//! use ferrograd_autograd::{Graph, Tensor};
+//! use ferrograd_nn::{Linear, Module, ModuleExt, init};
+//! use ferrograd_optim::{Adam, Optimizer, ParamGroup, Penalty, clip_grad_norm};
+//!
+//! let model = Linear::<f32>::new(3, 1, &mut init::rng(0));
+//! // Weight decay on the weight, none on the bias.
+//! let groups = vec![
+//!     ParamGroup::new(vec![model.weight().clone()]).penalty(Penalty::l2(0.01).decoupled()),
+//!     ParamGroup::new(vec![model.bias().unwrap().clone()]),
+//! ];
+//! let mut opt = Optimizer::with_groups(groups, Adam::adamw(1e-2));
+//! let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, -1.0, 0.5, 2.0], &[2, 3]);
+//! let y = Tensor::from_vec(vec![1.0, -1.0], &[2, 1]);
+//! for _ in 0..200 {
+//!     let g = Graph::new();
+//!     let loss = (model.forward(g.constant(x.clone())) - g.constant(y.clone())).square().mean();
+//!     loss.backward();
+//!     drop(g);
+//!     clip_grad_norm(&model.parameters(), 1.0);
+//!     opt.step();
+//!     opt.zero_grad();
+//! }
+//! ```
+
+mod adaptive;
+mod clip;
+mod optimizer;
+mod sgd;
+
+pub use adaptive::{Adagrad, Adam, RmsProp};
+pub use clip::{clip_grad_norm, clip_grad_value};
+pub use optimizer::{Optimizer, OptimizerState, ParamGroup, Penalty, Rule};
+pub use sgd::{GradientDescent, Sgd};

@@ -1,0 +1,349 @@
+//! The adaptive optimizers: AdaGrad, RMSprop, Adam (with AMSGrad) and AdamW.
+
+use ferrograd_autograd::Float;
+use ferrograd_autograd::ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Zip};
+
+use crate::optimizer::{Rule, buffers, check};
+
+#[track_caller]
+fn check_lr(who: &str, lr: f64) {
+    check(
+        who,
+        "lr",
+        lr,
+        lr >= 0.0 && lr.is_finite(),
+        "a non-negative number",
+    );
+}
+
+#[track_caller]
+fn check_eps(who: &str, eps: f64) {
+    check(who, "eps", eps, eps > 0.0, "positive");
+}
+
+/// AdaGrad, as `torch.optim.Adagrad`: `s ← s + g²`, `w ← w − lr_t·g / (√s + eps)` with
+/// `lr_t = lr / (1 + (t − 1)·lr_decay)`; defaults `eps = 1e-10`, `lr_decay = 0`.
+///
+/// ```
+/// use ferrograd_optim::Adagrad;
+/// let a = Adagrad::new(0.01).eps(1e-8);
+/// # let _ = a;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Adagrad {
+    lr: f64,
+    eps: f64,
+    lr_decay: f64,
+}
+
+impl Adagrad {
+    /// AdaGrad with learning rate `lr`.
+    #[track_caller]
+    pub fn new(lr: f64) -> Self {
+        check_lr("Adagrad", lr);
+        Adagrad {
+            lr,
+            eps: 1e-10,
+            lr_decay: 0.0,
+        }
+    }
+
+    /// The term added to the denominator.
+    #[track_caller]
+    pub fn eps(mut self, eps: f64) -> Self {
+        check_eps("Adagrad", eps);
+        self.eps = eps;
+        self
+    }
+
+    /// Learning-rate decay per step.
+    #[track_caller]
+    pub fn lr_decay(mut self, lr_decay: f64) -> Self {
+        check(
+            "Adagrad",
+            "lr_decay",
+            lr_decay,
+            lr_decay >= 0.0,
+            "non-negative",
+        );
+        self.lr_decay = lr_decay;
+        self
+    }
+}
+
+impl<T: Float> Rule<T> for Adagrad {
+    fn name(&self) -> &'static str {
+        "Adagrad"
+    }
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn update(
+        &self,
+        lr: f64,
+        step: u64,
+        w: &mut ArrayViewMutD<'_, T>,
+        g: &ArrayViewD<'_, T>,
+        state: &mut Vec<ArrayD<T>>,
+    ) {
+        let clr = T::from_f64(lr / (1.0 + (step - 1) as f64 * self.lr_decay));
+        let eps = T::from_f64(self.eps);
+        let [s] = buffers(state, 1, g.shape()) else {
+            unreachable!("one buffer")
+        };
+        Zip::from(w).and(g).and(s).for_each(|w, &g, s| {
+            *s += g * g;
+            *w -= clr * g / (s.sqrt() + eps);
+        });
+    }
+}
+
+/// RMSprop, as `torch.optim.RMSprop`: `v ← α·v + (1 − α)·g²`; centered: `ḡ ← α·ḡ + (1 − α)·g`,
+/// `d = √(v − ḡ²) + eps`, else `d = √v + eps`; with momentum `b ← μ·b + g/d`, `w ← w − lr·b`,
+/// else `w ← w − lr·g/d`. Defaults `alpha = 0.99`, `eps = 1e-8`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RmsProp {
+    lr: f64,
+    alpha: f64,
+    eps: f64,
+    momentum: f64,
+    centered: bool,
+}
+
+impl RmsProp {
+    /// RMSprop with learning rate `lr`.
+    #[track_caller]
+    pub fn new(lr: f64) -> Self {
+        check_lr("RmsProp", lr);
+        RmsProp {
+            lr,
+            alpha: 0.99,
+            eps: 1e-8,
+            momentum: 0.0,
+            centered: false,
+        }
+    }
+
+    /// The smoothing constant, in `[0, 1)`.
+    #[track_caller]
+    pub fn alpha(mut self, alpha: f64) -> Self {
+        check(
+            "RmsProp",
+            "alpha",
+            alpha,
+            (0.0..1.0).contains(&alpha),
+            "in [0, 1)",
+        );
+        self.alpha = alpha;
+        self
+    }
+
+    /// The term added to the denominator.
+    #[track_caller]
+    pub fn eps(mut self, eps: f64) -> Self {
+        check_eps("RmsProp", eps);
+        self.eps = eps;
+        self
+    }
+
+    /// Momentum in `[0, 1)`.
+    #[track_caller]
+    pub fn momentum(mut self, momentum: f64) -> Self {
+        check(
+            "RmsProp",
+            "momentum",
+            momentum,
+            (0.0..1.0).contains(&momentum),
+            "in [0, 1)",
+        );
+        self.momentum = momentum;
+        self
+    }
+
+    /// Normalise by the gradient's estimated variance instead of its second moment.
+    pub fn centered(mut self, on: bool) -> Self {
+        self.centered = on;
+        self
+    }
+}
+
+impl<T: Float> Rule<T> for RmsProp {
+    fn name(&self) -> &'static str {
+        "RmsProp"
+    }
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn update(
+        &self,
+        lr: f64,
+        _step: u64,
+        w: &mut ArrayViewMutD<'_, T>,
+        g: &ArrayViewD<'_, T>,
+        state: &mut Vec<ArrayD<T>>,
+    ) {
+        let (lr, a, eps, mu) = (
+            T::from_f64(lr),
+            T::from_f64(self.alpha),
+            T::from_f64(self.eps),
+            T::from_f64(self.momentum),
+        );
+        let one = T::one();
+        let [v, gbar, b] = buffers(state, 3, g.shape()) else {
+            unreachable!("three buffers")
+        };
+        Zip::from(w)
+            .and(g)
+            .and(v)
+            .and(gbar)
+            .and(b)
+            .for_each(|w, &g, v, gbar, b| {
+                *v = a * *v + (one - a) * g * g;
+                let d = if self.centered {
+                    *gbar = a * *gbar + (one - a) * g;
+                    (*v - *gbar * *gbar).sqrt() + eps
+                } else {
+                    v.sqrt() + eps
+                };
+                if self.momentum > 0.0 {
+                    *b = mu * *b + g / d;
+                    *w -= lr * *b;
+                } else {
+                    *w -= lr * g / d;
+                }
+            });
+    }
+}
+
+/// Adam, as `torch.optim.Adam`: `m ← β₁m + (1 − β₁)g`, `v ← β₂v + (1 − β₂)g²`,
+/// `w ← w − lr/(1 − β₁ᵗ) · m / (√v̂/√(1 − β₂ᵗ) + eps)` where `v̂ = v`, or its running
+/// maximum with AMSGrad. Defaults `betas = (0.9, 0.999)`, `eps = 1e-8`.
+///
+/// AdamW is Adam with a decoupled penalty: see [`Adam::adamw`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Adam {
+    lr: f64,
+    betas: (f64, f64),
+    eps: f64,
+    amsgrad: bool,
+    name: &'static str,
+}
+
+impl Adam {
+    /// Adam with learning rate `lr`.
+    #[track_caller]
+    pub fn new(lr: f64) -> Self {
+        check_lr("Adam", lr);
+        Adam {
+            lr,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            amsgrad: false,
+            name: "Adam",
+        }
+    }
+
+    /// AdamW's rule, which is Adam's; give the optimizer a decoupled penalty, e.g.
+    /// `Optimizer::new(params, Adam::adamw(1e-3)).penalty(Penalty::l2(0.01).decoupled())`
+    /// (PyTorch's AdamW default `weight_decay = 0.01`).
+    #[track_caller]
+    pub fn adamw(lr: f64) -> Self {
+        check_lr("AdamW", lr);
+        Adam {
+            name: "AdamW",
+            ..Self::new(lr)
+        }
+    }
+
+    /// The decay rates of the moment estimates, each in `[0, 1)`.
+    #[track_caller]
+    pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
+        check(
+            self.name,
+            "betas.0",
+            beta1,
+            (0.0..1.0).contains(&beta1),
+            "in [0, 1)",
+        );
+        check(
+            self.name,
+            "betas.1",
+            beta2,
+            (0.0..1.0).contains(&beta2),
+            "in [0, 1)",
+        );
+        self.betas = (beta1, beta2);
+        self
+    }
+
+    /// The term added to the denominator.
+    #[track_caller]
+    pub fn eps(mut self, eps: f64) -> Self {
+        check_eps(self.name, eps);
+        self.eps = eps;
+        self
+    }
+
+    /// Uses the running maximum of the second moment (Reddi et al.).
+    pub fn amsgrad(mut self, on: bool) -> Self {
+        self.amsgrad = on;
+        self
+    }
+}
+
+impl<T: Float> Rule<T> for Adam {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn update(
+        &self,
+        lr: f64,
+        step: u64,
+        w: &mut ArrayViewMutD<'_, T>,
+        g: &ArrayViewD<'_, T>,
+        state: &mut Vec<ArrayD<T>>,
+    ) {
+        let (b1, b2) = self.betas;
+        let t = step as i32;
+        let (bc1, bc2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
+        let step_size = T::from_f64(lr / bc1);
+        let sqrt_bc2 = T::from_f64(bc2.sqrt());
+        let (b1, b2, eps, one) = (
+            T::from_f64(b1),
+            T::from_f64(b2),
+            T::from_f64(self.eps),
+            T::one(),
+        );
+        let [m, v, vmax] = buffers(state, 3, g.shape()) else {
+            unreachable!("three buffers")
+        };
+        Zip::from(w)
+            .and(g)
+            .and(m)
+            .and(v)
+            .and(vmax)
+            .for_each(|w, &g, m, v, vmax| {
+                *m = b1 * *m + (one - b1) * g;
+                *v = b2 * *v + (one - b2) * g * g;
+                let second = if self.amsgrad {
+                    *vmax = vmax.max(*v);
+                    *vmax
+                } else {
+                    *v
+                };
+                *w -= step_size * *m / (second.sqrt() / sqrt_bc2 + eps);
+            });
+    }
+}

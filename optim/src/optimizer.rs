@@ -1,0 +1,364 @@
+//! The shared optimizer loop: parameter groups, regularisation, per-parameter state, and
+//! saving/restoring that state. Each algorithm is only its per-parameter [`Rule`].
+
+use ferrograd_autograd::ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Zip};
+use ferrograd_autograd::{Float, Param, Tensor};
+
+/// An optimizer's update for one parameter, given its (regularised) gradient.
+///
+/// `state` holds the rule's buffers for this parameter (momentum, running averages), empty
+/// before the first step; `step` counts from 1.
+pub trait Rule<T: Float>: Send {
+    /// The name used in messages (`"Adam"`).
+    fn name(&self) -> &'static str;
+
+    /// The base learning rate.
+    fn lr(&self) -> f64;
+
+    /// Sets the base learning rate (what a schedule changes).
+    fn set_lr(&mut self, lr: f64);
+
+    /// Updates `value` in place.
+    fn update(
+        &self,
+        lr: f64,
+        step: u64,
+        value: &mut ArrayViewMutD<'_, T>,
+        grad: &ArrayViewD<'_, T>,
+        state: &mut Vec<ArrayD<T>>,
+    );
+}
+
+/// L1 and L2 penalties of a parameter group.
+///
+/// Coupled (the default; PyTorch's `weight_decay`, Keras' regularizers folded into the
+/// gradient): the update sees `g + l2·w + l1·sign(w)`, the gradient of
+/// `½·l2·‖w‖² + l1·‖w‖₁`. Decoupled (AdamW, Loshchilov & Hutter): the optimizer first sets
+/// `w ← w − lr·(l2·w + l1·sign(w))` and then updates with the plain gradient. Elastic net is
+/// both `l1` and `l2`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Penalty {
+    /// The L1 coefficient.
+    pub l1: f64,
+    /// The L2 coefficient (`weight_decay`).
+    pub l2: f64,
+    /// Applied to the weights directly instead of through the gradient.
+    pub decoupled: bool,
+}
+
+impl Penalty {
+    /// No penalty.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Coupled L2: PyTorch's `weight_decay`.
+    pub fn l2(l2: f64) -> Self {
+        Penalty {
+            l2,
+            ..Self::default()
+        }
+    }
+
+    /// Coupled L1.
+    pub fn l1(l1: f64) -> Self {
+        Penalty {
+            l1,
+            ..Self::default()
+        }
+    }
+
+    /// Coupled L1 and L2 (elastic net).
+    pub fn elastic_net(l1: f64, l2: f64) -> Self {
+        Penalty {
+            l1,
+            l2,
+            decoupled: false,
+        }
+    }
+
+    /// The same penalty, decoupled from the gradient.
+    pub fn decoupled(mut self) -> Self {
+        self.decoupled = true;
+        self
+    }
+
+    #[track_caller]
+    fn check(&self, who: &str) {
+        for (field, v) in [("l1", self.l1), ("l2", self.l2)] {
+            assert!(
+                v >= 0.0 && v.is_finite(),
+                "{who}: {field} must be a non-negative number, got {v}"
+            );
+        }
+    }
+
+    fn is_zero(&self) -> bool {
+        self.l1 == 0.0 && self.l2 == 0.0
+    }
+}
+
+/// Parameters that share a learning-rate factor and a penalty (e.g. biases without weight
+/// decay).
+#[derive(Clone, Debug)]
+pub struct ParamGroup<T: Float = f32> {
+    params: Vec<Param<T>>,
+    lr_factor: f64,
+    penalty: Option<Penalty>,
+}
+
+impl<T: Float> ParamGroup<T> {
+    /// A group with the optimizer's learning rate and penalty.
+    pub fn new(params: Vec<Param<T>>) -> Self {
+        ParamGroup {
+            params,
+            lr_factor: 1.0,
+            penalty: None,
+        }
+    }
+
+    /// This group's learning rate is `factor` times the optimizer's (so a schedule scales
+    /// every group alike).
+    ///
+    /// # Panics
+    /// If `factor` is negative or not finite.
+    pub fn lr_factor(mut self, factor: f64) -> Self {
+        assert!(
+            factor >= 0.0 && factor.is_finite(),
+            "ParamGroup: lr_factor must be a non-negative number, got {factor}"
+        );
+        self.lr_factor = factor;
+        self
+    }
+
+    /// This group's penalty, instead of the optimizer's.
+    ///
+    /// # Panics
+    /// If a coefficient is negative or not finite.
+    pub fn penalty(mut self, penalty: Penalty) -> Self {
+        penalty.check("ParamGroup");
+        self.penalty = Some(penalty);
+        self
+    }
+}
+
+/// A snapshot of an optimizer's state: the step count and each parameter's buffers, in
+/// group order. Restore it with [`Optimizer::load_state`] to resume training exactly.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptimizerState<T: Float = f32> {
+    /// Steps taken.
+    pub step: u64,
+    /// The base learning rate.
+    pub lr: f64,
+    /// Per parameter (groups in order), the rule's buffers.
+    pub buffers: Vec<Vec<Tensor<T>>>,
+}
+
+/// An optimizer: a [`Rule`] run over parameter groups by one shared loop.
+///
+/// ```
+/// use ferrograd_autograd::{Graph, Param, Tensor};
+/// use ferrograd_optim::{Optimizer, Sgd};
+/// let w = Param::new(Tensor::from_vec(vec![3.0f64], &[1]));
+/// let mut opt = Optimizer::new(vec![w.clone()], Sgd::new(0.25));
+/// for _ in 0..20 {
+///     let g = Graph::new();
+///     g.param(&w).square().sum().backward(); // minimise w²
+///     drop(g);
+///     opt.step();
+///     opt.zero_grad();
+/// }
+/// assert!(w.value().item().abs() < 1e-5);
+/// ```
+pub struct Optimizer<R, T: Float = f32> {
+    rule: R,
+    penalty: Penalty,
+    groups: Vec<ParamGroup<T>>,
+    state: Vec<Vec<ArrayD<T>>>,
+    step: u64,
+}
+
+impl<T: Float, R: Rule<T>> Optimizer<R, T> {
+    /// An optimizer over `params` (one group) with the rule `rule`.
+    pub fn new(params: Vec<Param<T>>, rule: R) -> Self {
+        Self::with_groups(vec![ParamGroup::new(params)], rule)
+    }
+
+    /// An optimizer over several groups.
+    pub fn with_groups(groups: Vec<ParamGroup<T>>, rule: R) -> Self {
+        let count = groups.iter().map(|g| g.params.len()).sum();
+        Optimizer {
+            rule,
+            penalty: Penalty::none(),
+            groups,
+            state: vec![Vec::new(); count],
+            step: 0,
+        }
+    }
+
+    /// The penalty for groups that set none.
+    ///
+    /// # Panics
+    /// If a coefficient is negative or not finite.
+    pub fn penalty(mut self, penalty: Penalty) -> Self {
+        penalty.check(self.rule.name());
+        self.penalty = penalty;
+        self
+    }
+
+    /// The update rule (its hyperparameters).
+    pub fn rule(&self) -> &R {
+        &self.rule
+    }
+
+    /// The base learning rate.
+    pub fn lr(&self) -> f64 {
+        self.rule.lr()
+    }
+
+    /// Sets the base learning rate (a schedule calls this each epoch or step).
+    ///
+    /// # Panics
+    /// If `lr` is negative or not finite.
+    pub fn set_lr(&mut self, lr: f64) {
+        assert!(
+            lr >= 0.0 && lr.is_finite(),
+            "{}: lr must be a non-negative number, got {lr}",
+            self.rule.name()
+        );
+        self.rule.set_lr(lr);
+    }
+
+    /// Steps taken so far.
+    pub fn steps(&self) -> u64 {
+        self.step
+    }
+
+    /// Every parameter, groups in order.
+    pub fn params(&self) -> impl Iterator<Item = &Param<T>> {
+        self.groups.iter().flat_map(|g| g.params.iter())
+    }
+
+    /// Clears every parameter's gradient.
+    pub fn zero_grad(&self) {
+        self.params().for_each(Param::zero_grad);
+    }
+
+    /// One update of every parameter that has a gradient and is not frozen.
+    pub fn step(&mut self) {
+        self.step += 1;
+        let base = self.rule.lr();
+        let mut index = 0;
+        for group in &self.groups {
+            let lr = base * group.lr_factor;
+            let penalty = group.penalty.unwrap_or(self.penalty);
+            for p in &group.params {
+                let state = &mut self.state[index];
+                index += 1;
+                if !p.requires_grad() {
+                    continue;
+                }
+                let rule = &self.rule;
+                let step = self.step;
+                p.update(|mut value, grad| {
+                    let Some(grad) = grad else { return };
+                    if penalty.is_zero() {
+                        rule.update(lr, step, &mut value, &grad, state);
+                        return;
+                    }
+                    let (l1, l2) = (T::from_f64(penalty.l1), T::from_f64(penalty.l2));
+                    let term = |w: T| w * l2 + sign(w) * l1;
+                    if penalty.decoupled {
+                        let k = T::from_f64(lr);
+                        value.mapv_inplace(|w| w - k * term(w));
+                        rule.update(lr, step, &mut value, &grad, state);
+                    } else {
+                        let mut g = grad.to_owned();
+                        Zip::from(&mut g)
+                            .and(&value)
+                            .for_each(|g, &w| *g += term(w));
+                        rule.update(lr, step, &mut value, &g.view(), state);
+                    }
+                });
+            }
+        }
+    }
+
+    /// The step count and every parameter's buffers.
+    pub fn state(&self) -> OptimizerState<T> {
+        OptimizerState {
+            step: self.step,
+            lr: self.rule.lr(),
+            buffers: self
+                .state
+                .iter()
+                .map(|bufs| bufs.iter().map(|b| Tensor::from_array(b.clone())).collect())
+                .collect(),
+        }
+    }
+
+    /// Restores a snapshot from [`Optimizer::state`] taken on the same parameters.
+    ///
+    /// # Errors
+    /// A message naming the parameter index if the snapshot has another number of
+    /// parameters or a buffer of another shape; the optimizer is then unchanged.
+    pub fn load_state(&mut self, state: OptimizerState<T>) -> Result<(), String> {
+        let name = self.rule.name();
+        if state.buffers.len() != self.state.len() {
+            return Err(format!(
+                "{name}: the state holds {} parameters, the optimizer has {}",
+                state.buffers.len(),
+                self.state.len()
+            ));
+        }
+        for (i, (bufs, p)) in state.buffers.iter().zip(self.params()).enumerate() {
+            if let Some(b) = bufs.iter().find(|b| b.shape() != p.shape().as_slice()) {
+                return Err(format!(
+                    "{name}: parameter {i} has shape {:?}, its state buffer {:?}",
+                    p.shape(),
+                    b.shape()
+                ));
+            }
+        }
+        self.step = state.step;
+        self.rule.set_lr(state.lr);
+        self.state = state
+            .buffers
+            .into_iter()
+            .map(|bufs| bufs.into_iter().map(Tensor::into_array).collect())
+            .collect();
+        Ok(())
+    }
+}
+
+/// `sign(w)` with `sign(0) = 0` (the L1 subgradient PyTorch and Keras use).
+fn sign<T: Float>(w: T) -> T {
+    if w > T::zero() {
+        T::one()
+    } else if w < T::zero() {
+        -T::one()
+    } else {
+        T::zero()
+    }
+}
+
+/// The first `n` buffers of `state`, created as zeros of `shape` on first use.
+pub(crate) fn buffers<'s, T: Float>(
+    state: &'s mut Vec<ArrayD<T>>,
+    n: usize,
+    shape: &[usize],
+) -> &'s mut [ArrayD<T>] {
+    while state.len() < n {
+        state.push(ArrayD::zeros(shape));
+    }
+    &mut state[..n]
+}
+
+/// Checks a hyperparameter, naming the optimizer, the field and the value.
+#[track_caller]
+pub(crate) fn check(who: &str, field: &str, value: f64, ok: bool, what: &str) {
+    assert!(
+        ok && !value.is_nan(),
+        "{who}: {field} must be {what}, got {value}"
+    );
+}

@@ -1,0 +1,338 @@
+//! Optimizer trajectories against their formulas, written out here element by element in
+//! plain f64 (the formulas of the PyTorch documentation for each `torch.optim` class), plus
+//! convergence, regularisation, groups, state and hyperparameter checks.
+
+use ferrograd_autograd::{Graph, Param, Tensor};
+use ferrograd_optim::*;
+
+/// A fixed gradient sequence for a two-element parameter.
+const GRADS: [[f64; 2]; 4] = [[0.5, -1.0], [0.2, 0.3], [-0.4, 0.1], [1.0, -2.0]];
+const W0: [f64; 2] = [1.0, -0.5];
+
+/// Runs `rule` on a parameter starting at `W0` with the gradients `GRADS`.
+fn run<R: Rule<f64>>(rule: R, penalty: Penalty) -> Vec<[f64; 2]> {
+    let p = Param::new(Tensor::from_vec(W0.to_vec(), &[2]));
+    let mut opt = Optimizer::new(vec![p.clone()], rule).penalty(penalty);
+    GRADS
+        .iter()
+        .map(|g| {
+            p.set_grad(Some(Tensor::from_vec(g.to_vec(), &[2])));
+            opt.step();
+            let v = p.value().to_vec();
+            [v[0], v[1]]
+        })
+        .collect()
+}
+
+/// The reference: `update(t, w, g, state)` per element, written from the formula.
+fn reference(mut update: impl FnMut(usize, usize, f64, f64) -> f64) -> Vec<[f64; 2]> {
+    let mut w = W0;
+    GRADS
+        .iter()
+        .enumerate()
+        .map(|(t, g)| {
+            for i in 0..2 {
+                w[i] = update(t + 1, i, w[i], g[i]);
+            }
+            w
+        })
+        .collect()
+}
+
+fn assert_close(got: &[[f64; 2]], want: &[[f64; 2]]) {
+    for (step, (a, b)) in got.iter().zip(want).enumerate() {
+        for i in 0..2 {
+            assert!(
+                (a[i] - b[i]).abs() < 1e-12,
+                "step {} element {i}: {} vs {}",
+                step + 1,
+                a[i],
+                b[i]
+            );
+        }
+    }
+}
+
+#[test]
+fn sgd_with_momentum_dampening_and_nesterov_follows_its_formula() {
+    for (momentum, dampening, nesterov) in [
+        (0.0, 0.0, false),
+        (0.9, 0.0, false),
+        (0.9, 0.3, false),
+        (0.8, 0.0, true),
+    ] {
+        let mut rule = Sgd::new(0.1);
+        if momentum > 0.0 {
+            rule = rule
+                .momentum(momentum)
+                .dampening(dampening)
+                .nesterov(nesterov);
+        }
+        let mut b = [0.0; 2];
+        let want = reference(|t, i, w, g| {
+            if momentum == 0.0 {
+                return w - 0.1 * g;
+            }
+            // torch.optim.SGD: b = g at t = 1, else momentum·b + (1 − dampening)·g.
+            b[i] = if t == 1 {
+                g
+            } else {
+                momentum * b[i] + (1.0 - dampening) * g
+            };
+            let d = if nesterov { g + momentum * b[i] } else { b[i] };
+            w - 0.1 * d
+        });
+        assert_close(&run(rule, Penalty::none()), &want);
+    }
+    // Two steps by hand: momentum 0.9, lr 0.1, g = 0.5 then 0.2:
+    // b₁ = 0.5, w₁ = 1 − 0.05 = 0.95; b₂ = 0.45 + 0.2 = 0.65, w₂ = 0.95 − 0.065 = 0.885.
+    let w = run(Sgd::new(0.1).momentum(0.9), Penalty::none());
+    assert!((w[1][0] - 0.885).abs() < 1e-12);
+}
+
+#[test]
+fn adagrad_follows_its_formula() {
+    let mut s = [0.0; 2];
+    let want = reference(|t, i, w, g| {
+        // torch.optim.Adagrad: clr = lr / (1 + (t − 1)·lr_decay); s += g²; w −= clr·g / (√s + eps)
+        let clr = 0.5 / (1.0 + (t - 1) as f64 * 0.1);
+        s[i] += g * g;
+        w - clr * g / (s[i].sqrt() + 1e-10)
+    });
+    assert_close(
+        &run(Adagrad::new(0.5).lr_decay(0.1), Penalty::none()),
+        &want,
+    );
+}
+
+#[test]
+fn rmsprop_plain_centered_and_momentum_follow_their_formula() {
+    for (centered, momentum) in [(false, 0.0), (true, 0.0), (true, 0.5)] {
+        let (mut v, mut gbar, mut b) = ([0.0; 2], [0.0; 2], [0.0; 2]);
+        let want = reference(|_, i, w, g| {
+            // torch.optim.RMSprop with alpha 0.9, eps 1e-8.
+            v[i] = 0.9 * v[i] + 0.1 * g * g;
+            let d = if centered {
+                gbar[i] = 0.9 * gbar[i] + 0.1 * g;
+                (v[i] - gbar[i] * gbar[i]).sqrt() + 1e-8
+            } else {
+                v[i].sqrt() + 1e-8
+            };
+            if momentum > 0.0 {
+                b[i] = momentum * b[i] + g / d;
+                w - 0.01 * b[i]
+            } else {
+                w - 0.01 * g / d
+            }
+        });
+        let mut rule = RmsProp::new(0.01).alpha(0.9).centered(centered);
+        if momentum > 0.0 {
+            rule = rule.momentum(momentum);
+        }
+        assert_close(&run(rule, Penalty::none()), &want);
+    }
+}
+
+/// torch.optim.Adam's update for one element.
+fn adam_reference(amsgrad: bool, decoupled_l2: f64) -> Vec<[f64; 2]> {
+    let (mut m, mut v, mut vmax) = ([0.0f64; 2], [0.0f64; 2], [0.0f64; 2]);
+    let (lr, b1, b2, eps) = (0.01, 0.8, 0.99, 1e-8);
+    reference(|t, i, w, g| {
+        let w = w - lr * decoupled_l2 * w; // AdamW: w·(1 − lr·wd) first
+        m[i] = b1 * m[i] + (1.0 - b1) * g;
+        v[i] = b2 * v[i] + (1.0 - b2) * g * g;
+        vmax[i] = vmax[i].max(v[i]);
+        let second = if amsgrad { vmax[i] } else { v[i] };
+        let (bc1, bc2) = (1.0 - b1.powi(t as i32), 1.0 - b2.powi(t as i32));
+        w - lr / bc1 * m[i] / (second.sqrt() / bc2.sqrt() + eps)
+    })
+}
+
+#[test]
+fn adam_amsgrad_and_adamw_follow_their_formulas() {
+    assert_close(
+        &run(Adam::new(0.01).betas(0.8, 0.99), Penalty::none()),
+        &adam_reference(false, 0.0),
+    );
+    assert_close(
+        &run(
+            Adam::new(0.01).betas(0.8, 0.99).amsgrad(true),
+            Penalty::none(),
+        ),
+        &adam_reference(true, 0.0),
+    );
+    assert_close(
+        &run(
+            Adam::adamw(0.01).betas(0.8, 0.99),
+            Penalty::l2(0.1).decoupled(),
+        ),
+        &adam_reference(false, 0.1),
+    );
+}
+
+#[test]
+fn coupled_penalties_add_their_gradient_exactly() {
+    // Coupled: g' = g + l2·w + l1·sign(w), then plain SGD.
+    for penalty in [
+        Penalty::l2(0.1),
+        Penalty::l1(0.05),
+        Penalty::elastic_net(0.05, 0.1),
+    ] {
+        let want = reference(|_, _, w, g| {
+            let sign = if w > 0.0 {
+                1.0
+            } else if w < 0.0 {
+                -1.0
+            } else {
+                0.0
+            };
+            w - 0.1 * (g + penalty.l2 * w + penalty.l1 * sign)
+        });
+        assert_close(&run(Sgd::new(0.1), penalty), &want);
+    }
+    // Decoupled with SGD: w ← w − lr·(l2·w + l1·sign(w)), then w ← w − lr·g.
+    let want = reference(|_, _, w, g| {
+        let sign = if w > 0.0 {
+            1.0
+        } else if w < 0.0 {
+            -1.0
+        } else {
+            0.0
+        };
+        let w = w - 0.1 * (0.2 * w + 0.01 * sign);
+        w - 0.1 * g
+    });
+    assert_close(
+        &run(Sgd::new(0.1), Penalty::elastic_net(0.01, 0.2).decoupled()),
+        &want,
+    );
+}
+
+/// Minimises the convex quadratic `Σ aᵢ(wᵢ − cᵢ)²` and returns the final distance to `c`.
+fn quadratic<R: Rule<f64>>(rule: R, steps: usize) -> f64 {
+    let a = Tensor::from_vec(vec![1.0, 4.0, 0.5], &[3]);
+    let c = Tensor::from_vec(vec![2.0, -1.0, 0.5], &[3]);
+    let w = Param::new(Tensor::zeros(&[3]));
+    let mut opt = Optimizer::new(vec![w.clone()], rule);
+    for _ in 0..steps {
+        let g = Graph::new();
+        ((g.param(&w) - g.constant(c.clone())).square() * g.constant(a.clone()))
+            .sum()
+            .backward();
+        drop(g);
+        opt.step();
+        opt.zero_grad();
+    }
+    let v = w.value().to_vec();
+    v.iter()
+        .zip(c.to_vec())
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+#[test]
+fn every_optimizer_converges_on_a_convex_quadratic() {
+    assert!(quadratic(Sgd::new(0.1), 300) < 1e-6);
+    assert!(quadratic(Sgd::new(0.05).momentum(0.9).nesterov(true), 300) < 1e-6);
+    assert!(quadratic(Adagrad::new(0.5), 2000) < 1e-4);
+    assert!(quadratic(RmsProp::new(0.01).centered(true), 2000) < 1e-2);
+    assert!(quadratic(Adam::new(0.05), 2000) < 1e-4);
+    assert!(quadratic(Adam::new(0.05).amsgrad(true), 2000) < 1e-4);
+}
+
+#[test]
+fn groups_have_their_own_learning_rate_and_penalty() {
+    let (a, b) = (
+        Param::new(Tensor::from_vec(vec![1.0f64], &[1])),
+        Param::new(Tensor::from_vec(vec![1.0f64], &[1])),
+    );
+    let groups = vec![
+        ParamGroup::new(vec![a.clone()]).lr_factor(0.5),
+        ParamGroup::new(vec![b.clone()]).penalty(Penalty::none()),
+    ];
+    let mut opt = Optimizer::with_groups(groups, Sgd::new(0.2)).penalty(Penalty::l2(1.0));
+    for p in [&a, &b] {
+        p.set_grad(Some(Tensor::from_vec(vec![1.0], &[1])));
+    }
+    opt.step();
+    // a: lr 0.1, gradient 1 + 1·w = 2 → 0.8. b: lr 0.2, no penalty → 0.8.
+    assert!((a.value().item() - 0.8).abs() < 1e-12);
+    assert!((b.value().item() - 0.8).abs() < 1e-12);
+    // A schedule's set_lr scales both groups.
+    opt.set_lr(0.4);
+    opt.step();
+    assert!((a.value().item() - (0.8 - 0.2 * 1.8)).abs() < 1e-12);
+}
+
+#[test]
+fn frozen_parameters_and_missing_gradients_are_skipped() {
+    let p = Param::new(Tensor::from_vec(vec![1.0f32], &[1]));
+    let mut opt = Optimizer::new(vec![p.clone()], Sgd::new(1.0));
+    opt.step(); // no gradient yet
+    p.set_grad(Some(Tensor::from_vec(vec![1.0], &[1])));
+    p.set_requires_grad(false);
+    opt.step();
+    assert_eq!(p.value().item(), 1.0);
+}
+
+#[test]
+fn saved_state_resumes_exactly() {
+    let make = || Param::new(Tensor::from_vec(W0.to_vec(), &[2]));
+    let (p, q) = (make(), make());
+    let mut a = Optimizer::new(vec![p.clone()], Adam::new(0.01));
+    let mut b = Optimizer::new(vec![q.clone()], Adam::new(0.5));
+    let feed = |p: &Param<f64>, g: &[f64; 2]| p.set_grad(Some(Tensor::from_vec(g.to_vec(), &[2])));
+    for g in &GRADS[..2] {
+        feed(&p, g);
+        a.step();
+    }
+    b.load_state(a.state()).unwrap();
+    q.set_value(p.value());
+    for g in &GRADS[2..] {
+        feed(&p, g);
+        a.step();
+        feed(&q, g);
+        b.step();
+    }
+    assert_eq!(p.value(), q.value());
+    assert_eq!(b.steps(), 4);
+
+    let mut wrong = Optimizer::new(vec![make(), make()], Adam::new(0.01));
+    assert_eq!(
+        wrong.load_state(a.state()).unwrap_err(),
+        "Adam: the state holds 1 parameters, the optimizer has 2"
+    );
+}
+
+#[test]
+#[should_panic(expected = "Sgd: lr must be a non-negative number, got -0.1")]
+fn negative_lr_is_rejected() {
+    Sgd::new(-0.1);
+}
+
+#[test]
+#[should_panic(expected = "Adam: betas.1 must be in [0, 1), got 1")]
+fn beta_of_one_is_rejected() {
+    Adam::new(0.001).betas(0.9, 1.0);
+}
+
+#[test]
+#[should_panic(
+    expected = "Sgd: nesterov requires momentum > 0 and dampening 0, got momentum 0 and dampening 0"
+)]
+fn nesterov_without_momentum_is_rejected() {
+    Sgd::new(0.1).nesterov(true);
+}
+
+#[test]
+#[should_panic(expected = "RmsProp: momentum must be in [0, 1), got NaN")]
+fn nan_momentum_is_rejected() {
+    RmsProp::new(0.1).momentum(f64::NAN);
+}
+
+#[test]
+#[should_panic(expected = "Adam: l2 must be a non-negative number, got -0.01")]
+fn negative_weight_decay_is_rejected() {
+    let _ = Optimizer::<Adam, f32>::new(vec![], Adam::new(0.1)).penalty(Penalty::l2(-0.01));
+}
