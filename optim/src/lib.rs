@@ -1,4 +1,5 @@
-//! Optimizers, regularisation and gradient clipping for ferrograd.
+//! Optimizers, regularisation, gradient clipping, learning-rate schedules and early stopping
+//! for ferrograd.
 //!
 //! An [`Optimizer`] runs one per-parameter [`Rule`] ([`Sgd`], [`Adagrad`], [`RmsProp`],
 //! [`Adam`]) over parameter groups, with L1/L2 penalties coupled to the gradient or
@@ -31,10 +32,13 @@
 
 mod adaptive;
 mod clip;
+mod early_stopping;
 mod optimizer;
+pub mod schedule;
 mod sgd;
 
 pub use adaptive::{Adagrad, Adam, RmsProp};
 pub use clip::{clip_grad_norm, clip_grad_value};
+pub use early_stopping::EarlyStopping;
 pub use optimizer::{Optimizer, OptimizerState, ParamGroup, Penalty, Rule};
 pub use sgd::{GradientDescent, Sgd};

@@ -1,0 +1,261 @@
+//! Early stopping with Keras' semantics, usable from a hand-written loop.
+
+use ferrograd_autograd::{Float, Param, Tensor};
+
+use crate::schedule::Mode;
+
+/// Stops training when a monitored metric has not improved for `patience` epochs, as
+/// `keras.callbacks.EarlyStopping`:
+///
+/// - an epoch improves when the value beats the best so far by more than `min_delta`
+///   (below it in [`Mode::Min`], above in [`Mode::Max`]);
+/// - with a `baseline`, the wait only resets on values that also beat the baseline;
+/// - epochs before `start_from_epoch` are ignored;
+/// - with `restore_best_weights`, the best epoch's parameters are kept and put back when it
+///   stops (Keras keeps the first monitored epoch's weights until something improves).
+///
+/// ```
+/// use ferrograd_autograd::{Param, Tensor};
+/// use ferrograd_optim::EarlyStopping;
+/// use ferrograd_optim::schedule::Mode;
+/// let w = Param::new(Tensor::from_vec(vec![0.0f32], &[1]));
+/// let mut stop = EarlyStopping::new(Mode::Min).patience(2).restore_best_weights(true);
+/// let losses = [1.0, 0.5, 0.6, 0.7, 0.4];
+/// let mut stopped_at = None;
+/// for (epoch, &loss) in losses.iter().enumerate() {
+///     w.set_value(Tensor::from_vec(vec![epoch as f32], &[1])); // "training"
+///     if stop.update(epoch, loss, std::slice::from_ref(&w)) {
+///         stopped_at = Some(epoch);
+///         break;
+///     }
+/// }
+/// assert_eq!(stopped_at, Some(3));
+/// assert_eq!(w.value().item(), 1.0); // the weights of the best epoch (loss 0.5)
+/// ```
+#[derive(Clone, Debug)]
+pub struct EarlyStopping<T: Float = f32> {
+    mode: Mode,
+    min_delta: f64,
+    patience: usize,
+    baseline: Option<f64>,
+    restore_best_weights: bool,
+    start_from_epoch: usize,
+    best: f64,
+    best_epoch: Option<usize>,
+    wait: usize,
+    stopped_epoch: Option<usize>,
+    best_weights: Option<Vec<Tensor<T>>>,
+}
+
+impl<T: Float> EarlyStopping<T> {
+    /// Keras' defaults: `min_delta` 0, `patience` 0, no baseline, no restoring, start at 0.
+    pub fn new(mode: Mode) -> Self {
+        EarlyStopping {
+            mode,
+            min_delta: 0.0,
+            patience: 0,
+            baseline: None,
+            restore_best_weights: false,
+            start_from_epoch: 0,
+            best: if mode == Mode::Min {
+                f64::INFINITY
+            } else {
+                f64::NEG_INFINITY
+            },
+            best_epoch: None,
+            wait: 0,
+            stopped_epoch: None,
+            best_weights: None,
+        }
+    }
+
+    /// The least change that counts as an improvement.
+    ///
+    /// # Panics
+    /// If `min_delta` is negative or NaN.
+    pub fn min_delta(mut self, min_delta: f64) -> Self {
+        assert!(
+            min_delta >= 0.0,
+            "EarlyStopping: min_delta must be non-negative, got {min_delta}"
+        );
+        self.min_delta = min_delta;
+        self
+    }
+
+    /// Epochs without improvement before stopping.
+    pub fn patience(mut self, patience: usize) -> Self {
+        self.patience = patience;
+        self
+    }
+
+    /// A value the metric must beat for the wait to reset.
+    pub fn baseline(mut self, baseline: f64) -> Self {
+        self.baseline = Some(baseline);
+        self
+    }
+
+    /// Keeps the best epoch's parameters and restores them on stopping.
+    pub fn restore_best_weights(mut self, yes: bool) -> Self {
+        self.restore_best_weights = yes;
+        self
+    }
+
+    /// Ignores the epochs before `epoch` (a warm-up).
+    pub fn start_from_epoch(mut self, epoch: usize) -> Self {
+        self.start_from_epoch = epoch;
+        self
+    }
+
+    fn improves(&self, value: f64, reference: f64) -> bool {
+        match self.mode {
+            Mode::Min => value + self.min_delta < reference,
+            Mode::Max => value - self.min_delta > reference,
+        }
+    }
+
+    /// Records `epoch`'s `value` of the monitored metric; `params` are the model's
+    /// parameters (for `restore_best_weights`). Returns `true` when training should stop,
+    /// after restoring the best weights if asked.
+    pub fn update(&mut self, epoch: usize, value: f64, params: &[Param<T>]) -> bool {
+        if epoch < self.start_from_epoch || value.is_nan() {
+            return false;
+        }
+        let snapshot = || params.iter().map(Param::value).collect::<Vec<_>>();
+        if self.restore_best_weights && self.best_weights.is_none() {
+            self.best_weights = Some(snapshot());
+        }
+        self.wait += 1;
+        if self.improves(value, self.best) {
+            self.best = value;
+            self.best_epoch = Some(epoch);
+            if self.restore_best_weights {
+                self.best_weights = Some(snapshot());
+            }
+            if self.baseline.is_none_or(|b| self.improves(value, b)) {
+                self.wait = 0;
+            }
+            return false;
+        }
+        if self.wait >= self.patience && epoch > 0 {
+            self.stopped_epoch = Some(epoch);
+            if let (true, Some(best)) = (self.restore_best_weights, &self.best_weights) {
+                for (p, v) in params.iter().zip(best) {
+                    p.set_value(v.clone());
+                }
+            }
+            return true;
+        }
+        false
+    }
+
+    /// The best value seen.
+    pub fn best(&self) -> f64 {
+        self.best
+    }
+
+    /// The epoch of the best value.
+    pub fn best_epoch(&self) -> Option<usize> {
+        self.best_epoch
+    }
+
+    /// The epoch at which it asked to stop.
+    pub fn stopped_epoch(&self) -> Option<usize> {
+        self.stopped_epoch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The epoch at which a stopper fed `values` stops, if it does.
+    fn stop_epoch(mut es: EarlyStopping<f32>, values: &[f64]) -> Option<usize> {
+        values
+            .iter()
+            .enumerate()
+            .find_map(|(e, &v)| es.update(e, v, &[]).then_some(e))
+    }
+
+    #[test]
+    fn patience_and_min_delta_follow_keras() {
+        // Keras: EarlyStopping(patience=2) on [1, .9, .95, .96] stops at epoch 3.
+        assert_eq!(
+            stop_epoch(
+                EarlyStopping::new(Mode::Min).patience(2),
+                &[1.0, 0.9, 0.95, 0.96, 0.5]
+            ),
+            Some(3)
+        );
+        // An improvement smaller than min_delta does not reset the wait.
+        assert_eq!(
+            stop_epoch(
+                EarlyStopping::new(Mode::Min).patience(2).min_delta(0.1),
+                &[1.0, 0.95, 0.92, 0.8]
+            ),
+            Some(2)
+        );
+        // patience 0 stops at the first epoch without improvement.
+        assert_eq!(
+            stop_epoch(EarlyStopping::new(Mode::Max).patience(0), &[0.5, 0.6, 0.6]),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn baseline_must_be_beaten_to_reset_the_wait() {
+        // Improving but never below the baseline 0.5: the wait keeps growing, so the first
+        // epoch that does not improve stops it (Keras 3 checks only non-improving epochs).
+        let values = [1.0, 0.9, 0.8, 0.85, 0.7];
+        assert_eq!(
+            stop_epoch(
+                EarlyStopping::new(Mode::Min).patience(3).baseline(0.5),
+                &values
+            ),
+            Some(3)
+        );
+        assert_eq!(
+            stop_epoch(EarlyStopping::new(Mode::Min).patience(3), &values),
+            None
+        );
+        assert_eq!(
+            stop_epoch(
+                EarlyStopping::new(Mode::Min).patience(3).baseline(0.5),
+                &[0.4, 0.3, 0.2, 0.1]
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn start_from_epoch_ignores_warm_up_epochs() {
+        assert_eq!(
+            stop_epoch(
+                EarlyStopping::new(Mode::Min)
+                    .patience(1)
+                    .start_from_epoch(3),
+                &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+            ),
+            Some(4)
+        );
+    }
+
+    #[test]
+    fn restores_the_best_weights_or_the_first_when_nothing_improved() {
+        let w = Param::new(Tensor::from_vec(vec![0.0f32], &[1]));
+        let mut es = EarlyStopping::new(Mode::Max)
+            .patience(1)
+            .restore_best_weights(true)
+            .baseline(0.9);
+        let mut stopped = None;
+        for (epoch, acc) in [0.5, 0.4, 0.3].into_iter().enumerate() {
+            w.set_value(Tensor::from_vec(vec![epoch as f32 + 10.0], &[1]));
+            if es.update(epoch, acc, std::slice::from_ref(&w)) {
+                stopped = Some(epoch);
+                break;
+            }
+        }
+        assert_eq!(stopped, Some(1));
+        assert_eq!(w.value().item(), 10.0); // epoch 0 was best (0.5)
+        assert_eq!(es.best_epoch(), Some(0));
+    }
+}

@@ -1,0 +1,524 @@
+//! Learning-rate schedules: functions of the epoch (or step) that do not own the optimizer
+//! (set it with [`Optimizer::set_lr`](crate::Optimizer::set_lr)), and the one stateful
+//! schedule, [`ReduceLrOnPlateau`].
+//!
+//! ```
+//! use ferrograd_optim::schedule::{CosineAnnealing, LrSchedule, Warmup};
+//! let sched = Warmup::new(5, 0.1, CosineAnnealing::new(0.1, 95, 0.0));
+//! assert!((sched.lr(0) - 0.01).abs() < 1e-12); // warm-up starts at 10%
+//! assert!((sched.lr(5) - 0.1).abs() < 1e-12); // then the cosine starts at its peak
+//! assert!(sched.lr(100) < 1e-12);
+//! ```
+
+use std::f64::consts::PI;
+
+/// A learning rate as a function of the epoch (or step) index, from 0.
+pub trait LrSchedule {
+    /// The learning rate at `epoch`.
+    fn lr(&self, epoch: usize) -> f64;
+}
+
+/// The same rate every epoch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Constant(pub f64);
+
+impl LrSchedule for Constant {
+    fn lr(&self, _: usize) -> f64 {
+        self.0
+    }
+}
+
+/// `base·gamma^⌊epoch / step_size⌋`, as `torch.optim.lr_scheduler.StepLR`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepLr {
+    /// The initial rate.
+    pub base: f64,
+    /// Epochs between decays.
+    pub step_size: usize,
+    /// The decay factor.
+    pub gamma: f64,
+}
+
+impl LrSchedule for StepLr {
+    fn lr(&self, epoch: usize) -> f64 {
+        assert!(self.step_size > 0, "StepLr: step_size must be positive");
+        self.base * self.gamma.powi((epoch / self.step_size) as i32)
+    }
+}
+
+/// `base·gamma^(milestones passed)`, as `MultiStepLR`: the rate drops at each milestone
+/// epoch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MultiStepLr {
+    /// The initial rate.
+    pub base: f64,
+    /// The epochs at which the rate is multiplied by `gamma`.
+    pub milestones: Vec<usize>,
+    /// The decay factor.
+    pub gamma: f64,
+}
+
+impl LrSchedule for MultiStepLr {
+    fn lr(&self, epoch: usize) -> f64 {
+        let passed = self.milestones.iter().filter(|&&m| m <= epoch).count();
+        self.base * self.gamma.powi(passed as i32)
+    }
+}
+
+/// `base·gamma^epoch`, as `ExponentialLR`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ExponentialLr {
+    /// The initial rate.
+    pub base: f64,
+    /// The per-epoch factor.
+    pub gamma: f64,
+}
+
+impl LrSchedule for ExponentialLr {
+    fn lr(&self, epoch: usize) -> f64 {
+        self.base * self.gamma.powi(epoch as i32)
+    }
+}
+
+/// `base / (1 + decay_rate·t / decay_steps)`, `t` the epoch (floored to whole
+/// `decay_steps` with `staircase`), as Keras' `InverseTimeDecay`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InverseTimeDecay {
+    /// The initial rate.
+    pub base: f64,
+    /// Epochs per unit of decay.
+    pub decay_steps: usize,
+    /// The decay rate.
+    pub decay_rate: f64,
+    /// Decay in whole steps.
+    pub staircase: bool,
+}
+
+impl LrSchedule for InverseTimeDecay {
+    fn lr(&self, epoch: usize) -> f64 {
+        let mut p = epoch as f64 / self.decay_steps.max(1) as f64;
+        if self.staircase {
+            p = p.floor();
+        }
+        self.base / (1.0 + self.decay_rate * p)
+    }
+}
+
+/// `(base − end)·(1 − min(t, decay_steps)/decay_steps)^power + end`, as Keras'
+/// `PolynomialDecay` (without cycling).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PolynomialDecay {
+    /// The initial rate.
+    pub base: f64,
+    /// The rate reached at `decay_steps` and kept after.
+    pub end: f64,
+    /// Epochs to reach `end`.
+    pub decay_steps: usize,
+    /// The polynomial power (1 is linear).
+    pub power: f64,
+}
+
+impl LrSchedule for PolynomialDecay {
+    fn lr(&self, epoch: usize) -> f64 {
+        let steps = self.decay_steps.max(1);
+        let frac = 1.0 - epoch.min(steps) as f64 / steps as f64;
+        (self.base - self.end) * frac.powf(self.power) + self.end
+    }
+}
+
+/// Cosine annealing from `base` to `eta_min` over `t_max` epochs,
+/// `eta_min + (base − eta_min)·(1 + cos(π·t/t_max))/2`, as `CosineAnnealingLR`'s closed form;
+/// with [`CosineAnnealing::warm_restarts`] (SGDR, `CosineAnnealingWarmRestarts`) the cycle
+/// restarts at `base`, each cycle `t_mult` times longer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CosineAnnealing {
+    base: f64,
+    t_max: usize,
+    eta_min: f64,
+    restart_mult: Option<usize>,
+}
+
+impl CosineAnnealing {
+    /// One half cosine over `t_max` epochs (then it stays at `eta_min`).
+    ///
+    /// # Panics
+    /// If `t_max` is 0.
+    pub fn new(base: f64, t_max: usize, eta_min: f64) -> Self {
+        assert!(t_max > 0, "CosineAnnealing: t_max must be positive");
+        CosineAnnealing {
+            base,
+            t_max,
+            eta_min,
+            restart_mult: None,
+        }
+    }
+
+    /// Restarts every cycle, the first `t_max` epochs long and each next `t_mult` times
+    /// longer.
+    ///
+    /// # Panics
+    /// If `t_mult` is 0.
+    pub fn warm_restarts(mut self, t_mult: usize) -> Self {
+        assert!(t_mult > 0, "CosineAnnealing: t_mult must be positive");
+        self.restart_mult = Some(t_mult);
+        self
+    }
+}
+
+impl LrSchedule for CosineAnnealing {
+    fn lr(&self, epoch: usize) -> f64 {
+        let (t, len) = match self.restart_mult {
+            None => (epoch.min(self.t_max), self.t_max),
+            Some(mult) => {
+                let (mut t, mut len) = (epoch, self.t_max);
+                while t >= len {
+                    t -= len;
+                    len *= mult;
+                }
+                (t, len)
+            }
+        };
+        self.eta_min + (self.base - self.eta_min) * (1.0 + (PI * t as f64 / len as f64).cos()) / 2.0
+    }
+}
+
+/// Linear warm-up over `warmup` epochs from `start_factor` times the schedule's first
+/// rate up to it, then `then` (shifted so its epoch 0 follows the warm-up).
+pub struct Warmup<S> {
+    warmup: usize,
+    start_factor: f64,
+    then: S,
+}
+
+impl<S: LrSchedule> Warmup<S> {
+    /// Warm-up for `warmup` epochs before `then`.
+    ///
+    /// # Panics
+    /// If `start_factor` is not in `[0, 1]`.
+    pub fn new(warmup: usize, start_factor: f64, then: S) -> Self {
+        assert!(
+            (0.0..=1.0).contains(&start_factor),
+            "Warmup: start_factor must be in [0, 1], got {start_factor}"
+        );
+        Warmup {
+            warmup,
+            start_factor,
+            then,
+        }
+    }
+}
+
+impl<S: LrSchedule> LrSchedule for Warmup<S> {
+    fn lr(&self, epoch: usize) -> f64 {
+        if epoch >= self.warmup {
+            return self.then.lr(epoch - self.warmup);
+        }
+        let f = self.start_factor + (1.0 - self.start_factor) * epoch as f64 / self.warmup as f64;
+        self.then.lr(0) * f
+    }
+}
+
+/// The one-cycle policy (Smith), as `OneCycleLR` with cosine annealing: from
+/// `max_lr/div_factor` up to `max_lr` over the first `pct_start` of `total` steps, then down
+/// to `max_lr/(div_factor·final_div_factor)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OneCycle {
+    /// The peak rate.
+    pub max_lr: f64,
+    /// The number of steps of the cycle.
+    pub total: usize,
+    /// The share of the cycle spent rising (PyTorch: 0.3).
+    pub pct_start: f64,
+    /// `max_lr / initial` (PyTorch: 25).
+    pub div_factor: f64,
+    /// `initial / final` (PyTorch: 1e4).
+    pub final_div_factor: f64,
+}
+
+impl OneCycle {
+    /// PyTorch's defaults around `max_lr` over `total` steps.
+    pub fn new(max_lr: f64, total: usize) -> Self {
+        OneCycle {
+            max_lr,
+            total,
+            pct_start: 0.3,
+            div_factor: 25.0,
+            final_div_factor: 1e4,
+        }
+    }
+}
+
+impl LrSchedule for OneCycle {
+    fn lr(&self, step: usize) -> f64 {
+        let initial = self.max_lr / self.div_factor;
+        let last = initial / self.final_div_factor;
+        // PyTorch's phase boundaries: the peak at step pct_start·total − 1, the end at total − 1.
+        let peak = (self.pct_start * self.total as f64) - 1.0;
+        let end = self.total as f64 - 1.0;
+        let cos = |from: f64, to: f64, pct: f64| {
+            to + (from - to) / 2.0 * (1.0 + (PI * pct.clamp(0.0, 1.0)).cos())
+        };
+        let s = step as f64;
+        if s <= peak {
+            cos(initial, self.max_lr, s / peak)
+        } else {
+            cos(self.max_lr, last, (s - peak) / (end - peak))
+        }
+    }
+}
+
+/// Whether a smaller or a larger monitored value is better.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Lower is better (a loss).
+    Min,
+    /// Higher is better (an accuracy).
+    Max,
+}
+
+/// How a plateau threshold is measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThresholdMode {
+    /// Relative to the best value: better means beyond `best·(1 ∓ threshold)`.
+    Rel,
+    /// Absolute: better means beyond `best ∓ threshold`.
+    Abs,
+}
+
+/// Lowers the learning rate when a metric stops improving, as
+/// `torch.optim.lr_scheduler.ReduceLROnPlateau`: after more than `patience` epochs without
+/// improvement, `lr ← max(lr·factor, min_lr)`, then `cooldown` epochs of rest.
+///
+/// ```
+/// use ferrograd_optim::schedule::{Mode, ReduceLrOnPlateau};
+/// let mut plateau = ReduceLrOnPlateau::new(Mode::Min).factor(0.5).patience(1);
+/// let lrs: Vec<f64> = [1.0, 0.9, 0.9, 0.9, 0.9].iter().scan(0.1, |lr, &loss| {
+///     *lr = plateau.step(loss, *lr);
+///     Some(*lr)
+/// }).collect();
+/// assert_eq!(lrs, vec![0.1, 0.1, 0.1, 0.05, 0.05]);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReduceLrOnPlateau {
+    mode: Mode,
+    factor: f64,
+    patience: usize,
+    threshold: f64,
+    threshold_mode: ThresholdMode,
+    cooldown: usize,
+    min_lr: f64,
+    best: f64,
+    bad_epochs: usize,
+    cooldown_left: usize,
+}
+
+impl ReduceLrOnPlateau {
+    /// PyTorch's defaults: factor 0.1, patience 10, threshold 1e-4 (relative), cooldown 0,
+    /// min_lr 0.
+    pub fn new(mode: Mode) -> Self {
+        ReduceLrOnPlateau {
+            mode,
+            factor: 0.1,
+            patience: 10,
+            threshold: 1e-4,
+            threshold_mode: ThresholdMode::Rel,
+            cooldown: 0,
+            min_lr: 0.0,
+            best: if mode == Mode::Min {
+                f64::INFINITY
+            } else {
+                f64::NEG_INFINITY
+            },
+            bad_epochs: 0,
+            cooldown_left: 0,
+        }
+    }
+
+    /// The factor in `[0, 1)` the rate is multiplied by.
+    ///
+    /// # Panics
+    /// If `factor` is not in `[0, 1)`.
+    pub fn factor(mut self, factor: f64) -> Self {
+        assert!(
+            (0.0..1.0).contains(&factor),
+            "ReduceLrOnPlateau: factor must be in [0, 1), got {factor}"
+        );
+        self.factor = factor;
+        self
+    }
+
+    /// Epochs without improvement tolerated before reducing.
+    pub fn patience(mut self, patience: usize) -> Self {
+        self.patience = patience;
+        self
+    }
+
+    /// The improvement threshold and how it is measured.
+    pub fn threshold(mut self, threshold: f64, mode: ThresholdMode) -> Self {
+        self.threshold = threshold;
+        self.threshold_mode = mode;
+        self
+    }
+
+    /// Epochs to wait after a reduction before counting bad epochs again.
+    pub fn cooldown(mut self, cooldown: usize) -> Self {
+        self.cooldown = cooldown;
+        self
+    }
+
+    /// The lowest rate it reduces to.
+    pub fn min_lr(mut self, min_lr: f64) -> Self {
+        self.min_lr = min_lr;
+        self
+    }
+
+    fn is_better(&self, a: f64) -> bool {
+        let (t, best) = (self.threshold, self.best);
+        match (self.mode, self.threshold_mode) {
+            (Mode::Min, ThresholdMode::Rel) => a < best * (1.0 - t),
+            (Mode::Min, ThresholdMode::Abs) => a < best - t,
+            (Mode::Max, ThresholdMode::Rel) => a > best * (1.0 + t),
+            (Mode::Max, ThresholdMode::Abs) => a > best + t,
+        }
+    }
+
+    /// Records this epoch's `metric` and returns the rate to use from now on, given the
+    /// current `lr`.
+    pub fn step(&mut self, metric: f64, lr: f64) -> f64 {
+        if self.is_better(metric) {
+            self.best = metric;
+            self.bad_epochs = 0;
+        } else {
+            self.bad_epochs += 1;
+        }
+        if self.cooldown_left > 0 {
+            self.cooldown_left -= 1;
+            self.bad_epochs = 0;
+        }
+        if self.bad_epochs > self.patience {
+            self.bad_epochs = 0;
+            let new = (lr * self.factor).max(self.min_lr);
+            if lr - new > 1e-8 {
+                self.cooldown_left = self.cooldown;
+                return new;
+            }
+        }
+        lr
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_at_their_boundaries() {
+        let step = StepLr {
+            base: 1.0,
+            step_size: 3,
+            gamma: 0.5,
+        };
+        assert_eq!(
+            [step.lr(0), step.lr(2), step.lr(3), step.lr(6)],
+            [1.0, 1.0, 0.5, 0.25]
+        );
+        let multi = MultiStepLr {
+            base: 1.0,
+            milestones: vec![2, 5],
+            gamma: 0.1,
+        };
+        assert_eq!([multi.lr(1), multi.lr(2), multi.lr(4)], [1.0, 0.1, 0.1]);
+        assert!((multi.lr(5) - 0.01).abs() < 1e-15);
+        assert_eq!(
+            ExponentialLr {
+                base: 2.0,
+                gamma: 0.5
+            }
+            .lr(3),
+            0.25
+        );
+        let inv = InverseTimeDecay {
+            base: 1.0,
+            decay_steps: 10,
+            decay_rate: 1.0,
+            staircase: true,
+        };
+        assert_eq!([inv.lr(9), inv.lr(10), inv.lr(20)], [1.0, 0.5, 1.0 / 3.0]);
+        let poly = PolynomialDecay {
+            base: 1.0,
+            end: 0.1,
+            decay_steps: 10,
+            power: 1.0,
+        };
+        assert_eq!([poly.lr(0), poly.lr(10), poly.lr(50)], [1.0, 0.1, 0.1]);
+        assert!((poly.lr(5) - 0.55).abs() < 1e-12);
+        let cos = CosineAnnealing::new(1.0, 10, 0.0);
+        assert_eq!(cos.lr(0), 1.0);
+        assert!((cos.lr(5) - 0.5).abs() < 1e-12);
+        assert!(cos.lr(10).abs() < 1e-12 && cos.lr(15).abs() < 1e-12);
+    }
+
+    #[test]
+    fn warm_restarts_restart_with_growing_cycles() {
+        // T_0 = 2, T_mult = 2: cycles of 2, 4, 8 epochs starting at 0, 2, 6.
+        let sgdr = CosineAnnealing::new(1.0, 2, 0.0).warm_restarts(2);
+        for restart in [0, 2, 6, 14] {
+            assert_eq!(sgdr.lr(restart), 1.0, "restart at {restart}");
+        }
+        assert!((sgdr.lr(4) - 0.5).abs() < 1e-12); // halfway through the 4-epoch cycle
+    }
+
+    #[test]
+    fn one_cycle_rises_then_falls_to_its_floor() {
+        let oc = OneCycle::new(1.0, 100);
+        assert!((oc.lr(0) - 0.04).abs() < 1e-12); // max_lr / 25
+        assert!((oc.lr(29) - 1.0).abs() < 1e-12); // peak at pct_start·total − 1
+        assert!((oc.lr(99) - 0.04 / 1e4).abs() < 1e-15);
+        assert!(oc.lr(10) < oc.lr(20) && oc.lr(60) > oc.lr(80));
+    }
+
+    #[test]
+    fn warmup_is_linear_up_to_the_schedule() {
+        let w = Warmup::new(4, 0.0, Constant(0.8));
+        assert_eq!(
+            [w.lr(0), w.lr(1), w.lr(2), w.lr(4), w.lr(9)],
+            [0.0, 0.2, 0.4, 0.8, 0.8]
+        );
+    }
+
+    #[test]
+    fn plateau_follows_pytorch_on_a_scripted_sequence() {
+        // patience 2, cooldown 1, factor 0.1, abs threshold 0.05, min_lr 1e-3.
+        let mut p = ReduceLrOnPlateau::new(Mode::Min)
+            .patience(2)
+            .cooldown(1)
+            .threshold(0.05, ThresholdMode::Abs)
+            .min_lr(1e-3);
+        let metrics = [
+            1.0, 0.9, 0.88, 0.87, 0.86, 0.86, 0.86, 0.86, 0.86, 0.86, 0.86, 0.86,
+        ];
+        let mut lr = 0.1;
+        let mut lrs = Vec::new();
+        for m in metrics {
+            lr = p.step(m, lr);
+            lrs.push(lr);
+        }
+        // Improvements (by more than 0.05) at epochs 0 and 1 only; bad epochs from 2:
+        // reduce after the 3rd bad epoch (4), cooldown swallows epoch 5, then 3 more bad
+        // epochs (6, 7, 8) reduce again at 8; then the floor 1e-3 holds.
+        let want = [
+            0.1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.01, 0.001, 0.001, 0.001, 0.001,
+        ];
+        for (got, want) in lrs.iter().zip(want) {
+            assert!((got - want).abs() < 1e-15, "{lrs:?}");
+        }
+    }
+
+    #[test]
+    fn plateau_in_max_mode_with_relative_threshold() {
+        let mut p = ReduceLrOnPlateau::new(Mode::Max).patience(0).factor(0.5);
+        assert_eq!(p.step(0.5, 1.0), 1.0); // first value is an improvement
+        assert_eq!(p.step(0.50001, 1.0), 0.5); // within 1e-4 relative: not better
+        assert_eq!(p.step(0.9, 0.5), 0.5);
+    }
+}
