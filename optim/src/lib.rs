@@ -31,8 +31,11 @@
 //! ```
 
 mod adaptive;
+pub mod callbacks;
 mod clip;
 mod early_stopping;
+mod fit;
+mod metrics;
 mod optimizer;
 pub mod schedule;
 mod sgd;
@@ -40,5 +43,10 @@ mod sgd;
 pub use adaptive::{Adagrad, Adam, RmsProp};
 pub use clip::{clip_grad_norm, clip_grad_value};
 pub use early_stopping::EarlyStopping;
+pub use fit::{
+    Callback, Context, FitOptions, History, Logs, Loss, TrainError, Validation, evaluate, fit,
+    predict,
+};
+pub use metrics::Metric;
 pub use optimizer::{Optimizer, OptimizerState, ParamGroup, Penalty, Rule};
 pub use sgd::{GradientDescent, Sgd};

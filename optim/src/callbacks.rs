@@ -1,0 +1,218 @@
+//! The Keras callbacks for [`fit`](crate::fit): early stopping, plateau and scheduled
+//! learning rates, checkpoints, a CSV log, and stopping on NaN.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use ferrograd_nn::ModuleExt;
+
+use crate::early_stopping::EarlyStopping;
+use crate::fit::{Callback, Context, Logs};
+use crate::schedule::{LrSchedule, Mode, ReduceLrOnPlateau};
+
+/// Reads `monitor` from the logs, or explains which keys there are.
+fn monitored(logs: &Logs, monitor: &str) -> Result<f64, String> {
+    logs.get(monitor).copied().ok_or_else(|| {
+        format!(
+            "monitored metric `{monitor}` is not in the logs (available: {:?})",
+            logs.keys().collect::<Vec<_>>()
+        )
+    })
+}
+
+/// [`EarlyStopping`] on a logged metric (`"val_loss"` by default in Keras).
+///
+/// ```
+/// use ferrograd_optim::callbacks::EarlyStoppingCallback;
+/// use ferrograd_optim::{EarlyStopping, schedule::Mode};
+/// let cb = EarlyStoppingCallback::new("val_loss", EarlyStopping::new(Mode::Min).patience(3).restore_best_weights(true));
+/// # let _ = cb;
+/// ```
+pub struct EarlyStoppingCallback {
+    monitor: String,
+    inner: EarlyStopping<f32>,
+}
+
+impl EarlyStoppingCallback {
+    /// Watches `monitor` with the rule `inner`.
+    pub fn new(monitor: &str, inner: EarlyStopping<f32>) -> Self {
+        EarlyStoppingCallback {
+            monitor: monitor.to_string(),
+            inner,
+        }
+    }
+
+    /// The rule's state (best value and epoch, stopped epoch).
+    pub fn state(&self) -> &EarlyStopping<f32> {
+        &self.inner
+    }
+}
+
+impl Callback for EarlyStoppingCallback {
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        logs: &Logs,
+        ctx: &mut Context<'_>,
+    ) -> Result<(), String> {
+        let value = monitored(logs, &self.monitor)?;
+        if self.inner.update(epoch, value, &ctx.model().parameters()) {
+            ctx.stop_training();
+        }
+        Ok(())
+    }
+}
+
+/// [`ReduceLrOnPlateau`] on a logged metric.
+pub struct ReduceLrOnPlateauCallback {
+    monitor: String,
+    inner: ReduceLrOnPlateau,
+}
+
+impl ReduceLrOnPlateauCallback {
+    /// Watches `monitor` with the rule `inner`.
+    pub fn new(monitor: &str, inner: ReduceLrOnPlateau) -> Self {
+        ReduceLrOnPlateauCallback {
+            monitor: monitor.to_string(),
+            inner,
+        }
+    }
+}
+
+impl Callback for ReduceLrOnPlateauCallback {
+    fn on_epoch_end(&mut self, _: usize, logs: &Logs, ctx: &mut Context<'_>) -> Result<(), String> {
+        let value = monitored(logs, &self.monitor)?;
+        let lr = self.inner.step(value, ctx.lr());
+        ctx.set_lr(lr);
+        Ok(())
+    }
+}
+
+/// Sets the learning rate from a schedule at the start of every epoch (Keras'
+/// `LearningRateScheduler`).
+pub struct LrScheduler<S>(pub S);
+
+impl<S: LrSchedule> Callback for LrScheduler<S> {
+    fn on_epoch_begin(&mut self, epoch: usize, ctx: &mut Context<'_>) -> Result<(), String> {
+        ctx.set_lr(self.0.lr(epoch));
+        Ok(())
+    }
+
+    fn on_epoch_end(&mut self, _: usize, _: &Logs, _: &mut Context<'_>) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Saves the model (safetensors) after an epoch: every epoch, or only when `monitor`
+/// improves (`save_best_only`). The file is written under a temporary name and renamed, so
+/// it is never half-written.
+pub struct ModelCheckpoint {
+    path: PathBuf,
+    monitor: String,
+    mode: Mode,
+    save_best_only: bool,
+    best: f64,
+}
+
+impl ModelCheckpoint {
+    /// Saves to `path` when `monitor` reaches a new best in `mode`.
+    pub fn best_only(path: impl Into<PathBuf>, monitor: &str, mode: Mode) -> Self {
+        ModelCheckpoint {
+            path: path.into(),
+            monitor: monitor.to_string(),
+            mode,
+            save_best_only: true,
+            best: if mode == Mode::Min {
+                f64::INFINITY
+            } else {
+                f64::NEG_INFINITY
+            },
+        }
+    }
+
+    /// Saves to `path` after every epoch.
+    pub fn every_epoch(path: impl Into<PathBuf>) -> Self {
+        ModelCheckpoint {
+            save_best_only: false,
+            ..Self::best_only(path, "loss", Mode::Min)
+        }
+    }
+}
+
+impl Callback for ModelCheckpoint {
+    fn on_epoch_end(&mut self, _: usize, logs: &Logs, ctx: &mut Context<'_>) -> Result<(), String> {
+        if self.save_best_only {
+            let value = monitored(logs, &self.monitor)?;
+            let better = match self.mode {
+                Mode::Min => value < self.best,
+                Mode::Max => value > self.best,
+            };
+            if !better {
+                return Ok(());
+            }
+            self.best = value;
+        }
+        ctx.model().save(&self.path).map_err(|e| e.to_string())
+    }
+}
+
+/// Appends each epoch's logs to a CSV file with a header (Keras' `CSVLogger`); the file is
+/// created (or truncated) at the first epoch.
+pub struct CsvLogger {
+    path: PathBuf,
+    columns: Option<Vec<String>>,
+}
+
+impl CsvLogger {
+    /// Logs to `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        CsvLogger {
+            path: path.into(),
+            columns: None,
+        }
+    }
+}
+
+impl Callback for CsvLogger {
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        logs: &Logs,
+        _: &mut Context<'_>,
+    ) -> Result<(), String> {
+        let err = |e: std::io::Error| format!("{}: {e}", self.path.display());
+        let mut file = if self.columns.is_none() {
+            let columns: Vec<String> = logs.keys().cloned().collect();
+            let mut f = std::fs::File::create(&self.path).map_err(err)?;
+            writeln!(f, "epoch,{}", columns.join(",")).map_err(err)?;
+            self.columns = Some(columns);
+            f
+        } else {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&self.path)
+                .map_err(err)?
+        };
+        let row: Vec<String> = self
+            .columns
+            .iter()
+            .flatten()
+            .map(|c| logs.get(c).map_or(String::new(), |v| v.to_string()))
+            .collect();
+        writeln!(file, "{epoch},{}", row.join(",")).map_err(err)
+    }
+}
+
+/// Stops training after an epoch whose logs hold a NaN or infinite value (a diverging
+/// validation loss, say); a non-finite training loss already stops [`fit`](crate::fit)
+/// with an error.
+pub struct TerminateOnNaN;
+
+impl Callback for TerminateOnNaN {
+    fn on_epoch_end(&mut self, _: usize, logs: &Logs, ctx: &mut Context<'_>) -> Result<(), String> {
+        if logs.values().any(|v| !v.is_finite()) {
+            ctx.stop_training();
+        }
+        Ok(())
+    }
+}

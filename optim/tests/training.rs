@@ -1,0 +1,254 @@
+//! fit / evaluate / predict with callbacks, on small synthetic problems.
+
+use ferrograd_autograd::Tensor;
+use ferrograd_data::dataset::{Dataset, Targets, TensorDataset};
+use ferrograd_data::split::train_test_split;
+use ferrograd_data::synthetic::{make_blobs, make_regression};
+use ferrograd_nn::{Linear, ModuleExt, ReLU, Sequential, init};
+use ferrograd_optim::callbacks::*;
+use ferrograd_optim::schedule::{Mode, ReduceLrOnPlateau, StepLr};
+use ferrograd_optim::*;
+
+fn mlp(inputs: usize, outputs: usize, seed: u64) -> Sequential<f32> {
+    let mut rng = init::rng(seed);
+    Sequential::new()
+        .add(Linear::new(inputs, 16, &mut rng))
+        .add(ReLU)
+        .add(Linear::new(16, outputs, &mut rng))
+}
+
+#[test]
+fn fit_classifies_blobs_and_predict_agrees_with_evaluate() {
+    let data = make_blobs::<f32>(300, 2, 3, 1.0, 7);
+    let split = train_test_split(data.len(), 0.2, 0, Some(data.targets().classes()));
+    let (train, test) = (data.subset(&split.train), data.subset(&split.test));
+    let model = mlp(2, 3, 0);
+    let mut opt = Optimizer::new(model.parameters(), Adam::new(0.01));
+    let options = FitOptions::new()
+        .epochs(30)
+        .batch_size(16)
+        .metrics(&[Metric::Accuracy, Metric::TopK(2)])
+        .validation(Validation::Data(test.clone()));
+    let history = fit(
+        &model,
+        &Loss::cross_entropy(),
+        &mut opt,
+        &train,
+        options,
+        &mut [],
+    )
+    .unwrap();
+    let loss = history.get("loss");
+    assert!(loss[29] < loss[0] / 4.0, "{loss:?}");
+    // The stated target: blobs of std 1 are separable to at least 95%.
+    let eval = evaluate(
+        &model,
+        &Loss::cross_entropy(),
+        &test,
+        &[Metric::Accuracy],
+        32,
+    );
+    assert!(eval["accuracy"] >= 0.95, "{eval:?}");
+    assert_eq!(
+        eval["accuracy"],
+        *history.get("val_accuracy").last().unwrap()
+    );
+    let logits = predict(&model, test.inputs(), 7);
+    assert_eq!(logits.shape(), &[test.len(), 3]);
+    assert_eq!(
+        Metric::Accuracy.compute(&logits, test.targets()),
+        eval["accuracy"]
+    );
+}
+
+#[test]
+fn fit_regression_reaches_the_noise_floor() {
+    let data = make_regression::<f32>(256, 3, 0.1, 1);
+    let model = Linear::<f32>::new(3, 1, &mut init::rng(0));
+    let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.05).momentum(0.9));
+    let options = FitOptions::new()
+        .epochs(40)
+        .batch_size(32)
+        .metrics(&[Metric::Mae]);
+    let history = fit(&model, &Loss::mse(), &mut opt, &data, options, &mut []).unwrap();
+    // Noise of std 0.1 gives an MSE floor of 0.01.
+    assert!(
+        *history.get("loss").last().unwrap() < 0.02,
+        "{:?}",
+        history.get("loss")
+    );
+}
+
+#[test]
+fn a_diverging_loss_stops_with_an_error_naming_epoch_and_batch() {
+    let data = make_regression::<f32>(64, 3, 0.0, 1);
+    let model = Linear::<f32>::new(3, 1, &mut init::rng(0));
+    let mut opt = Optimizer::new(model.parameters(), Sgd::new(10.0));
+    let err = fit(
+        &model,
+        &Loss::mse(),
+        &mut opt,
+        &data,
+        FitOptions::new().epochs(50).batch_size(8),
+        &mut [],
+    )
+    .unwrap_err();
+    let TrainError::NonFinite { epoch, batch, .. } = err else {
+        panic!("{err}")
+    };
+    assert!(err.to_string().starts_with("the loss is "), "{err}");
+    assert!(err.to_string().ends_with(&format!(
+        "at epoch {epoch}, batch {batch}: training stopped"
+    )));
+    assert!(
+        model
+            .parameters()
+            .iter()
+            .all(|p| p.value().to_vec().iter().all(|v| v.is_finite()))
+    );
+}
+
+#[test]
+fn early_stopping_in_fit_restores_the_best_weights() {
+    // Labels are noise: validation loss stops improving almost at once.
+    let x = Tensor::<f32>::rand_normal(&[120, 2], 0.0, 1.0, &mut init::rng(3));
+    let y: Vec<usize> = (0..120).map(|i| (i * 7919) % 2).collect();
+    let data = TensorDataset::new(x, Targets::Classes(y));
+    let split = train_test_split(120, 0.5, 1, None);
+    let model = mlp(2, 2, 1);
+    let mut opt = Optimizer::new(model.parameters(), Adam::new(0.05));
+    let mut stop = EarlyStoppingCallback::new(
+        "val_loss",
+        EarlyStopping::new(Mode::Min)
+            .patience(3)
+            .restore_best_weights(true),
+    );
+    let val = data.subset(&split.test);
+    let options = FitOptions::new()
+        .epochs(200)
+        .batch_size(10)
+        .validation(Validation::Data(val.clone()));
+    let history = fit(
+        &model,
+        &Loss::cross_entropy(),
+        &mut opt,
+        &data.subset(&split.train),
+        options,
+        &mut [&mut stop],
+    )
+    .unwrap();
+    let epochs = history.epochs.len();
+    assert!(epochs < 200, "stopped early");
+    let best = stop.state().best_epoch().unwrap();
+    assert_eq!(epochs, best + 4, "stops patience epochs after the best");
+    let val_loss = history.get("val_loss");
+    let restored = evaluate(&model, &Loss::cross_entropy(), &val, &[], 10)["loss"];
+    assert!(
+        (restored - val_loss[best]).abs() < 1e-6,
+        "{restored} vs {}",
+        val_loss[best]
+    );
+}
+
+#[test]
+fn schedules_plateau_checkpoint_and_csv_callbacks() {
+    let dir = std::env::temp_dir().join(format!("ferrograd-fit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = make_regression::<f32>(64, 2, 0.1, 2);
+    let model = Linear::<f32>::new(2, 1, &mut init::rng(0));
+    let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.1));
+    let mut sched = LrScheduler(StepLr {
+        base: 0.1,
+        step_size: 2,
+        gamma: 0.5,
+    });
+    let mut ckpt = ModelCheckpoint::best_only(dir.join("best.safetensors"), "loss", Mode::Min);
+    let mut csv = CsvLogger::new(dir.join("log.csv"));
+    let history = fit(
+        &model,
+        &Loss::mse(),
+        &mut opt,
+        &data,
+        FitOptions::new().epochs(5).batch_size(16),
+        &mut [&mut sched, &mut ckpt, &mut csv],
+    )
+    .unwrap();
+    assert_eq!(history.get("lr"), vec![0.1, 0.1, 0.05, 0.05, 0.025]);
+    // The checkpoint holds the best epoch's weights: loading it into a fresh model works.
+    let fresh = Linear::<f32>::new(2, 1, &mut init::rng(9));
+    fresh.load(dir.join("best.safetensors")).unwrap();
+    let log = std::fs::read_to_string(dir.join("log.csv")).unwrap();
+    assert!(log.starts_with("epoch,loss,lr\n0,"), "{log}");
+    assert_eq!(log.lines().count(), 6);
+    history.save(dir.join("history.json")).unwrap();
+    let json = std::fs::read_to_string(dir.join("history.json")).unwrap();
+    assert!(json.contains("\"lr\": [\n    0.1,"), "{json}");
+
+    // ReduceLrOnPlateau: a frozen model's loss cannot improve after the first epoch, so
+    // with patience 0 the rate halves after every later epoch.
+    model.freeze();
+    let mut plateau = ReduceLrOnPlateauCallback::new(
+        "loss",
+        ReduceLrOnPlateau::new(Mode::Min).patience(0).factor(0.5),
+    );
+    let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.5));
+    let history = fit(
+        &model,
+        &Loss::mse(),
+        &mut opt,
+        &data,
+        FitOptions::new().epochs(4),
+        &mut [&mut plateau],
+    )
+    .unwrap();
+    assert_eq!(history.get("lr"), vec![0.5, 0.5, 0.25, 0.125]);
+    assert_eq!(opt.lr(), 0.0625);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_missing_monitor_is_a_callback_error_naming_the_keys() {
+    let data = make_regression::<f32>(16, 2, 0.1, 2);
+    let model = Linear::<f32>::new(2, 1, &mut init::rng(0));
+    let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.01));
+    let mut stop = EarlyStoppingCallback::new("val_loss", EarlyStopping::new(Mode::Min));
+    let err = fit(
+        &model,
+        &Loss::mse(),
+        &mut opt,
+        &data,
+        FitOptions::new(),
+        &mut [&mut stop],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "callback at epoch 0: monitored metric `val_loss` is not in the logs (available: [\"loss\", \"lr\"])"
+    );
+}
+
+#[test]
+fn terminate_on_nan_stops_on_a_non_finite_log() {
+    let data = make_regression::<f32>(16, 2, 0.1, 2);
+    let model = Linear::<f32>::new(2, 1, &mut init::rng(0));
+    let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.01));
+    // A validation set with a NaN target makes val_loss NaN.
+    let val = TensorDataset::new(
+        Tensor::zeros(&[2, 2]),
+        Targets::Values(Tensor::from_vec(vec![f32::NAN, 0.0], &[2, 1])),
+    );
+    let mut term = TerminateOnNaN;
+    let history = fit(
+        &model,
+        &Loss::mse(),
+        &mut opt,
+        &data,
+        FitOptions::new()
+            .epochs(5)
+            .validation(Validation::Data(val)),
+        &mut [&mut term],
+    )
+    .unwrap();
+    assert_eq!(history.epochs.len(), 1);
+    assert!(history.get("val_loss")[0].is_nan());
+}
