@@ -53,6 +53,29 @@ fn fit_classifies_blobs_and_predict_agrees_with_evaluate() {
         eval["accuracy"],
         *history.get("val_accuracy").last().unwrap()
     );
+    let svg = std::env::temp_dir().join(format!("ferrograd-history-{}.svg", std::process::id()));
+    history.plot(&svg).unwrap();
+    let text = std::fs::read_to_string(&svg).unwrap();
+    // The words of the <text> elements: captions, axis labels, legend entries.
+    let words: Vec<&str> = text
+        .split("</text>")
+        .filter_map(|t| t.rsplit('>').next())
+        .map(str::trim)
+        .collect();
+    for label in [
+        "loss",
+        "val_loss",
+        "accuracy",
+        "val_accuracy",
+        "lr",
+        "epoch",
+    ] {
+        assert!(
+            words.contains(&label),
+            "{label} missing from the plot: {words:?}"
+        );
+    }
+    std::fs::remove_file(&svg).ok();
     let logits = predict(&model, test.inputs(), 7);
     assert_eq!(logits.shape(), &[test.len(), 3]);
     assert_eq!(
