@@ -3,7 +3,7 @@
 use ferrograd_autograd::Float;
 use ferrograd_autograd::ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Zip};
 
-use crate::optimizer::{Rule, buffers, check};
+use crate::optimizer::{Rule, buffers, check, lr_field};
 
 #[track_caller]
 fn check_lr(who: &str, lr: f64) {
@@ -75,12 +75,7 @@ impl<T: Float> Rule<T> for Adagrad {
     fn name(&self) -> &'static str {
         "Adagrad"
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    lr_field!();
     fn update(
         &self,
         lr: f64,
@@ -174,12 +169,7 @@ impl<T: Float> Rule<T> for RmsProp {
     fn name(&self) -> &'static str {
         "RmsProp"
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    lr_field!();
     fn update(
         &self,
         lr: f64,
@@ -301,12 +291,7 @@ impl<T: Float> Rule<T> for Adam {
     fn name(&self) -> &'static str {
         self.name
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    lr_field!();
     fn update(
         &self,
         lr: f64,

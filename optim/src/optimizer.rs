@@ -4,6 +4,20 @@
 use ferrograd_autograd::ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Zip};
 use ferrograd_autograd::{Float, Param, Tensor};
 
+/// The `lr`/`set_lr` pair of a [`Rule`] whose struct keeps the rate in a field `lr`.
+macro_rules! lr_field {
+    () => {
+        fn lr(&self) -> f64 {
+            self.lr
+        }
+
+        fn set_lr(&mut self, lr: f64) {
+            self.lr = lr;
+        }
+    };
+}
+pub(crate) use lr_field;
+
 /// An optimizer's update for one parameter, given its (regularised) gradient.
 ///
 /// `state` holds the rule's buffers for this parameter (momentum, running averages), empty

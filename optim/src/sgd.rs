@@ -3,7 +3,7 @@
 use ferrograd_autograd::Float;
 use ferrograd_autograd::ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Zip};
 
-use crate::optimizer::{Rule, buffers, check};
+use crate::optimizer::{Rule, buffers, check, lr_field};
 
 /// SGD, as `torch.optim.SGD`:
 ///
@@ -107,13 +107,7 @@ impl<T: Float> Rule<T> for Sgd {
         "Sgd"
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    lr_field!();
 
     fn update(
         &self,
