@@ -182,9 +182,16 @@ impl<T: Float> Graph<T> {
     /// Passes the complete gradient of node `key` through its hooks, in the order they were
     /// registered, and stores the result as the node's gradient.
     fn run_hooks(&self, key: NodeKey, mut grad: NodeKey) -> NodeKey {
-        let hooks = match self.inner.borrow().hooks.get(&key) {
-            Some(hooks) => hooks.clone(),
-            None => return grad,
+        let hooks = {
+            let inner = self.inner.borrow();
+            // Most graphs have no hooks: skip the hash lookup on every node.
+            if inner.hooks.is_empty() {
+                return grad;
+            }
+            match inner.hooks.get(&key) {
+                Some(hooks) => hooks.clone(),
+                None => return grad,
+            }
         };
         for hook in hooks {
             let Some(new) = hook(Var {
