@@ -117,14 +117,13 @@ impl View for Bytes {
 
 fn to_bytes<T: Float>(t: &Tensor<T>) -> Bytes {
     let dtype = dtype_of::<T>();
-    let data = t
-        .to_vec()
-        .iter()
-        .flat_map(|v| match dtype {
-            Dtype::F32 => (v.as_f64() as f32).to_le_bytes().to_vec(),
-            _ => v.as_f64().to_le_bytes().to_vec(),
-        })
-        .collect();
+    let mut data = Vec::with_capacity(t.numel() * dtype.bitsize() / 8);
+    for v in t.view().iter() {
+        match dtype {
+            Dtype::F32 => data.extend_from_slice(&(v.as_f64() as f32).to_le_bytes()),
+            _ => data.extend_from_slice(&v.as_f64().to_le_bytes()),
+        }
+    }
     Bytes {
         dtype,
         shape: t.shape().to_vec(),
