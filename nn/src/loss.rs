@@ -15,7 +15,8 @@
 //! assert_eq!(mse.item(), 13.0);
 //! ```
 
-use ferrograd_autograd::{Float, Tensor, Var};
+use ferrograd_autograd::ndarray::{Dimension, Zip};
+use ferrograd_autograd::{Float, Tensor, Var, grads};
 
 /// How per-element losses are combined.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -79,8 +80,26 @@ pub fn l1_loss<'g, T: Float>(
 /// Huber loss, as `F.huber_loss(delta)`: `½d²` for `|d| < delta`, else
 /// `delta·(|d| − ½delta)`, with `d = x − y`.
 ///
+/// The branches are selected (`where_`), and the quadratic one is built from `d²`, not
+/// `|d|²`: its second derivative is 1 at `x = y`, as PyTorch's (at `|d| = delta` the
+/// linear branch holds, second derivative 0, as PyTorch's too).
+///
 /// # Panics
 /// If the shapes differ or `delta` is not positive.
+///
+/// ```
+/// use ferrograd_autograd::{Graph, Tensor};
+/// use ferrograd_nn::loss::{Reduction, huber_loss};
+/// let g = Graph::<f64>::new();
+/// let x = g.var(Tensor::from_vec(vec![0.0, 3.0], &[2]));
+/// let y = g.constant(Tensor::zeros(&[2]));
+/// let l = huber_loss(x, y, 1.0, Reduction::Sum);
+/// assert_eq!(l.item(), 2.5); // ½·0² + 1·(3 − ½)
+/// // The curvature at x = y is 1, not 0.
+/// let dx = g.grad(&[l], &[x], true)[0].unwrap();
+/// let d2x = g.grad(&[dx], &[x], false)[0].unwrap();
+/// assert_eq!(d2x.value().to_vec(), vec![1.0, 0.0]);
+/// ```
 #[track_caller]
 pub fn huber_loss<'g, T: Float>(
     input: Var<'g, T>,
@@ -93,15 +112,21 @@ pub fn huber_loss<'g, T: Float>(
         delta > 0.0,
         "huber_loss: delta must be positive, got {delta}"
     );
-    let d = (input - target).abs();
-    let delta_t = T::from_f64(delta);
-    let g = input.graph();
-    let quadratic = d.square() * T::from_f64(0.5);
-    let linear = (d - T::from_f64(0.5 * delta)) * delta_t;
-    reduction.apply(quadratic.where_(d.lt(g.scalar(delta_t)), linear))
+    reduction.apply(huber_elementwise(input - target, delta))
 }
 
-/// Smooth L1 loss, as `F.smooth_l1_loss(beta)`: the Huber loss divided by `beta`.
+/// The per-element Huber loss of `d = x − y`.
+fn huber_elementwise<T: Float>(d: Var<'_, T>, delta: f64) -> Var<'_, T> {
+    let delta_t = T::from_f64(delta);
+    let abs = d.abs();
+    let quadratic = d.square() * T::from_f64(0.5);
+    let linear = (abs - T::from_f64(0.5 * delta)) * delta_t;
+    quadratic.where_(abs.lt(d.graph().scalar(delta_t)), linear)
+}
+
+/// Smooth L1 loss, as `F.smooth_l1_loss(beta)`: the Huber loss divided by `beta`
+/// (`½d²/beta` for `|d| < beta`, else `|d| − ½beta`), so its second derivative at `x = y`
+/// is `1/beta`, as PyTorch's.
 ///
 /// # Panics
 /// If the shapes differ or `beta` is not positive.
@@ -112,31 +137,126 @@ pub fn smooth_l1_loss<'g, T: Float>(
     beta: f64,
     reduction: Reduction,
 ) -> Var<'g, T> {
+    same_shape("smooth_l1_loss", input, target);
     assert!(
         beta > 0.0,
         "smooth_l1_loss: beta must be positive, got {beta}"
     );
-    reduction
-        .apply(huber_loss(input, target, beta, Reduction::None).mul_scalar(T::from_f64(1.0 / beta)))
+    reduction.apply(huber_elementwise(input - target, beta).mul_scalar(T::from_f64(1.0 / beta)))
 }
 
 /// Binary cross-entropy on probabilities, as `F.binary_cross_entropy`:
 /// `−(y·ln p + (1 − y)·ln(1 − p))`, each log clamped at −100 as PyTorch does. Prefer
 /// [`binary_cross_entropy_with_logits`], which is stable.
 ///
+/// The derivatives are PyTorch's, which stay finite at `p = 0` and `p = 1` (where a
+/// saturated sigmoid puts its outputs) and still push a confidently wrong prediction back,
+/// where the clamped formula is flat: `(p − y) / max(p(1 − p), 1e−12)` with respect to `p`,
+/// `max(ln(1 − p), −100) − max(ln p, −100)` with respect to `y`, and PyTorch's second
+/// derivatives `(p² − 2py + y) / max(p(1 − p), 1e−12)²` and `−1 / max(p(1 − p), 1e−12)`.
+///
 /// # Panics
-/// If the shapes differ.
+/// If the shapes differ, or a probability is outside `[0, 1]` or NaN (PyTorch raises too).
+///
+/// ```
+/// use ferrograd_autograd::{Graph, Tensor};
+/// use ferrograd_nn::loss::{Reduction, binary_cross_entropy};
+/// let g = Graph::<f64>::new();
+/// let p = g.var(Tensor::from_vec(vec![0.5, 0.0], &[2]));
+/// let y = g.constant(Tensor::from_vec(vec![1.0, 1.0], &[2]));
+/// let l = binary_cross_entropy(p, y, Reduction::Sum);
+/// assert_eq!(l.item(), 2f64.ln() + 100.0);
+/// l.backward();
+/// // At p = 0 with y = 1 the gradient is large and finite: about −1 / 1e−12.
+/// let d = p.grad().unwrap().to_vec();
+/// assert_eq!(d[0], -2.0);
+/// assert!((d[1] / -1e12 - 1.0).abs() < 1e-8);
+/// ```
 #[track_caller]
 pub fn binary_cross_entropy<'g, T: Float>(
     probs: Var<'g, T>,
     target: Var<'g, T>,
     reduction: Reduction,
 ) -> Var<'g, T> {
-    same_shape("binary_cross_entropy", probs, target);
-    let floor = T::from_f64(-100.0);
-    let log_p = probs.ln().clamp(floor, T::infinity());
-    let log_q = (-probs + T::one()).ln().clamp(floor, T::infinity());
-    reduction.apply(-(target * log_p + (-target + T::one()) * log_q))
+    let op = "binary_cross_entropy";
+    same_shape(op, probs, target);
+    let p = probs.value();
+    let p = p.view();
+    let outside = p
+        .indexed_iter()
+        .find(|&(_, &v)| !(v >= T::zero() && v <= T::one()));
+    if let Some((at, v)) = outside {
+        panic!(
+            "{op}: probability {v} at {:?} is outside [0, 1]",
+            at.slice()
+        );
+    }
+    let per_element = probs.graph().custom_op(
+        op,
+        &[probs, target],
+        |v| {
+            let floor = T::from_f64(LOG_FLOOR);
+            let loss = |&p: &T, &y: &T| {
+                -(y * p.ln().max(floor) + (T::one() - y) * (T::one() - p).ln().max(floor))
+            };
+            Tensor::from_array(Zip::from(&v[0].view()).and(&v[1].view()).map_collect(loss))
+        },
+        |ctx, grad| {
+            let (p, y) = (ctx.input(0), ctx.input(1));
+            grads![
+                ctx.needs_grad(0).then(|| grad * bce_slope(p, y)),
+                ctx.needs_grad(1)
+                    .then(|| grad * (clamped_ln(-p + T::one()) - clamped_ln(p))),
+            ]
+        },
+    );
+    reduction.apply(per_element)
+}
+
+/// PyTorch's floor for the logs of [`binary_cross_entropy`].
+const LOG_FLOOR: f64 = -100.0;
+/// PyTorch's floor for `p(1 − p)` in the first derivative of [`binary_cross_entropy`]: its
+/// kernel holds `1e-12` as an `f32` constant, so in `f64` the floor is `1e-12` rounded to
+/// `f32` (the golden test sees the difference at `p = 0`).
+const BCE_EPS: f64 = 1e-12_f32 as f64;
+/// The same floor in PyTorch's second derivatives, which hold it as an `f64`.
+const BCE_EPS2: f64 = 1e-12;
+
+/// `max(ln x, −100)`, differentiable to any order without NaN: `x = 0` is selected away
+/// before the log, so no backward sees `0 / 0`.
+fn clamped_ln<T: Float>(x: Var<'_, T>) -> Var<'_, T> {
+    let g = x.graph();
+    let floor = T::from_f64(LOG_FLOOR);
+    let positive = x.gt(g.scalar(T::zero()));
+    x.where_(positive, g.scalar(T::one()))
+        .ln()
+        .clamp(floor, T::infinity())
+        .where_(positive, g.scalar(floor))
+}
+
+/// BCE's derivative with respect to `p`, `(p − y) / max(p(1 − p), ε)`, as an op whose own
+/// backward is PyTorch's double backward. (Differentiating the expression instead would give
+/// `1/ε` where the floor holds, not PyTorch's value there.)
+fn bce_slope<'g, T: Float>(p: Var<'g, T>, y: Var<'g, T>) -> Var<'g, T> {
+    let eps = T::from_f64(BCE_EPS);
+    p.graph().custom_op(
+        "binary_cross_entropy_slope",
+        &[p, y],
+        move |v| {
+            let slope = |&p: &T, &y: &T| (p - y) / (p * (T::one() - p)).max(eps);
+            Tensor::from_array(Zip::from(&v[0].view()).and(&v[1].view()).map_collect(slope))
+        },
+        |ctx, grad| {
+            let (p, y) = (ctx.input(0), ctx.input(1));
+            let eps2 = ctx.graph().scalar(T::from_f64(BCE_EPS2));
+            let denom = (p * (-p + T::one())).maximum(eps2);
+            grads![
+                ctx.needs_grad(0)
+                    .then(|| grad * (p.square() - p * y * T::from_f64(2.0) + y) / denom.square()),
+                ctx.needs_grad(1).then(|| -(grad / denom)),
+            ]
+        },
+    )
 }
 
 /// Binary cross-entropy on logits, as `F.binary_cross_entropy_with_logits`, in the stable
@@ -215,6 +335,13 @@ fn check_labels<T: Float>(
             "{op}: {} class weights for {c} classes",
             w.len()
         );
+        if let Some((k, bad)) = w
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+        {
+            panic!("{op}: class weight {bad} of class {k} must be finite and non-negative");
+        }
     }
     c
 }
@@ -222,9 +349,12 @@ fn check_labels<T: Float>(
 /// Negative log-likelihood of log-probabilities `[N, C]` at integer `labels`, as
 /// `F.nll_loss`: `−w[yᵢ]·log_probs[i, yᵢ]`, the mean divided by `Σ w[yᵢ]`.
 ///
+/// A log-probability of −∞ off the label (a masked class) contributes nothing, as in
+/// PyTorch.
+///
 /// # Panics
-/// If the input is not `[N, C]`, the label count is not `N`, a label is `C` or more, or the
-/// class weights are not `C`.
+/// If the input is not `[N, C]`, the label count is not `N`, a label is `C` or more, the
+/// class weights are not `C`, or a class weight is negative or not finite.
 #[track_caller]
 pub fn nll_loss<'g, T: Float>(
     log_probs: Var<'g, T>,
@@ -288,7 +418,11 @@ fn cross_entropy_from_log_probs<'g, T: Float>(
         target[i * c + y] += T::from_f64((1.0 - eps) * class_w(y));
     }
     let target = g.constant(Tensor::from_vec(target, &[n, c]));
-    let per_sample = -(log_probs * target).sum_axes(&[1], false);
+    // Selected, not multiplied: a −∞ log-probability with target weight 0 contributes 0
+    // (0·−∞ would be NaN).
+    let zero = g.scalar(T::zero());
+    let terms = (log_probs * target).where_(target.ne(zero), zero);
+    let per_sample = -terms.sum_axes(&[1], false);
     match options.reduction {
         Reduction::Mean => {
             let total: f64 = labels.iter().map(|&y| class_w(y)).sum();
@@ -322,6 +456,9 @@ pub fn cross_entropy_soft<'g, T: Float>(
 /// from probabilities `target`, as `F.kl_div(input, target, reduction="batchmean")` with
 /// [`Reduction::Mean`] meaning the sum divided by the batch size (the mathematically
 /// correct KL; PyTorch's plain "mean" divides by every element). `0·ln 0` counts as 0.
+///
+/// A zero target contributes 0 whatever the input, even an input of −∞ (a log-probability
+/// of 0), where PyTorch computes `0·(0 − (−∞))` and returns NaN.
 ///
 /// # Panics
 /// If the shapes differ or the input is 0-D.
@@ -533,6 +670,93 @@ mod tests {
         let g = Graph::<f64>::new();
         let lp = g.constant(Tensor::from_vec(vec![-0.1, -2.0, -3.0, -0.05], &[2, 2]));
         assert_eq!(nll_loss(lp, &[1, 0], &CrossEntropy::new()).item(), 2.5);
+    }
+
+    /// The second derivative of `f` at `x` along every element (f applied elementwise).
+    fn curvature(f: for<'g> fn(Var<'g, f64>) -> Var<'g, f64>, x: Vec<f64>) -> Vec<f64> {
+        let g = Graph::<f64>::new();
+        let n = x.len();
+        let x = g.var(Tensor::from_vec(x, &[n]));
+        let dx = g.grad(&[f(x)], &[x], true)[0].unwrap();
+        g.grad(&[dx], &[x], false)[0].unwrap().value().to_vec()
+    }
+
+    fn zeros_like(x: Var<'_, f64>) -> Var<'_, f64> {
+        x.graph().constant(Tensor::zeros(&x.shape()))
+    }
+
+    #[test]
+    fn huber_and_smooth_l1_curvature_is_1_and_1_over_beta_at_input_equal_target() {
+        // d = 0 (a tie), |d| < delta, |d| = delta (linear branch, as PyTorch), |d| > delta.
+        let x = vec![0.0, 0.25, 0.5, 2.0];
+        let huber = curvature(
+            |x| huber_loss(x, zeros_like(x), 0.5, Reduction::Sum),
+            x.clone(),
+        );
+        assert_eq!(huber, vec![1.0, 1.0, 0.0, 0.0]);
+        let smooth = curvature(|x| smooth_l1_loss(x, zeros_like(x), 0.5, Reduction::Sum), x);
+        assert_eq!(smooth, vec![2.0, 2.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn binary_cross_entropy_has_pytorchs_finite_gradients_at_probabilities_0_and_1() {
+        let g = Graph::<f64>::new();
+        let p = g.var(Tensor::from_vec(vec![0.0, 1.0, 0.0, 1.0, 0.3], &[5]));
+        let y = g.constant(Tensor::from_vec(vec![0.0, 1.0, 1.0, 0.0, 0.3], &[5]));
+        let l = binary_cross_entropy(p, y, Reduction::Sum);
+        assert_eq!(l.item(), 200.0 - 0.3 * 0.3f64.ln() - 0.7 * 0.7f64.ln());
+        l.backward();
+        let eps = f64::from(1e-12_f32);
+        assert_eq!(
+            p.grad().unwrap().to_vec(),
+            vec![0.0, 0.0, -1.0 / eps, 1.0 / eps, 0.0]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "binary_cross_entropy: probability 1.5 at [1] is outside [0, 1]")]
+    fn binary_cross_entropy_panics_on_a_probability_above_1() {
+        let g = Graph::<f64>::new();
+        let p = g.var(Tensor::from_vec(vec![0.5, 1.5], &[2]));
+        binary_cross_entropy(p, g.constant(Tensor::zeros(&[2])), Reduction::Mean);
+    }
+
+    #[test]
+    #[should_panic(expected = "binary_cross_entropy: probability NaN at [0, 1] is outside [0, 1]")]
+    fn binary_cross_entropy_panics_on_a_nan_probability() {
+        let g = Graph::<f32>::new();
+        let p = g.var(Tensor::from_vec(vec![0.5, f32::NAN], &[1, 2]));
+        binary_cross_entropy(p, g.constant(Tensor::zeros(&[1, 2])), Reduction::Mean);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "cross_entropy: class weight -1 of class 2 must be finite and non-negative"
+    )]
+    fn cross_entropy_panics_on_a_negative_class_weight() {
+        let g = Graph::<f32>::new();
+        let opts = CrossEntropy::new().weight(vec![1.0, 0.5, -1.0]);
+        cross_entropy(g.var(Tensor::zeros(&[2, 3])), &[0, 2], &opts);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "nll_loss: class weight inf of class 0 must be finite and non-negative"
+    )]
+    fn nll_loss_panics_on_an_infinite_class_weight() {
+        let g = Graph::<f64>::new();
+        let opts = CrossEntropy::new().weight(vec![f64::INFINITY, 1.0]);
+        nll_loss(g.var(Tensor::zeros(&[1, 2])), &[1], &opts);
+    }
+
+    #[test]
+    fn cross_entropy_ignores_a_minus_infinity_logit_off_the_label() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::from_vec(vec![f64::NEG_INFINITY, 0.0, 0.0], &[1, 3]));
+        let l = cross_entropy(x, &[1], &CrossEntropy::new());
+        assert_eq!(l.item(), 2f64.ln());
+        l.backward();
+        assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, -0.5, 0.5]);
     }
 
     #[test]
