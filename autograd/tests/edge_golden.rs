@@ -119,3 +119,29 @@ fn every_op_matches_pytorch_at_its_edge_and_ordinary_points() {
         DEVIATIONS,
     );
 }
+
+/// The comparison can fail: an op whose gradient is lost (here tanh, detached) is reported
+/// with its case, result and element, beside every other mismatch.
+#[test]
+fn a_wrong_gradient_is_reported_with_its_case_result_and_element() {
+    fn wrong<'g>(op: &str, x: &[Var<'g, f64>], p: &Params) -> Var<'g, f64> {
+        match op {
+            "tanh" => x[0].tanh().detach(),
+            _ => build(op, x, p),
+        }
+    }
+    let err = std::panic::catch_unwind(|| {
+        golden::check(
+            env!("CARGO_MANIFEST_DIR"),
+            "tests/fixtures/edge_golden.json",
+            wrong,
+            DEVIATIONS,
+        )
+    })
+    .expect_err("a detached tanh must fail");
+    let msg = err.downcast_ref::<String>().expect("a formatted message");
+    assert!(
+        msg.contains("  tanh @ ordinary [tanh]\n      vjp[0]: ours 0e0 vs torch "),
+        "{msg}"
+    );
+}
