@@ -19,7 +19,7 @@ use crate::error::OptimizerError;
 /// use ferrograd_optim::clip_grad_value;
 /// let p = Param::new(Tensor::<f32>::zeros(&[3]));
 /// p.set_grad(Some(Tensor::from_vec(vec![-5.0, 0.5, f32::NAN], &[3])));
-/// clip_grad_value(&[p.clone()], 1.0);
+/// clip_grad_value(std::slice::from_ref(&p), 1.0);
 /// let g = p.grad().unwrap().to_vec();
 /// assert_eq!(g[..2], [-1.0, 0.5]);
 /// assert!(g[2].is_nan());
@@ -57,7 +57,7 @@ pub fn clip_grad_value<T: Float>(params: &[Param<T>], clip: f64) {
 /// use ferrograd_optim::clip_grad_norm;
 /// let p = Param::new(Tensor::<f64>::zeros(&[2]));
 /// p.set_grad(Some(Tensor::from_vec(vec![3.0, 4.0], &[2])));
-/// assert_eq!(clip_grad_norm(&[p.clone()], 1.0), 5.0);
+/// assert_eq!(clip_grad_norm(std::slice::from_ref(&p), 1.0), 5.0);
 /// let g = p.grad().unwrap().to_vec();
 /// assert!(((g[0] * g[0] + g[1] * g[1]).sqrt() - 1.0).abs() < 1e-6);
 ///
@@ -84,7 +84,7 @@ pub fn clip_grad_norm<T: Float>(params: &[Param<T>], max_norm: f64) -> f64 {
 /// use ferrograd_optim::ClipGradNorm;
 /// let p = Param::new(Tensor::<f32>::zeros(&[2]));
 /// p.set_grad(Some(Tensor::from_vec(vec![f32::INFINITY, 1.0], &[2])));
-/// let err = ClipGradNorm::new(1.0).error_if_nonfinite(true).apply(&[p.clone()]).unwrap_err();
+/// let err = ClipGradNorm::new(1.0).error_if_nonfinite(true).apply(std::slice::from_ref(&p)).unwrap_err();
 /// assert_eq!(
 ///     err.to_string(),
 ///     "clip_grad_norm: the total gradient norm is inf, so it cannot be clipped; the gradients are left as they were"
@@ -179,7 +179,7 @@ mod tests {
     #[test]
     fn clip_grad_value_keeps_nan_and_clamps_infinities() {
         let p = param(&[f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -3.0, 0.25]);
-        clip_grad_value(&[p.clone()], 1.0);
+        clip_grad_value(std::slice::from_ref(&p), 1.0);
         let g = grad(&p);
         assert!(g[0].is_nan(), "NaN must stay NaN, got {}", g[0]);
         assert_eq!(g[1..], [1.0, -1.0, -1.0, 0.25]);
@@ -208,7 +208,7 @@ mod tests {
         let p = param(&[f64::NAN, 3.0]);
         let err = ClipGradNorm::new(1.0)
             .error_if_nonfinite(true)
-            .apply(&[p.clone()])
+            .apply(std::slice::from_ref(&p))
             .unwrap_err();
         assert!(matches!(err, OptimizerError::NonFiniteNorm { norm } if norm.is_nan()));
         assert_eq!(
@@ -219,7 +219,7 @@ mod tests {
         let q = param(&[3.0, 4.0]);
         let norm = ClipGradNorm::new(2.5)
             .error_if_nonfinite(true)
-            .apply(&[q.clone()]);
+            .apply(std::slice::from_ref(&q));
         assert_eq!(norm, Ok(5.0));
         let g = grad(&q);
         assert!(

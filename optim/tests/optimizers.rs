@@ -470,6 +470,9 @@ fn negative_weight_decay_is_rejected() {
     let _ = Optimizer::<Adam, f32>::new(vec![], Adam::new(0.1)).penalty(Penalty::l2(-0.01));
 }
 
+/// A call expected to panic.
+type Panics = Box<dyn FnOnce() + std::panic::UnwindSafe>;
+
 /// The message of the panic `f` raises.
 fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
     let payload = std::panic::catch_unwind(f).expect_err("it panics");
@@ -481,7 +484,7 @@ fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
 
 #[test]
 fn every_builder_rejects_nan_infinite_and_out_of_range_hyperparameters_by_name() {
-    let cases: Vec<(Box<dyn FnOnce() + std::panic::UnwindSafe>, &str)> = vec![
+    let cases: Vec<(Panics, &str)> = vec![
         (
             Box::new(|| {
                 let _ = Sgd::new(f64::NAN);
