@@ -36,6 +36,7 @@ mod clip;
 mod early_stopping;
 mod error;
 mod fit;
+mod history;
 mod metrics;
 mod optimizer;
 pub mod schedule;
@@ -46,9 +47,9 @@ pub use clip::{ClipGradNorm, clip_grad_norm, clip_grad_value};
 pub use early_stopping::EarlyStopping;
 pub use error::{NonFiniteKind, OptimizerError, TrainError};
 pub use fit::{
-    Callback, Context, FitOptions, History, Logs, Loss, Validation, evaluate, fit, predict,
-    try_evaluate,
+    Callback, Context, FitOptions, Logs, Loss, Validation, evaluate, fit, predict, try_evaluate,
 };
+pub use history::History;
 pub use metrics::Metric;
 pub use optimizer::{Optimizer, OptimizerState, ParamGroup, Penalty, Rule, StepReport};
 pub use sgd::{GradientDescent, Sgd};
