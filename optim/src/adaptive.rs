@@ -18,16 +18,29 @@ fn check_lr(who: &str, lr: f64) {
 
 #[track_caller]
 fn check_eps(who: &str, eps: f64) {
-    check(who, "eps", eps, eps > 0.0, "positive");
+    check(
+        who,
+        "eps",
+        eps,
+        eps > 0.0 && eps.is_finite(),
+        "a positive number",
+    );
 }
 
 /// AdaGrad, as `torch.optim.Adagrad`: `s ← s + g²`, `w ← w − lr_t·g / (√s + eps)` with
 /// `lr_t = lr / (1 + (t − 1)·lr_decay)`; defaults `eps = 1e-10`, `lr_decay = 0`.
 ///
+/// # Panics
+/// The builders panic, naming the optimizer, the field and the value, on an `lr` or
+/// `lr_decay` that is negative, NaN or infinite, or an `eps` that is not a positive number
+/// (PyTorch's constructors raise `ValueError` for these).
+///
 /// ```
-/// use ferrograd_optim::Adagrad;
-/// let a = Adagrad::new(0.01).eps(1e-8);
-/// # let _ = a;
+/// use ferrograd_optim::{Adagrad, Rule};
+/// let a = Adagrad::new(0.01).eps(1e-8).lr_decay(1e-4);
+/// assert_eq!(Rule::<f32>::lr(&a), 0.01);
+/// let err = std::panic::catch_unwind(|| Adagrad::new(0.01).eps(0.0)).unwrap_err();
+/// assert_eq!(err.downcast_ref::<String>().unwrap(), "Adagrad: eps must be a positive number, got 0");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Adagrad {
@@ -63,8 +76,8 @@ impl Adagrad {
             "Adagrad",
             "lr_decay",
             lr_decay,
-            lr_decay >= 0.0,
-            "non-negative",
+            lr_decay >= 0.0 && lr_decay.is_finite(),
+            "a non-negative number",
         );
         self.lr_decay = lr_decay;
         self
@@ -99,6 +112,19 @@ impl<T: Float> Rule<T> for Adagrad {
 /// RMSprop, as `torch.optim.RMSprop`: `v ← α·v + (1 − α)·g²`; centered: `ḡ ← α·ḡ + (1 − α)·g`,
 /// `d = √(v − ḡ²) + eps`, else `d = √v + eps`; with momentum `b ← μ·b + g/d`, `w ← w − lr·b`,
 /// else `w ← w − lr·g/d`. Defaults `alpha = 0.99`, `eps = 1e-8`.
+///
+/// # Panics
+/// The builders panic, naming the optimizer, the field and the value, on an `lr` that is
+/// negative, NaN or infinite, an `alpha` or `momentum` outside `[0, 1)`, or an `eps` that
+/// is not a positive number.
+///
+/// ```
+/// use ferrograd_optim::{RmsProp, Rule};
+/// let r = RmsProp::new(0.01).alpha(0.9).momentum(0.5).centered(true);
+/// assert_eq!(Rule::<f32>::name(&r), "RmsProp");
+/// let err = std::panic::catch_unwind(|| RmsProp::new(0.01).alpha(1.0)).unwrap_err();
+/// assert_eq!(err.downcast_ref::<String>().unwrap(), "RmsProp: alpha must be in [0, 1), got 1");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RmsProp {
     lr: f64,
@@ -216,6 +242,19 @@ impl<T: Float> Rule<T> for RmsProp {
 /// maximum with AMSGrad. Defaults `betas = (0.9, 0.999)`, `eps = 1e-8`.
 ///
 /// AdamW is Adam with a decoupled penalty: see [`Adam::adamw`].
+///
+/// # Panics
+/// The builders panic, naming the optimizer (`Adam` or `AdamW`), the field and the value, on
+/// an `lr` that is negative, NaN or infinite, a beta outside `[0, 1)`, or an `eps` that is
+/// not a positive number.
+///
+/// ```
+/// use ferrograd_optim::{Adam, Rule};
+/// let adam = Adam::new(1e-3).betas(0.9, 0.99).eps(1e-6).amsgrad(true);
+/// assert_eq!(Rule::<f32>::lr(&adam), 1e-3);
+/// let err = std::panic::catch_unwind(|| Adam::adamw(f64::NAN)).unwrap_err();
+/// assert_eq!(err.downcast_ref::<String>().unwrap(), "AdamW: lr must be a non-negative number, got NaN");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Adam {
     lr: f64,

@@ -2,42 +2,21 @@
 //! per-epoch logs and [`Callback`]s.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
+use ferrograd_autograd::ndarray::Dimension;
 use ferrograd_autograd::{Graph, Tensor, Var};
-use ferrograd_data::dataset::{DataLoader, Dataset, Targets, TensorDataset};
+use ferrograd_data::dataset::{Batch, DataLoader, Dataset, Targets, TensorDataset};
 use ferrograd_nn::loss::{self, CrossEntropy, Reduction};
 use ferrograd_nn::{Module, ModuleExt};
 
+use crate::error::{NonFiniteKind, TrainError};
+use crate::history::History;
 use crate::metrics::Metric;
 use crate::optimizer::{Optimizer, Rule};
 
 /// One epoch's logs: `loss`, the metrics, `val_`-prefixed validation values, and `lr`.
 pub type Logs = BTreeMap<String, f64>;
-
-/// An error that ends training.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TrainError {
-    /// The loss became NaN or infinite.
-    #[error("the loss is {value} at epoch {epoch}, batch {batch}: training stopped")]
-    NonFinite {
-        /// The epoch (from 0).
-        epoch: usize,
-        /// The batch within the epoch (from 0).
-        batch: usize,
-        /// The loss value.
-        value: f64,
-    },
-    /// A callback failed (e.g. a checkpoint could not be written).
-    #[error("callback at epoch {epoch}: {message}")]
-    Callback {
-        /// The epoch.
-        epoch: usize,
-        /// What went wrong.
-        message: String,
-    },
-}
 
 /// `loss(outputs, targets)`, the function a [`Loss`] holds.
 type LossFn = Box<dyn for<'g> Fn(Var<'g, f32>, &Targets<f32>) -> Var<'g, f32>>;
@@ -163,6 +142,7 @@ pub struct FitOptions {
     validation: Validation,
     metrics: Vec<Metric>,
     verbose: bool,
+    detect_anomaly: bool,
 }
 
 impl Default for FitOptions {
@@ -172,7 +152,8 @@ impl Default for FitOptions {
 }
 
 impl FitOptions {
-    /// One epoch, batches of 32, shuffled with seed 0, no validation, no metrics, quiet.
+    /// One epoch, batches of 32, shuffled with seed 0, no validation, no metrics, quiet,
+    /// anomaly mode off.
     pub fn new() -> Self {
         FitOptions {
             epochs: 1,
@@ -181,6 +162,7 @@ impl FitOptions {
             validation: Validation::None,
             metrics: Vec::new(),
             verbose: false,
+            detect_anomaly: false,
         }
     }
 
@@ -233,170 +215,42 @@ impl FitOptions {
         self.verbose = yes;
         self
     }
-}
 
-/// The per-epoch logs of a [`fit`].
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct History {
-    /// One entry per epoch run.
-    pub epochs: Vec<Logs>,
-}
-
-impl History {
-    /// The values of `key` (`"loss"`, `"val_accuracy"`, ...) per epoch (NaN where absent).
-    pub fn get(&self, key: &str) -> Vec<f64> {
-        self.epochs
-            .iter()
-            .map(|l| l.get(key).copied().unwrap_or(f64::NAN))
-            .collect()
-    }
-
-    /// Every key logged.
-    pub fn keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self.epochs.iter().flat_map(|l| l.keys().cloned()).collect();
-        keys.sort();
-        keys.dedup();
-        keys
-    }
-
-    /// The history as CSV: an `epoch` column and one column per key.
-    pub fn to_csv(&self) -> String {
-        let keys = self.keys();
-        let mut out = format!("epoch,{}\n", keys.join(","));
-        for (e, logs) in self.epochs.iter().enumerate() {
-            let row: Vec<String> = keys
-                .iter()
-                .map(|k| logs.get(k).map_or(String::new(), |v| v.to_string()))
-                .collect();
-            out.push_str(&format!("{e},{}\n", row.join(",")));
-        }
-        out
-    }
-
-    /// The history as JSON, `{"loss": [..], "val_loss": [..]}` as Keras' `history.history`
-    /// (NaN and infinities become `null`).
-    pub fn to_json(&self) -> String {
-        let map: serde_json::Map<String, serde_json::Value> = self
-            .keys()
-            .into_iter()
-            .map(|k| {
-                let values = self
-                    .get(&k)
-                    .into_iter()
-                    .map(|v| serde_json::json!(v))
-                    .collect();
-                (k, serde_json::Value::Array(values))
-            })
-            .collect();
-        serde_json::to_string_pretty(&map).expect("a map of numbers serialises")
-    }
-
-    /// Writes [`History::to_csv`] or [`History::to_json`] to `path`, by its extension
-    /// (`.json`, else CSV).
+    /// Runs every training batch's forward and backward in anomaly mode
+    /// ([`Graph::detect_anomaly`]): the first op whose output or gradient is NaN or infinite
+    /// ends training with [`TrainError::Anomaly`], whose message names the op, its input
+    /// shapes, forward or backward, and the line that called it. Off by default: it scans
+    /// every value, so use it to find where a NaN comes from, not for every run.
     ///
-    /// # Errors
-    /// The I/O error, if the file cannot be written.
-    pub fn save(&self, path: impl AsRef<Path>) -> std::io::Result<()> {
-        let path = path.as_ref();
-        let text = if path.extension().is_some_and(|e| e == "json") {
-            self.to_json()
-        } else {
-            self.to_csv()
-        };
-        std::fs::write(path, text)
-    }
-}
-
-impl History {
-    /// Plots the curves to an SVG file a browser opens: one panel per quantity (`loss`,
-    /// each metric, `lr`), its training curve in blue and its `val_` curve in red.
-    ///
-    /// # Errors
-    /// A message naming the file if it cannot be written, or if there is nothing to plot.
+    /// Anomaly mode reports by panicking; `fit` catches that panic (only that one) and
+    /// returns it as the error, so the panic hook also prints it to stderr. With
+    /// `panic = "abort"` the process stops with the same message instead.
     ///
     /// ```
-    /// use ferrograd_optim::{History, Logs};
-    /// let mut history = History::default();
-    /// for (loss, val) in [(1.0, 1.2), (0.5, 0.7), (0.3, 0.6)] {
-    ///     history.epochs.push(Logs::from([("loss".to_string(), loss), ("val_loss".to_string(), val)]));
-    /// }
-    /// let path = std::env::temp_dir().join("ferrograd-doc-history.svg");
-    /// history.plot(&path).unwrap();
-    /// assert!(std::fs::read_to_string(&path).unwrap().starts_with("<svg"));
+    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd_data::dataset::{Targets, TensorDataset};
+    /// use ferrograd_nn::{Linear, ModuleExt, init};
+    /// use ferrograd_optim::{FitOptions, Loss, Optimizer, Sgd, TrainError, fit};
+    /// let model = Linear::<f32>::new(1, 1, &mut init::rng(0));
+    /// let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.1));
+    /// // A NaN feature: anomaly mode reports the input leaf that holds it.
+    /// let data = TensorDataset::new(
+    ///     Tensor::from_vec(vec![1.0, f32::NAN], &[2, 1]),
+    ///     Targets::Values(Tensor::zeros(&[2, 1])),
+    /// );
+    /// let options = FitOptions::new().batch_size(1).shuffle(None).detect_anomaly(true);
+    /// let err = fit(&model, &Loss::mse(), &mut opt, &data, options, &mut []).unwrap_err();
+    /// assert!(matches!(err, TrainError::Anomaly { epoch: 0, batch: 1, .. }));
+    /// assert!(err.to_string().starts_with("epoch 0, batch 1: anomaly: the `constant` leaf holds NaN"));
     /// ```
-    pub fn plot(&self, path: impl AsRef<Path>) -> Result<(), String> {
-        use plotters::prelude::*;
-        let path = path.as_ref();
-        let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-        let keys = self.keys();
-        let panels: Vec<&String> = keys.iter().filter(|k| !k.starts_with("val_")).collect();
-        if panels.is_empty() || self.epochs.is_empty() {
-            return Err(err(&"the history is empty"));
-        }
-        let height = 260 * panels.len() as u32;
-        let root = SVGBackend::new(path, (720, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| err(&e))?;
-        let areas = root.split_evenly((panels.len(), 1));
-        for (area, key) in areas.iter().zip(panels) {
-            let series: Vec<(String, Vec<f64>, RGBColor)> =
-                [(key.clone(), BLUE), (format!("val_{key}"), RED)]
-                    .into_iter()
-                    .filter(|(k, _)| keys.contains(k))
-                    .map(|(k, c)| {
-                        let v = self.get(&k);
-                        (k, v, c)
-                    })
-                    .collect();
-            let finite = series
-                .iter()
-                .flat_map(|(_, v, _)| v.iter().copied())
-                .filter(|v| v.is_finite());
-            let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-                (a.min(v), b.max(v))
-            });
-            let (lo, hi) = if lo.is_finite() {
-                (lo, if hi > lo { hi } else { lo + 1.0 })
-            } else {
-                (0.0, 1.0)
-            };
-            let pad = (hi - lo) * 0.05;
-            let epochs = self.epochs.len().max(2) - 1;
-            let mut chart = ChartBuilder::on(area)
-                .caption(key.as_str(), ("sans-serif", 18))
-                .margin(12)
-                .x_label_area_size(30)
-                .y_label_area_size(60)
-                .build_cartesian_2d(0f64..epochs as f64, (lo - pad)..(hi + pad))
-                .map_err(|e| err(&e))?;
-            chart
-                .configure_mesh()
-                .x_desc("epoch")
-                .draw()
-                .map_err(|e| err(&e))?;
-            for (name, values, color) in series {
-                let points = values
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| v.is_finite())
-                    .map(|(e, &v)| (e as f64, v));
-                chart
-                    .draw_series(LineSeries::new(points, color.stroke_width(2)))
-                    .map_err(|e| err(&e))?
-                    .label(name)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
-            }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(|e| err(&e))?;
-        }
-        root.present().map_err(|e| err(&e))
+    pub fn detect_anomaly(mut self, on: bool) -> Self {
+        self.detect_anomaly = on;
+        self
     }
 }
 
 /// Runs the model over `data` without gradients; returns the outputs and the mean loss.
+/// `data` must not be empty.
 fn run_eval<M: Module<f32> + ?Sized>(
     model: &M,
     loss: &Loss,
@@ -413,17 +267,15 @@ fn run_eval<M: Module<f32> + ?Sized>(
         total += f64::from(loss_value(loss, out, &batch.y)) * batch.y.len() as f64;
         outputs.push(out.value());
     }
-    (concat_rows(&outputs), total / data.len().max(1) as f64)
+    (concat_rows(&outputs), total / data.len() as f64)
 }
 
 fn loss_value(loss: &Loss, out: Var<'_, f32>, y: &Targets<f32>) -> f32 {
     (loss.f)(out, y).item()
 }
 
+/// Joins batch outputs along the rows; `parts` is not empty.
 fn concat_rows(parts: &[Tensor<f32>]) -> Tensor<f32> {
-    if parts.is_empty() {
-        return Tensor::zeros(&[0]);
-    }
     let views: Vec<_> = parts.iter().map(Tensor::view).collect();
     Tensor::from_array(
         ferrograd_autograd::ndarray::concatenate(ferrograd_autograd::ndarray::Axis(0), &views)
@@ -431,7 +283,29 @@ fn concat_rows(parts: &[Tensor<f32>]) -> Tensor<f32> {
     )
 }
 
+/// The one check behind `evaluate`, `try_evaluate` and `fit`: `data` has samples.
+fn check_samples(
+    op: &'static str,
+    which: Option<&'static str>,
+    data: &TensorDataset<f32>,
+    reason: impl FnOnce() -> String,
+) -> Result<(), TrainError> {
+    if data.len() > 0 {
+        return Ok(());
+    }
+    Err(TrainError::NoSamples {
+        op,
+        data: which,
+        reason: reason(),
+    })
+}
+
 /// The loss and metrics of `model` on `data`, in evaluation mode (Keras' `evaluate`).
+/// The panicking form of [`try_evaluate`].
+///
+/// # Panics
+/// If `data` is empty: `evaluate: no samples (the dataset is empty)` (a mean over no
+/// samples has no value; it used to be reported as 0).
 ///
 /// ```
 /// use ferrograd_autograd::Tensor;
@@ -443,6 +317,7 @@ fn concat_rows(parts: &[Tensor<f32>]) -> Tensor<f32> {
 /// let logs = evaluate(&model, &Loss::cross_entropy(), &data, &[Metric::Accuracy], 2);
 /// assert!(logs["loss"] > 0.0 && logs.contains_key("accuracy"));
 /// ```
+#[track_caller]
 pub fn evaluate<M: Module<f32> + ?Sized>(
     model: &M,
     loss: &Loss,
@@ -450,6 +325,32 @@ pub fn evaluate<M: Module<f32> + ?Sized>(
     metrics: &[Metric],
     batch_size: usize,
 ) -> Logs {
+    try_evaluate(model, loss, data, metrics, batch_size).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The loss and metrics of `model` on `data`, in evaluation mode (Keras' `evaluate`).
+///
+/// # Errors
+/// [`TrainError::NoSamples`] if `data` is empty.
+///
+/// ```
+/// use ferrograd_autograd::Tensor;
+/// use ferrograd_data::dataset::{Targets, TensorDataset};
+/// use ferrograd_nn::{Linear, init};
+/// use ferrograd_optim::{Loss, try_evaluate};
+/// let model = Linear::<f32>::new(2, 3, &mut init::rng(0));
+/// let empty = TensorDataset::new(Tensor::zeros(&[0, 2]), Targets::Classes(vec![]));
+/// let err = try_evaluate(&model, &Loss::cross_entropy(), &empty, &[], 2).unwrap_err();
+/// assert_eq!(err.to_string(), "evaluate: no samples (the dataset is empty)");
+/// ```
+pub fn try_evaluate<M: Module<f32> + ?Sized>(
+    model: &M,
+    loss: &Loss,
+    data: &TensorDataset<f32>,
+    metrics: &[Metric],
+    batch_size: usize,
+) -> Result<Logs, TrainError> {
+    check_samples("evaluate", None, data, || "the dataset is empty".into())?;
     model.eval();
     let (outputs, mean_loss) = run_eval(model, loss, data, batch_size);
     let mut logs = Logs::new();
@@ -457,20 +358,37 @@ pub fn evaluate<M: Module<f32> + ?Sized>(
     for m in metrics {
         logs.insert(m.name(), m.compute(&outputs, data.targets()));
     }
-    logs
+    Ok(logs)
 }
 
 /// The model's outputs for `inputs` (`[N, ..]`), in evaluation mode, in batches (Keras'
 /// `predict`).
+///
+/// For `N = 0` the model runs once on the empty input, so the result has the model's
+/// output shape with 0 rows (`[0, classes]`), as PyTorch's forward on an empty batch; a
+/// layer that cannot take an empty batch panics with its own message.
+///
+/// ```
+/// use ferrograd_autograd::Tensor;
+/// use ferrograd_nn::{Linear, init};
+/// use ferrograd_optim::predict;
+/// let model = Linear::<f32>::new(2, 3, &mut init::rng(0));
+/// assert_eq!(predict(&model, &Tensor::zeros(&[5, 2]), 2).shape(), &[5, 3]);
+/// assert_eq!(predict(&model, &Tensor::zeros(&[0, 2]), 2).shape(), &[0, 3]);
+/// ```
 pub fn predict<M: Module<f32> + ?Sized>(
     model: &M,
     inputs: &Tensor<f32>,
     batch_size: usize,
 ) -> Tensor<f32> {
     model.eval();
-    let n = inputs.shape()[0];
-    let data = TensorDataset::new(inputs.clone(), Targets::Classes(vec![0; n]));
     let g = Graph::new();
+    let n = inputs.shape()[0];
+    if n == 0 {
+        let _no_grad = g.no_grad();
+        return model.forward(g.constant(inputs.clone())).value();
+    }
+    let data = TensorDataset::new(inputs.clone(), Targets::Classes(vec![0; n]));
     let mut outputs = Vec::new();
     for batch in DataLoader::new(data, batch_size).iter() {
         g.clear();
@@ -480,15 +398,191 @@ pub fn predict<M: Module<f32> + ?Sized>(
     concat_rows(&outputs)
 }
 
+/// Splits off the validation data and checks that both parts have samples.
+fn split_validation(
+    train: &TensorDataset<f32>,
+    validation: &Validation,
+) -> Result<(TensorDataset<f32>, Option<TensorDataset<f32>>), TrainError> {
+    let n = train.len();
+    let (train, validation) = match validation {
+        Validation::None => (train.clone(), None),
+        Validation::Data(d) => {
+            check_samples("fit", Some("validation"), d, || {
+                "the validation dataset is empty".into()
+            })?;
+            (train.clone(), Some(d.clone()))
+        }
+        Validation::Split(f) => {
+            let split_at = ((1.0 - f) * n as f64) as usize;
+            let all: Vec<usize> = (0..n).collect();
+            let (train_part, val_part) = (
+                train.subset(&all[..split_at]),
+                train.subset(&all[split_at..]),
+            );
+            if n > 0 {
+                let leaves = |what| {
+                    format!("a validation split of {f} leaves 0 of the {n} samples for {what}")
+                };
+                check_samples("fit", Some("training"), &train_part, || leaves("training"))?;
+                check_samples("fit", Some("validation"), &val_part, || {
+                    leaves("validation")
+                })?;
+            }
+            (train_part, Some(val_part))
+        }
+    };
+    check_samples("fit", Some("training"), &train, || {
+        "the dataset is empty".into()
+    })?;
+    Ok((train, validation))
+}
+
+/// Each of the optimizer's parameters by its name in the model (`optimizer parameter 3`
+/// for one the model does not hold).
+fn parameter_names<M: Module<f32>, R: Rule<f32>>(
+    model: &M,
+    optimizer: &Optimizer<R, f32>,
+) -> Vec<String> {
+    let named = model.named_parameters();
+    optimizer
+        .params()
+        .enumerate()
+        .map(|(i, p)| {
+            named
+                .iter()
+                .find(|(_, q)| q.same(p))
+                .map_or_else(|| format!("optimizer parameter {i}"), |(n, _)| n.clone())
+        })
+        .collect()
+}
+
+/// Where a batch is, for errors.
+#[derive(Clone, Copy)]
+struct At {
+    epoch: usize,
+    batch: usize,
+}
+
+/// Forward, the loss guard and backward of one training batch; returns the loss and the
+/// outputs. In anomaly mode, an anomaly panic becomes [`TrainError::Anomaly`].
+fn forward_backward<M: Module<f32>>(
+    g: &Graph<f32>,
+    model: &M,
+    loss: &Loss,
+    batch: &Batch<f32>,
+    at: At,
+    anomaly: bool,
+) -> Result<(f64, Tensor<f32>), TrainError> {
+    let run = || {
+        g.clear();
+        let out = model.forward(g.constant(batch.x.clone()));
+        let l = (loss.f)(out, &batch.y);
+        let value = f64::from(l.item());
+        if !value.is_finite() {
+            return Err(TrainError::NonFinite {
+                epoch: at.epoch,
+                batch: at.batch,
+                value,
+            });
+        }
+        l.backward();
+        Ok((value, out.value()))
+    };
+    if !anomaly {
+        return run();
+    }
+    let _anomaly = g.detect_anomaly();
+    catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .filter(|m| m.starts_with("anomaly: "))
+            .cloned();
+        match message {
+            Some(message) => Err(TrainError::Anomaly {
+                epoch: at.epoch,
+                batch: at.batch,
+                message,
+            }),
+            None => resume_unwind(payload),
+        }
+    })
+}
+
+/// The gradient guard: the first non-finite gradient element of a parameter the optimizer
+/// would update, by the parameter's name.
+fn check_gradients<R: Rule<f32>>(
+    optimizer: &Optimizer<R, f32>,
+    names: &[String],
+    at: At,
+) -> Result<(), TrainError> {
+    for (p, name) in optimizer.params().zip(names) {
+        if !p.requires_grad() {
+            continue;
+        }
+        let Some(grad) = p.grad() else { continue };
+        let view = grad.view();
+        if view.iter().all(|v| v.is_finite()) {
+            continue;
+        }
+        let (element, kind) = view
+            .indexed_iter()
+            .find_map(|(i, v)| NonFiniteKind::of(f64::from(*v)).map(|k| (i, k)))
+            .expect("a non-finite element");
+        return Err(TrainError::NonFiniteGradient {
+            epoch: at.epoch,
+            batch: at.batch,
+            parameter: name.clone(),
+            element: element.as_array_view().to_vec(),
+            kind,
+        });
+    }
+    Ok(())
+}
+
+/// Adds the parameters a step skipped for want of a gradient to the history, warning once
+/// about the new ones.
+fn note_without_gradient(history: &mut History, names: &[String], skipped: &[usize], at: At) {
+    let new: Vec<&String> = skipped
+        .iter()
+        .map(|&i| &names[i])
+        .filter(|n| !history.without_gradient.contains(n))
+        .collect();
+    if new.is_empty() {
+        return;
+    }
+    let list: Vec<String> = new.iter().map(|n| format!("`{n}`")).collect();
+    eprintln!(
+        "fit: warning: no gradient for {} at epoch {}, batch {}: not updated (see History::without_gradient)",
+        list.join(", "),
+        at.epoch,
+        at.batch
+    );
+    history.without_gradient.extend(new.into_iter().cloned());
+}
+
 /// Trains `model` on `train` with `optimizer` (Keras' `fit`): each epoch runs every batch
 /// forward, backward and through the optimizer in training mode, logs the mean `loss`,
 /// the metrics, `lr`, and (with validation data) `val_loss` and `val_<metric>` in
 /// evaluation mode, then calls the callbacks, which may change the learning rate or stop.
 ///
+/// Before each update `fit` checks the loss and then every gradient the optimizer would
+/// use: training never goes on with a NaN or an infinity. A trainable parameter that got no
+/// gradient is skipped that batch, listed in [`History::without_gradient`] and warned about
+/// on stderr once.
+///
 /// # Errors
-/// [`TrainError::NonFinite`] naming the epoch and batch where the loss became NaN or
-/// infinite (the parameters are left as they were before that batch's update);
-/// [`TrainError::Callback`] if a callback fails.
+/// All but the last leave the parameters exactly as they were before the failing batch:
+/// - [`TrainError::NoSamples`] if the training or validation data (after a validation
+///   split) is empty;
+/// - [`TrainError::NonFinite`] naming the epoch and batch where the loss became NaN or
+///   infinite;
+/// - [`TrainError::NonFiniteGradient`] naming the epoch, the batch, and the first parameter
+///   (by its name in the model) whose gradient holds NaN or an infinity; the gradients are
+///   kept for inspection;
+/// - [`TrainError::Anomaly`] in [anomaly mode](FitOptions::detect_anomaly);
+/// - [`TrainError::Step`] if no trainable parameter got a gradient (an optimizer built over
+///   another model's parameters);
+/// - [`TrainError::Callback`] if a callback fails.
 ///
 /// ```
 /// use ferrograd_data::split::train_test_split;
@@ -512,6 +606,7 @@ pub fn predict<M: Module<f32> + ?Sized>(
 ///     .validation(Validation::Data(data.subset(&split.test)));
 /// let history = fit(&model, &Loss::cross_entropy(), &mut opt, &data.subset(&split.train), options, &mut []).unwrap();
 /// assert!(*history.get("val_accuracy").last().unwrap() > 0.9);
+/// assert!(history.without_gradient.is_empty());
 /// ```
 pub fn fit<M: Module<f32>, R: Rule<f32>>(
     model: &M,
@@ -521,19 +616,8 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
     options: FitOptions,
     callbacks: &mut [&mut dyn Callback],
 ) -> Result<History, TrainError> {
-    let (train, validation) = match &options.validation {
-        Validation::None => (train.clone(), None),
-        Validation::Data(d) => (train.clone(), Some(d.clone())),
-        Validation::Split(f) => {
-            let n = train.len();
-            let split_at = ((1.0 - f) * n as f64) as usize;
-            let all: Vec<usize> = (0..n).collect();
-            (
-                train.subset(&all[..split_at]),
-                Some(train.subset(&all[split_at..])),
-            )
-        }
-    };
+    let (train, validation) = split_validation(train, &options.validation)?;
+    let names = parameter_names(model, optimizer);
     let mut loader = DataLoader::new(train.clone(), options.batch_size);
     if let Some(seed) = options.shuffle {
         loader = loader.shuffle(seed);
@@ -555,23 +639,20 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
         let bar = progress(&options, loader.len(), epoch);
         let (mut total, mut seen, mut outputs) = (0.0, 0, Vec::new());
         for (b, batch) in loader.epoch(epoch as u64).enumerate() {
-            g.clear();
-            let out = model.forward(g.constant(batch.x.clone()));
-            let l = (loss.f)(out, &batch.y);
-            let value = f64::from(l.item());
-            if !value.is_finite() {
-                return Err(TrainError::NonFinite {
-                    epoch,
-                    batch: b,
-                    value,
-                });
-            }
-            l.backward();
+            let at = At { epoch, batch: b };
+            let (value, out) =
+                forward_backward(&g, model, loss, &batch, at, options.detect_anomaly)?;
             if !options.metrics.is_empty() {
-                outputs.push(out.value());
+                outputs.push(out);
             }
             g.clear();
-            optimizer.step();
+            check_gradients(optimizer, &names, at)?;
+            let report = optimizer.try_step().map_err(|source| TrainError::Step {
+                epoch,
+                batch: b,
+                source,
+            })?;
+            note_without_gradient(&mut history, &names, &report.without_gradient, at);
             optimizer.zero_grad();
             total += value * batch.y.len() as f64;
             seen += batch.y.len();
@@ -581,7 +662,7 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
             }
         }
         let mut logs = Logs::new();
-        logs.insert("loss".into(), total / seen.max(1) as f64);
+        logs.insert("loss".into(), total / seen as f64);
         logs.insert("lr".into(), optimizer.lr());
         if !options.metrics.is_empty() {
             // Training metrics over the epoch's outputs, in the order the batches came.
@@ -593,7 +674,7 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
             }
         }
         if let Some(val) = &validation {
-            for (k, v) in evaluate(model, loss, val, &options.metrics, options.batch_size) {
+            for (k, v) in try_evaluate(model, loss, val, &options.metrics, options.batch_size)? {
                 logs.insert(format!("val_{k}"), v);
             }
         }

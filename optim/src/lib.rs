@@ -34,19 +34,22 @@ mod adaptive;
 pub mod callbacks;
 mod clip;
 mod early_stopping;
+mod error;
 mod fit;
+mod history;
 mod metrics;
 mod optimizer;
 pub mod schedule;
 mod sgd;
 
 pub use adaptive::{Adagrad, Adam, RmsProp};
-pub use clip::{clip_grad_norm, clip_grad_value};
+pub use clip::{ClipGradNorm, clip_grad_norm, clip_grad_value};
 pub use early_stopping::EarlyStopping;
+pub use error::{NonFiniteKind, OptimizerError, TrainError};
 pub use fit::{
-    Callback, Context, FitOptions, History, Logs, Loss, TrainError, Validation, evaluate, fit,
-    predict,
+    Callback, Context, FitOptions, Logs, Loss, Validation, evaluate, fit, predict, try_evaluate,
 };
+pub use history::History;
 pub use metrics::Metric;
-pub use optimizer::{Optimizer, OptimizerState, ParamGroup, Penalty, Rule};
+pub use optimizer::{Optimizer, OptimizerState, ParamGroup, Penalty, Rule, StepReport};
 pub use sgd::{GradientDescent, Sgd};

@@ -4,6 +4,8 @@
 use ferrograd_autograd::ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Zip};
 use ferrograd_autograd::{Float, Param, Tensor};
 
+use crate::error::{NonFiniteKind, OptimizerError};
+
 /// The `lr`/`set_lr` pair of a [`Rule`] whose struct keeps the rate in a field `lr`.
 macro_rules! lr_field {
     () => {
@@ -258,8 +260,76 @@ impl<T: Float, R: Rule<T>> Optimizer<R, T> {
         self.params().for_each(Param::zero_grad);
     }
 
-    /// One update of every parameter that has a gradient and is not frozen.
+    /// One update of every parameter that has a gradient and is not frozen; a trainable
+    /// parameter without a gradient is skipped (as PyTorch). The panicking form of
+    /// [`Optimizer::try_step`].
+    ///
+    /// # Panics
+    /// If no trainable parameter has a gradient (see [`OptimizerError::NoGradient`]).
+    ///
+    /// ```should_panic
+    /// use ferrograd_autograd::{Param, Tensor};
+    /// use ferrograd_optim::{Optimizer, Sgd};
+    /// let mut opt = Optimizer::new(vec![Param::new(Tensor::<f32>::zeros(&[2]))], Sgd::new(0.1));
+    /// opt.step(); // Sgd: none of its 1 trainable parameters has a gradient; ...
+    /// ```
+    #[track_caller]
     pub fn step(&mut self) {
+        if let Err(e) = self.try_step() {
+            panic!("{e}");
+        }
+    }
+
+    /// One update of every parameter that has a gradient and is not frozen, reporting which
+    /// trainable parameters had no gradient and were skipped (Keras warns about those).
+    /// An optimizer with no trainable parameter at all (everything frozen) does nothing.
+    ///
+    /// # Errors
+    /// [`OptimizerError::NoGradient`] naming the optimizer if it has trainable parameters
+    /// but none has a gradient (Keras' "No gradients provided for any variable": backward
+    /// was not called, or the optimizer holds another model's parameters). Nothing is
+    /// updated and the step count is unchanged.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Param, Tensor};
+    /// use ferrograd_optim::{Optimizer, Sgd, StepReport};
+    /// let (a, b) = (Param::new(Tensor::<f32>::ones(&[1])), Param::new(Tensor::ones(&[1])));
+    /// let mut opt = Optimizer::new(vec![a.clone(), b.clone()], Sgd::new(0.5));
+    /// assert_eq!(
+    ///     opt.try_step().unwrap_err().to_string(),
+    ///     "Sgd: none of its 2 trainable parameters has a gradient; was backward called on a loss of the model whose parameters this optimizer holds?"
+    /// );
+    /// b.set_grad(Some(Tensor::ones(&[1])));
+    /// assert_eq!(opt.try_step().unwrap(), StepReport { updated: 1, without_gradient: vec![0] });
+    /// assert_eq!((a.value().item(), b.value().item()), (1.0, 0.5));
+    /// ```
+    pub fn try_step(&mut self) -> Result<StepReport, OptimizerError> {
+        let mut report = StepReport::default();
+        for (i, p) in self.params().enumerate() {
+            if !p.requires_grad() {
+                continue;
+            }
+            if p.grad().is_some() {
+                report.updated += 1;
+            } else {
+                report.without_gradient.push(i);
+            }
+        }
+        if report.updated == 0 {
+            if report.without_gradient.is_empty() {
+                return Ok(report);
+            }
+            return Err(OptimizerError::NoGradient {
+                optimizer: self.rule.name(),
+                params: report.without_gradient.len(),
+            });
+        }
+        self.update_all();
+        Ok(report)
+    }
+
+    /// The shared loop: applies the rule to every trainable parameter with a gradient.
+    fn update_all(&mut self) {
         self.step += 1;
         let base = self.rule.lr();
         let mut index = 0;
@@ -314,24 +384,57 @@ impl<T: Float, R: Rule<T>> Optimizer<R, T> {
     /// Restores a snapshot from [`Optimizer::state`] taken on the same parameters.
     ///
     /// # Errors
-    /// A message naming the parameter index if the snapshot has another number of
-    /// parameters or a buffer of another shape; the optimizer is then unchanged.
-    pub fn load_state(&mut self, state: OptimizerState<T>) -> Result<(), String> {
-        let name = self.rule.name();
+    /// An [`OptimizerError`] naming the optimizer (and the parameter index where there is
+    /// one) if the snapshot has another number of parameters, a buffer of another shape, a
+    /// negative, NaN or infinite `lr`, or a buffer holding NaN or an infinity; the optimizer
+    /// is then unchanged.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Param, Tensor};
+    /// use ferrograd_optim::{Adam, Optimizer};
+    /// let mut opt = Optimizer::new(vec![Param::new(Tensor::<f32>::zeros(&[2]))], Adam::new(0.1));
+    /// let mut state = opt.state();
+    /// state.lr = f64::NAN;
+    /// assert_eq!(
+    ///     opt.load_state(state).unwrap_err().to_string(),
+    ///     "Adam: the state's lr must be a non-negative number, got NaN"
+    /// );
+    /// assert_eq!(opt.lr(), 0.1);
+    /// ```
+    pub fn load_state(&mut self, state: OptimizerState<T>) -> Result<(), OptimizerError> {
+        let optimizer = self.rule.name();
         if state.buffers.len() != self.state.len() {
-            return Err(format!(
-                "{name}: the state holds {} parameters, the optimizer has {}",
-                state.buffers.len(),
-                self.state.len()
-            ));
+            return Err(OptimizerError::StateLength {
+                optimizer,
+                state: state.buffers.len(),
+                params: self.state.len(),
+            });
         }
-        for (i, (bufs, p)) in state.buffers.iter().zip(self.params()).enumerate() {
-            if let Some(b) = bufs.iter().find(|b| b.shape() != p.shape().as_slice()) {
-                return Err(format!(
-                    "{name}: parameter {i} has shape {:?}, its state buffer {:?}",
-                    p.shape(),
-                    b.shape()
-                ));
+        if !(state.lr >= 0.0 && state.lr.is_finite()) {
+            return Err(OptimizerError::StateLr {
+                optimizer,
+                lr: state.lr,
+            });
+        }
+        for (index, (bufs, p)) in state.buffers.iter().zip(self.params()).enumerate() {
+            for (buffer, b) in bufs.iter().enumerate() {
+                if b.shape() != p.shape().as_slice() {
+                    return Err(OptimizerError::StateShape {
+                        optimizer,
+                        index,
+                        param: p.shape(),
+                        buffer: b.shape().to_vec(),
+                    });
+                }
+                let kind = b.view().iter().find_map(|v| NonFiniteKind::of(v.as_f64()));
+                if let Some(kind) = kind {
+                    return Err(OptimizerError::StateNonFinite {
+                        optimizer,
+                        index,
+                        buffer,
+                        kind,
+                    });
+                }
             }
         }
         self.step = state.step;
@@ -343,6 +446,16 @@ impl<T: Float, R: Rule<T>> Optimizer<R, T> {
             .collect();
         Ok(())
     }
+}
+
+/// What one [`Optimizer::try_step`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StepReport {
+    /// How many parameters were updated.
+    pub updated: usize,
+    /// The trainable parameters that had no gradient and were skipped, as indices into
+    /// [`Optimizer::params`].
+    pub without_gradient: Vec<usize>,
 }
 
 /// `sign(w)` with `sign(0) = 0` (the L1 subgradient PyTorch and Keras use).

@@ -17,7 +17,7 @@ use crate::optimizer::{Rule, buffers, check, lr_field};
 /// Without momentum it is plain gradient descent ([`GradientDescent`]).
 ///
 /// # Panics
-/// The builders panic on a negative or NaN `lr`, a `momentum` or `dampening` outside
+/// The builders panic on a negative, NaN or infinite `lr`, a `momentum` or `dampening` outside
 /// `[0, 1)` / `[0, 1]`, or Nesterov without momentum or with dampening, naming the field.
 ///
 /// ```

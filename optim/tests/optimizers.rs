@@ -267,13 +267,81 @@ fn groups_have_their_own_learning_rate_and_penalty() {
 
 #[test]
 fn frozen_parameters_and_missing_gradients_are_skipped() {
-    let p = Param::new(Tensor::from_vec(vec![1.0f32], &[1]));
-    let mut opt = Optimizer::new(vec![p.clone()], Sgd::new(1.0));
-    opt.step(); // no gradient yet
+    let (p, q) = (
+        Param::new(Tensor::from_vec(vec![1.0f32], &[1])),
+        Param::new(Tensor::from_vec(vec![1.0f32], &[1])),
+    );
+    let mut opt = Optimizer::new(vec![p.clone(), q.clone()], Sgd::new(1.0));
+    q.set_grad(Some(Tensor::from_vec(vec![0.5], &[1])));
+    // p has no gradient yet: skipped (as PyTorch) and reported.
+    let report = opt.try_step().unwrap();
+    assert_eq!(
+        report,
+        StepReport {
+            updated: 1,
+            without_gradient: vec![0]
+        }
+    );
+    assert_eq!((p.value().item(), q.value().item()), (1.0, 0.5));
+    // A frozen parameter is skipped even with a gradient, and is not "without gradient".
     p.set_grad(Some(Tensor::from_vec(vec![1.0], &[1])));
     p.set_requires_grad(false);
+    assert_eq!(
+        opt.try_step().unwrap(),
+        StepReport {
+            updated: 1,
+            without_gradient: vec![]
+        }
+    );
+    assert_eq!((p.value().item(), q.value().item()), (1.0, 0.0));
+    assert_eq!(opt.steps(), 2);
+}
+
+#[test]
+fn a_step_without_any_gradient_is_an_error_naming_the_optimizer() {
+    let p = Param::new(Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+    let mut opt = Optimizer::new(vec![p.clone()], Adam::new(0.1));
+    let err = opt.try_step().unwrap_err();
+    assert_eq!(
+        err,
+        OptimizerError::NoGradient {
+            optimizer: "Adam",
+            params: 1
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "Adam: none of its 1 trainable parameters has a gradient; was backward called on a loss of the model whose parameters this optimizer holds?"
+    );
+    assert_eq!(opt.steps(), 0, "a failed step is not counted");
+    assert_eq!(p.value().to_vec(), vec![1.0, 2.0]);
+}
+
+#[test]
+#[should_panic(
+    expected = "Sgd: none of its 2 trainable parameters has a gradient; was backward called on a loss of the model whose parameters this optimizer holds?"
+)]
+fn step_panics_when_the_optimizer_holds_another_models_parameters() {
+    let w = Param::new(Tensor::from_vec(vec![1.0f64], &[1]));
+    let other = [
+        Param::new(Tensor::from_vec(vec![1.0f64], &[1])),
+        Param::new(Tensor::from_vec(vec![1.0f64], &[1])),
+    ];
+    let mut opt = Optimizer::new(other.to_vec(), Sgd::new(0.1));
+    let g = Graph::new();
+    g.param(&w).square().sum().backward();
+    drop(g);
     opt.step();
-    assert_eq!(p.value().item(), 1.0);
+}
+
+#[test]
+fn an_optimizer_with_every_parameter_frozen_does_nothing_without_error() {
+    let p = Param::new(Tensor::from_vec(vec![1.0f32], &[1]));
+    p.set_requires_grad(false);
+    let mut opt = Optimizer::new(vec![p.clone()], Sgd::new(1.0));
+    assert_eq!(opt.try_step().unwrap(), StepReport::default());
+    let mut empty = Optimizer::<Sgd, f32>::new(vec![], Sgd::new(1.0));
+    assert_eq!(empty.try_step().unwrap(), StepReport::default());
 }
 
 #[test]
@@ -300,8 +368,73 @@ fn saved_state_resumes_exactly() {
 
     let mut wrong = Optimizer::new(vec![make(), make()], Adam::new(0.01));
     assert_eq!(
-        wrong.load_state(a.state()).unwrap_err(),
+        wrong.load_state(a.state()).unwrap_err().to_string(),
         "Adam: the state holds 1 parameters, the optimizer has 2"
+    );
+}
+
+/// An Adam optimizer over one `[2]` parameter, after one step (so it has buffers).
+fn stepped_adam() -> Optimizer<Adam, f64> {
+    let p = Param::new(Tensor::from_vec(W0.to_vec(), &[2]));
+    let mut opt = Optimizer::new(vec![p.clone()], Adam::new(0.01));
+    p.set_grad(Some(Tensor::from_vec(GRADS[0].to_vec(), &[2])));
+    opt.step();
+    opt
+}
+
+#[test]
+fn load_state_rejects_a_non_finite_or_negative_lr_and_keeps_the_optimizer() {
+    for (lr, shown) in [(f64::NAN, "NaN"), (f64::INFINITY, "inf"), (-0.5, "-0.5")] {
+        let mut opt = stepped_adam();
+        let before = opt.state();
+        let mut state = opt.state();
+        state.lr = lr;
+        state.step = 9;
+        assert_eq!(
+            opt.load_state(state).unwrap_err().to_string(),
+            format!("Adam: the state's lr must be a non-negative number, got {shown}")
+        );
+        assert_eq!(opt.state(), before);
+    }
+}
+
+#[test]
+fn load_state_rejects_a_buffer_holding_nan_or_inf_naming_parameter_and_buffer() {
+    let mut opt = stepped_adam();
+    let before = opt.state();
+    let mut state = opt.state();
+    state.buffers[0][1] = Tensor::from_vec(vec![0.0, f64::NAN], &[2]);
+    let err = opt.load_state(state).unwrap_err();
+    assert_eq!(
+        err,
+        OptimizerError::StateNonFinite {
+            optimizer: "Adam",
+            index: 0,
+            buffer: 1,
+            kind: NonFiniteKind::NaN
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "Adam: state buffer 1 of parameter 0 holds NaN"
+    );
+    let mut state = opt.state();
+    state.buffers[0][0] = Tensor::from_vec(vec![f64::NEG_INFINITY, 0.0], &[2]);
+    assert_eq!(
+        opt.load_state(state).unwrap_err().to_string(),
+        "Adam: state buffer 0 of parameter 0 holds inf"
+    );
+    assert_eq!(opt.state(), before);
+}
+
+#[test]
+fn load_state_names_a_buffer_of_the_wrong_shape() {
+    let mut opt = stepped_adam();
+    let mut state = opt.state();
+    state.buffers[0][2] = Tensor::zeros(&[3]);
+    assert_eq!(
+        opt.load_state(state).unwrap_err().to_string(),
+        "Adam: parameter 0 has shape [2], its state buffer [3]"
     );
 }
 
@@ -335,4 +468,125 @@ fn nan_momentum_is_rejected() {
 #[should_panic(expected = "Adam: l2 must be a non-negative number, got -0.01")]
 fn negative_weight_decay_is_rejected() {
     let _ = Optimizer::<Adam, f32>::new(vec![], Adam::new(0.1)).penalty(Penalty::l2(-0.01));
+}
+
+/// A call expected to panic.
+type Panics = Box<dyn FnOnce() + std::panic::UnwindSafe>;
+
+/// The message of the panic `f` raises.
+fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+    let payload = std::panic::catch_unwind(f).expect_err("it panics");
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(p) => p.downcast_ref::<&str>().unwrap().to_string(),
+    }
+}
+
+#[test]
+fn every_builder_rejects_nan_infinite_and_out_of_range_hyperparameters_by_name() {
+    let cases: Vec<(Panics, &str)> = vec![
+        (
+            Box::new(|| {
+                let _ = Sgd::new(f64::NAN);
+            }),
+            "Sgd: lr must be a non-negative number, got NaN",
+        ),
+        (
+            Box::new(|| {
+                let _ = Sgd::new(f64::INFINITY);
+            }),
+            "Sgd: lr must be a non-negative number, got inf",
+        ),
+        (
+            Box::new(|| {
+                let _ = Sgd::new(0.1).dampening(f64::NAN);
+            }),
+            "Sgd: dampening must be in [0, 1], got NaN",
+        ),
+        (
+            Box::new(|| {
+                let _ = Adagrad::new(-1.0);
+            }),
+            "Adagrad: lr must be a non-negative number, got -1",
+        ),
+        (
+            Box::new(|| {
+                let _ = Adagrad::new(0.1).eps(f64::INFINITY);
+            }),
+            "Adagrad: eps must be a positive number, got inf",
+        ),
+        (
+            Box::new(|| {
+                let _ = Adagrad::new(0.1).lr_decay(f64::INFINITY);
+            }),
+            "Adagrad: lr_decay must be a non-negative number, got inf",
+        ),
+        (
+            Box::new(|| {
+                let _ = Adagrad::new(0.1).lr_decay(f64::NAN);
+            }),
+            "Adagrad: lr_decay must be a non-negative number, got NaN",
+        ),
+        (
+            Box::new(|| {
+                let _ = RmsProp::new(f64::NAN);
+            }),
+            "RmsProp: lr must be a non-negative number, got NaN",
+        ),
+        (
+            Box::new(|| {
+                let _ = RmsProp::new(0.1).alpha(f64::NAN);
+            }),
+            "RmsProp: alpha must be in [0, 1), got NaN",
+        ),
+        (
+            Box::new(|| {
+                let _ = RmsProp::new(0.1).eps(-1e-8);
+            }),
+            "RmsProp: eps must be a positive number, got -0.00000001",
+        ),
+        (
+            Box::new(|| {
+                let _ = Adam::new(0.1).betas(f64::NAN, 0.999);
+            }),
+            "Adam: betas.0 must be in [0, 1), got NaN",
+        ),
+        (
+            Box::new(|| {
+                let _ = Adam::new(0.1).betas(-0.1, 0.999);
+            }),
+            "Adam: betas.0 must be in [0, 1), got -0.1",
+        ),
+        (
+            Box::new(|| {
+                let _ = Adam::adamw(0.1).eps(0.0);
+            }),
+            "AdamW: eps must be a positive number, got 0",
+        ),
+        (
+            Box::new(|| {
+                let _ = Adam::adamw(0.1).eps(f64::NAN);
+            }),
+            "AdamW: eps must be a positive number, got NaN",
+        ),
+        (
+            Box::new(|| {
+                let _ = ParamGroup::<f32>::new(vec![]).lr_factor(f64::NAN);
+            }),
+            "ParamGroup: lr_factor must be a non-negative number, got NaN",
+        ),
+        (
+            Box::new(|| {
+                let _ = ParamGroup::<f32>::new(vec![]).penalty(Penalty::l1(f64::INFINITY));
+            }),
+            "ParamGroup: l1 must be a non-negative number, got inf",
+        ),
+        (
+            Box::new(|| Optimizer::<Sgd, f32>::new(vec![], Sgd::new(0.1)).set_lr(f64::NAN)),
+            "Sgd: lr must be a non-negative number, got NaN",
+        ),
+    ];
+    for (f, want) in cases {
+        assert_eq!(panic_message(f), want);
+    }
 }

@@ -1,0 +1,171 @@
+//! [`History`]: the per-epoch logs of [`fit`](crate::fit), saved as CSV or JSON or plotted.
+
+use std::path::Path;
+
+use crate::fit::Logs;
+
+/// The per-epoch logs of a [`fit`](crate::fit).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct History {
+    /// One entry per epoch run.
+    pub epochs: Vec<Logs>,
+    /// The optimizer's trainable parameters that got no gradient in some batch and were not
+    /// updated then, by name (`0.bias`), in the order first seen; `fit` also prints one
+    /// warning line for each batch that adds names here (Keras: "Gradients do not exist for
+    /// variables ... when minimizing the loss").
+    pub without_gradient: Vec<String>,
+}
+
+impl History {
+    /// The values of `key` (`"loss"`, `"val_accuracy"`, ...) per epoch (NaN where absent).
+    pub fn get(&self, key: &str) -> Vec<f64> {
+        self.epochs
+            .iter()
+            .map(|l| l.get(key).copied().unwrap_or(f64::NAN))
+            .collect()
+    }
+
+    /// Every key logged.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.epochs.iter().flat_map(|l| l.keys().cloned()).collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    /// The history as CSV: an `epoch` column and one column per key.
+    pub fn to_csv(&self) -> String {
+        let keys = self.keys();
+        let mut out = format!("epoch,{}\n", keys.join(","));
+        for (e, logs) in self.epochs.iter().enumerate() {
+            let row: Vec<String> = keys
+                .iter()
+                .map(|k| logs.get(k).map_or(String::new(), |v| v.to_string()))
+                .collect();
+            out.push_str(&format!("{e},{}\n", row.join(",")));
+        }
+        out
+    }
+
+    /// The history as JSON, `{"loss": [..], "val_loss": [..]}` as Keras' `history.history`
+    /// (NaN and infinities become `null`).
+    pub fn to_json(&self) -> String {
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .keys()
+            .into_iter()
+            .map(|k| {
+                let values = self
+                    .get(&k)
+                    .into_iter()
+                    .map(|v| serde_json::json!(v))
+                    .collect();
+                (k, serde_json::Value::Array(values))
+            })
+            .collect();
+        serde_json::to_string_pretty(&map).expect("a map of numbers serialises")
+    }
+
+    /// Writes [`History::to_csv`] or [`History::to_json`] to `path`, by its extension
+    /// (`.json`, else CSV).
+    ///
+    /// # Errors
+    /// The I/O error, if the file cannot be written.
+    pub fn save(&self, path: impl AsRef<Path>) -> std::io::Result<()> {
+        let path = path.as_ref();
+        let text = if path.extension().is_some_and(|e| e == "json") {
+            self.to_json()
+        } else {
+            self.to_csv()
+        };
+        std::fs::write(path, text)
+    }
+}
+
+impl History {
+    /// Plots the curves to an SVG file a browser opens: one panel per quantity (`loss`,
+    /// each metric, `lr`), its training curve in blue and its `val_` curve in red.
+    ///
+    /// # Errors
+    /// A message naming the file if it cannot be written, or if there is nothing to plot.
+    ///
+    /// ```
+    /// use ferrograd_optim::{History, Logs};
+    /// let mut history = History::default();
+    /// for (loss, val) in [(1.0, 1.2), (0.5, 0.7), (0.3, 0.6)] {
+    ///     history.epochs.push(Logs::from([("loss".to_string(), loss), ("val_loss".to_string(), val)]));
+    /// }
+    /// let path = std::env::temp_dir().join("ferrograd-doc-history.svg");
+    /// history.plot(&path).unwrap();
+    /// assert!(std::fs::read_to_string(&path).unwrap().starts_with("<svg"));
+    /// ```
+    pub fn plot(&self, path: impl AsRef<Path>) -> Result<(), String> {
+        use plotters::prelude::*;
+        let path = path.as_ref();
+        let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+        let keys = self.keys();
+        let panels: Vec<&String> = keys.iter().filter(|k| !k.starts_with("val_")).collect();
+        if panels.is_empty() || self.epochs.is_empty() {
+            return Err(err(&"the history is empty"));
+        }
+        let height = 260 * panels.len() as u32;
+        let root = SVGBackend::new(path, (720, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let areas = root.split_evenly((panels.len(), 1));
+        for (area, key) in areas.iter().zip(panels) {
+            let series: Vec<(String, Vec<f64>, RGBColor)> =
+                [(key.clone(), BLUE), (format!("val_{key}"), RED)]
+                    .into_iter()
+                    .filter(|(k, _)| keys.contains(k))
+                    .map(|(k, c)| {
+                        let v = self.get(&k);
+                        (k, v, c)
+                    })
+                    .collect();
+            let finite = series
+                .iter()
+                .flat_map(|(_, v, _)| v.iter().copied())
+                .filter(|v| v.is_finite());
+            let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+            let (lo, hi) = if lo.is_finite() {
+                (lo, if hi > lo { hi } else { lo + 1.0 })
+            } else {
+                (0.0, 1.0)
+            };
+            let pad = (hi - lo) * 0.05;
+            let epochs = self.epochs.len().max(2) - 1;
+            let mut chart = ChartBuilder::on(area)
+                .caption(key.as_str(), ("sans-serif", 18))
+                .margin(12)
+                .x_label_area_size(30)
+                .y_label_area_size(60)
+                .build_cartesian_2d(0f64..epochs as f64, (lo - pad)..(hi + pad))
+                .map_err(|e| err(&e))?;
+            chart
+                .configure_mesh()
+                .x_desc("epoch")
+                .draw()
+                .map_err(|e| err(&e))?;
+            for (name, values, color) in series {
+                let points = values
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.is_finite())
+                    .map(|(e, &v)| (e as f64, v));
+                chart
+                    .draw_series(LineSeries::new(points, color.stroke_width(2)))
+                    .map_err(|e| err(&e))?
+                    .label(name)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|e| err(&e))?;
+        }
+        root.present().map_err(|e| err(&e))
+    }
+}
