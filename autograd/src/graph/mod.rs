@@ -18,7 +18,7 @@ use smallvec::SmallVec;
 
 use crate::float::Float;
 use crate::param::Param;
-use crate::tensor::Tensor;
+use crate::tensor::{OpScope, Tensor};
 
 mod anomaly;
 mod backward;
@@ -274,7 +274,10 @@ impl<T: Float> Graph<T> {
                 values.push(node.value.clone());
             }
         }
-        let value = forward(&values);
+        let value = {
+            let _scope = OpScope::enter(op);
+            forward(&values)
+        };
         if self.anomaly.get() && !self.in_rule.get() {
             anomaly::check_forward(op, location, &value, &values);
         }

@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use ndarray::{ArrayD, Axis};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, or_panic};
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
@@ -33,15 +33,6 @@ fn check_indices<'a>(
             size,
         }),
         None => Ok(()),
-    }
-}
-
-/// Unwraps the result of a `try_` op, panicking with its message at the caller.
-#[track_caller]
-fn or_panic<V>(r: Result<V>) -> V {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
     }
 }
 
