@@ -6,7 +6,7 @@
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
 
 use crate::float::Float;
-use crate::tensor::{alloc, checked_numel, current_op};
+use crate::tensor::{alloc, checked_numel};
 
 /// Applies `f` to every element.
 pub(crate) fn map1<T: Float>(a: &ArrayViewD<'_, T>, f: impl Fn(T) -> T) -> ArrayD<T> {
@@ -21,13 +21,14 @@ pub(crate) fn map1<T: Float>(a: &ArrayViewD<'_, T>, f: impl Fn(T) -> T) -> Array
 ///
 /// The output is allocated through the size check, so a broadcast too large to hold fails
 /// with a panic naming the op being recorded (see [`OpScope`](crate::tensor::OpScope)).
+/// `"elementwise"` is named only outside any op.
 pub(crate) fn map2<T: Float>(
     a: &ArrayViewD<'_, T>,
     b: &ArrayViewD<'_, T>,
     out_shape: &[usize],
     f: impl Fn(T, T) -> T,
 ) -> ArrayD<T> {
-    let op = current_op();
+    let op = "elementwise";
     if a.shape() == out_shape
         && b.shape() == out_shape
         && let (Some(x), Some(y)) = (a.as_slice(), b.as_slice())
