@@ -517,6 +517,9 @@ fn bytes(b: f64) -> String {
         v /= 1000.0;
         unit += 1;
     }
+    if v >= 999.5 {
+        return format!("{} bytes", approx(b));
+    }
     let digits = if v < 9.995 {
         2
     } else if v < 99.95 {
@@ -524,11 +527,7 @@ fn bytes(b: f64) -> String {
     } else {
         0
     };
-    let s = if v >= 1e6 {
-        approx(v)
-    } else {
-        format!("{v:.digits$}")
-    };
+    let s = format!("{v:.digits$}");
     let s = if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.')
     } else {
@@ -713,6 +712,35 @@ mod tests {
                 element_bytes: 8
             }
         );
+    }
+
+    #[test]
+    fn a_size_error_names_the_outermost_op_in_scope() {
+        let huge = [1usize << 32, 1 << 32];
+        assert!(matches!(
+            Tensor::<f32>::try_zeros(&huge),
+            Err(Error::Alloc { op: "zeros", .. })
+        ));
+        {
+            let _outer = OpScope::enter("avg_pool2d");
+            let _inner = OpScope::enter("conv2d");
+            assert!(matches!(
+                Tensor::<f32>::try_zeros(&huge),
+                Err(Error::Alloc {
+                    op: "avg_pool2d",
+                    ..
+                })
+            ));
+        }
+        // The scope ends with its guard, also when a panic unwinds through it.
+        let _ = std::panic::catch_unwind(|| {
+            let _scope = OpScope::enter("pad");
+            panic!("unwinding");
+        });
+        assert!(matches!(
+            Tensor::<f32>::try_zeros(&huge),
+            Err(Error::Alloc { op: "zeros", .. })
+        ));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use crate::float::Float;
 use crate::graph::Var;
 use crate::ops::im2col::{Geometry, Size2, Window};
+use crate::tensor::{OpScope, checked_numel};
 
 /// Stride, padding, dilation, groups and (for transposed convolutions) output padding, as
 /// in `torch.nn.functional.conv2d`. The defaults are 1, 0, 1, 1 and 0.
@@ -136,6 +137,16 @@ fn shape4<T: Float>(op: &str, what: &str, layout: &str, v: Var<'_, T>) -> [usize
     }
 }
 
+/// The shape `[Π rows, Π cols]` of a matrix (im2col's columns), or the factors side by side
+/// if a product overflows, for the size check to report.
+fn matrix_shape(rows: &[usize], cols: &[usize]) -> Vec<usize> {
+    let product = |d: &[usize]| d.iter().try_fold(1usize, |n, &x| n.checked_mul(x));
+    match (product(rows), product(cols)) {
+        (Some(r), Some(c)) => vec![r, c],
+        _ => [rows, cols].concat(),
+    }
+}
+
 fn isz(dims: &[usize]) -> Vec<isize> {
     dims.iter().map(|&d| d as isize).collect()
 }
@@ -157,8 +168,10 @@ impl<'g, T: Float> Var<'g, T> {
     /// # Panics
     /// If the input or weight is not 4-D, the channels do not match (`C_in` must equal the
     /// weight's second dimension times `groups`), `groups` does not divide both channel
-    /// counts, the bias is not `[C_out]`, a stride, dilation or kernel size is 0, or the
-    /// kernel does not fit the padded input.
+    /// counts, the bias is not `[C_out]`, a stride, dilation or kernel size is 0, the
+    /// kernel does not fit the padded input, or the output (or the im2col buffer) is too
+    /// large to allocate. All size arithmetic is checked, so absurd paddings or dilations
+    /// panic naming the op instead of wrapping.
     ///
     /// ```
     /// use ferrograd_autograd::{ConvOptions, Graph, Tensor};
@@ -185,7 +198,7 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     fn conv2d_named(
         self,
-        op: &str,
+        op: &'static str,
         weight: Var<'g, T>,
         bias: Option<Var<'g, T>>,
         options: ConvOptions,
@@ -203,6 +216,9 @@ impl<'g, T: Float> Var<'g, T> {
         check_bias(op, bias, o);
         let window = options.window(Size2(kh, kw));
         let out = window.checked_out(op, h, w);
+        checked_numel::<T>(op, &[n, o, out.0, out.1]);
+        checked_numel::<T>(op, &matrix_shape(&[c, kh, kw], &[n, out.0, out.1]));
+        let _scope = OpScope::enter(op);
         let geo = Geometry {
             window,
             image: [n, c, h, w],
@@ -319,8 +335,20 @@ impl<'g, T: Float> Var<'g, T> {
                 options.stride,
                 options.dilation
             );
-            ((input - 1) * s + d * (k - 1) + extra + 1)
-                .checked_sub(2 * p)
+            // (input − 1)·s + d·(k − 1) + extra + 1 − 2p, checked: a release build wrapped.
+            let full = input
+                .checked_sub(1)
+                .and_then(|i| i.checked_mul(s))
+                .and_then(|n| n.checked_add(d.checked_mul(k - 1)?))
+                .and_then(|n| n.checked_add(extra + 1));
+            let Some(full) = full else {
+                panic!(
+                    "{op}: stride {:?} and dilation {:?} make the output of the input {h}x{w} overflow",
+                    options.stride, options.dilation
+                )
+            };
+            p.checked_mul(2)
+                .and_then(|p2| full.checked_sub(p2))
                 .filter(|&n| n > 0)
                 .unwrap_or_else(|| {
                     panic!(
@@ -330,6 +358,9 @@ impl<'g, T: Float> Var<'g, T> {
                 })
         };
         let (oh, ow) = (size(0, h), size(1, w));
+        checked_numel::<T>(op, &[n, o, oh, ow]);
+        checked_numel::<T>(op, &matrix_shape(&[o, kh, kw], &[n, h, w]));
+        let _scope = OpScope::enter(op);
         let geo = Geometry {
             window,
             image: [n, o, oh, ow],
@@ -623,6 +654,100 @@ mod tests {
             g.var(Tensor::zeros(&[1, 1, 3, 3])),
             None,
             ConvOptions::new().stride(2).output_padding(2),
+        );
+    }
+}
+
+/// Absurd arguments: every size is computed with checked arithmetic, so these panic naming
+/// the op in any build (a release build used to wrap and compute garbage sizes).
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+    use crate::{Graph, Tensor};
+
+    /// `op(x [1, 1, 4, 4], w [1, 1, 3, 3], options)` on a fresh graph.
+    fn run(transpose: bool, options: ConvOptions) {
+        let g = Graph::<f32>::new();
+        let (x, w) = (
+            g.var(Tensor::zeros(&[1, 1, 4, 4])),
+            g.var(Tensor::zeros(&[1, 1, 3, 3])),
+        );
+        if transpose {
+            x.conv_transpose2d(w, None, options);
+        } else {
+            x.conv2d(w, None, options);
+        }
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv2d: padding Size2(9223372036854775808, 9223372036854775808) is too large for the input 4x4 (the padded size overflows)"
+    )]
+    fn conv2d_panics_naming_the_op_on_padding_of_2_pow_63() {
+        run(false, ConvOptions::new().padding(1 << 63));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv2d: kernel Size2(3, 3) with dilation Size2(9223372036854775808, 9223372036854775808) does not fit the input 4x4 padded by Size2(0, 0)"
+    )]
+    fn conv2d_panics_naming_the_op_on_dilation_of_2_pow_63() {
+        run(false, ConvOptions::new().dilation(1 << 63));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv2d: cannot allocate shape [1, 1, 4611686018427387906, 4611686018427387906] (2.13e37 elements, 8.51e37 bytes of f32)"
+    )]
+    fn conv2d_panics_naming_the_op_when_the_output_cannot_be_allocated() {
+        // 4 + 2·2^61 − 3 + 1 = 2^62 + 2 positions per axis.
+        run(false, ConvOptions::new().padding(1 << 61));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv2d: cannot allocate shape [9, 17592202821636] (1.58e14 elements, 633 TB of f32)"
+    )]
+    fn conv2d_panics_naming_the_op_when_the_im2col_buffer_cannot_be_allocated() {
+        // The output [1, 1, 2^22 + 2, 2^22 + 2] passes the size check (70 TB); its columns,
+        // 9 times larger and the first allocation, exceed any address space.
+        run(false, ConvOptions::new().padding(1 << 21));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv_transpose2d: stride Size2(9223372036854775808, 9223372036854775808) and dilation Size2(1, 1) make the output of the input 4x4 overflow"
+    )]
+    fn conv_transpose2d_panics_naming_the_op_on_stride_of_2_pow_63() {
+        run(true, ConvOptions::new().stride(1 << 63));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv_transpose2d: padding Size2(9223372036854775808, 9223372036854775808) leaves no output for the input 4x4"
+    )]
+    fn conv_transpose2d_panics_naming_the_op_on_padding_of_2_pow_63() {
+        run(true, ConvOptions::new().padding(1 << 63));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv_transpose2d: stride Size2(1, 1) and dilation Size2(9223372036854775808, 9223372036854775808) make the output of the input 4x4 overflow"
+    )]
+    fn conv_transpose2d_panics_naming_the_op_on_dilation_of_2_pow_63() {
+        run(true, ConvOptions::new().dilation(1 << 63));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv1d: padding Size2(0, 9223372036854775808) is too large for the input 1x4 (the padded size overflows)"
+    )]
+    fn conv1d_panics_naming_the_op_on_padding_of_2_pow_63() {
+        let g = Graph::<f32>::new();
+        g.var(Tensor::zeros(&[1, 1, 4])).conv1d(
+            g.var(Tensor::zeros(&[1, 1, 3])),
+            None,
+            ConvOptions::new().padding(1 << 63),
         );
     }
 }
