@@ -33,6 +33,19 @@ fn stack_rows<T: Float>(rows: &[Tensor<T>], outer: &[usize], inner: &[usize]) ->
     Tensor::from_vec(data, &[outer, inner].concat())
 }
 
+/// Runs `f` on `xs` and checks that its output belongs to `g`: a closure can return a `Var`
+/// of another (leaked) graph, whose key would name an unrelated node here.
+#[track_caller]
+fn call<'g, T, F>(op: &str, g: &'g Graph<T>, f: F, xs: &[Var<'g, T>]) -> Var<'g, T>
+where
+    T: Float,
+    F: Fn(&[Var<'g, T>]) -> Var<'g, T>,
+{
+    let y = f(xs);
+    g.check_owns(op, format_args!("the function's output"), y);
+    y
+}
+
 #[track_caller]
 fn check_scalar(op: &str, shape: &[usize]) {
     assert!(
@@ -63,7 +76,7 @@ where
 {
     let g = Graph::new();
     let xs: Vec<_> = inputs.iter().map(|x| g.var(x.clone())).collect();
-    let y = f(&xs);
+    let y = call("vjp", &g, f, &xs);
     assert!(
         y.shape() == v.shape(),
         "vjp: v of shape {:?} does not match the output of shape {:?}",
@@ -88,6 +101,7 @@ where
 /// assert_eq!(j[0].to_vec(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]); // ∂(Wx)/∂x = W
 /// assert_eq!(j[1].shape(), &[3, 3, 2]);
 /// ```
+#[track_caller]
 pub fn jacobian<T, F>(f: F, inputs: &[Tensor<T>]) -> Vec<Tensor<T>>
 where
     T: Float,
@@ -95,7 +109,7 @@ where
 {
     let g = Graph::new();
     let xs: Vec<_> = inputs.iter().map(|x| g.var(x.clone())).collect();
-    let y = f(&xs);
+    let y = call("jacobian", &g, f, &xs);
     let out = y.shape();
     let rows: Vec<Vec<Tensor<T>>> = (0..out.iter().product())
         .map(|k| values(g.grad_with(&[y], &[unit(&out, k)], &xs, false), inputs))
@@ -133,7 +147,7 @@ where
 {
     let g = Graph::new();
     let x = g.var(input.clone());
-    let y = f(&[x]);
+    let y = call("hessian", &g, f, &[x]);
     check_scalar("hessian", &y.shape());
     let shape = input.shape();
     let n = input.numel();
@@ -178,7 +192,7 @@ where
     );
     let g = Graph::new();
     let xs: Vec<_> = inputs.iter().map(|x| g.var(x.clone())).collect();
-    let y = f(&xs);
+    let y = call("hvp", &g, f, &xs);
     check_scalar("hvp", &y.shape());
     let dot = g
         .grad(&[y], &xs, true)
@@ -253,6 +267,38 @@ mod tests {
     #[should_panic(expected = "hessian: the function must return a single element, got shape [2]")]
     fn hessian_panics_on_a_vector_function() {
         hessian(|v| v[0] * 2.0, &Tensor::from_vec(vec![1.0f64, 2.0], &[2]));
+    }
+
+    /// A `Var` of a leaked graph: the only way a closure generic over the graph's lifetime
+    /// can return a `Var` of another graph.
+    fn stray() -> Var<'static, f64> {
+        let other: &'static Graph<f64> = Box::leak(Box::new(Graph::new()));
+        other.var(Tensor::zeros(&[2]))
+    }
+
+    #[test]
+    fn every_functional_checks_the_function_returns_a_var_of_its_graph() {
+        let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
+        let stray = stray();
+        let msg = |r: std::thread::Result<()>| *r.unwrap_err().downcast::<String>().unwrap();
+        let catch = |f: &dyn Fn()| msg(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+        let one = std::slice::from_ref(&x);
+        assert_eq!(
+            catch(&|| drop(vjp(|_| stray, one, &x))),
+            "vjp: the function's output belongs to a different graph"
+        );
+        assert_eq!(
+            catch(&|| drop(jacobian(|_| stray, one))),
+            "jacobian: the function's output belongs to a different graph"
+        );
+        assert_eq!(
+            catch(&|| drop(hessian(|_| stray, &x))),
+            "hessian: the function's output belongs to a different graph"
+        );
+        assert_eq!(
+            catch(&|| drop(hvp(|_| stray, one, one))),
+            "hvp: the function's output belongs to a different graph"
+        );
     }
 
     #[test]

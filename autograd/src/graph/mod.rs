@@ -225,7 +225,7 @@ impl<T: Float> Graph<T> {
     /// value being differentiated, and must return gradients with the inputs' shapes.
     ///
     /// # Panics
-    /// If an input is stale or belongs to another graph (naming `op`).
+    /// If an input is stale or belongs to another graph (naming `op` and the input).
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor, Var, grads};
@@ -263,10 +263,10 @@ impl<T: Float> Graph<T> {
         let mut requires_grad = false;
         {
             let inner = self.inner.borrow();
-            for x in inputs {
+            for (i, x) in inputs.iter().enumerate() {
                 assert!(
                     std::ptr::eq(x.graph, self),
-                    "{op}: an input belongs to a different graph"
+                    "{op}: an input belongs to a different graph (input {i})"
                 );
                 let node = inner.node(x.key, op);
                 requires_grad |= node.requires_grad;
@@ -355,6 +355,20 @@ impl<T: Float> Graph<T> {
     /// How many nodes the arena holds before it must grow.
     pub fn capacity(&self) -> usize {
         self.inner.borrow().nodes.capacity()
+    }
+}
+
+impl<T: Float> Graph<T> {
+    /// Panics unless `var` belongs to this graph, naming the API and the argument:
+    /// `grad: input 0 belongs to a different graph`. A `Var`'s key means nothing in another
+    /// graph's arena (it may even name an unrelated node there), so every API that takes a
+    /// `Var` and a graph checks this first.
+    #[track_caller]
+    pub(crate) fn check_owns(&self, op: &str, what: fmt::Arguments<'_>, var: Var<'_, T>) {
+        assert!(
+            std::ptr::eq(var.graph, self),
+            "{op}: {what} belongs to a different graph"
+        );
     }
 }
 

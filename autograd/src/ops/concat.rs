@@ -19,7 +19,8 @@ impl<T: Float> Graph<T> {
     /// Backward: each input gets its slice of the gradient.
     ///
     /// # Panics
-    /// If `vars` is empty, the ranks or the other dimensions differ, or `axis` is out of range.
+    /// If `vars` is empty or one belongs to another graph, the ranks or the other dimensions
+    /// differ, or `axis` is out of range.
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor};
@@ -35,6 +36,9 @@ impl<T: Float> Graph<T> {
     #[track_caller]
     pub fn concat<'g>(&'g self, vars: &[Var<'g, T>], axis: isize) -> Var<'g, T> {
         assert!(!vars.is_empty(), "concat: no tensors to join");
+        for (i, v) in vars.iter().enumerate() {
+            self.check_owns("concat", format_args!("input {i}"), *v);
+        }
         let first = vars[0].shape_for("concat");
         let ax = checked_axis("concat", axis, &first);
         let mut sizes = Vec::with_capacity(vars.len());
@@ -84,7 +88,8 @@ impl<T: Float> Graph<T> {
     /// `torch.stack`.
     ///
     /// # Panics
-    /// If `vars` is empty, the shapes differ, or `axis` is out of range.
+    /// If `vars` is empty or one belongs to another graph, the shapes differ, or `axis` is
+    /// out of range.
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor};
@@ -96,6 +101,9 @@ impl<T: Float> Graph<T> {
     #[track_caller]
     pub fn stack<'g>(&'g self, vars: &[Var<'g, T>], axis: isize) -> Var<'g, T> {
         assert!(!vars.is_empty(), "stack: no tensors to join");
+        for (i, v) in vars.iter().enumerate() {
+            self.check_owns("stack", format_args!("input {i}"), *v);
+        }
         let first = vars[0].shape_for("stack");
         for (i, v) in vars.iter().enumerate() {
             let s = v.shape_for("stack");
@@ -361,6 +369,21 @@ mod tests {
         let b = g.var(Tensor::from_vec(vec![5.0, 6.0], &[2, 1]));
         let c = g.concat(&[a.transpose(0, 1), b, g.var(Tensor::zeros(&[2, 0]))], 1);
         assert_eq!(c.value().to_vec(), vec![1.0, 3.0, 5.0, 2.0, 4.0, 6.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "concat: input 0 belongs to a different graph")]
+    fn concat_of_one_var_from_another_graph_panics() {
+        // A single input used to be returned as is: a Var of the other graph.
+        let (g, other) = (Graph::<f32>::new(), Graph::<f32>::new());
+        g.concat(&[other.var(Tensor::zeros(&[2]))], 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "stack: input 1 belongs to a different graph")]
+    fn stack_names_the_input_from_another_graph() {
+        let (g, other) = (Graph::<f32>::new(), Graph::<f32>::new());
+        g.stack(&[g.var(Tensor::zeros(&[2])), other.var(Tensor::zeros(&[2]))], 0);
     }
 
     #[test]

@@ -128,6 +128,16 @@ fn check_bias<T: Float>(op: &str, bias: Option<Var<'_, T>>, channels: usize) {
     }
 }
 
+/// Panics, naming `op`, unless the weight and bias belong to the input's graph.
+#[track_caller]
+fn check_graphs<T: Float>(op: &str, x: Var<'_, T>, weight: Var<'_, T>, bias: Option<Var<'_, T>>) {
+    let g = x.graph();
+    g.check_owns(op, format_args!("the weight"), weight);
+    if let Some(b) = bias {
+        g.check_owns(op, format_args!("the bias"), b);
+    }
+}
+
 #[track_caller]
 fn shape4<T: Float>(op: &str, what: &str, layout: &str, v: Var<'_, T>) -> [usize; 4] {
     let s = v.shape_for(op);
@@ -203,6 +213,7 @@ impl<'g, T: Float> Var<'g, T> {
         bias: Option<Var<'g, T>>,
         options: ConvOptions,
     ) -> Var<'g, T> {
+        check_graphs(op, self, weight, bias);
         let [n, c, h, w] = shape4(op, "the input", "[N, C_in, H, W]", self);
         let [o, cg, kh, kw] = shape4(op, "the weight", "[C_out, C_in / groups, kH, kW]", weight);
         let groups = checked_groups(op, options.groups, c, o);
@@ -261,6 +272,7 @@ impl<'g, T: Float> Var<'g, T> {
         bias: Option<Var<'g, T>>,
         options: ConvOptions,
     ) -> Var<'g, T> {
+        check_graphs("conv1d", self, weight, bias);
         let (x, w) = (self.shape_for("conv1d"), weight.shape_for("conv1d"));
         assert!(
             x.len() == 3,
@@ -307,6 +319,7 @@ impl<'g, T: Float> Var<'g, T> {
         options: ConvOptions,
     ) -> Var<'g, T> {
         let op = "conv_transpose2d";
+        check_graphs(op, self, weight, bias);
         let [n, c, h, w] = shape4(op, "the input", "[N, C_in, H, W]", self);
         let [wc, og, kh, kw] = shape4(op, "the weight", "[C_in, C_out / groups, kH, kW]", weight);
         assert!(
@@ -658,10 +671,11 @@ mod tests {
     }
 }
 
-/// Absurd arguments: every size is computed with checked arithmetic, so these panic naming
-/// the op in any build (a release build used to wrap and compute garbage sizes).
+/// Arguments the ops reject by name: absurd sizes (every size is computed with checked
+/// arithmetic, so these panic in any build; a release build used to wrap and compute garbage
+/// sizes) and `Var`s from another graph.
 #[cfg(test)]
-mod size_tests {
+mod argument_tests {
     use super::*;
     use crate::{Graph, Tensor};
 
@@ -736,6 +750,28 @@ mod size_tests {
     )]
     fn conv_transpose2d_panics_naming_the_op_on_dilation_of_2_pow_63() {
         run(true, ConvOptions::new().dilation(1 << 63));
+    }
+
+    #[test]
+    #[should_panic(expected = "conv2d: the bias belongs to a different graph")]
+    fn conv2d_names_a_bias_from_another_graph() {
+        let (g, other) = (Graph::<f32>::new(), Graph::<f32>::new());
+        g.var(Tensor::zeros(&[1, 1, 4, 4])).conv2d(
+            g.var(Tensor::zeros(&[1, 1, 3, 3])),
+            Some(other.var(Tensor::zeros(&[1]))),
+            ConvOptions::new(),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "conv_transpose2d: the weight belongs to a different graph")]
+    fn conv_transpose2d_names_a_weight_from_another_graph() {
+        let (g, other) = (Graph::<f32>::new(), Graph::<f32>::new());
+        g.var(Tensor::zeros(&[1, 1, 4, 4])).conv_transpose2d(
+            other.var(Tensor::zeros(&[1, 1, 3, 3])),
+            None,
+            ConvOptions::new(),
+        );
     }
 
     #[test]
