@@ -9,7 +9,7 @@
 
 use crate::float::Float;
 use crate::graph::{Graph, Var};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, alloc};
 
 /// The gradient `Var`s as tensors, zeros where an input was not used.
 fn values<T: Float>(grads: Vec<Option<Var<'_, T>>>, inputs: &[Tensor<T>]) -> Vec<Tensor<T>> {
@@ -25,12 +25,6 @@ fn unit<T: Float>(shape: &[usize], k: usize) -> Tensor<T> {
     let mut data = vec![T::zero(); shape.iter().product()];
     data[k] = T::one();
     Tensor::from_vec(data, shape)
-}
-
-/// Concatenates `rows` (each of shape `inner`) into a tensor of shape `outer ++ inner`.
-fn stack_rows<T: Float>(rows: &[Tensor<T>], outer: &[usize], inner: &[usize]) -> Tensor<T> {
-    let data: Vec<T> = rows.iter().flat_map(|r| r.to_vec()).collect();
-    Tensor::from_vec(data, &[outer, inner].concat())
 }
 
 /// Runs `f` on `xs` and checks that its output belongs to `g`: a closure can return a `Var`
@@ -91,6 +85,10 @@ where
 /// `output.shape ++ inputs[i].shape` whose element `[j.., k..]` is `∂yⱼ/∂xᵢₖ`. Runs one
 /// backward pass per output element.
 ///
+/// # Panics
+/// If a Jacobian is too large to allocate (checked before the first backward pass), or the
+/// function returns a `Var` of another graph.
+///
 /// ```
 /// use ferrograd_autograd::Tensor;
 /// use ferrograd_autograd::functional::jacobian;
@@ -111,16 +109,22 @@ where
     let xs: Vec<_> = inputs.iter().map(|x| g.var(x.clone())).collect();
     let y = call("jacobian", &g, f, &xs);
     let out = y.shape();
-    let rows: Vec<Vec<Tensor<T>>> = (0..out.iter().product())
-        .map(|k| values(g.grad_with(&[y], &[unit(&out, k)], &xs, false), inputs))
-        .collect();
-    inputs
+    // Each Jacobian is allocated (through the size check) before the first backward pass,
+    // and the rows are written straight into it.
+    let shapes: Vec<Vec<usize>> = inputs
         .iter()
-        .enumerate()
-        .map(|(i, x)| {
-            let per_input: Vec<_> = rows.iter().map(|r| r[i].clone()).collect();
-            stack_rows(&per_input, &out, x.shape())
-        })
+        .map(|x| [out.as_slice(), x.shape()].concat())
+        .collect();
+    let mut data: Vec<Vec<T>> = shapes.iter().map(|s| alloc("jacobian", s)).collect();
+    for k in 0..out.iter().product() {
+        let row = values(g.grad_with(&[y], &[unit(&out, k)], &xs, false), inputs);
+        for (d, r) in data.iter_mut().zip(&row) {
+            d.extend(r.view().iter().copied());
+        }
+    }
+    data.into_iter()
+        .zip(&shapes)
+        .map(|(d, s)| Tensor::from_vec(d, s))
         .collect()
 }
 
@@ -129,7 +133,8 @@ where
 /// differentiates it once per element.
 ///
 /// # Panics
-/// If `f` returns more than one element.
+/// If `f` returns more than one element or a `Var` of another graph, or the Hessian is too
+/// large to allocate (checked before `f` runs).
 ///
 /// ```
 /// use ferrograd_autograd::Tensor;
@@ -145,22 +150,26 @@ where
     T: Float,
     F: for<'g> Fn(&[Var<'g, T>]) -> Var<'g, T>,
 {
+    let shape = input.shape();
+    let both = [shape, shape].concat();
+    // Allocated (through the size check) before anything runs; rows are written into it.
+    let mut data = alloc::<T>("hessian", &both);
     let g = Graph::new();
     let x = g.var(input.clone());
     let y = call("hessian", &g, f, &[x]);
     check_scalar("hessian", &y.shape());
-    let shape = input.shape();
     let n = input.numel();
-    let Some(dy) = g.grad(&[y], &[x], true)[0] else {
-        return Tensor::zeros(&[shape, shape].concat());
-    };
-    let rows: Vec<Tensor<T>> = (0..n)
-        .map(|k| {
-            let row = g.grad_with(&[dy], &[unit(shape, k)], &[x], false);
-            values(row, std::slice::from_ref(input)).remove(0)
-        })
-        .collect();
-    stack_rows(&rows, shape, shape)
+    match g.grad(&[y], &[x], true)[0] {
+        None => data.resize(n * n, T::zero()),
+        Some(dy) => {
+            for k in 0..n {
+                let row = g.grad_with(&[dy], &[unit(shape, k)], &[x], false);
+                let row = values(row, std::slice::from_ref(input)).remove(0);
+                data.extend(row.view().iter().copied());
+            }
+        }
+    }
+    Tensor::from_vec(data, &both)
 }
 
 /// The value of a scalar function and its Hessian-vector products `H·v` for every input
@@ -299,6 +308,27 @@ mod tests {
             catch(&|| drop(hvp(|_| stray, one, one))),
             "hvp: the function's output belongs to a different graph"
         );
+    }
+
+    /// 2^24 zeros (calloc: cheap in a debug build); a square matrix of them is 2^48 elements.
+    fn long() -> Tensor<f32> {
+        Tensor::from_array(ndarray::ArrayD::zeros(ndarray::IxDyn(&[1 << 24])))
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "hessian: cannot allocate shape [16777216, 16777216] (2.81e14 elements, 1.13 PB of f32)"
+    )]
+    fn hessian_checks_its_size_before_anything_runs() {
+        hessian(|_| unreachable!("f must not run"), &long());
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "jacobian: cannot allocate shape [16777216, 16777216] (2.81e14 elements, 1.13 PB of f32)"
+    )]
+    fn jacobian_checks_its_size_before_the_first_backward_pass() {
+        jacobian(|v| v[0].reshape(&[-1]), &[long()]);
     }
 
     #[test]

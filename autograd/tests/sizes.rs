@@ -53,3 +53,16 @@ fn a_failed_request_leaves_the_graph_usable() {
     y.backward();
     assert_eq!(x.grad().unwrap().to_vec(), vec![2.0]);
 }
+
+#[test]
+#[should_panic(expected = "with_capacity: cannot reserve room for 17592186044416 nodes")]
+fn a_graph_with_room_for_too_many_nodes_panics_instead_of_aborting() {
+    Graph::<f32>::with_capacity(1 << 44);
+}
+
+#[test]
+#[should_panic(expected = "with_capacity: cannot reserve room for 18446744073709551615 nodes")]
+fn a_graph_capacity_that_overflows_is_named_too() {
+    // Before: "capacity overflow", naming nothing.
+    Graph::<f32>::with_capacity(usize::MAX);
+}

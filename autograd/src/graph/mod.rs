@@ -118,11 +118,26 @@ impl<T: Float> Graph<T> {
     }
 
     /// An empty graph with room for `nodes` nodes before it reallocates.
+    ///
+    /// # Panics
+    /// If the room cannot be allocated (`with_capacity: cannot reserve room for 17592186044416
+    /// nodes`), rather than aborting the process.
+    ///
+    /// ```
+    /// use ferrograd_autograd::Graph;
+    /// assert!(Graph::<f32>::with_capacity(64).capacity() >= 64);
+    /// ```
+    #[track_caller]
     pub fn with_capacity(nodes: usize) -> Self {
+        let mut arena = SlotMap::with_key();
+        let mut tape = Vec::new();
+        if arena.try_reserve(nodes).is_err() || tape.try_reserve_exact(nodes).is_err() {
+            panic!("with_capacity: cannot reserve room for {nodes} nodes");
+        }
         Graph {
             inner: RefCell::new(Inner {
-                nodes: SlotMap::with_capacity_and_key(nodes),
-                tape: Vec::with_capacity(nodes),
+                nodes: arena,
+                tape,
                 params: HashMap::new(),
                 hooks: HashMap::new(),
             }),
