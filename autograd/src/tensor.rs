@@ -232,7 +232,11 @@ impl<T: Float> Tensor<T> {
     pub fn eye(n: usize) -> Self {
         let mut i = 0;
         Self::from_fn("eye", &[n, n], || {
-            let v = if i % (n + 1) == 0 { T::one() } else { T::zero() };
+            let v = if i % (n + 1) == 0 {
+                T::one()
+            } else {
+                T::zero()
+            };
             i += 1;
             v
         })
@@ -651,12 +655,18 @@ mod tests {
             err.to_string(),
             "zeros: cannot allocate shape [1000000, 1000000] (1e12 elements, 4 TB of f32)"
         );
-        assert_eq!(describe_size(&[2, 3], 8, "f64"), "6 elements, 48 bytes of f64");
+        assert_eq!(
+            describe_size(&[2, 3], 8, "f64"),
+            "6 elements, 48 bytes of f64"
+        );
         assert_eq!(
             describe_size(&[1 << 20, 1 << 20], 4, "f32"),
             "1.1e12 elements, 4.4 TB of f32"
         );
-        assert_eq!(describe_size(&[999_999], 4, "f32"), "999999 elements, 4 MB of f32");
+        assert_eq!(
+            describe_size(&[999_999], 4, "f32"),
+            "999999 elements, 4 MB of f32"
+        );
     }
 
     #[test]

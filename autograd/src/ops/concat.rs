@@ -127,7 +127,10 @@ fn concat_values<T: Float>(values: &[Tensor<T>], ax: usize, out: &[usize]) -> Te
     let mut data = alloc::<T>("concat", out);
     let outer: usize = out[..ax].iter().product();
     let inner: usize = out[ax + 1..].iter().product();
-    let parts: Vec<_> = values.iter().map(|v| v.array().as_standard_layout()).collect();
+    let parts: Vec<_> = values
+        .iter()
+        .map(|v| v.array().as_standard_layout())
+        .collect();
     for o in 0..outer {
         for (part, v) in parts.iter().zip(values) {
             let len = v.shape()[ax] * inner;
@@ -383,7 +386,10 @@ mod tests {
     #[should_panic(expected = "stack: input 1 belongs to a different graph")]
     fn stack_names_the_input_from_another_graph() {
         let (g, other) = (Graph::<f32>::new(), Graph::<f32>::new());
-        g.stack(&[g.var(Tensor::zeros(&[2])), other.var(Tensor::zeros(&[2]))], 0);
+        g.stack(
+            &[g.var(Tensor::zeros(&[2])), other.var(Tensor::zeros(&[2]))],
+            0,
+        );
     }
 
     #[test]

@@ -413,9 +413,7 @@ impl<'g, T: Float> Var<'g, T> {
         let buffer = try_alloc::<T>("embedding", &out)?;
         let _scope = OpScope::enter("embedding");
         let out: Vec<isize> = out.iter().map(|&d| d as isize).collect();
-        Ok(self
-            .index_select_with(0, flat, Some(buffer))
-            .reshape(&out))
+        Ok(self.index_select_with(0, flat, Some(buffer)).reshape(&out))
     }
 }
 

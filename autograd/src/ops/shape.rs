@@ -456,7 +456,9 @@ mod tests {
         );
         // Wrapping would make this product 0, the element count of an empty value.
         let empty = g.var(Tensor::zeros(&[0]));
-        let err = empty.try_reshape(&[1 << 32, 1 << 32, 1 << 32, 0]).unwrap_err();
+        let err = empty
+            .try_reshape(&[1 << 32, 1 << 32, 1 << 32, 0])
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "reshape: cannot reshape [0] (0 elements) into [4294967296, 4294967296, 4294967296, 0]"
