@@ -29,6 +29,20 @@ pub enum Error {
         /// The size of that axis.
         size: usize,
     },
+    /// A tensor too large to create: its element count overflows `usize`, its size exceeds
+    /// `isize::MAX` bytes, or the allocator refused the request. Checked before any memory
+    /// is touched, so asking for too much fails here instead of aborting the process.
+    #[error("{op}: cannot allocate shape {shape:?} ({})", crate::tensor::describe_size(shape, *element_bytes, dtype))]
+    Alloc {
+        /// The operation that asked for the memory, e.g. `"zeros"`.
+        op: &'static str,
+        /// The shape requested.
+        shape: Vec<usize>,
+        /// The element type, `"f32"` or `"f64"`.
+        dtype: &'static str,
+        /// The size of one element in bytes.
+        element_bytes: usize,
+    },
     /// A gradient check found an analytic gradient that disagrees with finite differences.
     #[error(transparent)]
     Gradcheck(#[from] crate::gradcheck::GradcheckError),
@@ -37,6 +51,16 @@ pub enum Error {
 impl Error {
     pub(crate) fn shape(op: &'static str, reason: String) -> Self {
         Error::Shape { op, reason }
+    }
+}
+
+/// Unwraps the result of a `try_` form, panicking with the error's message at the caller of
+/// the panicking form (a closure passed to `unwrap_or_else` would report its own line).
+#[track_caller]
+pub(crate) fn or_panic<V>(r: Result<V>) -> V {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
     }
 }
 

@@ -9,7 +9,7 @@
 
 use crate::float::Float;
 use crate::graph::{Graph, Var};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, alloc};
 
 /// The gradient `Var`s as tensors, zeros where an input was not used.
 fn values<T: Float>(grads: Vec<Option<Var<'_, T>>>, inputs: &[Tensor<T>]) -> Vec<Tensor<T>> {
@@ -27,10 +27,17 @@ fn unit<T: Float>(shape: &[usize], k: usize) -> Tensor<T> {
     Tensor::from_vec(data, shape)
 }
 
-/// Concatenates `rows` (each of shape `inner`) into a tensor of shape `outer ++ inner`.
-fn stack_rows<T: Float>(rows: &[Tensor<T>], outer: &[usize], inner: &[usize]) -> Tensor<T> {
-    let data: Vec<T> = rows.iter().flat_map(|r| r.to_vec()).collect();
-    Tensor::from_vec(data, &[outer, inner].concat())
+/// Runs `f` on `xs` and checks that its output belongs to `g`: a closure can return a `Var`
+/// of another (leaked) graph, whose key would name an unrelated node here.
+#[track_caller]
+fn call<'g, T, F>(op: &str, g: &'g Graph<T>, f: F, xs: &[Var<'g, T>]) -> Var<'g, T>
+where
+    T: Float,
+    F: Fn(&[Var<'g, T>]) -> Var<'g, T>,
+{
+    let y = f(xs);
+    g.check_owns(op, format_args!("the function's output"), y);
+    y
 }
 
 #[track_caller]
@@ -63,7 +70,7 @@ where
 {
     let g = Graph::new();
     let xs: Vec<_> = inputs.iter().map(|x| g.var(x.clone())).collect();
-    let y = f(&xs);
+    let y = call("vjp", &g, f, &xs);
     assert!(
         y.shape() == v.shape(),
         "vjp: v of shape {:?} does not match the output of shape {:?}",
@@ -78,6 +85,10 @@ where
 /// `output.shape ++ inputs[i].shape` whose element `[j.., k..]` is `∂yⱼ/∂xᵢₖ`. Runs one
 /// backward pass per output element.
 ///
+/// # Panics
+/// If a Jacobian is too large to allocate (checked before the first backward pass), or the
+/// function returns a `Var` of another graph.
+///
 /// ```
 /// use ferrograd_autograd::Tensor;
 /// use ferrograd_autograd::functional::jacobian;
@@ -88,6 +99,7 @@ where
 /// assert_eq!(j[0].to_vec(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]); // ∂(Wx)/∂x = W
 /// assert_eq!(j[1].shape(), &[3, 3, 2]);
 /// ```
+#[track_caller]
 pub fn jacobian<T, F>(f: F, inputs: &[Tensor<T>]) -> Vec<Tensor<T>>
 where
     T: Float,
@@ -95,18 +107,24 @@ where
 {
     let g = Graph::new();
     let xs: Vec<_> = inputs.iter().map(|x| g.var(x.clone())).collect();
-    let y = f(&xs);
+    let y = call("jacobian", &g, f, &xs);
     let out = y.shape();
-    let rows: Vec<Vec<Tensor<T>>> = (0..out.iter().product())
-        .map(|k| values(g.grad_with(&[y], &[unit(&out, k)], &xs, false), inputs))
-        .collect();
-    inputs
+    // Each Jacobian is allocated (through the size check) before the first backward pass,
+    // and the rows are written straight into it.
+    let shapes: Vec<Vec<usize>> = inputs
         .iter()
-        .enumerate()
-        .map(|(i, x)| {
-            let per_input: Vec<_> = rows.iter().map(|r| r[i].clone()).collect();
-            stack_rows(&per_input, &out, x.shape())
-        })
+        .map(|x| [out.as_slice(), x.shape()].concat())
+        .collect();
+    let mut data: Vec<Vec<T>> = shapes.iter().map(|s| alloc("jacobian", s)).collect();
+    for k in 0..out.iter().product() {
+        let row = values(g.grad_with(&[y], &[unit(&out, k)], &xs, false), inputs);
+        for (d, r) in data.iter_mut().zip(&row) {
+            d.extend(r.view().iter().copied());
+        }
+    }
+    data.into_iter()
+        .zip(&shapes)
+        .map(|(d, s)| Tensor::from_vec(d, s))
         .collect()
 }
 
@@ -115,7 +133,8 @@ where
 /// differentiates it once per element.
 ///
 /// # Panics
-/// If `f` returns more than one element.
+/// If `f` returns more than one element or a `Var` of another graph, or the Hessian is too
+/// large to allocate (checked before `f` runs).
 ///
 /// ```
 /// use ferrograd_autograd::Tensor;
@@ -131,22 +150,26 @@ where
     T: Float,
     F: for<'g> Fn(&[Var<'g, T>]) -> Var<'g, T>,
 {
+    let shape = input.shape();
+    let both = [shape, shape].concat();
+    // Allocated (through the size check) before anything runs; rows are written into it.
+    let mut data = alloc::<T>("hessian", &both);
     let g = Graph::new();
     let x = g.var(input.clone());
-    let y = f(&[x]);
+    let y = call("hessian", &g, f, &[x]);
     check_scalar("hessian", &y.shape());
-    let shape = input.shape();
     let n = input.numel();
-    let Some(dy) = g.grad(&[y], &[x], true)[0] else {
-        return Tensor::zeros(&[shape, shape].concat());
-    };
-    let rows: Vec<Tensor<T>> = (0..n)
-        .map(|k| {
-            let row = g.grad_with(&[dy], &[unit(shape, k)], &[x], false);
-            values(row, std::slice::from_ref(input)).remove(0)
-        })
-        .collect();
-    stack_rows(&rows, shape, shape)
+    match g.grad(&[y], &[x], true)[0] {
+        None => data.resize(n * n, T::zero()),
+        Some(dy) => {
+            for k in 0..n {
+                let row = g.grad_with(&[dy], &[unit(shape, k)], &[x], false);
+                let row = values(row, std::slice::from_ref(input)).remove(0);
+                data.extend(row.view().iter().copied());
+            }
+        }
+    }
+    Tensor::from_vec(data, &both)
 }
 
 /// The value of a scalar function and its Hessian-vector products `H·v` for every input
@@ -178,7 +201,7 @@ where
     );
     let g = Graph::new();
     let xs: Vec<_> = inputs.iter().map(|x| g.var(x.clone())).collect();
-    let y = f(&xs);
+    let y = call("hvp", &g, f, &xs);
     check_scalar("hvp", &y.shape());
     let dot = g
         .grad(&[y], &xs, true)
@@ -253,6 +276,59 @@ mod tests {
     #[should_panic(expected = "hessian: the function must return a single element, got shape [2]")]
     fn hessian_panics_on_a_vector_function() {
         hessian(|v| v[0] * 2.0, &Tensor::from_vec(vec![1.0f64, 2.0], &[2]));
+    }
+
+    /// A `Var` of a leaked graph: the only way a closure generic over the graph's lifetime
+    /// can return a `Var` of another graph.
+    fn stray() -> Var<'static, f64> {
+        let other: &'static Graph<f64> = Box::leak(Box::new(Graph::new()));
+        other.var(Tensor::zeros(&[2]))
+    }
+
+    #[test]
+    fn every_functional_checks_the_function_returns_a_var_of_its_graph() {
+        let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
+        let stray = stray();
+        let msg = |r: std::thread::Result<()>| *r.unwrap_err().downcast::<String>().unwrap();
+        let catch = |f: &dyn Fn()| msg(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+        let one = std::slice::from_ref(&x);
+        assert_eq!(
+            catch(&|| drop(vjp(|_| stray, one, &x))),
+            "vjp: the function's output belongs to a different graph"
+        );
+        assert_eq!(
+            catch(&|| drop(jacobian(|_| stray, one))),
+            "jacobian: the function's output belongs to a different graph"
+        );
+        assert_eq!(
+            catch(&|| drop(hessian(|_| stray, &x))),
+            "hessian: the function's output belongs to a different graph"
+        );
+        assert_eq!(
+            catch(&|| drop(hvp(|_| stray, one, one))),
+            "hvp: the function's output belongs to a different graph"
+        );
+    }
+
+    /// 2^24 zeros (calloc: cheap in a debug build); a square matrix of them is 2^48 elements.
+    fn long() -> Tensor<f32> {
+        Tensor::from_array(ndarray::ArrayD::zeros(ndarray::IxDyn(&[1 << 24])))
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "hessian: cannot allocate shape [16777216, 16777216] (2.81e14 elements, 1.13 PB of f32)"
+    )]
+    fn hessian_checks_its_size_before_anything_runs() {
+        hessian(|_| unreachable!("f must not run"), &long());
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "jacobian: cannot allocate shape [16777216, 16777216] (2.81e14 elements, 1.13 PB of f32)"
+    )]
+    fn jacobian_checks_its_size_before_the_first_backward_pass() {
+        jacobian(|v| v[0].reshape(&[-1]), &[long()]);
     }
 
     #[test]

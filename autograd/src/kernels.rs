@@ -6,6 +6,7 @@
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
 
 use crate::float::Float;
+use crate::tensor::{alloc, checked_numel};
 
 /// Applies `f` to every element.
 pub(crate) fn map1<T: Float>(a: &ArrayViewD<'_, T>, f: impl Fn(T) -> T) -> ArrayD<T> {
@@ -17,27 +18,40 @@ pub(crate) fn map1<T: Float>(a: &ArrayViewD<'_, T>, f: impl Fn(T) -> T) -> Array
 }
 
 /// Combines two arrays of the broadcast shape `out_shape` element by element.
+///
+/// The output is allocated through the size check, so a broadcast too large to hold fails
+/// with a panic naming the op being recorded (see [`OpScope`](crate::tensor::OpScope)).
+/// `"elementwise"` is named only outside any op.
 pub(crate) fn map2<T: Float>(
     a: &ArrayViewD<'_, T>,
     b: &ArrayViewD<'_, T>,
     out_shape: &[usize],
     f: impl Fn(T, T) -> T,
 ) -> ArrayD<T> {
+    let op = "elementwise";
     if a.shape() == out_shape
         && b.shape() == out_shape
         && let (Some(x), Some(y)) = (a.as_slice(), b.as_slice())
     {
-        let data: Vec<T> = x.iter().zip(y).map(|(&p, &q)| f(p, q)).collect();
+        let mut data = alloc::<T>(op, out_shape);
+        data.extend(x.iter().zip(y).map(|(&p, &q)| f(p, q)));
         return ArrayD::from_shape_vec(IxDyn(out_shape), data).expect("same length");
     }
     if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
-        let data = broadcast_zip(x, a.shape(), y, b.shape(), out_shape, f);
+        let data = broadcast_zip(op, x, a.shape(), y, b.shape(), out_shape, f);
         return ArrayD::from_shape_vec(IxDyn(out_shape), data).expect("same length");
     }
+    let mut data = alloc::<T>(op, out_shape);
+    data.resize(checked_numel::<T>(op, out_shape), T::zero());
+    let mut out = ArrayD::from_shape_vec(IxDyn(out_shape), data).expect("same length");
     let dim = IxDyn(out_shape);
     let a = a.broadcast(dim.clone()).expect("shape checked by the op");
     let b = b.broadcast(dim).expect("shape checked by the op");
-    Zip::from(&a).and(&b).map_collect(|&p, &q| f(p, q))
+    Zip::from(&mut out)
+        .and(&a)
+        .and(&b)
+        .for_each(|o, &p, &q| *o = f(p, q));
+    out
 }
 
 /// Element strides of a row-major array of `shape` seen broadcast to `out`: 0 along
@@ -59,6 +73,7 @@ fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
 /// and a tight loop along the last one (which each operand either walks or repeats), so a
 /// bias add runs at slice speed instead of through per-element multi-indices.
 fn broadcast_zip<T: Float>(
+    op: &'static str,
     x: &[T],
     x_shape: &[usize],
     y: &[T],
@@ -66,11 +81,11 @@ fn broadcast_zip<T: Float>(
     out: &[usize],
     f: impl Fn(T, T) -> T,
 ) -> Vec<T> {
-    let total: usize = out.iter().product();
+    let total = checked_numel::<T>(op, out);
     let Some(&inner) = out.last() else {
         return vec![f(x[0], y[0])];
     };
-    let mut data = Vec::with_capacity(total);
+    let mut data = alloc::<T>(op, out);
     if total == 0 {
         return data;
     }

@@ -1,11 +1,12 @@
 //! `Tensor`: an n-dimensional, row-major array of `f32` or `f64`.
 
+use std::cell::Cell;
 use std::fmt;
 
 use ndarray::{ArcArray, ArrayD, ArrayViewD, ArrayViewMutD, IxDyn};
 use rand::Rng;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, or_panic};
 use crate::float::Float;
 
 /// An n-dimensional array of floats, the value of every node in a graph.
@@ -35,13 +36,14 @@ impl<T: Float> Tensor<T> {
     /// error instead.
     #[track_caller]
     pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Self {
-        Self::try_from_vec(data, shape).unwrap_or_else(|e| panic!("{e}"))
+        or_panic(Self::try_from_vec(data, shape))
     }
 
     /// Builds a tensor from row-major `data` and a `shape`, or says why it cannot.
     ///
     /// # Errors
-    /// [`Error::Shape`] if `data.len()` is not the product of `shape`.
+    /// [`Error::Shape`] if `data.len()` is not the product of `shape` (including a shape
+    /// whose product overflows).
     ///
     /// ```
     /// use ferrograd_autograd::Tensor;
@@ -49,18 +51,48 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(err.to_string(), "from_vec: 5 elements do not fill shape [2, 3] (6 elements)");
     /// ```
     pub fn try_from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self> {
-        let numel: usize = shape.iter().product();
-        if numel != data.len() {
-            return Err(Error::shape(
-                "from_vec",
-                format!(
-                    "{} elements do not fill shape {shape:?} ({numel} elements)",
-                    data.len()
-                ),
-            ));
+        match try_numel::<T>("from_vec", shape) {
+            Ok(numel) if numel == data.len() => {}
+            numel => {
+                let count = match numel {
+                    Ok(n) => n.to_string(),
+                    Err(_) => approx(shape.iter().map(|&d| d as f64).product()),
+                };
+                return Err(Error::shape(
+                    "from_vec",
+                    format!(
+                        "{} elements do not fill shape {shape:?} ({count} elements)",
+                        data.len()
+                    ),
+                ));
+            }
         }
-        let array = ArrayD::from_shape_vec(IxDyn(shape), data).expect("length checked above");
-        Ok(Self::from_array(array))
+        Ok(Self::from_storage(shape, data))
+    }
+
+    /// Wraps `data`, whose length is already checked to be the product of `shape`.
+    fn from_storage(shape: &[usize], data: Vec<T>) -> Self {
+        Self::from_array(ArrayD::from_shape_vec(IxDyn(shape), data).expect("size checked"))
+    }
+
+    /// A tensor of `shape` whose elements `fill` produces in row-major order, or
+    /// [`Error::Alloc`] naming `op` if it is too large: the one constructor every other
+    /// builds on, so each checks its size before touching memory.
+    pub(crate) fn try_from_fn(
+        op: &'static str,
+        shape: &[usize],
+        fill: impl FnMut() -> T,
+    ) -> Result<Self> {
+        let n = try_numel::<T>(op, shape)?;
+        let mut data = try_alloc::<T>(op, shape)?;
+        data.extend(std::iter::repeat_with(fill).take(n));
+        Ok(Self::from_storage(shape, data))
+    }
+
+    /// [`Tensor::try_from_fn`], panicking with the error's message at the caller.
+    #[track_caller]
+    pub(crate) fn from_fn(op: &'static str, shape: &[usize], fill: impl FnMut() -> T) -> Self {
+        or_panic(Self::try_from_fn(op, shape, fill))
     }
 
     /// A tensor of shape `[]` holding one value.
@@ -70,34 +102,78 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(Tensor::scalar(2.5f64).item(), 2.5);
     /// ```
     pub fn scalar(value: T) -> Self {
-        Self::full(&[], value)
+        Self::from_storage(&[], vec![value])
     }
 
     /// A tensor of `shape` filled with `value`.
+    ///
+    /// # Panics
+    /// If the tensor is too large to allocate ([`Tensor::try_full`] returns the error).
+    #[track_caller]
     pub fn full(shape: &[usize], value: T) -> Self {
-        Self::from_array(ArrayD::from_elem(IxDyn(shape), value))
+        Self::from_fn("full", shape, || value)
+    }
+
+    /// [`Tensor::full`], returning an error if the tensor is too large to allocate.
+    ///
+    /// # Errors
+    /// [`Error::Alloc`] if the element count overflows, the size exceeds `isize::MAX`
+    /// bytes, or the allocator refuses the memory.
+    ///
+    /// ```
+    /// use ferrograd_autograd::Tensor;
+    /// let err = Tensor::try_full(&[1 << 32, 1 << 32], 1.0f32).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "full: cannot allocate shape [4294967296, 4294967296] (1.84e19 elements, 73.8 EB of f32)"
+    /// );
+    /// ```
+    pub fn try_full(shape: &[usize], value: T) -> Result<Self> {
+        Self::try_from_fn("full", shape, || value)
     }
 
     /// A tensor of `shape` filled with zeros.
+    ///
+    /// # Panics
+    /// If the tensor is too large to allocate ([`Tensor::try_zeros`] returns the error).
     ///
     /// ```
     /// use ferrograd_autograd::Tensor;
     /// assert_eq!(Tensor::<f32>::zeros(&[2, 2]).to_vec(), vec![0.0; 4]);
     /// ```
+    #[track_caller]
     pub fn zeros(shape: &[usize]) -> Self {
-        Self::full(shape, T::zero())
+        Self::from_fn("zeros", shape, T::zero)
+    }
+
+    /// [`Tensor::zeros`], returning an error if the tensor is too large to allocate.
+    ///
+    /// # Errors
+    /// [`Error::Alloc`], as [`Tensor::try_full`].
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Error, Tensor};
+    /// let err = Tensor::<f64>::try_zeros(&[usize::MAX, 2]).unwrap_err();
+    /// assert!(matches!(err, Error::Alloc { op: "zeros", .. }));
+    /// ```
+    pub fn try_zeros(shape: &[usize]) -> Result<Self> {
+        Self::try_from_fn("zeros", shape, T::zero)
     }
 
     /// A tensor of `shape` filled with ones.
+    ///
+    /// # Panics
+    /// If the tensor is too large to allocate.
+    #[track_caller]
     pub fn ones(shape: &[usize]) -> Self {
-        Self::full(shape, T::one())
+        Self::from_fn("ones", shape, T::one)
     }
 
     /// The 1-D tensor `[start, start + step, ...]` of values below `end` (above it for a
     /// negative `step`), as `torch.arange`.
     ///
     /// # Panics
-    /// If `step` is zero or not finite.
+    /// If `step` is zero or not finite, or the tensor is too large to allocate.
     ///
     /// ```
     /// use ferrograd_autograd::Tensor;
@@ -109,52 +185,67 @@ impl<T: Float> Tensor<T> {
             step != T::zero() && step.is_finite(),
             "arange: step must be finite and non-zero, got {step}"
         );
+        // Saturates: an infinite or huge count becomes usize::MAX and fails the size check.
         let n = ((end - start) / step).ceil().as_f64().max(0.0) as usize;
-        let data = (0..n)
-            .map(|i| start + step * T::from_usize(i))
-            .collect::<Vec<_>>();
-        Self::from_vec(data, &[n])
+        let mut i = 0;
+        Self::from_fn("arange", &[n], || {
+            let v = start + step * T::from_usize(i);
+            i += 1;
+            v
+        })
     }
 
     /// `steps` evenly spaced values from `start` to `end` inclusive, as `torch.linspace`.
+    ///
+    /// # Panics
+    /// If the tensor is too large to allocate.
     ///
     /// ```
     /// use ferrograd_autograd::Tensor;
     /// assert_eq!(Tensor::linspace(0.0f32, 1.0, 5).to_vec(), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
     /// ```
+    #[track_caller]
     pub fn linspace(start: T, end: T, steps: usize) -> Self {
-        let data = match steps {
-            0 => Vec::new(),
-            1 => vec![start],
-            _ => {
-                let step = (end - start) / T::from_usize(steps - 1);
-                (0..steps)
-                    .map(|i| {
-                        if i == steps - 1 {
-                            end
-                        } else {
-                            start + step * T::from_usize(i)
-                        }
-                    })
-                    .collect()
-            }
-        };
-        Self::from_vec(data, &[steps])
+        let step = (end - start) / T::from_usize(steps.saturating_sub(1).max(1));
+        let mut i = 0;
+        Self::from_fn("linspace", &[steps], || {
+            let v = if i + 1 == steps && i > 0 {
+                end
+            } else {
+                start + step * T::from_usize(i)
+            };
+            i += 1;
+            v
+        })
     }
 
     /// The `n × n` identity matrix.
+    ///
+    /// # Panics
+    /// If the matrix is too large to allocate.
     ///
     /// ```
     /// use ferrograd_autograd::Tensor;
     /// assert_eq!(Tensor::<f64>::eye(2).to_vec(), vec![1.0, 0.0, 0.0, 1.0]);
     /// ```
+    #[track_caller]
     pub fn eye(n: usize) -> Self {
-        Self::from_array(ArrayD::from_shape_fn(IxDyn(&[n, n]), |i| {
-            if i[0] == i[1] { T::one() } else { T::zero() }
-        }))
+        let mut i = 0;
+        Self::from_fn("eye", &[n, n], || {
+            let v = if i % (n + 1) == 0 {
+                T::one()
+            } else {
+                T::zero()
+            };
+            i += 1;
+            v
+        })
     }
 
     /// Values drawn uniformly from `[low, high)` with the given random number generator.
+    ///
+    /// # Panics
+    /// If the tensor is too large to allocate.
     ///
     /// ```
     /// use ferrograd_autograd::Tensor;
@@ -164,14 +255,16 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(a, b); // the same seed gives the same values
     /// assert!(a.to_vec().iter().all(|&x| (-1.0..1.0).contains(&x)));
     /// ```
+    #[track_caller]
     pub fn rand_uniform<R: Rng + ?Sized>(shape: &[usize], low: T, high: T, rng: &mut R) -> Self {
-        Self::from_array(ArrayD::from_shape_simple_fn(IxDyn(shape), || {
-            T::sample_uniform(rng, low, high)
-        }))
+        Self::from_fn("rand_uniform", shape, || T::sample_uniform(rng, low, high))
     }
 
     /// Values drawn from a normal distribution with the given `mean` and standard deviation
     /// `std`, with the given random number generator.
+    ///
+    /// # Panics
+    /// If the tensor is too large to allocate.
     ///
     /// ```
     /// use ferrograd_autograd::Tensor;
@@ -180,10 +273,11 @@ impl<T: Float> Tensor<T> {
     /// let mean = t.to_vec().iter().sum::<f64>() / 10_000.0;
     /// assert!((mean - 1.0).abs() < 0.1);
     /// ```
+    #[track_caller]
     pub fn rand_normal<R: Rng + ?Sized>(shape: &[usize], mean: T, std: T, rng: &mut R) -> Self {
-        Self::from_array(ArrayD::from_shape_simple_fn(IxDyn(shape), || {
+        Self::from_fn("rand_normal", shape, || {
             mean + std * T::sample_standard_normal(rng)
-        }))
+        })
     }
 
     /// Wraps an ndarray array of any dimensionality without copying its elements.
@@ -296,6 +390,156 @@ impl<T: Float> Tensor<T> {
     }
 }
 
+// Storage: the one place sizes requested by arguments are checked and memory is asked for.
+// ndarray's own constructors (`Array::zeros`, `from_elem`, `to_owned`) abort the process when
+// the allocator refuses; these fail with an error naming the op instead.
+
+/// The number of elements of a tensor of `T` with `shape`, or [`Error::Alloc`] naming `op`
+/// if that count overflows `usize` or its bytes exceed `isize::MAX` (Rust's limit for one
+/// allocation). As ndarray, the product of the non-zero dimensions must fit too.
+pub(crate) fn try_numel<T>(op: &'static str, shape: &[usize]) -> Result<usize> {
+    let nonzero = shape
+        .iter()
+        .filter(|&&d| d != 0)
+        .try_fold(1usize, |n, &d| n.checked_mul(d));
+    let numel = if shape.contains(&0) { Some(0) } else { nonzero };
+    nonzero
+        .and(numel)
+        .filter(|&n| {
+            n.checked_mul(std::mem::size_of::<T>())
+                .is_some_and(|bytes| bytes <= isize::MAX as usize)
+                && nonzero.is_some_and(|m| m <= isize::MAX as usize)
+        })
+        .ok_or_else(|| alloc_error::<T>(op, shape))
+}
+
+/// [`try_numel`], panicking with the error's message at the caller.
+#[track_caller]
+pub(crate) fn checked_numel<T>(op: &'static str, shape: &[usize]) -> usize {
+    or_panic(try_numel::<T>(op, shape))
+}
+
+/// An empty `Vec` with room for the elements of `shape`, or [`Error::Alloc`] naming `op` if
+/// the size check fails or the allocator refuses the memory (no page is touched).
+pub(crate) fn try_alloc<T>(op: &'static str, shape: &[usize]) -> Result<Vec<T>> {
+    let n = try_numel::<T>(op, shape)?;
+    let mut data = Vec::new();
+    data.try_reserve_exact(n)
+        .map_err(|_| alloc_error::<T>(op, shape))?;
+    Ok(data)
+}
+
+/// [`try_alloc`], panicking with the error's message at the caller.
+#[track_caller]
+pub(crate) fn alloc<T>(op: &'static str, shape: &[usize]) -> Vec<T> {
+    or_panic(try_alloc::<T>(op, shape))
+}
+
+/// The error for a request that cannot be met, naming the outermost [`OpScope`]'s op if any.
+fn alloc_error<T>(op: &'static str, shape: &[usize]) -> Error {
+    Error::Alloc {
+        op: scoped(op),
+        shape: shape.to_vec(),
+        // "f32", "f64", or "usize" for index buffers.
+        dtype: std::any::type_name::<T>(),
+        element_bytes: std::mem::size_of::<T>(),
+    }
+}
+
+thread_local! {
+    static SCOPE: Cell<Option<&'static str>> = const { Cell::new(None) };
+}
+
+/// Names the op a user called while the guard lives: a size or allocation failure anywhere
+/// inside it (in the ops it is composed of, or in a shared kernel such as
+/// [`crate::kernels::map2`]) reports this op. The outermost scope wins, so `avg_pool2d`
+/// built on `conv2d` built on `im2col` reports `avg_pool2d`.
+/// [`Graph::custom_op`](crate::Graph::custom_op) enters one around every forward.
+pub(crate) struct OpScope(Option<&'static str>);
+
+impl OpScope {
+    pub(crate) fn enter(op: &'static str) -> Self {
+        let prev = SCOPE.with(Cell::get);
+        if prev.is_none() {
+            SCOPE.with(|c| c.set(Some(op)));
+        }
+        OpScope(prev)
+    }
+}
+
+impl Drop for OpScope {
+    fn drop(&mut self) {
+        SCOPE.with(|c| c.set(self.0));
+    }
+}
+
+/// The op of the outermost active [`OpScope`], or `op` if none is active.
+fn scoped(op: &'static str) -> &'static str {
+    SCOPE.with(Cell::get).unwrap_or(op)
+}
+
+/// An owned ndarray array of `shape` filled with `value`, to compute into, through the size
+/// check (ndarray's `Array::zeros` aborts the process when the allocator refuses).
+#[track_caller]
+pub(crate) fn full_array<T: Float>(op: &'static str, shape: &[usize], value: T) -> ArrayD<T> {
+    let mut data = alloc::<T>(op, shape);
+    data.resize(checked_numel::<T>(op, shape), value);
+    ArrayD::from_shape_vec(IxDyn(shape), data).expect("size checked")
+}
+
+/// `"1e12 elements, 4 TB of f32"`: the size of a requested shape, for error messages.
+pub(crate) fn describe_size(shape: &[usize], element_bytes: usize, dtype: &str) -> String {
+    let elements: f64 = shape.iter().map(|&d| d as f64).product();
+    format!(
+        "{} elements, {} of {dtype}",
+        approx(elements),
+        bytes(elements * element_bytes as f64)
+    )
+}
+
+/// A count: exact below a million, else three significant digits (`1e12`, `1.1e12`).
+fn approx(x: f64) -> String {
+    if x < 1e6 {
+        return format!("{x}");
+    }
+    let s = format!("{x:.2e}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) => {
+            let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+            format!("{mantissa}e{exp}")
+        }
+        None => s, // inf
+    }
+}
+
+/// A byte count in decimal units with three significant digits (`4 TB`, `1.13 PB`).
+fn bytes(b: f64) -> String {
+    const UNITS: [&str; 7] = ["bytes", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut unit = 0;
+    let mut v = b;
+    while v >= 999.5 && unit + 1 < UNITS.len() {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if v >= 999.5 {
+        return format!("{} bytes", approx(b));
+    }
+    let digits = if v < 9.995 {
+        2
+    } else if v < 99.95 {
+        1
+    } else {
+        0
+    };
+    let s = format!("{v:.digits$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    };
+    format!("{s} {}", UNITS[unit])
+}
+
 impl<T: Float> From<ArrayD<T>> for Tensor<T> {
     fn from(array: ArrayD<T>) -> Self {
         Self::from_array(array)
@@ -324,6 +568,7 @@ impl<T: Float> fmt::Debug for Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
 
     #[test]
     fn from_vec_panics_on_length_mismatch() {
@@ -376,6 +621,151 @@ mod tests {
         b.view_mut()[[0]] = 1.0;
         assert_eq!(a.to_vec(), vec![0.0, 0.0]);
         assert_eq!(b.to_vec(), vec![1.0, 0.0]);
+    }
+
+    // Sizes: a request too large fails with the op and shape, before touching memory.
+    // 2^48 f32 elements (1 PiB) exceed any address space, so the allocator refuses them
+    // under every overcommit policy; 2^64 elements overflow the count itself.
+
+    #[test]
+    #[should_panic(
+        expected = "zeros: cannot allocate shape [16777216, 16777216] (2.81e14 elements, 1.13 PB of f32)"
+    )]
+    fn zeros_panics_naming_the_op_when_the_allocator_refuses() {
+        Tensor::<f32>::zeros(&[1 << 24, 1 << 24]);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "zeros: cannot allocate shape [4294967296, 4294967296] (1.84e19 elements, 73.8 EB of f32)"
+    )]
+    fn zeros_panics_naming_the_op_when_the_count_overflows() {
+        Tensor::<f32>::zeros(&[1 << 32, 1 << 32]);
+    }
+
+    #[test]
+    fn the_size_message_reads_like_the_request() {
+        let err = Error::Alloc {
+            op: "zeros",
+            shape: vec![1_000_000, 1_000_000],
+            dtype: "f32",
+            element_bytes: 4,
+        };
+        assert_eq!(
+            err.to_string(),
+            "zeros: cannot allocate shape [1000000, 1000000] (1e12 elements, 4 TB of f32)"
+        );
+        assert_eq!(
+            describe_size(&[2, 3], 8, "f64"),
+            "6 elements, 48 bytes of f64"
+        );
+        assert_eq!(
+            describe_size(&[1 << 20, 1 << 20], 4, "f32"),
+            "1.1e12 elements, 4.4 TB of f32"
+        );
+        assert_eq!(
+            describe_size(&[999_999], 4, "f32"),
+            "999999 elements, 4 MB of f32"
+        );
+    }
+
+    #[test]
+    fn every_constructor_checks_its_size() {
+        let huge = [1usize << 24, 1 << 24];
+        let msg = |f: fn()| {
+            let r = std::panic::catch_unwind(f);
+            *r.unwrap_err().downcast::<String>().unwrap()
+        };
+        let pb = "(2.81e14 elements, 1.13 PB of f32)";
+        assert_eq!(
+            msg(|| drop(Tensor::<f32>::ones(&[1 << 24, 1 << 24]))),
+            format!("ones: cannot allocate shape {huge:?} {pb}")
+        );
+        assert_eq!(
+            msg(|| drop(Tensor::<f32>::full(&[1 << 24, 1 << 24], 2.0))),
+            format!("full: cannot allocate shape {huge:?} {pb}")
+        );
+        assert_eq!(
+            msg(|| drop(Tensor::<f32>::eye(1 << 32))),
+            "eye: cannot allocate shape [4294967296, 4294967296] (1.84e19 elements, 73.8 EB of f32)"
+        );
+        assert_eq!(
+            msg(|| drop(Tensor::<f32>::arange(0.0, 1e30, 1.0))),
+            "arange: cannot allocate shape [18446744073709551615] (1.84e19 elements, 73.8 EB of f32)"
+        );
+        assert_eq!(
+            msg(|| drop(Tensor::<f64>::linspace(0.0, 1.0, 1 << 61))),
+            "linspace: cannot allocate shape [2305843009213693952] (2.31e18 elements, 18.4 EB of f64)"
+        );
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Tensor::<f32>::rand_uniform(&huge, 0.0, 1.0, &mut rng)
+        }));
+        assert_eq!(
+            *r.unwrap_err().downcast::<String>().unwrap(),
+            format!("rand_uniform: cannot allocate shape {huge:?} {pb}")
+        );
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Tensor::<f32>::rand_normal(&huge, 0.0, 1.0, &mut rng)
+        }));
+        assert_eq!(
+            *r.unwrap_err().downcast::<String>().unwrap(),
+            format!("rand_normal: cannot allocate shape {huge:?} {pb}")
+        );
+        let err = Tensor::<f64>::try_zeros(&[1 << 24, 1 << 24]).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Alloc {
+                op: "zeros",
+                shape: huge.to_vec(),
+                dtype: "f64",
+                element_bytes: 8
+            }
+        );
+    }
+
+    #[test]
+    fn a_size_error_names_the_outermost_op_in_scope() {
+        let huge = [1usize << 32, 1 << 32];
+        assert!(matches!(
+            Tensor::<f32>::try_zeros(&huge),
+            Err(Error::Alloc { op: "zeros", .. })
+        ));
+        {
+            let _outer = OpScope::enter("avg_pool2d");
+            let _inner = OpScope::enter("conv2d");
+            assert!(matches!(
+                Tensor::<f32>::try_zeros(&huge),
+                Err(Error::Alloc {
+                    op: "avg_pool2d",
+                    ..
+                })
+            ));
+        }
+        // The scope ends with its guard, also when a panic unwinds through it.
+        let _ = std::panic::catch_unwind(|| {
+            let _scope = OpScope::enter("pad");
+            panic!("unwinding");
+        });
+        assert!(matches!(
+            Tensor::<f32>::try_zeros(&huge),
+            Err(Error::Alloc { op: "zeros", .. })
+        ));
+    }
+
+    #[test]
+    fn an_empty_shape_with_huge_dims_is_checked_like_ndarray() {
+        assert_eq!(Tensor::<f32>::zeros(&[0, usize::MAX >> 1]).numel(), 0);
+        assert!(Tensor::<f32>::try_zeros(&[0, usize::MAX, usize::MAX]).is_err());
+    }
+
+    #[test]
+    fn try_from_vec_returns_an_error_when_the_shape_product_overflows() {
+        let err = Tensor::try_from_vec(vec![1.0f32; 3], &[1 << 32, 1 << 32, 2]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "from_vec: 3 elements do not fill shape [4294967296, 4294967296, 2] (3.69e19 elements)"
+        );
     }
 
     #[test]

@@ -17,7 +17,8 @@ impl<T: Float> Graph<T> {
     /// untouched.
     ///
     /// # Panics
-    /// If a `Var` is stale or from another graph.
+    /// If a `Var` is stale or from another graph, naming it: `grad: input 0 belongs to a
+    /// different graph`.
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor};
@@ -35,6 +36,7 @@ impl<T: Float> Graph<T> {
         inputs: &[Var<'g, T>],
         create_graph: bool,
     ) -> Vec<Option<Var<'g, T>>> {
+        self.check_grad_args("grad", outputs, inputs);
         let seeds: Vec<_> = outputs
             .iter()
             .map(|y| Tensor::ones(&y.shape_for("grad")))
@@ -42,11 +44,24 @@ impl<T: Float> Graph<T> {
         self.grad_with(outputs, &seeds, inputs, create_graph)
     }
 
+    /// Panics, naming `op` and the argument, unless every output and input belongs to this
+    /// graph.
+    #[track_caller]
+    pub(crate) fn check_grad_args(&self, op: &str, outputs: &[Var<'_, T>], inputs: &[Var<'_, T>]) {
+        for (i, y) in outputs.iter().enumerate() {
+            self.check_owns(op, format_args!("output {i}"), *y);
+        }
+        for (i, x) in inputs.iter().enumerate() {
+            self.check_owns(op, format_args!("input {i}"), *x);
+        }
+    }
+
     /// [`Graph::grad`] with a seed per output (`grad_outputs` in PyTorch): the result is the
     /// gradient of `Σᵢ ⟨seedᵢ, outputᵢ⟩`, a vector-Jacobian product.
     ///
     /// # Panics
-    /// If the seeds and outputs differ in number or shape, or a `Var` is stale.
+    /// If the seeds and outputs differ in number or shape, or a `Var` is stale or from
+    /// another graph (`grad: input 0 belongs to a different graph`).
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor};
@@ -65,6 +80,7 @@ impl<T: Float> Graph<T> {
         inputs: &[Var<'g, T>],
         create_graph: bool,
     ) -> Vec<Option<Var<'g, T>>> {
+        self.check_grad_args("grad", outputs, inputs);
         assert!(
             outputs.len() == seeds.len(),
             "grad: {} seeds for {} outputs",
@@ -200,6 +216,14 @@ impl<T: Float> Graph<T> {
             }) else {
                 continue;
             };
+            if !std::ptr::eq(new.graph, self) {
+                let inner = self.inner.borrow();
+                let node = &inner.nodes[key];
+                panic!(
+                    "hook on `{}` (recorded at {}) returned a gradient from a different graph",
+                    node.op, node.location
+                );
+            }
             let inner = self.inner.borrow();
             let (node, got) = (&inner.nodes[key], inner.node(new.key, "hook").value.shape());
             assert!(
@@ -243,6 +267,12 @@ impl<T: Float> Graph<T> {
         );
         for (i, (grad, &p)) in grads.iter().zip(parents).enumerate() {
             if let Some(grad) = grad {
+                assert!(
+                    std::ptr::eq(grad.graph, self),
+                    "{}: backward returned a gradient for input {i} from a different graph (op recorded at {})",
+                    node.op,
+                    node.location
+                );
                 let (got, want) = (
                     inner.nodes[grad.key].value.shape(),
                     inner.nodes[p].value.shape(),

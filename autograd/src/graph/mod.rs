@@ -18,7 +18,7 @@ use smallvec::SmallVec;
 
 use crate::float::Float;
 use crate::param::Param;
-use crate::tensor::Tensor;
+use crate::tensor::{OpScope, Tensor};
 
 mod anomaly;
 mod backward;
@@ -118,11 +118,26 @@ impl<T: Float> Graph<T> {
     }
 
     /// An empty graph with room for `nodes` nodes before it reallocates.
+    ///
+    /// # Panics
+    /// If the room cannot be allocated (`with_capacity: cannot reserve room for 17592186044416
+    /// nodes`), rather than aborting the process.
+    ///
+    /// ```
+    /// use ferrograd_autograd::Graph;
+    /// assert!(Graph::<f32>::with_capacity(64).capacity() >= 64);
+    /// ```
+    #[track_caller]
     pub fn with_capacity(nodes: usize) -> Self {
+        let mut arena = SlotMap::with_key();
+        let mut tape = Vec::new();
+        if arena.try_reserve(nodes).is_err() || tape.try_reserve_exact(nodes).is_err() {
+            panic!("with_capacity: cannot reserve room for {nodes} nodes");
+        }
         Graph {
             inner: RefCell::new(Inner {
-                nodes: SlotMap::with_capacity_and_key(nodes),
-                tape: Vec::with_capacity(nodes),
+                nodes: arena,
+                tape,
                 params: HashMap::new(),
                 hooks: HashMap::new(),
             }),
@@ -225,7 +240,7 @@ impl<T: Float> Graph<T> {
     /// value being differentiated, and must return gradients with the inputs' shapes.
     ///
     /// # Panics
-    /// If an input is stale or belongs to another graph (naming `op`).
+    /// If an input is stale or belongs to another graph (naming `op` and the input).
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor, Var, grads};
@@ -263,10 +278,10 @@ impl<T: Float> Graph<T> {
         let mut requires_grad = false;
         {
             let inner = self.inner.borrow();
-            for x in inputs {
+            for (i, x) in inputs.iter().enumerate() {
                 assert!(
                     std::ptr::eq(x.graph, self),
-                    "{op}: an input belongs to a different graph"
+                    "{op}: an input belongs to a different graph (input {i})"
                 );
                 let node = inner.node(x.key, op);
                 requires_grad |= node.requires_grad;
@@ -274,7 +289,10 @@ impl<T: Float> Graph<T> {
                 values.push(node.value.clone());
             }
         }
-        let value = forward(&values);
+        let value = {
+            let _scope = OpScope::enter(op);
+            forward(&values)
+        };
         if self.anomaly.get() && !self.in_rule.get() {
             anomaly::check_forward(op, location, &value, &values);
         }
@@ -352,6 +370,20 @@ impl<T: Float> Graph<T> {
     /// How many nodes the arena holds before it must grow.
     pub fn capacity(&self) -> usize {
         self.inner.borrow().nodes.capacity()
+    }
+}
+
+impl<T: Float> Graph<T> {
+    /// Panics unless `var` belongs to this graph, naming the API and the argument:
+    /// `grad: input 0 belongs to a different graph`. A `Var`'s key means nothing in another
+    /// graph's arena (it may even name an unrelated node there), so every API that takes a
+    /// `Var` and a graph checks this first.
+    #[track_caller]
+    pub(crate) fn check_owns(&self, op: &str, what: fmt::Arguments<'_>, var: Var<'_, T>) {
+        assert!(
+            std::ptr::eq(var.graph, self),
+            "{op}: {what} belongs to a different graph"
+        );
     }
 }
 

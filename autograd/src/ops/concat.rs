@@ -10,7 +10,7 @@ use crate::float::Float;
 use crate::grads;
 use crate::graph::{Graph, Var};
 use crate::kernels::{checked_axis, checked_insert_axis};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, alloc, checked_numel};
 
 impl<T: Float> Graph<T> {
     /// Joins `vars` along `axis` (negative counts from the end), as `torch.cat`. All must have
@@ -19,7 +19,8 @@ impl<T: Float> Graph<T> {
     /// Backward: each input gets its slice of the gradient.
     ///
     /// # Panics
-    /// If `vars` is empty, the ranks or the other dimensions differ, or `axis` is out of range.
+    /// If `vars` is empty or one belongs to another graph, the ranks or the other dimensions
+    /// differ, or `axis` is out of range.
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor};
@@ -35,6 +36,9 @@ impl<T: Float> Graph<T> {
     #[track_caller]
     pub fn concat<'g>(&'g self, vars: &[Var<'g, T>], axis: isize) -> Var<'g, T> {
         assert!(!vars.is_empty(), "concat: no tensors to join");
+        for (i, v) in vars.iter().enumerate() {
+            self.check_owns("concat", format_args!("input {i}"), *v);
+        }
         let first = vars[0].shape_for("concat");
         let ax = checked_axis("concat", axis, &first);
         let mut sizes = Vec::with_capacity(vars.len());
@@ -56,13 +60,16 @@ impl<T: Float> Graph<T> {
         if vars.len() == 1 {
             return vars[0];
         }
+        let mut out = first.to_vec();
+        out[ax] = sizes
+            .iter()
+            .try_fold(0usize, |n, &d| n.checked_add(d))
+            .unwrap_or_else(|| panic!("concat: the sizes {sizes:?} along axis {axis} overflow"));
+        checked_numel::<T>("concat", &out);
         self.custom_op(
             "concat",
             vars,
-            |v| {
-                let views: Vec<_> = v.iter().map(Tensor::view).collect();
-                Tensor::from_array(ndarray::concatenate(Axis(ax), &views).expect("shapes checked"))
-            },
+            move |v| concat_values(v, ax, &out),
             move |_, g| {
                 let mut start = 0;
                 sizes
@@ -81,7 +88,8 @@ impl<T: Float> Graph<T> {
     /// `torch.stack`.
     ///
     /// # Panics
-    /// If `vars` is empty, the shapes differ, or `axis` is out of range.
+    /// If `vars` is empty or one belongs to another graph, the shapes differ, or `axis` is
+    /// out of range.
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor};
@@ -93,6 +101,9 @@ impl<T: Float> Graph<T> {
     #[track_caller]
     pub fn stack<'g>(&'g self, vars: &[Var<'g, T>], axis: isize) -> Var<'g, T> {
         assert!(!vars.is_empty(), "stack: no tensors to join");
+        for (i, v) in vars.iter().enumerate() {
+            self.check_owns("stack", format_args!("input {i}"), *v);
+        }
         let first = vars[0].shape_for("stack");
         for (i, v) in vars.iter().enumerate() {
             let s = v.shape_for("stack");
@@ -107,6 +118,27 @@ impl<T: Float> Graph<T> {
         let parts: Vec<_> = vars.iter().map(|v| v.unsqueeze(ax as isize)).collect();
         self.concat(&parts, ax as isize)
     }
+}
+
+/// Joins row-major copies of `values` along `ax` into one tensor of shape `out`, allocated
+/// through the size check (ndarray's `concatenate` aborts when the allocator refuses).
+#[track_caller]
+fn concat_values<T: Float>(values: &[Tensor<T>], ax: usize, out: &[usize]) -> Tensor<T> {
+    let mut data = alloc::<T>("concat", out);
+    let outer: usize = out[..ax].iter().product();
+    let inner: usize = out[ax + 1..].iter().product();
+    let parts: Vec<_> = values
+        .iter()
+        .map(|v| v.array().as_standard_layout())
+        .collect();
+    for o in 0..outer {
+        for (part, v) in parts.iter().zip(values) {
+            let len = v.shape()[ax] * inner;
+            let src = part.as_slice().expect("standard layout");
+            data.extend_from_slice(&src[o * len..(o + 1) * len]);
+        }
+    }
+    Tensor::from_vec(data, out)
 }
 
 impl<'g, T: Float> Var<'g, T> {
@@ -130,12 +162,18 @@ impl<'g, T: Float> Var<'g, T> {
     pub fn narrow(self, axis: isize, start: usize, len: usize) -> Var<'g, T> {
         let shape = self.shape_for("narrow");
         let ax = checked_axis("narrow", axis, &shape);
-        assert!(
-            start + len <= shape[ax],
-            "narrow: {start}..{} is out of range for dimension {axis} of shape {:?}",
-            start + len,
-            shape.as_slice()
-        );
+        // Checked: a wrapped `start + len` would pass the bound and slice nothing.
+        match start.checked_add(len) {
+            Some(end) => assert!(
+                end <= shape[ax],
+                "narrow: {start}..{end} is out of range for dimension {axis} of shape {:?}",
+                shape.as_slice()
+            ),
+            None => panic!(
+                "narrow: {start}..{start} + {len} is out of range for dimension {axis} of shape {:?}",
+                shape.as_slice()
+            ),
+        }
         if start == 0 && len == shape[ax] {
             return self;
         }
@@ -314,6 +352,44 @@ mod tests {
         Graph::<f32>::new()
             .var(Tensor::zeros(&[2, 4]))
             .narrow(-1, 2, 3);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "narrow: 18446744073709551615..18446744073709551615 + 2 is out of range for dimension 0 of shape [3]"
+    )]
+    fn narrow_panics_naming_the_op_when_start_plus_len_overflows() {
+        // In a release build the sum wrapped to 1 and narrow returned shape [0].
+        Graph::<f32>::new()
+            .var(Tensor::zeros(&[3]))
+            .narrow(0, usize::MAX, 2);
+    }
+
+    #[test]
+    fn concat_copies_row_major_blocks_of_any_layout() {
+        let g = Graph::<f64>::new();
+        let a = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]));
+        let b = g.var(Tensor::from_vec(vec![5.0, 6.0], &[2, 1]));
+        let c = g.concat(&[a.transpose(0, 1), b, g.var(Tensor::zeros(&[2, 0]))], 1);
+        assert_eq!(c.value().to_vec(), vec![1.0, 3.0, 5.0, 2.0, 4.0, 6.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "concat: input 0 belongs to a different graph")]
+    fn concat_of_one_var_from_another_graph_panics() {
+        // A single input used to be returned as is: a Var of the other graph.
+        let (g, other) = (Graph::<f32>::new(), Graph::<f32>::new());
+        g.concat(&[other.var(Tensor::zeros(&[2]))], 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "stack: input 1 belongs to a different graph")]
+    fn stack_names_the_input_from_another_graph() {
+        let (g, other) = (Graph::<f32>::new(), Graph::<f32>::new());
+        g.stack(
+            &[g.var(Tensor::zeros(&[2])), other.var(Tensor::zeros(&[2]))],
+            0,
+        );
     }
 
     #[test]

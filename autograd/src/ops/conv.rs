@@ -8,6 +8,7 @@
 use crate::float::Float;
 use crate::graph::Var;
 use crate::ops::im2col::{Geometry, Size2, Window};
+use crate::tensor::{OpScope, checked_numel};
 
 /// Stride, padding, dilation, groups and (for transposed convolutions) output padding, as
 /// in `torch.nn.functional.conv2d`. The defaults are 1, 0, 1, 1 and 0.
@@ -127,12 +128,32 @@ fn check_bias<T: Float>(op: &str, bias: Option<Var<'_, T>>, channels: usize) {
     }
 }
 
+/// Panics, naming `op`, unless the weight and bias belong to the input's graph.
+#[track_caller]
+fn check_graphs<T: Float>(op: &str, x: Var<'_, T>, weight: Var<'_, T>, bias: Option<Var<'_, T>>) {
+    let g = x.graph();
+    g.check_owns(op, format_args!("the weight"), weight);
+    if let Some(b) = bias {
+        g.check_owns(op, format_args!("the bias"), b);
+    }
+}
+
 #[track_caller]
 fn shape4<T: Float>(op: &str, what: &str, layout: &str, v: Var<'_, T>) -> [usize; 4] {
     let s = v.shape_for(op);
     match s.as_slice() {
         &[a, b, c, d] => [a, b, c, d],
         other => panic!("{op}: {what} must be {layout}, got shape {other:?}"),
+    }
+}
+
+/// The shape `[Π rows, Π cols]` of a matrix (im2col's columns), or the factors side by side
+/// if a product overflows, for the size check to report.
+fn matrix_shape(rows: &[usize], cols: &[usize]) -> Vec<usize> {
+    let product = |d: &[usize]| d.iter().try_fold(1usize, |n, &x| n.checked_mul(x));
+    match (product(rows), product(cols)) {
+        (Some(r), Some(c)) => vec![r, c],
+        _ => [rows, cols].concat(),
     }
 }
 
@@ -157,8 +178,10 @@ impl<'g, T: Float> Var<'g, T> {
     /// # Panics
     /// If the input or weight is not 4-D, the channels do not match (`C_in` must equal the
     /// weight's second dimension times `groups`), `groups` does not divide both channel
-    /// counts, the bias is not `[C_out]`, a stride, dilation or kernel size is 0, or the
-    /// kernel does not fit the padded input.
+    /// counts, the bias is not `[C_out]`, a stride, dilation or kernel size is 0, the
+    /// kernel does not fit the padded input, or the output (or the im2col buffer) is too
+    /// large to allocate. All size arithmetic is checked, so absurd paddings or dilations
+    /// panic naming the op instead of wrapping.
     ///
     /// ```
     /// use ferrograd_autograd::{ConvOptions, Graph, Tensor};
@@ -185,11 +208,12 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     fn conv2d_named(
         self,
-        op: &str,
+        op: &'static str,
         weight: Var<'g, T>,
         bias: Option<Var<'g, T>>,
         options: ConvOptions,
     ) -> Var<'g, T> {
+        check_graphs(op, self, weight, bias);
         let [n, c, h, w] = shape4(op, "the input", "[N, C_in, H, W]", self);
         let [o, cg, kh, kw] = shape4(op, "the weight", "[C_out, C_in / groups, kH, kW]", weight);
         let groups = checked_groups(op, options.groups, c, o);
@@ -203,6 +227,9 @@ impl<'g, T: Float> Var<'g, T> {
         check_bias(op, bias, o);
         let window = options.window(Size2(kh, kw));
         let out = window.checked_out(op, h, w);
+        checked_numel::<T>(op, &[n, o, out.0, out.1]);
+        checked_numel::<T>(op, &matrix_shape(&[c, kh, kw], &[n, out.0, out.1]));
+        let _scope = OpScope::enter(op);
         let geo = Geometry {
             window,
             image: [n, c, h, w],
@@ -245,6 +272,7 @@ impl<'g, T: Float> Var<'g, T> {
         bias: Option<Var<'g, T>>,
         options: ConvOptions,
     ) -> Var<'g, T> {
+        check_graphs("conv1d", self, weight, bias);
         let (x, w) = (self.shape_for("conv1d"), weight.shape_for("conv1d"));
         assert!(
             x.len() == 3,
@@ -291,6 +319,7 @@ impl<'g, T: Float> Var<'g, T> {
         options: ConvOptions,
     ) -> Var<'g, T> {
         let op = "conv_transpose2d";
+        check_graphs(op, self, weight, bias);
         let [n, c, h, w] = shape4(op, "the input", "[N, C_in, H, W]", self);
         let [wc, og, kh, kw] = shape4(op, "the weight", "[C_in, C_out / groups, kH, kW]", weight);
         assert!(
@@ -319,8 +348,20 @@ impl<'g, T: Float> Var<'g, T> {
                 options.stride,
                 options.dilation
             );
-            ((input - 1) * s + d * (k - 1) + extra + 1)
-                .checked_sub(2 * p)
+            // (input − 1)·s + d·(k − 1) + extra + 1 − 2p, checked: a release build wrapped.
+            let full = input
+                .checked_sub(1)
+                .and_then(|i| i.checked_mul(s))
+                .and_then(|n| n.checked_add(d.checked_mul(k - 1)?))
+                .and_then(|n| n.checked_add(extra + 1));
+            let Some(full) = full else {
+                panic!(
+                    "{op}: stride {:?} and dilation {:?} make the output of the input {h}x{w} overflow",
+                    options.stride, options.dilation
+                )
+            };
+            p.checked_mul(2)
+                .and_then(|p2| full.checked_sub(p2))
                 .filter(|&n| n > 0)
                 .unwrap_or_else(|| {
                     panic!(
@@ -330,6 +371,9 @@ impl<'g, T: Float> Var<'g, T> {
                 })
         };
         let (oh, ow) = (size(0, h), size(1, w));
+        checked_numel::<T>(op, &[n, o, oh, ow]);
+        checked_numel::<T>(op, &matrix_shape(&[o, kh, kw], &[n, h, w]));
+        let _scope = OpScope::enter(op);
         let geo = Geometry {
             window,
             image: [n, o, oh, ow],
@@ -623,6 +667,123 @@ mod tests {
             g.var(Tensor::zeros(&[1, 1, 3, 3])),
             None,
             ConvOptions::new().stride(2).output_padding(2),
+        );
+    }
+}
+
+/// Arguments the ops reject by name: absurd sizes (every size is computed with checked
+/// arithmetic, so these panic in any build; a release build used to wrap and compute garbage
+/// sizes) and `Var`s from another graph.
+#[cfg(test)]
+mod argument_tests {
+    use super::*;
+    use crate::{Graph, Tensor};
+
+    /// `op(x [1, 1, 4, 4], w [1, 1, 3, 3], options)` on a fresh graph.
+    fn run(transpose: bool, options: ConvOptions) {
+        let g = Graph::<f32>::new();
+        let (x, w) = (
+            g.var(Tensor::zeros(&[1, 1, 4, 4])),
+            g.var(Tensor::zeros(&[1, 1, 3, 3])),
+        );
+        if transpose {
+            x.conv_transpose2d(w, None, options);
+        } else {
+            x.conv2d(w, None, options);
+        }
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv2d: padding Size2(9223372036854775808, 9223372036854775808) is too large for the input 4x4 (the padded size overflows)"
+    )]
+    fn conv2d_panics_naming_the_op_on_padding_of_2_pow_63() {
+        run(false, ConvOptions::new().padding(1 << 63));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv2d: kernel Size2(3, 3) with dilation Size2(9223372036854775808, 9223372036854775808) does not fit the input 4x4 padded by Size2(0, 0)"
+    )]
+    fn conv2d_panics_naming_the_op_on_dilation_of_2_pow_63() {
+        run(false, ConvOptions::new().dilation(1 << 63));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv2d: cannot allocate shape [1, 1, 4611686018427387906, 4611686018427387906] (2.13e37 elements, 8.51e37 bytes of f32)"
+    )]
+    fn conv2d_panics_naming_the_op_when_the_output_cannot_be_allocated() {
+        // 4 + 2·2^61 − 3 + 1 = 2^62 + 2 positions per axis.
+        run(false, ConvOptions::new().padding(1 << 61));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv2d: cannot allocate shape [9, 17592202821636] (1.58e14 elements, 633 TB of f32)"
+    )]
+    fn conv2d_panics_naming_the_op_when_the_im2col_buffer_cannot_be_allocated() {
+        // The output [1, 1, 2^22 + 2, 2^22 + 2] passes the size check (70 TB); its columns,
+        // 9 times larger and the first allocation, exceed any address space.
+        run(false, ConvOptions::new().padding(1 << 21));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv_transpose2d: stride Size2(9223372036854775808, 9223372036854775808) and dilation Size2(1, 1) make the output of the input 4x4 overflow"
+    )]
+    fn conv_transpose2d_panics_naming_the_op_on_stride_of_2_pow_63() {
+        run(true, ConvOptions::new().stride(1 << 63));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv_transpose2d: padding Size2(9223372036854775808, 9223372036854775808) leaves no output for the input 4x4"
+    )]
+    fn conv_transpose2d_panics_naming_the_op_on_padding_of_2_pow_63() {
+        run(true, ConvOptions::new().padding(1 << 63));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv_transpose2d: stride Size2(1, 1) and dilation Size2(9223372036854775808, 9223372036854775808) make the output of the input 4x4 overflow"
+    )]
+    fn conv_transpose2d_panics_naming_the_op_on_dilation_of_2_pow_63() {
+        run(true, ConvOptions::new().dilation(1 << 63));
+    }
+
+    #[test]
+    #[should_panic(expected = "conv2d: the bias belongs to a different graph")]
+    fn conv2d_names_a_bias_from_another_graph() {
+        let (g, other) = (Graph::<f32>::new(), Graph::<f32>::new());
+        g.var(Tensor::zeros(&[1, 1, 4, 4])).conv2d(
+            g.var(Tensor::zeros(&[1, 1, 3, 3])),
+            Some(other.var(Tensor::zeros(&[1]))),
+            ConvOptions::new(),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "conv_transpose2d: the weight belongs to a different graph")]
+    fn conv_transpose2d_names_a_weight_from_another_graph() {
+        let (g, other) = (Graph::<f32>::new(), Graph::<f32>::new());
+        g.var(Tensor::zeros(&[1, 1, 4, 4])).conv_transpose2d(
+            other.var(Tensor::zeros(&[1, 1, 3, 3])),
+            None,
+            ConvOptions::new(),
+        );
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv1d: padding Size2(0, 9223372036854775808) is too large for the input 1x4 (the padded size overflows)"
+    )]
+    fn conv1d_panics_naming_the_op_on_padding_of_2_pow_63() {
+        let g = Graph::<f32>::new();
+        g.var(Tensor::zeros(&[1, 1, 4])).conv1d(
+            g.var(Tensor::zeros(&[1, 1, 3])),
+            None,
+            ConvOptions::new().padding(1 << 63),
         );
     }
 }

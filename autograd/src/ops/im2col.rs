@@ -11,7 +11,7 @@
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, alloc};
 
 /// A height and a width: of a kernel, a stride, a padding, a dilation or an output size.
 /// `2.into()` gives `Size2(2, 2)`; `(3, 1).into()` gives `Size2(3, 1)`.
@@ -63,11 +63,21 @@ impl Window {
     }
 
     /// The number of window positions along spatial `axis` of an input of size `n`, or
-    /// `None` if the (dilated) kernel is larger than the padded input.
+    /// `None` if the (dilated) kernel is larger than the padded input (a span that
+    /// overflows `usize` is) or the padded size `n + 2p` overflows.
     pub fn out_size(&self, axis: usize, n: usize) -> Option<usize> {
-        let span = self.dilation.get(axis) * (self.kernel.get(axis) - 1) + 1;
-        let padded = n + 2 * self.padding.get(axis);
+        let span = self
+            .dilation
+            .get(axis)
+            .checked_mul(self.kernel.get(axis).checked_sub(1)?)?
+            .checked_add(1)?;
+        let padded = self.padded(axis, n)?;
         (padded >= span).then(|| (padded - span) / self.stride.get(axis) + 1)
+    }
+
+    /// `n + 2p` along `axis`, or `None` if it overflows.
+    fn padded(&self, axis: usize, n: usize) -> Option<usize> {
+        self.padding.get(axis).checked_mul(2)?.checked_add(n)
     }
 
     /// Panics, naming `op`, unless the kernel, stride and dilation are positive.
@@ -86,10 +96,19 @@ impl Window {
     }
 
     /// Panics, naming `op`, unless the window has positive sizes and fits `[h, w]`;
-    /// returns the output size.
+    /// returns the output size. All window arithmetic is checked, and every position the
+    /// kernels compute (at most `h + 2p`) then fits in `usize`.
+    ///
+    /// Pooling ops should follow it with [`checked_numel`](crate::tensor::checked_numel)
+    /// of their output shape `[N, C, oH, oW]`.
     #[track_caller]
     pub fn checked_out(&self, op: &str, h: usize, w: usize) -> Size2 {
         self.check_positive(op);
+        assert!(
+            self.padded(0, h).is_some() && self.padded(1, w).is_some(),
+            "{op}: padding {:?} is too large for the input {h}x{w} (the padded size overflows)",
+            self.padding
+        );
         match (self.out_size(0, h), self.out_size(1, w)) {
             (Some(oh), Some(ow)) => Size2(oh, ow),
             _ => panic!(
@@ -162,8 +181,9 @@ impl Geometry {
 
 /// Lays the windows of `x` (standard layout) out as columns.
 fn im2col_kernel<T: Float>(x: &[T], geo: &Geometry) -> Vec<T> {
-    let [rows, cols] = geo.cols_shape();
-    let mut out = vec![T::zero(); rows * cols];
+    let shape = geo.cols_shape();
+    let mut out = alloc::<T>("im2col", &shape);
+    out.resize(shape[0] * shape[1], T::zero());
     let step = geo.window.stride.1;
     geo.for_each_run(|col, pixel, len| {
         let dst = &mut out[col..col + len];
@@ -180,7 +200,8 @@ fn im2col_kernel<T: Float>(x: &[T], geo: &Geometry) -> Vec<T> {
 
 /// Adds the columns back into an image (the adjoint of [`im2col_kernel`]).
 fn col2im_kernel<T: Float>(cols: &[T], geo: &Geometry) -> Vec<T> {
-    let mut out = vec![T::zero(); geo.image.iter().product()];
+    let mut out = alloc::<T>("col2im", &geo.image);
+    out.resize(geo.image.iter().product(), T::zero());
     let step = geo.window.stride.1;
     geo.for_each_run(|col, pixel, len| {
         for (i, &v) in cols[col..col + len].iter().enumerate() {
@@ -289,6 +310,21 @@ mod tests {
         // floor((7 + 2 - 2·2 - 1) / 2) + 1 = 3
         assert_eq!(w.out_size(0, 7), Some(3));
         assert_eq!(w.out_size(0, 2), None);
+    }
+
+    #[test]
+    fn window_arithmetic_is_checked() {
+        let w = |k: usize, s: usize, p: usize, d: usize| Window {
+            kernel: k.into(),
+            stride: s.into(),
+            padding: p.into(),
+            dilation: d.into(),
+        };
+        // A span that overflows cannot fit; a padded size that overflows has no answer.
+        assert_eq!(w(3, 1, 0, 1 << 63).out_size(0, 4), None);
+        assert_eq!(w(3, 1, 1 << 63, 1).out_size(0, 4), None);
+        // Large but representable: stride brings it back to a small output.
+        assert_eq!(w(3, 1 << 62, 1 << 61, 1).out_size(0, 4), Some(2));
     }
 
     proptest! {

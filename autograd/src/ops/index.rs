@@ -11,12 +11,12 @@ use std::rc::Rc;
 
 use ndarray::{ArrayD, Axis};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, or_panic};
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
 use crate::kernels::checked_axis;
-use crate::tensor::Tensor;
+use crate::tensor::{OpScope, Tensor, alloc, try_alloc, try_numel};
 
 /// Checks that every index is below `size`.
 fn check_indices<'a>(
@@ -33,15 +33,6 @@ fn check_indices<'a>(
             size,
         }),
         None => Ok(()),
-    }
-}
-
-/// Unwraps the result of a `try_` op, panicking with its message at the caller.
-#[track_caller]
-fn or_panic<V>(r: Result<V>) -> V {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
     }
 }
 
@@ -97,7 +88,8 @@ impl<'g, T: Float> Var<'g, T> {
     /// [`Var::index_select`], returning an error for an index out of range.
     ///
     /// # Errors
-    /// [`Error::Index`] naming the first index out of range.
+    /// [`Error::Index`] naming the first index out of range; [`Error::Alloc`] if the result
+    /// is too large to allocate.
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor};
@@ -110,18 +102,33 @@ impl<'g, T: Float> Var<'g, T> {
         let shape = self.shape_for("index_select");
         let ax = checked_axis("index_select", axis, &shape);
         check_indices("index_select", ax, shape[ax], indices)?;
-        Ok(self.index_select_checked(ax, indices.into()))
+        let mut out = shape.to_vec();
+        out[ax] = indices.len();
+        let buffer = try_alloc::<T>("index_select", &out)?;
+        Ok(self.index_select_with(ax, indices.into(), Some(buffer)))
     }
 
     /// index_select with indices already checked against axis `ax`.
     #[track_caller]
     pub(crate) fn index_select_checked(self, ax: usize, indices: Rc<[usize]>) -> Var<'g, T> {
+        self.index_select_with(ax, indices, None)
+    }
+
+    /// index_select into `buffer`, allocated by a `try_` form to return its error, or
+    /// allocated here.
+    #[track_caller]
+    fn index_select_with(
+        self,
+        ax: usize,
+        indices: Rc<[usize]>,
+        buffer: Option<Vec<T>>,
+    ) -> Var<'g, T> {
         let size = self.shape_for("index_select")[ax];
         let idx = indices.clone();
         self.graph().custom_op(
             "index_select",
             &[self],
-            move |v| Tensor::from_array(v[0].view().select(Axis(ax), &idx)),
+            move |v| select_rows(&v[0], ax, &idx, buffer),
             move |ctx, g| {
                 let mut shape = g.shape();
                 shape[ax] = size;
@@ -388,7 +395,8 @@ impl<'g, T: Float> Var<'g, T> {
     /// [`Var::embedding`], returning an error for an index out of range.
     ///
     /// # Errors
-    /// [`Error::Index`] naming the first index out of range.
+    /// [`Error::Index`] naming the first index out of range; [`Error::Alloc`] if the result
+    /// is too large to allocate.
     #[track_caller]
     pub fn try_embedding(self, indices: &ArrayD<usize>) -> Result<Var<'g, T>> {
         let shape = self.shape_for("embedding");
@@ -400,10 +408,37 @@ impl<'g, T: Float> Var<'g, T> {
         };
         let flat: Rc<[usize]> = indices.iter().copied().collect();
         check_indices("embedding", 0, rows, flat.iter())?;
-        let mut out: Vec<isize> = indices.shape().iter().map(|&d| d as isize).collect();
-        out.push(dim as isize);
-        Ok(self.index_select_checked(0, flat).reshape(&out))
+        let mut out = indices.shape().to_vec();
+        out.push(dim);
+        let buffer = try_alloc::<T>("embedding", &out)?;
+        let _scope = OpScope::enter("embedding");
+        let out: Vec<isize> = out.iter().map(|&d| d as isize).collect();
+        Ok(self.index_select_with(0, flat, Some(buffer)).reshape(&out))
     }
+}
+
+/// The slices of `x` at `indices` along `ax`, through the size check (ndarray's `select`
+/// aborts when the allocator refuses).
+#[track_caller]
+fn select_rows<T: Float>(
+    x: &Tensor<T>,
+    ax: usize,
+    indices: &[usize],
+    buffer: Option<Vec<T>>,
+) -> Tensor<T> {
+    let (outer, size, inner) = split3(x.shape(), ax);
+    let mut shape = x.shape().to_vec();
+    shape[ax] = indices.len();
+    let mut data = buffer.unwrap_or_else(|| alloc::<T>("index_select", &shape));
+    let x = x.array().as_standard_layout();
+    let xs = x.as_slice().expect("standard layout");
+    for o in 0..outer {
+        for &i in indices {
+            let start = (o * size + i) * inner;
+            data.extend_from_slice(&xs[start..start + inner]);
+        }
+    }
+    Tensor::from_vec(data, &shape)
 }
 
 /// Calls `f(outer, inner, index, position)` for every element of a row-major index array
@@ -440,7 +475,8 @@ impl<T: Float> Tensor<T> {
     /// [`Graph::constant`](crate::Graph::constant).
     ///
     /// # Panics
-    /// If a label is `classes` or more ([`Tensor::try_one_hot`] returns an error instead).
+    /// If a label is `classes` or more, or the tensor is too large to allocate
+    /// ([`Tensor::try_one_hot`] returns these errors instead).
     ///
     /// ```
     /// use ferrograd_autograd::Tensor;
@@ -455,14 +491,18 @@ impl<T: Float> Tensor<T> {
     /// [`Tensor::one_hot`], returning an error for a label out of range.
     ///
     /// # Errors
-    /// [`Error::Index`] naming the first label that is not below `classes`.
+    /// [`Error::Index`] naming the first label that is not below `classes`;
+    /// [`Error::Alloc`] if `[labels.len(), classes]` is too large to allocate.
     pub fn try_one_hot(labels: &[usize], classes: usize) -> Result<Self> {
         check_indices("one_hot", 1, classes, labels)?;
-        let mut data = vec![T::zero(); labels.len() * classes];
+        let shape = [labels.len(), classes];
+        let n = try_numel::<T>("one_hot", &shape)?;
+        let mut data = try_alloc::<T>("one_hot", &shape)?;
+        data.resize(n, T::zero());
         for (row, &l) in labels.iter().enumerate() {
             data[row * classes + l] = T::one();
         }
-        Ok(Tensor::from_vec(data, &[labels.len(), classes]))
+        Ok(Tensor::from_vec(data, &shape))
     }
 }
 
@@ -558,6 +598,48 @@ mod tests {
                 .to_string(),
             "one_hot: index 3 is out of range for axis 1 of size 3"
         );
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "one_hot: cannot allocate shape [2, 18446744073709551615] (3.69e19 elements, 148 EB of f32)"
+    )]
+    fn one_hot_panics_naming_the_op_when_the_size_overflows() {
+        // Before: "capacity overflow" in a debug build, an index error in a release build.
+        Tensor::<f32>::one_hot(&[0, 1], usize::MAX);
+    }
+
+    #[test]
+    fn try_one_hot_returns_the_size_error() {
+        let err = Tensor::<f64>::try_one_hot(&[0; 3], 1 << 62).unwrap_err();
+        assert!(matches!(err, Error::Alloc { op: "one_hot", .. }), "{err}");
+    }
+
+    /// A zero value of `shape` and `n` zero indices, cheap in a debug build (calloc).
+    fn lookup_case<'g>(g: &'g Graph<f32>, shape: &[usize], n: usize) -> (Var<'g, f32>, Vec<usize>) {
+        let x = g.var(Tensor::from_array(ArrayD::zeros(IxDyn(shape))));
+        (x, vec![0; n])
+    }
+
+    #[test]
+    fn try_index_select_returns_an_error_when_the_result_cannot_be_allocated() {
+        let g = Graph::<f32>::new();
+        let (x, idx) = lookup_case(&g, &[1, 1 << 24], 1 << 24);
+        let err = x.try_index_select(0, &idx).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "index_select: cannot allocate shape [16777216, 16777216] (2.81e14 elements, 1.13 PB of f32)"
+        );
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "embedding: cannot allocate shape [16777216, 16777216] (2.81e14 elements, 1.13 PB of f32)"
+    )]
+    fn embedding_panics_naming_the_op_when_the_result_cannot_be_allocated() {
+        let g = Graph::<f32>::new();
+        let (table, idx) = lookup_case(&g, &[1, 1 << 24], 1 << 24);
+        table.embedding(&ArrayD::from_shape_vec(IxDyn(&[1 << 24]), idx).unwrap());
     }
 
     #[test]

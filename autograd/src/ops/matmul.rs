@@ -1,13 +1,13 @@
 //! matmul: 2-D, batched (batch dimensions broadcast) and 1-D (promoted, as `torch.matmul`).
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayD, ArrayView2, ArrayViewD, Axis, Ix2, IxDyn};
+use ndarray::{ArrayD, ArrayView2, ArrayViewD, Axis, Ix2};
 
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
 use crate::kernels::broadcast_shapes;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, checked_numel, full_array};
 
 impl<'g, T: Float> Var<'g, T> {
     /// The matrix product, as `torch.matmul`: `[.., m, k] × [.., k, n] → [.., m, n]`, batch
@@ -19,8 +19,8 @@ impl<'g, T: Float> Var<'g, T> {
     /// (matrixmultiply's kernels, AVX-512 where available).
     ///
     /// # Panics
-    /// If an operand is 0-D, the inner dimensions differ, or the batch dimensions cannot be
-    /// broadcast together.
+    /// If an operand is 0-D, the inner dimensions differ, the batch dimensions cannot be
+    /// broadcast together, or the result is too large to allocate.
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor};
@@ -67,6 +67,9 @@ impl<'g, T: Float> Var<'g, T> {
                 b.as_slice()
             );
         };
+        let mut out = batch.clone();
+        out.extend([m, n]);
+        checked_numel::<T>("matmul", &out);
         self.graph().custom_op(
             "matmul",
             &[self, rhs],
@@ -96,12 +99,15 @@ fn batched_matmul<T: Float>(
     m: usize,
     n: usize,
 ) -> ArrayD<T> {
-    if batch.is_empty() {
-        return as2(a.view()).dot(&as2(b.view())).into_dyn();
-    }
     let mut out_shape = batch.to_vec();
     out_shape.extend([m, n]);
-    let mut out = ArrayD::<T>::zeros(IxDyn(&out_shape));
+    // Allocated through the size check: ndarray's `dot` would abort on a refused request.
+    let mut out = full_array("matmul", &out_shape, T::zero());
+    if batch.is_empty() {
+        let mut o = out.view_mut().into_dimensionality::<Ix2>().expect("2-D");
+        general_mat_mul(T::one(), &as2(a.view()), &as2(b.view()), T::zero(), &mut o);
+        return out;
+    }
     let count: usize = batch.iter().product();
     let mut index = vec![0; batch.len()];
     for flat in 0..count {
@@ -202,6 +208,30 @@ mod tests {
         let g = Graph::<f32>::new();
         g.var(Tensor::zeros(&[2, 1, 1]))
             .matmul(g.var(Tensor::zeros(&[3, 1, 1])));
+    }
+
+    /// A zero f32 value of `shape`, without the cost of filling it in a debug build
+    /// (ndarray's zeros come from calloc).
+    fn big<'g>(g: &'g Graph<f32>, shape: &[usize]) -> crate::Var<'g, f32> {
+        g.var(Tensor::from_array(ndarray::ArrayD::zeros(shape)))
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "matmul: cannot allocate shape [16777216, 16777216] (2.81e14 elements, 1.13 PB of f32)"
+    )]
+    fn matmul_panics_naming_the_op_when_the_product_cannot_be_allocated() {
+        let g = Graph::<f32>::new();
+        big(&g, &[1 << 24, 1]).matmul(big(&g, &[1, 1 << 24]));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "matmul: cannot allocate shape [16777216, 16777216, 1, 1] (2.81e14 elements, 1.13 PB of f32)"
+    )]
+    fn matmul_panics_naming_the_op_when_the_batch_broadcast_cannot_be_allocated() {
+        let g = Graph::<f32>::new();
+        big(&g, &[1 << 24, 1, 1, 1]).matmul(big(&g, &[1, 1 << 24, 1, 1]));
     }
 
     #[test]

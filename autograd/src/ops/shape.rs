@@ -5,12 +5,12 @@
 
 use ndarray::IxDyn;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, or_panic};
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
 use crate::kernels::{broadcasts_to, checked_axis, checked_insert_axis, normalize_axis, sum_to};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, alloc};
 
 /// The value of `t` viewed with `shape` (same element count), copying only if `t` is not
 /// contiguous in row-major order.
@@ -66,7 +66,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn reshape(self, shape: &[isize]) -> Var<'g, T> {
-        self.try_reshape(shape).unwrap_or_else(|e| panic!("{e}"))
+        or_panic(self.try_reshape(shape))
     }
 
     /// [`Var::reshape`], returning an error for an impossible shape.
@@ -98,11 +98,12 @@ impl<'g, T: Float> Var<'g, T> {
         if inferred > 1 || shape.iter().any(|&d| d < -1) {
             return Err(err());
         }
-        let known: usize = shape
+        // Checked: a product that overflows cannot equal the element count.
+        let known = shape
             .iter()
             .filter(|&&d| d >= 0)
-            .map(|&d| d as usize)
-            .product();
+            .try_fold(1usize, |n, &d| n.checked_mul(d as usize))
+            .ok_or_else(err)?;
         let mut out: Vec<usize> = Vec::with_capacity(shape.len());
         for &d in shape {
             if d == -1 {
@@ -114,7 +115,7 @@ impl<'g, T: Float> Var<'g, T> {
                 out.push(d as usize);
             }
         }
-        if out.iter().product::<usize>() != numel {
+        if out.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) != Some(numel) {
             return Err(err());
         }
         Ok(self.view_as("reshape", out))
@@ -202,7 +203,8 @@ impl<'g, T: Float> Var<'g, T> {
     /// Backward: the gradient summed back over the broadcast axes ([`Var::sum_to`]).
     ///
     /// # Panics
-    /// If the value's shape does not broadcast to `shape`.
+    /// If the value's shape does not broadcast to `shape`, or the result is too large to
+    /// allocate.
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor};
@@ -212,7 +214,8 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn broadcast_to(self, shape: &[usize]) -> Var<'g, T> {
-        let from = self.shape_for("broadcast_to");
+        let op = "broadcast_to";
+        let from = self.shape_for(op);
         assert!(
             broadcasts_to(&from, shape),
             "broadcast_to: shape {:?} cannot be broadcast to {shape:?}",
@@ -222,16 +225,15 @@ impl<'g, T: Float> Var<'g, T> {
             return self;
         }
         let to = shape.to_vec();
+        let mut data = alloc::<T>(op, shape);
         self.graph().custom_op(
-            "broadcast_to",
+            op,
             &[self],
-            |v| {
-                Tensor::from_array(
-                    v[0].view()
-                        .broadcast(IxDyn(&to))
-                        .expect("checked")
-                        .to_owned(),
-                )
+            move |v| {
+                let view = v[0].view();
+                let view = view.broadcast(IxDyn(&to)).expect("size checked");
+                data.extend(view.iter().copied());
+                Tensor::from_vec(data, &to)
             },
             |ctx, g| grads![Some(g.sum_to_like(ctx.input(0)))],
         )
@@ -441,6 +443,46 @@ mod tests {
         Graph::<f32>::new()
             .var(Tensor::zeros(&[2, 3]))
             .reshape(&[5]);
+    }
+
+    #[test]
+    fn try_reshape_returns_an_error_when_the_shape_product_overflows() {
+        let g = Graph::<f32>::new();
+        let x = g.var(Tensor::zeros(&[2]));
+        let err = x.try_reshape(&[1 << 32, 1 << 32, -1]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "reshape: cannot reshape [2] (2 elements) into [4294967296, 4294967296, -1]"
+        );
+        // Wrapping would make this product 0, the element count of an empty value.
+        let empty = g.var(Tensor::zeros(&[0]));
+        let err = empty
+            .try_reshape(&[1 << 32, 1 << 32, 1 << 32, 0])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "reshape: cannot reshape [0] (0 elements) into [4294967296, 4294967296, 4294967296, 0]"
+        );
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "broadcast_to: cannot allocate shape [16777216, 16777216] (2.81e14 elements, 1.13 PB of f32)"
+    )]
+    fn broadcast_to_panics_naming_the_op_when_the_result_cannot_be_allocated() {
+        Graph::<f32>::new()
+            .var(Tensor::zeros(&[1]))
+            .broadcast_to(&[1 << 24, 1 << 24]);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "broadcast_to: cannot allocate shape [4294967296, 4294967296] (1.84e19 elements, 148 EB of f64)"
+    )]
+    fn broadcast_to_panics_naming_the_op_when_the_count_overflows() {
+        Graph::<f64>::new()
+            .var(Tensor::zeros(&[1, 1]))
+            .broadcast_to(&[1 << 32, 1 << 32]);
     }
 
     #[test]
