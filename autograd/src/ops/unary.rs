@@ -150,7 +150,8 @@ impl<'g, T: Float> Var<'g, T> {
         })
     }
 
-    /// The sign: −1, 0 or 1 (NaN stays NaN). Piecewise constant, so no gradient flows.
+    /// The sign: −1, 0 or 1. NaN stays NaN, as NumPy (PyTorch 2.15 gives 0 for NaN, which
+    /// would hide it). Piecewise constant, so no gradient flows.
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor};
