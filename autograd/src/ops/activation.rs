@@ -274,7 +274,10 @@ mod tests {
             for (_, f) in SMOOTH {
                 check_gradgrads(f, std::slice::from_ref(&x))?;
             }
-            check_gradgrads(|v| v[0].softsign(), &[x])?;
+            check_gradgrads(|v| v[0].softsign(), std::slice::from_ref(&x))?;
+            // The selecting rules are differentiable again (x·relu(x) has f'' = 2 for x > 0).
+            check_gradgrads(|v| v[0].relu() * v[0], std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].leaky_relu(0.1) * v[0], &[x])?;
         }
     }
 

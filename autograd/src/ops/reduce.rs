@@ -517,7 +517,8 @@ mod tests {
             // Random reals have no ties; ties are tested exactly below.
             check_grads(|v| v[0].max_axes(&[axis], keepdim), std::slice::from_ref(&x))?;
             check_grads(|v| v[0].min_axes(&[axis], keepdim), std::slice::from_ref(&x))?;
-            check_grads(|v| v[0].max() + v[0].min(), &[x])?;
+            check_grads(|v| v[0].max() + v[0].min(), std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].max_axes(&[axis], keepdim).square(), &[x])?;
         }
 
         #[test]

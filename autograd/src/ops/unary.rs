@@ -422,7 +422,9 @@ mod tests {
         #[test]
         fn abs_and_clamp_grads_match_finite_diff(x in tensor_away_from(shape(), -2.0..2.0, &[-1.0, 0.0, 1.0], 1e-3)) {
             check_grads(|v| v[0].abs(), std::slice::from_ref(&x))?;
-            check_grads(|v| v[0].clamp(-1.0, 1.0) * v[0], &[x])?;
+            check_grads(|v| v[0].clamp(-1.0, 1.0) * v[0], std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].abs() * v[0], std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].clamp(-1.0, 1.0) * v[0], &[x])?;
         }
 
         #[test]
@@ -435,7 +437,8 @@ mod tests {
         fn maximum_minimum_grads_match_finite_diff((a, b) in broadcast_shapes().prop_flat_map(|(a, b)| (tensor_of(a, -2.0..2.0), tensor_of(b, -2.0..2.0)))) {
             // Random reals tie with probability 0; ties are tested exactly below.
             check_grads(|v| v[0].maximum(v[1]) * v[0], &[a.clone(), b.clone()])?;
-            check_grads(|v| v[0].minimum(v[1]) * v[1], &[a, b])?;
+            check_grads(|v| v[0].minimum(v[1]) * v[1], &[a.clone(), b.clone()])?;
+            check_gradgrads(|v| v[0].maximum(v[1]) * v[0], &[a, b])?;
         }
     }
 
