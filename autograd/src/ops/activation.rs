@@ -10,7 +10,10 @@ use crate::grads;
 use crate::graph::Var;
 
 impl<'g, T: Float> Var<'g, T> {
-    /// `max(x, 0)`. Backward: `grad` where `x > 0`, else 0 (so `relu'(0) = 0`).
+    /// `max(x, 0)`; NaN stays NaN. Backward: `grad` where the output is positive or NaN,
+    /// exactly 0 elsewhere (so `relu'(0) = 0`), selected rather than multiplied by a mask,
+    /// as PyTorch's `threshold_backward`: an infinite gradient arriving at `x ≤ 0`
+    /// (`x.relu().sqrt()` at −1) gives 0, not NaN. Saves the output.
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor};
@@ -25,18 +28,21 @@ impl<'g, T: Float> Var<'g, T> {
     pub fn relu(self) -> Var<'g, T> {
         self.unary(
             "relu",
-            |a| if a > T::zero() { a } else { T::zero() },
+            |a| if a <= T::zero() { T::zero() } else { a },
             |ctx, g| {
-                let positive = ctx.input(0).derive_const("relu_mask", |a| {
-                    if a > T::zero() { T::one() } else { T::zero() }
-                });
-                grads![Some(g * positive)]
+                let live = ctx
+                    .output()
+                    .derive_mask("relu_mask", |y| y > T::zero() || y.is_nan());
+                grads![Some(g.keep_where(live))]
             },
         )
     }
 
     /// `x` for `x > 0`, `slope · x` otherwise (PyTorch's `negative_slope`, default 0.01).
-    /// Backward: `grad` or `slope · grad`.
+    /// Backward: `grad` or `slope · grad` (`slope · grad` at 0 and at NaN, as PyTorch).
+    ///
+    /// With `slope = 0` it is `relu`, and as there an infinite gradient arriving at `x ≤ 0`
+    /// gives 0 (PyTorch multiplies by the slope and gives NaN there).
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor};
@@ -50,11 +56,21 @@ impl<'g, T: Float> Var<'g, T> {
         self.unary(
             "leaky_relu",
             move |a| a * f(a),
-            move |ctx, g| grads![Some(g * ctx.input(0).derive_const("leaky_relu_slope", f))],
+            move |ctx, g| {
+                grads![Some(g.scale_or_zero(
+                    ctx.input(0).derive_const("leaky_relu_slope", f)
+                ))]
+            },
         )
     }
 
-    /// `x` for `x > 0`, `α(eˣ − 1)` otherwise. Backward: `grad`, or `grad · (out + α)`.
+    /// `x` for `x > 0`, `α(eˣ − 1)` otherwise. Backward: `grad` for `x > 0` (and NaN),
+    /// `grad · α·eˣ` otherwise, so `elu'(0) = α`; the two branches are selected, not blended
+    /// with masks. Saves the input.
+    ///
+    /// As PyTorch, the slope is `α·eˣ` from the input (exact at −40, where `out + α` would
+    /// round to 0), and the second derivative at 0 is 0 (`α·eˣ` is differentiated only where
+    /// `x < 0`).
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor};
@@ -67,15 +83,11 @@ impl<'g, T: Float> Var<'g, T> {
         let f = move |a: T| if a > T::zero() { a } else { alpha * a.exp_m1() };
         self.unary("elu", f, move |ctx, g| {
             let x = ctx.input(0);
-            let pos = x.derive_const(
-                "elu_mask",
-                |a| if a > T::zero() { T::one() } else { T::zero() },
-            );
-            let neg = x.derive_const(
-                "elu_mask",
-                |a| if a > T::zero() { T::zero() } else { T::one() },
-            );
-            grads![Some(g * (pos + neg * ctx.output().add_scalar(alpha)))]
+            let pos = x.derive_mask("elu_mask", |a| a > T::zero() || a.is_nan());
+            let neg = x.derive_mask("elu_mask", |a| a < T::zero());
+            // α·e^min(x, 0): α at and above 0, and eˣ never overflows in the branch not taken.
+            let slope = x.keep_where(neg).exp().mul_scalar(alpha);
+            grads![Some(g.where_(pos, g * slope))]
         })
     }
 
@@ -262,7 +274,10 @@ mod tests {
             for (_, f) in SMOOTH {
                 check_gradgrads(f, std::slice::from_ref(&x))?;
             }
-            check_gradgrads(|v| v[0].softsign(), &[x])?;
+            check_gradgrads(|v| v[0].softsign(), std::slice::from_ref(&x))?;
+            // The selecting rules are differentiable again (x·relu(x) has f'' = 2 for x > 0).
+            check_gradgrads(|v| v[0].relu() * v[0], std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].leaky_relu(0.1) * v[0], &[x])?;
         }
     }
 

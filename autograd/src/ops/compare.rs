@@ -6,7 +6,7 @@
 //! nonzero element as true; its backward routes the gradient with the same mask, so it is
 //! differentiable to any order.
 
-use ndarray::{IxDyn, Zip};
+use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
 
 use crate::float::Float;
 use crate::grads;
@@ -145,18 +145,7 @@ impl<'g, T: Float> Var<'g, T> {
         self.graph().custom_op(
             op,
             &[self, mask, other],
-            |v| {
-                let dim = IxDyn(&out);
-                let views = v.iter().map(|t| t.view()).collect::<Vec<_>>();
-                let [x, c, y] =
-                    [0, 1, 2].map(|i| views[i].broadcast(dim.clone()).expect("checked"));
-                Tensor::from_array(
-                    Zip::from(&x)
-                        .and(&c)
-                        .and(&y)
-                        .map_collect(|&x, &c, &y| if c != T::zero() { x } else { y }),
-                )
-            },
+            |v| Tensor::from_array(select(&v[0].view(), &v[1].view(), &v[2].view(), &out)),
             |ctx, g| {
                 let (mask, zero) = (ctx.input(1), ctx.graph().scalar(T::zero()));
                 grads![
@@ -168,6 +157,24 @@ impl<'g, T: Float> Var<'g, T> {
                 ]
             },
         )
+    }
+
+    /// `self` where `mask` is nonzero and exactly 0 elsewhere: how a backward rule zeroes the
+    /// gradient of a flat region or a kink. A select, not a product with the mask, so an
+    /// infinite or NaN gradient arriving where the mask is 0 gives 0 (`inf · 0` is NaN, and
+    /// the true derivative of a flat region is 0). Its backward selects again, so a rule
+    /// written with it stays differentiable to any order.
+    #[track_caller]
+    pub(crate) fn keep_where(self, mask: Var<'g, T>) -> Var<'g, T> {
+        self.where_(mask, self.graph().scalar(T::zero()))
+    }
+
+    /// `self · factor` where `factor` is nonzero and exactly 0 where it is 0 (the select of
+    /// [`Var::keep_where`] for a gradient scaled by a constant factor: a tie's 1/2, a
+    /// leaky slope, a sign). `factor` is a constant.
+    #[track_caller]
+    pub(crate) fn scale_or_zero(self, factor: Var<'g, T>) -> Var<'g, T> {
+        (self * factor).keep_where(factor)
     }
 
     /// `value` where `mask` is nonzero, `self` elsewhere, as `torch.masked_fill`. The mask
@@ -197,6 +204,46 @@ impl<'g, T: Float> Var<'g, T> {
         );
         self.graph().scalar(value).where_(mask, self)
     }
+}
+
+/// `x` where `c` is nonzero, `y` elsewhere, the three broadcast to `out`. Contiguous operands
+/// that are full-size or a single element (a gradient, its mask and a scalar 0: every
+/// backward select) run as one slice loop; anything else goes through a broadcasting `Zip`.
+fn select<T: Float>(
+    x: &ArrayViewD<'_, T>,
+    c: &ArrayViewD<'_, T>,
+    y: &ArrayViewD<'_, T>,
+    out: &[usize],
+) -> ArrayD<T> {
+    let n: usize = out.iter().product();
+    // The operand as a slice and its step per output element (0 repeats a single element).
+    fn flat<'a, T>(a: &'a ArrayViewD<'_, T>, out: &[usize]) -> Option<(&'a [T], usize)> {
+        match a.as_slice() {
+            Some(s) if a.shape() == out => Some((s, 1)),
+            Some(s) if s.len() == 1 => Some((s, 0)),
+            _ => None,
+        }
+    }
+    if let (Some((xs, sx)), Some((cs, sc)), Some((ys, sy))) =
+        (flat(x, out), flat(c, out), flat(y, out))
+    {
+        let data = (0..n)
+            .map(|i| {
+                if cs[i * sc] != T::zero() {
+                    xs[i * sx]
+                } else {
+                    ys[i * sy]
+                }
+            })
+            .collect();
+        return ArrayD::from_shape_vec(IxDyn(out), data).expect("same length");
+    }
+    let dim = IxDyn(out);
+    let [x, c, y] = [x, c, y].map(|a| a.broadcast(dim.clone()).expect("checked"));
+    Zip::from(&x)
+        .and(&c)
+        .and(&y)
+        .map_collect(|&x, &c, &y| if c != T::zero() { x } else { y })
 }
 
 #[cfg(test)]

@@ -15,6 +15,10 @@ impl<'g, T: Float> Var<'g, T> {
     /// Backward: the gradient times the same scaled mask. `p = 0` returns `self`; `p = 1`
     /// returns zeros.
     ///
+    /// The mask is multiplied in, not selected (as PyTorch): a NaN or infinite input that is
+    /// dropped gives NaN, so dropout never hides a NaN, and an infinite gradient reaching a
+    /// dropped element gives NaN too.
+    ///
     /// # Panics
     /// If `p` is not in `[0, 1]`.
     ///
@@ -87,6 +91,14 @@ mod tests {
         assert_eq!(y.value().to_vec(), vec![0.0; 4]);
         y.sum().backward();
         assert_eq!(x.grad().unwrap().to_vec(), vec![0.0; 4]);
+    }
+
+    #[test]
+    fn dropout_does_not_hide_nan() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::full(&[64], f64::NAN));
+        let y = x.dropout(0.5, &mut StdRng::seed_from_u64(3));
+        assert!(y.value().to_vec().iter().all(|v| v.is_nan()));
     }
 
     #[test]

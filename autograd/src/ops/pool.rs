@@ -25,6 +25,21 @@ fn nchw<T: Float>(op: &str, x: Var<'_, T>) -> [usize; 4] {
     }
 }
 
+/// The pooling window, checked as PyTorch checks it: padding at most half the kernel, so
+/// every window holds at least one input element.
+#[track_caller]
+fn pool_window(op: &str, kernel: Size2, stride: Size2, padding: Size2) -> Window {
+    let win = Window::pool(kernel, stride, padding);
+    win.check_positive(op);
+    assert!(
+        win.padding.0 <= win.kernel.0 / 2 && win.padding.1 <= win.kernel.1 / 2,
+        "{op}: padding {:?} must be at most half the kernel {:?}",
+        win.padding,
+        win.kernel
+    );
+    win
+}
+
 /// The kernel taps `lo..hi` whose input position `o·s + k − p` lies in `0..n`.
 /// The outputs `lo..hi` along an axis of size `n` whose tap `k` lands inside the input
 /// (`o·s + k − p` in `0..n`).
@@ -162,13 +177,7 @@ impl<'g, T: Float> Var<'g, T> {
     ) -> Var<'g, T> {
         let op = "max_pool2d";
         let [n, c, h, w] = nchw(op, self);
-        let win = Window::pool(kernel.into(), stride.into(), padding.into());
-        assert!(
-            2 * win.padding.0 <= win.kernel.0 && 2 * win.padding.1 <= win.kernel.1,
-            "{op}: padding {:?} must be at most half the kernel {:?}",
-            win.padding,
-            win.kernel
-        );
+        let win = pool_window(op, kernel.into(), stride.into(), padding.into());
         let out = win.checked_out(op, h, w);
         let idx = {
             let x = self.value();
@@ -189,7 +198,9 @@ impl<'g, T: Float> Var<'g, T> {
     /// backward spreads each gradient evenly over its window.
     ///
     /// # Panics
-    /// If the input is not 4-D, a kernel or stride size is 0, or the kernel does not fit.
+    /// If the input is not 4-D, a kernel or stride size is 0, the padding exceeds half the
+    /// kernel (a window could then hold only padding), or the kernel does not fit the padded
+    /// input.
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor};
@@ -207,7 +218,7 @@ impl<'g, T: Float> Var<'g, T> {
     ) -> Var<'g, T> {
         let op = "avg_pool2d";
         let [n, c, h, w] = nchw(op, self);
-        let win = Window::pool(kernel.into(), stride.into(), padding.into());
+        let win = pool_window(op, kernel.into(), stride.into(), padding.into());
         let out = win.checked_out(op, h, w);
         let k = win.kernel;
         let weight = self.graph().constant_named(
@@ -274,7 +285,7 @@ impl<'g, T: Float> Var<'g, T> {
     }
 
     /// The maximum over the spatial axes: `[N, C, H, W] → [N, C]`, as Keras'
-    /// `GlobalMaxPooling2D`. Ties split the gradient evenly (the rule of
+    /// `GlobalMaxPooling2D`. NaN propagates; ties split the gradient evenly (the rules of
     /// [`Var::max_axes`]).
     ///
     /// # Panics

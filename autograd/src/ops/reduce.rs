@@ -66,6 +66,25 @@ fn fold_axes<T: Float>(
     out
 }
 
+/// The first element along each of `axes` of `x` (zeros if there is none), with `kept` shape:
+/// the shift that makes a constant lane centre to exactly 0.
+fn first_along<T: Float>(x: &Tensor<T>, axes: &[usize], kept: &[usize]) -> Tensor<T> {
+    if axes.iter().any(|&a| x.shape()[a] == 0) {
+        return Tensor::zeros(kept);
+    }
+    let mut v = x.view();
+    for &a in axes {
+        v.slice_axis_inplace(Axis(a), ndarray::Slice::from(0..1));
+    }
+    Tensor::from_array(v.to_owned())
+}
+
+/// Whether a candidate `v` replaces the best so far in argmax/argmin: when it is `better`
+/// or NaN, unless the best is NaN already (the first NaN wins).
+fn takes_over<T: Float>(best: T, v: T, better: bool) -> bool {
+    !best.is_nan() && (better || v.is_nan())
+}
+
 impl<'g, T: Float> Var<'g, T> {
     /// The sum of all elements, as a scalar (shape `[]`). Backward: `grad` broadcast to the
     /// input's shape.
@@ -156,7 +175,12 @@ impl<'g, T: Float> Var<'g, T> {
 
     /// The variance over `axes` (all if empty) with Bessel's `correction` (1 gives the
     /// unbiased estimate, PyTorch's default; 0 the population variance):
-    /// `Σ(x − mean)² / (n − correction)`.
+    /// `Σ(x − mean)² / max(n − correction, 0)`.
+    ///
+    /// As PyTorch, `n ≤ correction` divides by 0: ∞ for data that varies, NaN for a constant
+    /// or empty lane (never a negative variance). The data are shifted by their first element
+    /// before centring, so a constant lane has a variance of exactly 0, and a large common
+    /// offset loses no precision.
     ///
     /// # Panics
     /// If an axis is out of range or repeated.
@@ -167,12 +191,20 @@ impl<'g, T: Float> Var<'g, T> {
     /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[4]));
     /// assert!((x.var_axes(&[], 1, false).item() - 5.0 / 3.0).abs() < 1e-15);
     /// assert_eq!(x.var_axes(&[], 0, false).item(), 1.25);
+    /// assert_eq!(x.var_axes(&[], 4, false).item(), f64::INFINITY);
     /// ```
     #[track_caller]
     pub fn var_axes(self, axes: &[isize], correction: usize, keepdim: bool) -> Var<'g, T> {
-        let n = self.reduced_count("var", axes);
-        let centered = self - self.mean_axes(axes, true);
-        let dof = T::from_usize(n) - T::from_usize(correction);
+        let shape = self.shape_for("var");
+        let reduced = reduction_axes("var", &shape, axes);
+        let n: usize = reduced.iter().map(|&a| shape[a]).product();
+        let kept = reduced_shape(&shape, &reduced, true);
+        let shift = self
+            .graph()
+            .constant_named("var_shift", first_along(&self.value(), &reduced, &kept));
+        let shifted = self - shift;
+        let centered = shifted - shifted.mean_axes(axes, true);
+        let dof = T::from_usize(n.saturating_sub(correction));
         centered
             .square()
             .sum_axes(axes, keepdim)
@@ -180,12 +212,23 @@ impl<'g, T: Float> Var<'g, T> {
     }
 
     /// The unbiased variance of all elements (`correction = 1`).
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// assert_eq!(g.var(Tensor::from_vec(vec![1.0, 3.0], &[2])).var().item(), 2.0);
+    /// assert!(g.var(Tensor::zeros(&[0])).var().item().is_nan());
+    /// ```
     #[track_caller]
     pub fn var(self) -> Var<'g, T> {
         self.var_axes(&[], 1, false)
     }
 
     /// The standard deviation over `axes`: the square root of [`Var::var_axes`].
+    ///
+    /// Backward: `grad / (2·out)` into the variance's backward, taken as 0 where `out = 0`
+    /// (a constant lane), as PyTorch's `std_backward`: the gradient and the Hessian of the
+    /// standard deviation of identical samples are 0, not NaN. Saves the output.
     ///
     /// # Panics
     /// If an axis is out of range or repeated.
@@ -195,13 +238,34 @@ impl<'g, T: Float> Var<'g, T> {
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0], &[8]));
     /// assert_eq!(x.std_axes(&[0], 0, false).item(), 2.0);
+    ///
+    /// let same = g.var(Tensor::full(&[3], 0.1));
+    /// same.std().backward();
+    /// assert_eq!(same.grad().unwrap().to_vec(), vec![0.0; 3]);
     /// ```
     #[track_caller]
     pub fn std_axes(self, axes: &[isize], correction: usize, keepdim: bool) -> Var<'g, T> {
-        self.var_axes(axes, correction, keepdim).sqrt()
+        self.var_axes(axes, correction, keepdim)
+            .unary("std", T::sqrt, |ctx, g| {
+                let y = ctx.output();
+                let nonzero = y.derive_mask("std_mask", |v| v != T::zero());
+                // The denominator masked too, so no 0/0 reaches a second derivative.
+                let y_safe = y.where_(nonzero, ctx.graph().scalar(T::one()));
+                grads![Some(
+                    (g / y_safe)
+                        .mul_scalar(T::from_f64(0.5))
+                        .keep_where(nonzero)
+                )]
+            })
     }
 
     /// The unbiased standard deviation of all elements.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// assert_eq!(g.var(Tensor::from_vec(vec![1.0, 3.0], &[2])).std().item(), 2f64.sqrt());
+    /// ```
     #[track_caller]
     pub fn std(self) -> Var<'g, T> {
         self.std_axes(&[], 1, false)
@@ -219,8 +283,15 @@ impl<'g, T: Float> Var<'g, T> {
         self.max_axes(&[], false)
     }
 
-    /// The maximum over `axes` (all if empty). Backward: the gradient goes to the maximal
-    /// elements, split evenly between ties. NaN propagates.
+    /// The maximum over `axes` (all if empty), as `torch.amax`; NaN propagates (a lane
+    /// holding NaN has maximum NaN).
+    ///
+    /// Backward: the gradient goes to the maximal elements, split evenly between ties
+    /// (`torch.amax`, and `torch.max()` over everything; `torch.max(dim)` instead gives it all
+    /// to the one index it returns). In a NaN lane the NaNs share it, as `torch.max()`
+    /// (`torch.amax` gives the whole lane NaN). Elsewhere the gradient is exactly 0,
+    /// selected, so an infinite gradient arriving gives 0 there, not NaN (as `torch.max()`;
+    /// `torch.amax` multiplies and gives NaN). Saves the input and the output.
     ///
     /// # Panics
     /// If an axis is out of range or repeated, or the tensor has no elements.
@@ -237,7 +308,7 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn max_axes(self, axes: &[isize], keepdim: bool) -> Var<'g, T> {
         self.extremum("max", axes, keepdim, T::neg_infinity(), |a, b| {
-            if a.is_nan() || b > a { b } else { a }
+            if b > a || b.is_nan() { b } else { a }
         })
     }
 
@@ -247,7 +318,8 @@ impl<'g, T: Float> Var<'g, T> {
         self.min_axes(&[], false)
     }
 
-    /// The minimum over `axes` (all if empty); ties split the gradient evenly.
+    /// The minimum over `axes` (all if empty), as `torch.amin`; NaN propagates. Ties split
+    /// the gradient evenly; the rules of [`Var::max_axes`].
     ///
     /// # Panics
     /// If an axis is out of range or repeated, or the tensor has no elements.
@@ -261,7 +333,7 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn min_axes(self, axes: &[isize], keepdim: bool) -> Var<'g, T> {
         self.extremum("min", axes, keepdim, T::infinity(), |a, b| {
-            if a.is_nan() || b < a { b } else { a }
+            if b < a || b.is_nan() { b } else { a }
         })
     }
 
@@ -272,7 +344,7 @@ impl<'g, T: Float> Var<'g, T> {
         axes: &[isize],
         keepdim: bool,
         init: T,
-        pick: fn(T, T) -> T,
+        pick: fn(T, T) -> T, // the new accumulator; keeps a NaN accumulator
     ) -> Var<'g, T> {
         let shape = self.shape_for(op);
         assert!(
@@ -317,7 +389,11 @@ impl<'g, T: Float> Var<'g, T> {
                 let share = ctx
                     .graph()
                     .constant_named("extremum_share", Tensor::from_array(share));
-                grads![Some(g.reshape(&kept_dims).broadcast_to(x.shape()) * share)]
+                grads![Some(
+                    g.reshape(&kept_dims)
+                        .broadcast_to(x.shape())
+                        .scale_or_zero(share)
+                )]
             },
         )
     }
@@ -360,8 +436,9 @@ impl<'g, T: Float> Var<'g, T> {
         self.logsumexp_axes(&[], false)
     }
 
-    /// The index of the largest element along `axis` (the first on ties), as `torch.argmax`.
-    /// Not differentiable: returns plain indices.
+    /// The index of the largest element along `axis` (the first on ties), as `torch.argmax`;
+    /// NaN counts as the largest, so a lane holding NaN gives its first NaN. Not
+    /// differentiable: returns plain indices.
     ///
     /// # Panics
     /// If `axis` is out of range or has size 0.
@@ -374,16 +451,17 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn argmax(self, axis: isize) -> ArrayD<usize> {
-        self.arg_extremum("argmax", axis, |a, b| b > a)
+        self.arg_extremum("argmax", axis, |best, v| takes_over(best, v, v > best))
     }
 
-    /// The index of the smallest element along `axis` (the first on ties).
+    /// The index of the smallest element along `axis` (the first on ties), as
+    /// `torch.argmin`; a lane holding NaN gives its first NaN.
     ///
     /// # Panics
     /// If `axis` is out of range or has size 0.
     #[track_caller]
     pub fn argmin(self, axis: isize) -> ArrayD<usize> {
-        self.arg_extremum("argmin", axis, |a, b| b < a)
+        self.arg_extremum("argmin", axis, |best, v| takes_over(best, v, v < best))
     }
 
     #[track_caller]
@@ -439,7 +517,8 @@ mod tests {
             // Random reals have no ties; ties are tested exactly below.
             check_grads(|v| v[0].max_axes(&[axis], keepdim), std::slice::from_ref(&x))?;
             check_grads(|v| v[0].min_axes(&[axis], keepdim), std::slice::from_ref(&x))?;
-            check_grads(|v| v[0].max() + v[0].min(), &[x])?;
+            check_grads(|v| v[0].max() + v[0].min(), std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].max_axes(&[axis], keepdim).square(), &[x])?;
         }
 
         #[test]

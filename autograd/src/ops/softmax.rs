@@ -16,6 +16,9 @@ impl<'g, T: Float> Var<'g, T> {
     /// `exp(x) / Σ exp(x)` along `axis`. Backward: `out · (grad − Σ(grad · out))`, saving
     /// the output.
     ///
+    /// A lane holding NaN or +∞, or only −∞ (every position masked out), is NaN, as in
+    /// PyTorch.
+    ///
     /// # Panics
     /// If `axis` is out of range.
     ///
@@ -67,8 +70,12 @@ impl<'g, T: Float> Var<'g, T> {
 fn normalize_lanes<T: Float>(x: &Tensor<T>, axis: usize, log: bool) -> Tensor<T> {
     let mut out = x.view().to_owned();
     for mut lane in out.lanes_mut(Axis(axis)) {
-        let m = lane.fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
-        let m = if m.is_finite() { m } else { T::zero() };
+        // A NaN or +∞ logit, or a lane of −∞ only, gives a NaN lane (x − m is NaN), as
+        // PyTorch: NaN is never hidden.
+        let m = lane.fold(
+            T::neg_infinity(),
+            |m, &v| if v > m || v.is_nan() { v } else { m },
+        );
         let mut sum = T::zero();
         for v in lane.iter_mut() {
             *v -= m;

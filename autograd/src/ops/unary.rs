@@ -1,9 +1,12 @@
 //! Element-wise math: exp, ln, sqrt, square, reciprocal, abs, sign, clamp, erf, powf, pow,
 //! maximum, minimum.
 //!
-//! Kink conventions (exactly tested): `|x|'(0) = 0`, `sign` has no gradient, `clamp` passes
-//! the gradient where `min ≤ x ≤ max` (bounds included), and `maximum`/`minimum` split the
-//! gradient evenly between tied inputs.
+//! Kink conventions (exactly tested, as PyTorch 2.15): `|x|'(0) = 0`, `sign` has no
+//! gradient, `clamp` passes the gradient strictly inside `(min, max)` (0 at the bounds, like
+//! `relu'(0) = 0`), and `maximum`/`minimum` split the gradient evenly between tied inputs.
+//! Every kink and flat region *selects* its gradient (see `keep_where`) instead of
+//! multiplying by a 0/1 mask, so an infinite gradient arriving there gives 0, not NaN.
+//! NaN propagates through `clamp`, `maximum` and `minimum`.
 
 use crate::float::Float;
 use crate::grads;
@@ -19,9 +22,15 @@ impl<'g, T: Float> Var<'g, T> {
         self.graph().constant_named(op, value)
     }
 
+    /// A constant mask computed element-wise from this value: 1 where `keep` holds, else 0.
+    #[track_caller]
+    pub(crate) fn derive_mask(self, op: &'static str, keep: impl Fn(T) -> bool) -> Var<'g, T> {
+        self.derive_const(op, |a| if keep(a) { T::one() } else { T::zero() })
+    }
+
     /// A constant computed element-wise from this value and `other`'s, broadcast together.
     #[track_caller]
-    fn derive_const2(
+    pub(crate) fn derive_const2(
         self,
         other: Var<'g, T>,
         op: &'static str,
@@ -112,7 +121,11 @@ impl<'g, T: Float> Var<'g, T> {
         })
     }
 
-    /// `|x|`. Backward: `grad · sign(x)`, so the gradient at 0 is 0.
+    /// `|x|`. Backward: `grad · sign(x)`, so the gradient at 0 (and, as PyTorch, at NaN) is
+    /// 0. Saves the input.
+    ///
+    /// The 0 at the kink is selected, not multiplied: an infinite gradient arriving at
+    /// `x = 0` (`x.abs().sqrt()`) gives 0 where PyTorch gives NaN.
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor};
@@ -124,11 +137,21 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn abs(self) -> Var<'g, T> {
         self.unary("abs", T::abs, |ctx, g| {
-            grads![Some(g * ctx.input(0).sign())]
+            let sign = ctx.input(0).derive_const("abs_sign", |a| {
+                if a > T::zero() {
+                    T::one()
+                } else if a < T::zero() {
+                    -T::one()
+                } else {
+                    T::zero() // 0 and NaN
+                }
+            });
+            grads![Some(g.scale_or_zero(sign))]
         })
     }
 
-    /// The sign: −1, 0 or 1 (NaN stays NaN). Piecewise constant, so no gradient flows.
+    /// The sign: −1, 0 or 1. NaN stays NaN, as NumPy (PyTorch 2.15 gives 0 for NaN, which
+    /// would hide it). Piecewise constant, so no gradient flows.
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor};
@@ -151,7 +174,11 @@ impl<'g, T: Float> Var<'g, T> {
     }
 
     /// Limits every element to `[min, max]`; pass `T::neg_infinity()` or `T::infinity()`
-    /// for a one-sided clamp. Backward: `grad` where `min ≤ x ≤ max`, 0 elsewhere.
+    /// for a one-sided clamp. NaN stays NaN, as in PyTorch.
+    ///
+    /// Backward: `grad` strictly inside the bounds, exactly 0 at and beyond them and at NaN
+    /// (PyTorch 2.15's `clamp` with scalar bounds; an infinite bound never stops the
+    /// gradient). Saves the input.
     ///
     /// # Panics
     /// If `min > max` or either bound is NaN.
@@ -159,11 +186,11 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
-    /// let x = g.var(Tensor::from_vec(vec![-2.0, 0.5, 3.0], &[3]));
+    /// let x = g.var(Tensor::from_vec(vec![-2.0, 0.5, 1.0, 3.0], &[4]));
     /// let y = x.clamp(-1.0, 1.0);
-    /// assert_eq!(y.value().to_vec(), vec![-1.0, 0.5, 1.0]);
+    /// assert_eq!(y.value().to_vec(), vec![-1.0, 0.5, 1.0, 1.0]);
     /// y.sum().backward();
-    /// assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 1.0, 0.0]);
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 1.0, 0.0, 0.0]);
     /// ```
     #[track_caller]
     pub fn clamp(self, min: T, max: T) -> Var<'g, T> {
@@ -173,16 +200,20 @@ impl<'g, T: Float> Var<'g, T> {
         );
         self.unary(
             "clamp",
-            move |a| a.max(min).min(max),
+            move |a| {
+                if a < min {
+                    min
+                } else if a > max {
+                    max
+                } else {
+                    a // inside, or NaN
+                }
+            },
             move |ctx, g| {
-                let inside = ctx.input(0).derive_const("clamp_mask", |a| {
-                    if a >= min && a <= max {
-                        T::one()
-                    } else {
-                        T::zero()
-                    }
+                let inside = ctx.input(0).derive_mask("clamp_mask", |a| {
+                    (a > min || min == T::neg_infinity()) && (a < max || max == T::infinity())
                 });
-                grads![Some(g * inside)]
+                grads![Some(g.keep_where(inside))]
             },
         )
     }
@@ -231,8 +262,11 @@ impl<'g, T: Float> Var<'g, T> {
 
     /// `selfᵉ` with a tensor exponent, broadcasting.
     ///
-    /// Backward: `grad · e · selfᵉ⁻¹` to `self` and `grad · out · ln(self)` to `e`; the latter
-    /// is taken as 0 where `self = 0` (as PyTorch).
+    /// Backward: `grad · e · selfᵉ⁻¹` to `self` and `grad · out · ln(self)` to `e`. As
+    /// PyTorch, where `self = 0` the latter is 0 for `e ≥ 0` (`0 · ln 0` taken as its limit)
+    /// and `−∞·grad` for `e < 0`; where `self = 0` and `e = 0` the former is 0 (not
+    /// `0 · 0⁻¹`). Both are selects, their masked entries kept out of the second derivatives
+    /// too. Saves the inputs and the output.
     ///
     /// # Panics
     /// If the shapes cannot be broadcast together.
@@ -250,22 +284,33 @@ impl<'g, T: Float> Var<'g, T> {
     pub fn pow(self, e: Var<'g, T>) -> Var<'g, T> {
         self.binary(e, "pow", T::powf, |ctx, g| {
             let (x, e) = (ctx.input(0), ctx.input(1));
+            let one = ctx.graph().scalar(T::one());
             grads![
-                ctx.needs_grad(0)
-                    .then(|| (g * e * x.pow(e - T::one())).sum_to_like(x)),
+                ctx.needs_grad(0).then(|| {
+                    // 0⁰: the derivative is 0, and 0 · 0⁻¹ would be NaN.
+                    let regular = x
+                        .derive_const2(e, "pow_mask", |a, p| bit(a != T::zero() || p != T::zero()));
+                    let e_safe = e.where_(regular, one);
+                    (g * e * x.pow(e_safe - T::one()))
+                        .keep_where(regular)
+                        .sum_to_like(x)
+                }),
                 ctx.needs_grad(1).then(|| {
-                    // ln(x) with x = 0 replaced by 1, so those entries contribute 0, not NaN.
-                    let zero_to_one = x.derive_const("pow_mask", |a| {
-                        if a == T::zero() { T::one() } else { T::zero() }
-                    });
-                    (g * ctx.output() * (x + zero_to_one).ln()).sum_to_like(e)
+                    // 0 · ln 0 with e ≥ 0 is taken as 0 (ln is not evaluated there).
+                    let regular =
+                        x.derive_const2(e, "pow_mask", |a, p| bit(a != T::zero() || p < T::zero()));
+                    let x_safe = x.where_(regular, one);
+                    (g * ctx.output() * x_safe.ln())
+                        .keep_where(regular)
+                        .sum_to_like(e)
                 }),
             ]
         })
     }
 
-    /// Element-wise maximum of two tensors, broadcasting. Backward: the gradient goes to the
-    /// larger input; ties split it evenly.
+    /// Element-wise maximum of two tensors, broadcasting; NaN if either is NaN (as
+    /// `torch.maximum`). Backward: the gradient goes to the larger input; ties split it
+    /// evenly.
     ///
     /// # Panics
     /// If the shapes cannot be broadcast together.
@@ -284,8 +329,9 @@ impl<'g, T: Float> Var<'g, T> {
         self.select_binary(other, "maximum", |a, b| a > b)
     }
 
-    /// Element-wise minimum of two tensors, broadcasting. Backward: the gradient goes to the
-    /// smaller input; ties split it evenly.
+    /// Element-wise minimum of two tensors, broadcasting; NaN if either is NaN (as
+    /// `torch.minimum`). Backward: the gradient goes to the smaller input; ties split it
+    /// evenly.
     ///
     /// # Panics
     /// If the shapes cannot be broadcast together.
@@ -302,8 +348,12 @@ impl<'g, T: Float> Var<'g, T> {
         self.select_binary(other, "minimum", |a, b| a < b)
     }
 
-    /// maximum/minimum: picks `a` where `wins(a, b)`, `b` where `wins(b, a)`, and (on ties)
-    /// either value with the gradient split in half.
+    /// maximum/minimum: picks `a` where `wins(a, b)`, `b` where `wins(b, a)`, NaN if either
+    /// is NaN, and (on ties) either value.
+    ///
+    /// Backward as PyTorch: each input gets the gradient unless the other wins, half of it
+    /// on a tie (so both inputs get the whole gradient where one is NaN); the 0 of the
+    /// losing side is selected, not multiplied.
     #[track_caller]
     fn select_binary(
         self,
@@ -311,26 +361,41 @@ impl<'g, T: Float> Var<'g, T> {
         op: &'static str,
         wins: fn(T, T) -> bool,
     ) -> Var<'g, T> {
-        let pick = move |a: T, b: T| if wins(b, a) { b } else { a };
+        let pick = move |a: T, b: T| {
+            if a.is_nan() || b.is_nan() {
+                a + b
+            } else if wins(b, a) {
+                b
+            } else {
+                a
+            }
+        };
         self.binary(other, op, pick, move |ctx, g| {
             let (a, b) = (ctx.input(0), ctx.input(1));
             let share = move |x: T, y: T| {
-                if wins(x, y) {
-                    T::one()
-                } else if x == y {
+                if x == y {
                     T::from_f64(0.5)
-                } else {
+                } else if wins(y, x) {
                     T::zero()
+                } else {
+                    T::one()
                 }
             };
             grads![
-                ctx.needs_grad(0)
-                    .then(|| (g * a.derive_const2(b, "select_mask", share)).sum_to_like(a)),
-                ctx.needs_grad(1)
-                    .then(|| (g * b.derive_const2(a, "select_mask", share)).sum_to_like(b)),
+                ctx.needs_grad(0).then(|| g
+                    .scale_or_zero(a.derive_const2(b, "select_mask", share))
+                    .sum_to_like(a)),
+                ctx.needs_grad(1).then(|| g
+                    .scale_or_zero(b.derive_const2(a, "select_mask", share))
+                    .sum_to_like(b)),
             ]
         })
     }
+}
+
+/// 1 for true, 0 for false: a mask element.
+fn bit<T: Float>(b: bool) -> T {
+    if b { T::one() } else { T::zero() }
 }
 
 #[cfg(test)]
@@ -357,7 +422,9 @@ mod tests {
         #[test]
         fn abs_and_clamp_grads_match_finite_diff(x in tensor_away_from(shape(), -2.0..2.0, &[-1.0, 0.0, 1.0], 1e-3)) {
             check_grads(|v| v[0].abs(), std::slice::from_ref(&x))?;
-            check_grads(|v| v[0].clamp(-1.0, 1.0) * v[0], &[x])?;
+            check_grads(|v| v[0].clamp(-1.0, 1.0) * v[0], std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].abs() * v[0], std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].clamp(-1.0, 1.0) * v[0], &[x])?;
         }
 
         #[test]
@@ -370,7 +437,8 @@ mod tests {
         fn maximum_minimum_grads_match_finite_diff((a, b) in broadcast_shapes().prop_flat_map(|(a, b)| (tensor_of(a, -2.0..2.0), tensor_of(b, -2.0..2.0)))) {
             // Random reals tie with probability 0; ties are tested exactly below.
             check_grads(|v| v[0].maximum(v[1]) * v[0], &[a.clone(), b.clone()])?;
-            check_grads(|v| v[0].minimum(v[1]) * v[1], &[a, b])?;
+            check_grads(|v| v[0].minimum(v[1]) * v[1], &[a.clone(), b.clone()])?;
+            check_gradgrads(|v| v[0].maximum(v[1]) * v[0], &[a, b])?;
         }
     }
 
@@ -385,11 +453,12 @@ mod tests {
     }
 
     #[test]
-    fn clamp_passes_gradient_at_the_bounds() {
+    fn clamp_stops_the_gradient_at_the_bounds_as_pytorch() {
+        // torch 2.15: x.clamp(-1, 1) at [-1, 1, 0.5, 1.5] has gradient [0, 0, 1, 0].
         let g = Graph::<f64>::new();
-        let x = g.var(Tensor::from_vec(vec![-1.0, 1.0, 1.5], &[3]));
+        let x = g.var(Tensor::from_vec(vec![-1.0, 1.0, 0.5, 1.5], &[4]));
         x.clamp(-1.0, 1.0).sum().backward();
-        assert_eq!(x.grad().unwrap().to_vec(), vec![1.0, 1.0, 0.0]);
+        assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 0.0, 1.0, 0.0]);
     }
 
     #[test]
