@@ -9,9 +9,11 @@
 //! ```
 //! use ferrograd_autograd::testing::program::run_program;
 //!
-//! // Any bytes are a program; this one enters a leaf and applies a few ops.
-//! let report = run_program(&[3, 1, 2, 40, 90, 200, 7, 0, 12, 1, 30]).unwrap();
-//! assert!(report.ops_run + report.ops_refused > 0);
+//! // Any bytes are a program. This one: RNG seed 0, one leaf of rank 1 and size 3 with
+//! // values from 200, 40, 90, then op 0 (`relu`) of the latest value.
+//! let report = run_program(&[0, 0, 1, 2, 200, 40, 90, 0, 0]).unwrap();
+//! assert_eq!((report.ops_run, report.ops_refused), (1, 0));
+//! assert!(report.gradients_checked);
 //! ```
 //!
 //! Ops whose true derivative is infinite at a finite point (`sqrt` at 0, `xᵖ` at 0 for
