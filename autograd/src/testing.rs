@@ -33,6 +33,8 @@ use crate::gradcheck::{GradcheckOptions, gradcheck, gradgradcheck};
 use crate::graph::Var;
 use crate::tensor::Tensor;
 
+pub mod program;
+
 /// Dimension sizes drawn by the shape strategies (size 1 included, to exercise broadcasting).
 pub const DIMS: std::ops::RangeInclusive<usize> = 1..=4;
 
