@@ -17,10 +17,16 @@ use crate::ops::im2col::{Size2, Window};
 use crate::tensor::Tensor;
 
 #[track_caller]
+/// The `[N, C, H, W]` sizes of a pooling input; as PyTorch, only the batch may be empty.
+#[track_caller]
 fn nchw<T: Float>(op: &str, x: Var<'_, T>) -> [usize; 4] {
     let s = x.shape_for(op);
     match s.as_slice() {
-        &[n, c, h, w] => [n, c, h, w],
+        &[n, c, h, w] if c > 0 && h > 0 && w > 0 => [n, c, h, w],
+        &[_, _, _, _] => panic!(
+            "{op}: the input [N, C, H, W] may only have an empty batch, got shape {:?}",
+            s.as_slice()
+        ),
         other => panic!("{op}: the input must be [N, C, H, W], got shape {other:?}"),
     }
 }
@@ -441,5 +447,24 @@ mod tests {
         Graph::<f32>::new()
             .var(Tensor::zeros(&[1, 1, 2, 2]))
             .avg_pool2d(3, 1, 0);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "max_pool2d: the input [N, C, H, W] may only have an empty batch, got shape [1, 1, 0, 4]"
+    )]
+    fn max_pool2d_panics_on_an_empty_plane() {
+        Graph::<f64>::new()
+            .var(Tensor::zeros(&[1, 1, 0, 4]))
+            .max_pool2d(2, 2, 1);
+    }
+
+    #[test]
+    fn pooling_an_empty_batch_gives_an_empty_batch() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::zeros(&[0, 2, 4, 4]));
+        assert_eq!(x.max_pool2d(2, 2, 0).shape(), vec![0, 2, 2, 2]);
+        assert_eq!(x.avg_pool2d(2, 2, 0).shape(), vec![0, 2, 2, 2]);
+        assert_eq!(x.global_max_pool2d().shape(), vec![0, 2]);
     }
 }

@@ -245,6 +245,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn std_axes(self, axes: &[isize], correction: usize, keepdim: bool) -> Var<'g, T> {
+        reduction_axes("std", &self.shape_for("std"), axes);
         self.var_axes(axes, correction, keepdim)
             .unary("std", T::sqrt, |ctx, g| {
                 let y = ctx.output();
@@ -347,12 +348,13 @@ impl<'g, T: Float> Var<'g, T> {
         pick: fn(T, T) -> T, // the new accumulator; keeps a NaN accumulator
     ) -> Var<'g, T> {
         let shape = self.shape_for(op);
+        let axes = reduction_axes(op, &shape, axes);
+        // As torch.amax: empty lanes have no extremum, but no lanes at all is fine.
         assert!(
-            shape.iter().product::<usize>() > 0,
-            "{op}: cannot reduce an empty tensor of shape {:?}",
+            axes.iter().all(|&a| shape[a] > 0),
+            "{op}: cannot reduce over an empty axis of shape {:?}",
             shape.as_slice()
         );
-        let axes = reduction_axes(op, &shape, axes);
         let out = reduced_shape(&shape, &axes, keepdim);
         let kept = reduced_shape(&shape, &axes, true);
         let kept_dims = as_isize(&kept);
@@ -411,21 +413,25 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn logsumexp_axes(self, axes: &[isize], keepdim: bool) -> Var<'g, T> {
+        let shape = self.shape_for("logsumexp");
+        let axes_n = reduction_axes("logsumexp", &shape, axes);
         // The shift m is a constant: the result does not depend on it mathematically, so no
-        // gradient needs to flow through it. An infinite maximum is replaced by 0.
-        let m = self
-            .max_axes(axes, true)
-            .detach()
-            .derive_const(
-                "logsumexp_shift",
-                |a| if a.is_finite() { a } else { T::zero() },
-            );
+        // gradient needs to flow through it. An infinite maximum is replaced by 0, and so is
+        // the maximum of an empty lane (whose sum of exponentials is 0: −∞, as PyTorch).
+        let m = if axes_n.iter().all(|&a| shape[a] > 0) {
+            self.max_axes(axes, true)
+                .detach()
+                .derive_const(
+                    "logsumexp_shift",
+                    |a| if a.is_finite() { a } else { T::zero() },
+                )
+        } else {
+            self.graph().scalar(T::zero())
+        };
         let lse = (self - m).exp().sum_axes(axes, true).ln() + m;
         if keepdim {
             lse
         } else {
-            let shape = self.shape_for("logsumexp");
-            let axes_n = reduction_axes("logsumexp", &shape, axes);
             lse.reshape(&as_isize(&reduced_shape(&shape, &axes_n, false)))
         }
     }
@@ -574,8 +580,40 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "max: cannot reduce an empty tensor of shape [0]")]
+    #[should_panic(expected = "max: cannot reduce over an empty axis of shape [0]")]
     fn max_panics_on_empty_tensor() {
         Graph::<f32>::new().var(Tensor::zeros(&[0])).max();
+    }
+
+    #[test]
+    fn max_over_nonempty_lanes_of_an_empty_batch_is_empty() {
+        let g = Graph::<f32>::new();
+        let x = g.var(Tensor::zeros(&[0, 3]));
+        assert_eq!(x.max_axes(&[1], false).shape(), vec![0]);
+        assert_eq!(x.logsumexp_axes(&[1], true).shape(), vec![0, 1]);
+    }
+
+    #[test]
+    fn logsumexp_of_an_empty_lane_is_minus_infinity() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::zeros(&[2, 0]));
+        let y = x.logsumexp_axes(&[1], false);
+        assert_eq!(y.value().to_vec(), vec![f64::NEG_INFINITY; 2]);
+    }
+
+    #[test]
+    #[should_panic(expected = "std: axis 1 is out of range for shape [3]")]
+    fn std_panics_naming_itself_on_a_bad_axis() {
+        Graph::<f64>::new()
+            .var(Tensor::zeros(&[3]))
+            .std_axes(&[1], 1, false);
+    }
+
+    #[test]
+    #[should_panic(expected = "logsumexp: axis -2 is out of range for shape [3]")]
+    fn logsumexp_panics_naming_itself_on_a_bad_axis() {
+        Graph::<f64>::new()
+            .var(Tensor::zeros(&[3]))
+            .logsumexp_axes(&[-2], false);
     }
 }
