@@ -179,6 +179,11 @@ pub(crate) fn broadcasts_to(from: &[usize], to: &[usize]) -> bool {
 /// Reduces straight from the view (no copy of `a` first); the last axis first, so the
 /// indices of the others stay valid.
 pub(crate) fn sum_to<T: Float>(a: &ArrayViewD<'_, T>, shape: &[usize]) -> ArrayD<T> {
+    if a.is_empty() {
+        // Sums of nothing; and no walk over the outer axes of an empty array, which may be
+        // huge (a broadcast of [2^40, 0]).
+        return crate::tensor::full_array("sum_to", shape, T::zero());
+    }
     let lead = a.ndim() - shape.len();
     let mut axes = (0..a.ndim())
         .rev()

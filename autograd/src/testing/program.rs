@@ -349,7 +349,7 @@ const OPS: &[(&str, Op)] = &[
     ("minimum", |c| c.pick().minimum(c.pick())),
     ("pow", |c| c.pick().abs().add_scalar(0.5).pow(c.pick())),
     ("matmul", |c| c.pick().matmul(c.pick())),
-    ("where_", |c| {
+    ("where", |c| {
         let (a, b) = (c.pick(), c.pick());
         let mask = a.gt(c.graph.scalar(c.d.value()));
         a.where_(mask, b)
