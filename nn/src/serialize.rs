@@ -4,11 +4,11 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use ferrograd_autograd::{Float, Tensor};
-use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, View};
+use safetensors::tensor::{Dtype, Metadata, View};
 
 use crate::module::{Module, ModuleExt};
 
@@ -313,25 +313,90 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Checks the framing that the safetensors parser reports without offsets.
-fn check_framing(path: &Path, bytes: &[u8]) -> Result<()> {
-    let format = |reason: String| Error::Format {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let len = bytes.len();
-    let Some(head) = bytes.get(..8) else {
-        return Err(format(format!(
-            "the file is {len} bytes, shorter than the 8-byte header length at its start"
-        )));
-    };
-    let n = u64::from_le_bytes(head.try_into().expect("8 bytes"));
-    if n > (len as u64).saturating_sub(8) {
-        return Err(format(format!(
-            "the header claims {n} bytes from byte 8, but the file ends at byte {len}"
-        )));
+/// The largest header accepted, as the safetensors crate's own limit (100 MB).
+const MAX_HEADER: u64 = 100_000_000;
+
+/// An open checkpoint whose header has been read and checked: only the header is in
+/// memory; tensors are read one at a time, by the offsets it names.
+struct Checkpoint<'a> {
+    path: &'a Path,
+    file: std::fs::File,
+    metadata: Metadata,
+    /// Where the data section starts: `8 + header length`.
+    data_start: u64,
+}
+
+impl<'a> Checkpoint<'a> {
+    /// Reads the 8-byte header length and the header, bounded by the file's length and by
+    /// [`MAX_HEADER`], and checks that the data section the header describes ends exactly
+    /// where the file ends, before any tensor data is read.
+    fn open(path: &'a Path) -> Result<Self> {
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let format = |reason: String| Error::Format {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        let mut head = [0u8; 8];
+        if len < 8 {
+            return Err(format(format!(
+                "the file is {len} bytes, shorter than the 8-byte header length at its start"
+            )));
+        }
+        file.read_exact(&mut head).map_err(io)?;
+        let n = u64::from_le_bytes(head);
+        if n > len - 8 {
+            return Err(format(format!(
+                "the header claims {n} bytes from byte 8, but the file ends at byte {len}"
+            )));
+        }
+        if n > MAX_HEADER {
+            return Err(format(format!(
+                "the header claims {n} bytes, more than the {MAX_HEADER} that safetensors allows"
+            )));
+        }
+        let mut header = vec![0u8; n as usize];
+        file.read_exact(&mut header).map_err(io)?;
+        let metadata: Metadata = serde_json::from_slice(&header)
+            .map_err(|e| format(format!("invalid header (bytes 8 to {}): {e}", 8 + n)))?;
+        let data_start = 8 + n;
+        let end = data_start + metadata.data_len() as u64;
+        if end != len {
+            return Err(format(format!(
+                "the tensor data starting at byte {data_start} does not end where the file ends (byte {len}): {}",
+                if end > len {
+                    format!("truncated (the header describes data up to byte {end})")
+                } else {
+                    format!("{} bytes of padding after byte {end}", len - end)
+                }
+            )));
+        }
+        Ok(Checkpoint {
+            path,
+            file,
+            metadata,
+            data_start,
+        })
     }
-    Ok(())
+
+    /// The bytes of the tensor at `offsets` within the data section (already checked to
+    /// lie within the file).
+    fn read(&mut self, (begin, end): (usize, usize)) -> Result<Vec<u8>> {
+        let io = |source| Error::Io {
+            path: self.path.to_path_buf(),
+            source,
+        };
+        let mut data = vec![0u8; end - begin];
+        self.file
+            .seek(SeekFrom::Start(self.data_start + begin as u64))
+            .map_err(io)?;
+        self.file.read_exact(&mut data).map_err(io)?;
+        Ok(data)
+    }
 }
 
 /// Loads `module`'s parameters and buffers from the safetensors file at `path`. With
@@ -339,8 +404,13 @@ fn check_framing(path: &Path, bytes: &[u8]) -> Result<()> {
 /// their values and extra tensors are ignored, both listed in the [`LoadReport`]. Nothing is
 /// changed unless every tensor that would be loaded has the right shape and type.
 ///
+/// Only the header is read first: it must be at most 100 MB (safetensors' limit) and
+/// describe a data section that ends exactly where the file ends, so a valid file followed
+/// by padding is an error before any of it is read. Then only the tensors the module
+/// needs are read, each at the offsets the header gives.
+///
 /// # Errors
-/// [`Error::Io`], [`Error::Format`] (naming byte offsets for a truncated file),
+/// [`Error::Io`], [`Error::Format`] (naming byte offsets for a truncated or padded file),
 /// [`Error::Missing`] / [`Error::Unexpected`] (strict only), [`Error::Shape`],
 /// [`Error::Dtype`].
 pub fn load<T: Float, M: Module<T> + ?Sized>(
@@ -349,75 +419,58 @@ pub fn load<T: Float, M: Module<T> + ?Sized>(
     strict: bool,
 ) -> Result<LoadReport> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    check_framing(path, &bytes)?;
-    let file = SafeTensors::deserialize(&bytes).map_err(|e| Error::Format {
-        path: path.to_path_buf(),
-        reason: match e {
-            SafeTensorError::MetadataIncompleteBuffer => {
-                let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
-                format!(
-                    "the tensor data starting at byte {} does not end where the file ends (byte {}): truncated or padded",
-                    8 + n,
-                    bytes.len()
-                )
-            }
-            other => other.to_string(),
-        },
-    })?;
+    let mut file = Checkpoint::open(path)?;
     let state = module.state();
     let names: BTreeSet<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
     let mut report = LoadReport {
         unexpected: file
-            .names()
+            .metadata
+            .offset_keys()
             .into_iter()
-            .filter(|n| !names.contains(n))
-            .map(str::to_string)
+            .filter(|n| !names.contains(n.as_str()))
             .collect(),
         ..LoadReport::default()
     };
     report.unexpected.sort();
-    let mut updates = Vec::new();
+    let mut found = Vec::new();
     for (name, p) in &state {
-        let view = match file.tensor(name) {
-            Ok(view) => view,
-            Err(_) if !strict => {
-                report.missing.push(name.clone());
-                continue;
-            }
-            Err(_) => {
+        let Some(info) = file.metadata.info(name) else {
+            if strict {
                 return Err(Error::Missing {
                     path: path.to_path_buf(),
                     name: name.clone(),
                 });
             }
+            report.missing.push(name.clone());
+            continue;
         };
-        if view.dtype() != dtype_of::<T>() {
+        if info.dtype != dtype_of::<T>() {
             return Err(Error::Dtype {
                 path: path.to_path_buf(),
                 name: name.clone(),
                 expected: dtype_of::<T>().to_string(),
-                found: view.dtype().to_string(),
+                found: info.dtype.to_string(),
             });
         }
-        if view.shape() != p.shape() {
+        if info.shape != p.shape() {
             return Err(Error::Shape {
                 path: path.to_path_buf(),
                 name: name.clone(),
                 expected: p.shape(),
-                found: view.shape().to_vec(),
+                found: info.shape.clone(),
             });
         }
-        updates.push((p, from_bytes::<T>(view.data(), view.shape())));
+        found.push((p, info.data_offsets, info.shape.clone()));
     }
     if strict && !report.unexpected.is_empty() {
         return Err(Error::Unexpected {
             path: path.to_path_buf(),
             names: report.unexpected,
         });
+    }
+    let mut updates = Vec::with_capacity(found.len());
+    for (p, offsets, shape) in found {
+        updates.push((p, from_bytes::<T>(&file.read(offsets)?, &shape)));
     }
     for (p, value) in updates {
         p.set_value(value);
