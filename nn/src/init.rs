@@ -195,27 +195,21 @@ impl Init {
         shape: &[usize],
         rng: &mut R,
     ) -> Result<Tensor<T>, String> {
-        if matches!(
+        let scaled = matches!(
             self,
             Init::XavierUniform { .. }
                 | Init::XavierNormal { .. }
                 | Init::KaimingUniform { .. }
                 | Init::KaimingNormal { .. }
-        ) {
+        );
+        if scaled {
             check_fan_shape(shape);
         }
-        let mut data = alloc::<T>(shape)?;
-        let n = data.capacity();
+        let (mut data, n) = alloc::<T>(shape)?;
         if n == 0 {
+            // No scale computed: a fan of 0 would give 1/√0.
             return Ok(Tensor::from_vec(data, shape));
         }
-        let f = T::from_f64;
-        let mut fill = |sample: &mut dyn FnMut() -> T| data.extend((0..n).map(|_| sample()));
-        let uniform =
-            |low: f64, high: f64| move |rng: &mut R| T::sample_uniform(rng, f(low), f(high));
-        let normal = |mean: f64, std: f64| {
-            move |rng: &mut R| f(mean) + f(std) * T::sample_standard_normal(rng)
-        };
         let fan = |mode: FanMode| {
             let (fan_in, fan_out) = fans(shape);
             (match mode {
@@ -227,44 +221,37 @@ impl Init {
             let (i, o) = fans(shape);
             (i + o) as f64
         };
-        match *self {
-            Init::Zeros => fill(&mut T::zero),
-            Init::Ones => fill(&mut T::one),
-            Init::Constant(v) => fill(&mut || f(v)),
-            Init::Uniform { low, high } => {
-                let s = uniform(low, high);
-                fill(&mut || s(rng))
-            }
-            Init::Normal { mean, std } => {
-                let s = normal(mean, std);
-                fill(&mut || s(rng))
-            }
-            Init::XavierUniform { gain } => {
-                let b = gain * (6.0 / xavier()).sqrt();
-                let s = uniform(-b, b);
-                fill(&mut || s(rng))
-            }
-            Init::XavierNormal { gain } => {
-                let s = normal(0.0, gain * (2.0 / xavier()).sqrt());
-                fill(&mut || s(rng))
-            }
-            Init::KaimingUniform { gain, mode } => {
-                let b = gain * (3.0 / fan(mode)).sqrt();
-                let s = uniform(-b, b);
-                fill(&mut || s(rng))
-            }
-            Init::KaimingNormal { gain, mode } => {
-                let s = normal(0.0, gain / fan(mode).sqrt());
-                fill(&mut || s(rng))
-            }
-        }
+        let uniform = |bound: f64| Init::Uniform {
+            low: -bound,
+            high: bound,
+        };
+        let normal = |std: f64| Init::Normal { mean: 0.0, std };
+        // The scaled rules are uniform or normal rules once their scale is known.
+        let rule = match *self {
+            Init::XavierUniform { gain } => uniform(gain * (6.0 / xavier()).sqrt()),
+            Init::XavierNormal { gain } => normal(gain * (2.0 / xavier()).sqrt()),
+            Init::KaimingUniform { gain, mode } => uniform(gain * (3.0 / fan(mode)).sqrt()),
+            Init::KaimingNormal { gain, mode } => normal(gain / fan(mode).sqrt()),
+            other => other,
+        };
+        let f = T::from_f64;
+        let values = (0..n).map(|_| match rule {
+            Init::Zeros => T::zero(),
+            Init::Ones => T::one(),
+            Init::Constant(v) => f(v),
+            Init::Uniform { low, high } => T::sample_uniform(rng, f(low), f(high)),
+            Init::Normal { mean, std } => f(mean) + f(std) * T::sample_standard_normal(rng),
+            _ => unreachable!("scaled rules were turned into uniform or normal ones"),
+        });
+        data.extend(values);
         Ok(Tensor::from_vec(data, shape))
     }
 }
 
-/// Room for the elements of `shape`, or why there is none: the element count overflows, or
-/// the allocator refuses the memory (reported instead of aborting the process).
-fn alloc<T: Float>(shape: &[usize]) -> Result<Vec<T>, String> {
+/// Room for the elements of `shape` and their count, or why there is none: the element
+/// count overflows, or the allocator refuses the memory (reported instead of aborting the
+/// process).
+fn alloc<T: Float>(shape: &[usize]) -> Result<(Vec<T>, usize), String> {
     let n = shape
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
@@ -277,7 +264,7 @@ fn alloc<T: Float>(shape: &[usize]) -> Result<Vec<T>, String> {
             T::DTYPE
         )
     })?;
-    Ok(data)
+    Ok((data, n))
 }
 
 /// A parameter of `shape` with every element `value`, for a layer constructor: a tensor
@@ -290,8 +277,8 @@ pub(crate) fn constant_param<T: Float>(
     value: f64,
 ) -> Param<T> {
     match alloc::<T>(shape) {
-        Ok(mut data) => {
-            data.resize(data.capacity(), T::from_f64(value));
+        Ok((mut data, n)) => {
+            data.resize(n, T::from_f64(value));
             Param::new(Tensor::from_vec(data, shape))
         }
         Err(e) => panic!("{op}: {what} of shape {shape:?} is too large: {e}"),
@@ -359,6 +346,19 @@ mod tests {
         assert!(default.to_vec().iter().all(|v| v.abs() <= bound));
         // Uniform(±b) has std b/√3.
         assert!((moments(&default).1 - bound / 3f64.sqrt()).abs() < 0.01 * bound);
+    }
+
+    #[test]
+    fn draws_are_the_tensor_constructors_draws_so_seeded_models_are_unchanged() {
+        let bound = (6.0f64 / (3.0 + 4.0)).sqrt();
+        assert_eq!(
+            Init::glorot_uniform().tensor::<f32, _>(&[4, 3], &mut rng(5)),
+            Tensor::rand_uniform(&[4, 3], -bound as f32, bound as f32, &mut rng(5))
+        );
+        assert_eq!(
+            Init::he_normal().tensor::<f64, _>(&[4, 3], &mut rng(5)),
+            Tensor::rand_normal(&[4, 3], 0.0, 2f64.sqrt() / 3f64.sqrt(), &mut rng(5))
+        );
     }
 
     #[test]
