@@ -249,13 +249,19 @@ impl Init {
 }
 
 /// Room for the elements of `shape` and their count, or why there is none: the element
-/// count overflows, or the allocator refuses the memory (reported instead of aborting the
+/// count overflows (or, as ndarray counts, the product of the non-zero dimensions
+/// exceeds `isize::MAX`), or the allocator refuses the memory (reported instead of aborting the
 /// process).
 fn alloc<T: Float>(shape: &[usize]) -> Result<(Vec<T>, usize), String> {
-    let n = shape
+    // ndarray also refuses a shape whose non-zero dimensions multiply past isize::MAX,
+    // even with no elements.
+    shape
         .iter()
+        .filter(|&&d| d != 0)
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or("its element count overflows usize")?;
+        .filter(|&p| p <= isize::MAX as usize)
+        .ok_or("its dimensions multiply past isize::MAX")?;
+    let n = shape.iter().product();
     let mut data = Vec::new();
     data.try_reserve_exact(n).map_err(|_| {
         let bytes = n as u128 * std::mem::size_of::<T>() as u128;

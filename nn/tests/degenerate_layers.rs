@@ -108,7 +108,7 @@ fn linear_too_large_to_allocate_panics_naming_itself_and_the_shape() {
 
 #[test]
 #[should_panic(
-    expected = "Conv2d::new: weight of shape [4294967296, 4294967296, 3, 3] is too large: its element count overflows usize"
+    expected = "Conv2d::new: weight of shape [4294967296, 4294967296, 3, 3] is too large: its dimensions multiply past isize::MAX"
 )]
 fn conv2d_whose_element_count_overflows_panics_naming_itself() {
     Conv2d::<f32>::new(1 << 32, 1 << 32, 3, ConvOptions::new(), &mut init::rng(0));
@@ -124,7 +124,7 @@ fn lstm_too_large_to_allocate_names_the_weight() {
 
 #[test]
 #[should_panic(
-    expected = "Embedding::new: weight of shape [18014398509481984, 1024] is too large: its element count overflows usize"
+    expected = "Embedding::new: weight of shape [18014398509481984, 1024] is too large: its dimensions multiply past isize::MAX"
 )]
 fn embedding_too_large_panics_naming_itself() {
     Embedding::<f32>::new(1 << 54, 1024, &mut init::rng(0));
@@ -151,4 +151,26 @@ fn init_tensor_too_large_panics_naming_the_shape() {
 #[should_panic(expected = "Linear::new: weight of shape [1048576, 1048576] is too large")]
 fn linear_of_four_tib_panics_under_heuristic_overcommit() {
     Linear::<f32>::new(1 << 20, 1 << 20, &mut init::rng(0));
+}
+
+#[test]
+#[should_panic(expected = "Lstm::new: 4 gates × hidden_size 4611686018427387904 overflows usize")]
+fn lstm_whose_gate_rows_overflow_panics_naming_itself() {
+    Lstm::<f32>::new(3, 1 << 62, 1, &mut init::rng(0));
+}
+
+#[test]
+#[should_panic(
+    expected = "Conv2d::new: weight of shape [0, 1099511627776, 1048576, 1048576] is too large: its dimensions multiply past isize::MAX"
+)]
+fn a_conv_with_no_outputs_but_an_unrepresentable_shape_panics_naming_itself() {
+    // No elements, but ndarray cannot represent the shape (its non-zero dimensions
+    // multiply past isize::MAX); the fan in would overflow too.
+    Conv2d::<f32>::new(
+        1 << 40,
+        0,
+        (1 << 20, 1 << 20),
+        ConvOptions::new(),
+        &mut init::rng(0),
+    );
 }

@@ -31,8 +31,8 @@ impl<T: Float> ConvParams<T> {
         );
         let new = format!("{op}::new");
         let weight = Init::pytorch_default().param(&new, "weight", shape, rng);
-        // The weight exists, so its fan in cannot overflow. PyTorch leaves the bias
-        // uninitialised when the fan in is 0; zeros are the defined equivalent.
+        // PyTorch leaves the bias uninitialised when the fan in is 0; zeros are the defined
+        // equivalent. The weight exists, so its dimensions' product cannot overflow.
         let fan_in = shape[1..].iter().product();
         let bias = Some(default_bias(&new, shape[0], fan_in, rng));
         ConvParams {
