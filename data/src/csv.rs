@@ -1,17 +1,27 @@
 //! Numeric CSV files with a header, an optional target column and a choice of delimiter,
 //! parsed with the `csv` crate.
 
+use std::cell::Cell;
+use std::io::Read;
 use std::path::Path;
+use std::rc::Rc;
 
 use ferrograd_autograd::{Float, Tensor};
 
 use crate::error::{Error, Result};
+
+/// The default bound on one record (line) of a CSV file: 1 MiB.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// The CSV parser's read buffer: how far reading may run ahead of the record being parsed.
+const BUFFER: usize = 8 << 10;
 
 /// How to read a CSV file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CsvOptions {
     delimiter: u8,
     target: Option<String>,
+    max_record_bytes: usize,
 }
 
 impl Default for CsvOptions {
@@ -26,7 +36,18 @@ impl CsvOptions {
         CsvOptions {
             delimiter: b',',
             target: None,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
         }
+    }
+
+    /// The longest record (a line, or several for a quoted field holding newlines) read,
+    /// in bytes including its line terminator; [`DEFAULT_MAX_RECORD_BYTES`] (1 MiB) unless
+    /// set. A longer one is an error naming its line, found after reading at most this
+    /// many bytes (plus an 8 KiB read buffer) of it, so one endless line (`/dev/zero`)
+    /// cannot exhaust memory.
+    pub fn max_record_bytes(mut self, bytes: usize) -> Self {
+        self.max_record_bytes = bytes;
+        self
     }
 
     /// The field delimiter, e.g. `b';'` or `b'\t'`.
@@ -60,7 +81,8 @@ pub struct Csv<T: Float = f32> {
 /// # Errors
 /// [`Error::Io`] if the file cannot be read; [`Error::Format`] naming the line (1-based,
 /// the header is line 1) for a row with the wrong number of fields, a field that is not a
-/// number (with its column), a missing target column, or a malformed file.
+/// number (with its column), a missing target column, a record longer than
+/// [`CsvOptions::max_record_bytes`], or a malformed file.
 ///
 /// ```
 /// use ferrograd_data::csv::{CsvOptions, read_csv};
@@ -74,18 +96,56 @@ pub struct Csv<T: Float = f32> {
 /// ```
 pub fn read_csv<T: Float>(path: impl AsRef<Path>, options: &CsvOptions) -> Result<Csv<T>> {
     let path = path.as_ref();
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    read_csv_from(file, path, options)
+}
+
+/// [`read_csv`] from any reader (a socket, a decompressor, stdin); `name` stands for the
+/// path in error messages.
+///
+/// # Errors
+/// As [`read_csv`].
+///
+/// ```
+/// use ferrograd_data::csv::{CsvOptions, read_csv_from};
+/// let endless = std::io::repeat(b'7'); // one line that never ends
+/// let e = read_csv_from::<f32, _>(endless, "<stream>", &CsvOptions::new().max_record_bytes(100))
+///     .unwrap_err();
+/// assert_eq!(
+///     e.to_string(),
+///     "<stream>: line 1: the record is longer than 100 bytes (CsvOptions::max_record_bytes)"
+/// );
+/// ```
+pub fn read_csv_from<T: Float, R: Read>(
+    reader: R,
+    name: impl AsRef<Path>,
+    options: &CsvOptions,
+) -> Result<Csv<T>> {
+    let path = name.as_ref();
+    let max = options.max_record_bytes;
+    // Reading stops `max` bytes (plus the parser's buffer) past the current record's
+    // start; each record is also checked exactly once it is complete.
+    let stop = Rc::new(Cell::new(allowance(0, max)));
+    let bounded = Bounded {
+        inner: reader,
+        pos: 0,
+        stop: Rc::clone(&stop),
+    };
     let mut reader = ::csv::ReaderBuilder::new()
         .delimiter(options.delimiter)
         .has_headers(true)
         .flexible(true)
-        .from_path(path)
-        .map_err(|e| csv_error(path, e))?;
+        .buffer_capacity(BUFFER)
+        .from_reader(bounded);
     let header: Vec<String> = reader
         .headers()
-        .map_err(|e| csv_error(path, e))?
+        .map_err(|e| csv_error(path, e, 1, max))?
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
+    if reader.position().byte() > max as u64 {
+        return Err(too_long(path, 1, max));
+    }
     let target = match &options.target {
         Some(name) => Some(header.iter().position(|h| h == name).ok_or_else(|| {
             Error::line(
@@ -103,9 +163,20 @@ pub fn read_csv<T: Float>(path: impl AsRef<Path>, options: &CsvOptions) -> Resul
         .map(|(_, h)| h.clone())
         .collect();
     let (mut values, mut targets, mut rows) = (Vec::new(), Vec::new(), 0);
-    for record in reader.records() {
-        let record = record.map_err(|e| csv_error(path, e))?;
-        let line = record.position().map_or(0, |p| p.line());
+    let mut record = ::csv::StringRecord::new();
+    loop {
+        let start = reader.position().clone();
+        stop.set(allowance(start.byte(), max));
+        let more = reader
+            .read_record(&mut record)
+            .map_err(|e| csv_error(path, e, start.line(), max))?;
+        if !more {
+            break;
+        }
+        if reader.position().byte() - start.byte() > max as u64 {
+            return Err(too_long(path, start.line(), max));
+        }
+        let line = record.position().map_or(start.line(), |p| p.line());
         if record.len() != header.len() {
             return Err(Error::line(
                 path,
@@ -136,9 +207,66 @@ pub fn read_csv<T: Float>(path: impl AsRef<Path>, options: &CsvOptions) -> Resul
     })
 }
 
-fn csv_error(path: &Path, e: ::csv::Error) -> Error {
-    let line = e.position().map_or(0, |p| p.line());
+/// The error for a record, starting at `line`, longer than `max` bytes.
+fn too_long(path: &Path, line: u64, max: usize) -> Error {
+    Error::line(
+        path,
+        line,
+        format!("the record is longer than {max} bytes (CsvOptions::max_record_bytes)"),
+    )
+}
+
+/// The byte offset past which reading is refused while a record starting at `start` is
+/// parsed: one byte past `max` (so an over-long record is seen) plus the parser's buffer.
+fn allowance(start: u64, max: usize) -> u64 {
+    start
+        .saturating_add(max as u64)
+        .saturating_add(1 + BUFFER as u64)
+}
+
+/// A reader that refuses to read past a moving bound, with a [`RecordTooLong`] error.
+struct Bounded<R> {
+    inner: R,
+    pos: u64,
+    stop: Rc<Cell<u64>>,
+}
+
+/// The marker error of [`Bounded`].
+#[derive(Debug)]
+struct RecordTooLong;
+
+impl std::fmt::Display for RecordTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("record too long")
+    }
+}
+
+impl std::error::Error for RecordTooLong {}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.stop.get().saturating_sub(self.pos);
+        if left == 0 && !buf.is_empty() {
+            return Err(std::io::Error::other(RecordTooLong));
+        }
+        let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let got = self.inner.read(&mut buf[..n])?;
+        self.pos += got as u64;
+        Ok(got)
+    }
+}
+
+/// The crate error for a CSV error in the record starting at `line`.
+fn csv_error(path: &Path, e: ::csv::Error, line: u64, max: usize) -> Error {
+    let line = e.position().map_or(line, |p| p.line());
     match e.into_kind() {
+        ::csv::ErrorKind::Io(io)
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<RecordTooLong>()) =>
+        {
+            too_long(path, line, max)
+        }
         ::csv::ErrorKind::Io(io) => Error::io(path, io),
         kind => Error::line(path, line, format!("{kind:?}")),
     }

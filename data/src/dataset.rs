@@ -352,14 +352,27 @@ impl<T: Float, D: Dataset<T> + 'static> DataLoader<D, T> {
         if self.prefetch {
             let (tx, rx) = mpsc::sync_channel(1);
             let dataset = Arc::clone(&self.dataset);
+            let total = chunks.len();
             std::thread::spawn(move || {
                 for chunk in chunks {
-                    if tx.send(dataset.batch(&chunk)).is_err() {
-                        break; // the consumer stopped early
+                    // A panic in the dataset (a `map` closure, a bad sample) is caught and
+                    // handed to the consumer, who panics with it; the epoch never just ends.
+                    let batch = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        dataset.batch(&chunk)
+                    }))
+                    .map_err(|payload| panic_message(payload.as_ref()));
+                    let failed = batch.is_err();
+                    if tx.send(batch).is_err() || failed {
+                        break; // the consumer stopped early, or has the failure
                     }
                 }
             });
-            Batches(Source::Thread(rx))
+            Batches(Source::Thread {
+                rx,
+                epoch,
+                received: 0,
+                total,
+            })
         } else {
             let dataset: Arc<dyn Dataset<T>> = self.dataset.clone();
             Batches(Source::Inline(dataset, chunks.into_iter()))
@@ -367,12 +380,35 @@ impl<T: Float, D: Dataset<T> + 'static> DataLoader<D, T> {
     }
 }
 
+/// The text of a panic's payload (`panic!` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
 enum Source<T: Float> {
     Inline(Arc<dyn Dataset<T>>, std::vec::IntoIter<Vec<usize>>),
-    Thread(mpsc::Receiver<Batch<T>>),
+    Thread {
+        rx: mpsc::Receiver<std::result::Result<Batch<T>, String>>,
+        epoch: u64,
+        received: usize,
+        total: usize,
+    },
 }
 
 /// The batches of one epoch, from [`DataLoader::iter`] or [`DataLoader::epoch`].
+///
+/// # Panics
+/// `next` panics if the dataset panics while collating a batch. Without prefetch that is the
+/// dataset's own panic; with prefetch, the dataset runs on the background thread and `next`
+/// panics with its message, the epoch and the batch
+/// (`DataLoader: the dataset panicked on the prefetch thread (epoch 0, batch 3 of 10): ...`).
+/// Either way an epoch never ends early.
 pub struct Batches<T: Float>(Source<T>);
 
 impl<T: Float> Iterator for Batches<T> {
@@ -381,7 +417,24 @@ impl<T: Float> Iterator for Batches<T> {
     fn next(&mut self) -> Option<Batch<T>> {
         match &mut self.0 {
             Source::Inline(ds, chunks) => chunks.next().map(|c| ds.batch(&c)),
-            Source::Thread(rx) => rx.recv().ok(),
+            Source::Thread {
+                rx,
+                epoch,
+                received,
+                total,
+            } => match rx.recv() {
+                Ok(Ok(batch)) => {
+                    *received += 1;
+                    Some(batch)
+                }
+                Ok(Err(message)) => panic!(
+                    "DataLoader: the dataset panicked on the prefetch thread (epoch {epoch}, batch {received} of {total}): {message}"
+                ),
+                Err(_) if *received == *total => None,
+                Err(_) => panic!(
+                    "DataLoader: the prefetch thread stopped after {received} of {total} batches (epoch {epoch})"
+                ),
+            },
         }
     }
 }

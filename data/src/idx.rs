@@ -2,18 +2,82 @@
 //!
 //! A file is a 4-byte magic number (two zero bytes, a type code, the number of dimensions),
 //! one big-endian `u32` size per dimension, then the elements in row-major order, big-endian.
-//! Reading validates all of it before allocating for the data, and bounds the decompressed
-//! size of a `.gz` file by what the header announces, so a corrupt or hostile file gets an
-//! error naming the file and the byte offset, never a panic or a huge allocation.
+//! Reading validates all of it before allocating for the data, so a corrupt or hostile file
+//! gets an error naming the file and the byte offset, never a panic or a huge allocation.
+//!
+//! # How much is read
+//! The header announces the data's size, and nothing beyond it (plus one byte, to detect
+//! trailing data) is read or decompressed. The announcement itself is bounded
+//! ([`IdxOptions`]):
+//! - by [`IdxOptions::max_bytes`] (4 GiB unless set), for every input;
+//! - for gzip input of known size (a file, bytes in memory), by what that input can
+//!   plausibly hold: at most [`IdxOptions::max_ratio`] (100 unless set) times its
+//!   compressed size. Real IDX files compress 2–5× (MNIST's test images 4.8×, its labels
+//!   2.2×); deflate's hard limit is about 1032×, reached only by data such as a run of
+//!   zeros. So a 1 MiB gzip whose header announces 1 GiB is refused before anything is
+//!   decompressed, instead of costing 1 GiB of memory.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// The largest data section read (4 GiB): a header announcing more is rejected before any
-/// allocation, which also bounds what a gzip bomb can make us decompress.
-const MAX_BYTES: usize = 1 << 32;
+/// The default [`IdxOptions::max_bytes`]: 4 GiB.
+pub const DEFAULT_MAX_BYTES: u64 = 1 << 32;
+
+/// The default [`IdxOptions::max_ratio`]: 100.
+pub const DEFAULT_MAX_RATIO: u64 = 100;
+
+/// Bounds on what an IDX header may announce, see [the module docs](self#how-much-is-read).
+///
+/// ```
+/// use ferrograd_data::idx::{IdxOptions, read_idx_bytes_with};
+/// // A gzip of 64 KiB of zeros, announced as a [65536] u8 file: about 1000× compression.
+/// let mut raw = vec![0, 0, 0x08, 1, 0, 1, 0, 0];
+/// raw.resize(8 + 65536, 0);
+/// let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+/// std::io::Write::write_all(&mut gz, &raw).unwrap();
+/// let gz = gz.finish().unwrap();
+/// let e = read_idx_bytes_with("zeros.idx.gz", &gz, &IdxOptions::new()).unwrap_err();
+/// assert!(e.to_string().contains("more than 100 × the"));
+/// let idx = read_idx_bytes_with("zeros.idx.gz", &gz, &IdxOptions::new().max_ratio(2000))?;
+/// assert_eq!(idx.shape, [65536]);
+/// # Ok::<(), ferrograd_data::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdxOptions {
+    max_bytes: u64,
+    max_ratio: u64,
+}
+
+impl Default for IdxOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl IdxOptions {
+    /// [`DEFAULT_MAX_BYTES`] and [`DEFAULT_MAX_RATIO`].
+    pub fn new() -> Self {
+        IdxOptions {
+            max_bytes: DEFAULT_MAX_BYTES,
+            max_ratio: DEFAULT_MAX_RATIO,
+        }
+    }
+
+    /// The largest data section (after the header) accepted, in bytes.
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = bytes;
+        self
+    }
+
+    /// For gzip input of known size: the largest data section accepted, as a multiple of
+    /// the compressed input's size.
+    pub fn max_ratio(mut self, ratio: u64) -> Self {
+        self.max_ratio = ratio;
+        self
+    }
+}
 
 /// The element type of an IDX file, by its type code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,12 +160,13 @@ impl Idx {
     }
 }
 
-/// Reads an IDX file, gzip-compressed or not (detected from its first bytes).
+/// Reads an IDX file, gzip-compressed or not (detected from its first bytes), with the
+/// default [`IdxOptions`].
 ///
 /// # Errors
 /// [`Error::Io`] if the file cannot be read; [`Error::Format`] naming the byte offset if the
-/// magic number, type code or dimension count is invalid, or the data is shorter or longer
-/// than the dimensions announce.
+/// magic number, type code or dimension count is invalid, the dimensions announce more
+/// data than [`IdxOptions`] accepts, or the data is shorter or longer than they announce.
 ///
 /// ```
 /// use ferrograd_data::idx::{Idx, IdxType, read_idx, write_idx};
@@ -112,9 +177,19 @@ impl Idx {
 /// # Ok::<(), ferrograd_data::Error>(())
 /// ```
 pub fn read_idx(path: impl AsRef<Path>) -> Result<Idx> {
+    read_idx_with(path, &IdxOptions::new())
+}
+
+/// [`read_idx`] with explicit bounds.
+///
+/// # Errors
+/// As [`read_idx`].
+pub fn read_idx_with(path: impl AsRef<Path>, options: &IdxOptions) -> Result<Idx> {
     let path = path.as_ref();
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    read_from(path, std::io::BufReader::new(file))
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    let len = meta.is_file().then_some(meta.len());
+    read_from(path, std::io::BufReader::new(file), len, options)
 }
 
 /// [`read_idx`] from bytes in memory (an embedded file); `name` stands for the path in
@@ -123,19 +198,71 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<Idx> {
 /// # Errors
 /// As [`read_idx`].
 pub fn read_idx_bytes(name: &str, bytes: &[u8]) -> Result<Idx> {
-    read_from(Path::new(name), bytes)
+    read_idx_bytes_with(name, bytes, &IdxOptions::new())
 }
 
-/// Reads an IDX stream, decompressing it if it starts with the gzip magic bytes.
-fn read_from(path: &Path, mut reader: impl Read) -> Result<Idx> {
+/// [`read_idx_bytes`] with explicit bounds.
+///
+/// # Errors
+/// As [`read_idx`].
+pub fn read_idx_bytes_with(name: &str, bytes: &[u8], options: &IdxOptions) -> Result<Idx> {
+    read_from(Path::new(name), bytes, Some(bytes.len() as u64), options)
+}
+
+/// Reads an IDX stream of `len` bytes (if known), decompressing it if it starts with the
+/// gzip magic bytes.
+fn read_from(
+    path: &Path,
+    mut reader: impl Read,
+    len: Option<u64>,
+    options: &IdxOptions,
+) -> Result<Idx> {
     let mut magic = [0u8; 2];
     let got = read_up_to(&mut reader, &mut magic).map_err(|e| Error::io(path, e))?;
     let head = &magic[..got];
     let chained = std::io::Cursor::new(head.to_vec()).chain(reader);
     if head == [0x1f, 0x8b] {
-        parse(path, flate2::read::GzDecoder::new(chained))
+        let limit = Limit {
+            max_bytes: options.max_bytes,
+            compressed: len.map(|len| (len, options.max_ratio)),
+        };
+        parse(path, flate2::read::GzDecoder::new(chained), limit)
     } else {
-        parse(path, chained)
+        let limit = Limit {
+            max_bytes: options.max_bytes,
+            compressed: None,
+        };
+        parse(path, chained, limit)
+    }
+}
+
+/// The bound on the announced data size: `max_bytes`, and for compressed input of known
+/// size, `ratio ×` that size.
+struct Limit {
+    max_bytes: u64,
+    compressed: Option<(u64, u64)>,
+}
+
+impl Limit {
+    /// Why `bytes` announced by `shape` are refused, if they are.
+    fn check(&self, shape: &[usize], bytes: Option<u128>) -> Option<String> {
+        let announced = match bytes {
+            Some(b) => format!("{b} bytes of data"),
+            None => "more than 2^128 bytes of data".to_string(),
+        };
+        let bytes = bytes.unwrap_or(u128::MAX);
+        if bytes > u128::from(self.max_bytes) {
+            return Some(format!(
+                "dimensions {shape:?} announce {announced}, more than the {} bytes this reader accepts (IdxOptions::max_bytes)",
+                self.max_bytes
+            ));
+        }
+        let (len, ratio) = self.compressed?;
+        (bytes > u128::from(len) * u128::from(ratio)).then(|| {
+            format!(
+                "dimensions {shape:?} announce {announced}, more than {ratio} × the {len}-byte compressed input (IdxOptions::max_ratio): refused before decompressing"
+            )
+        })
     }
 }
 
@@ -151,7 +278,7 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-fn parse(path: &Path, mut r: impl Read) -> Result<Idx> {
+fn parse(path: &Path, mut r: impl Read, limit: Limit) -> Result<Idx> {
     let fmt = |offset: u64, reason: String| Error::format(path, offset, reason);
     let io = |e: std::io::Error| Error::io(path, e);
     let mut magic = [0u8; 4];
@@ -190,18 +317,18 @@ fn parse(path: &Path, mut r: impl Read) -> Result<Idx> {
         .map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")) as usize)
         .collect();
     let data_start = 4 + 4 * ndim as u64;
-    let expected = shape
+    let announced = shape
         .iter()
-        .try_fold(dtype.size(), |acc, &d| acc.checked_mul(d))
-        .filter(|&n| n <= MAX_BYTES)
-        .ok_or_else(|| {
-            fmt(
-                4,
-                format!(
-                    "dimensions {shape:?} announce more than the 4 GiB of data this reader accepts"
-                ),
-            )
-        })?;
+        .try_fold(dtype.size() as u128, |acc, &d| acc.checked_mul(d as u128));
+    if let Some(reason) = limit.check(&shape, announced) {
+        return Err(fmt(4, reason));
+    }
+    let expected = usize::try_from(announced.expect("checked above")).map_err(|_| {
+        fmt(
+            4,
+            format!("dimensions {shape:?} do not fit this machine's memory"),
+        )
+    })?;
     // Read at most one byte more than announced, so trailing data is detected without
     // reading (or decompressing) an unbounded amount.
     let mut bytes = Vec::new();
@@ -372,7 +499,7 @@ mod tests {
             &[
                 0, 0, 0x0E, 3, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
             ],
-            "byte 4: dimensions [4294967295, 4294967295, 4294967295] announce more than the 4 GiB of data this reader accepts",
+            "byte 4: dimensions [4294967295, 4294967295, 4294967295] announce 633825299671392843082401579000 bytes of data, more than the 4294967296 bytes this reader accepts (IdxOptions::max_bytes)",
         );
         std::fs::remove_file(&path).ok();
     }

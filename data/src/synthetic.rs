@@ -1,10 +1,17 @@
 //! Seeded synthetic datasets, as scikit-learn's `make_*` generators, plus sequence tasks for
 //! recurrent models. Each returns a [`TensorDataset`]; the same seed gives the same data.
+//!
+//! The classification generators (`make_moons`, `make_circles`, `make_spirals`,
+//! `make_blobs`) return their samples shuffled, from the same seed, as scikit-learn's
+//! default `shuffle=True`: any contiguous slice (a validation split taken from the end, a
+//! k-fold part) holds every class. The others draw every sample independently, so their
+//! order carries nothing to shuffle away.
 
 use std::f64::consts::PI;
 
 use ferrograd_autograd::{Float, Tensor};
 use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 
@@ -19,6 +26,25 @@ fn dataset<T: Float>(x: Vec<f64>, shape: &[usize], y: Targets<T>) -> TensorDatas
         Tensor::from_vec(x.into_iter().map(T::from_f64).collect(), shape),
         y,
     )
+}
+
+/// Classification data with its rows (`width` values each) and labels permuted together by
+/// `rng`, so the classes are no longer in blocks.
+fn shuffled<T: Float>(
+    x: Vec<f64>,
+    width: usize,
+    y: Vec<usize>,
+    rng: &mut StdRng,
+) -> TensorDataset<T> {
+    let n = y.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(rng);
+    let xs = order
+        .iter()
+        .flat_map(|&i| x[i * width..(i + 1) * width].iter().copied())
+        .collect();
+    let ys = order.iter().map(|&i| y[i]).collect();
+    dataset(xs, &[n, width], Targets::Classes(ys))
 }
 
 /// Linear regression data: `y = x·w + b + noise`, `x ~ N(0, 1)` with `features` columns,
@@ -51,12 +77,15 @@ pub fn make_regression<T: Float>(
 }
 
 /// Two interleaving half circles in 2-D (classes 0 and 1), as `make_moons`, with Gaussian
-/// noise of std `noise`.
+/// noise of std `noise`; samples shuffled (seeded).
 ///
 /// ```
 /// use ferrograd_data::synthetic::make_moons;
 /// let ds = make_moons::<f32>(200, 0.1, 0);
 /// assert_eq!(ds.inputs().shape(), &[200, 2]);
+/// // Shuffled: the last 20% (a Keras-style validation split) holds both classes.
+/// let tail = &ds.targets().classes()[160..];
+/// assert!(tail.contains(&0) && tail.contains(&1));
 /// ```
 pub fn make_moons<T: Float>(n: usize, noise: f64, seed: u64) -> TensorDataset<T> {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -78,11 +107,11 @@ pub fn make_moons<T: Float>(n: usize, noise: f64, seed: u64) -> TensorDataset<T>
         ]);
         y.push(1);
     }
-    dataset(x, &[n, 2], Targets::Classes(y))
+    shuffled(x, 2, y, &mut rng)
 }
 
 /// A small circle inside a large one (classes 1 and 0), as `make_circles`: radii `factor`
-/// and 1, Gaussian noise of std `noise`.
+/// and 1, Gaussian noise of std `noise`; samples shuffled (seeded).
 ///
 /// # Panics
 /// If `factor` is not in `(0, 1)`.
@@ -104,11 +133,11 @@ pub fn make_circles<T: Float>(n: usize, noise: f64, factor: f64, seed: u64) -> T
             y.push(label);
         }
     }
-    dataset(x, &[n, 2], Targets::Classes(y))
+    shuffled(x, 2, y, &mut rng)
 }
 
 /// `classes` interleaved spiral arms in 2-D (the CS231n toy problem), `n_per_class` points
-/// each, with Gaussian angle noise of std `noise`.
+/// each, with Gaussian angle noise of std `noise`; samples shuffled (seeded).
 pub fn make_spirals<T: Float>(
     n_per_class: usize,
     classes: usize,
@@ -126,11 +155,12 @@ pub fn make_spirals<T: Float>(
             y.push(c);
         }
     }
-    dataset(x, &[n, 2], Targets::Classes(y))
+    shuffled(x, 2, y, &mut rng)
 }
 
 /// Isotropic Gaussian blobs, as `make_blobs`: `centers` centres drawn uniformly in
-/// `[−10, 10]^features`, points around them with std `std`, assigned round-robin.
+/// `[−10, 10]^features`, points around them with std `std`, assigned round-robin (so the
+/// class sizes differ by at most one), then shuffled (seeded).
 pub fn make_blobs<T: Float>(
     n: usize,
     features: usize,
@@ -149,7 +179,7 @@ pub fn make_blobs<T: Float>(
         x.extend((0..features).map(|f| middle[c * features + f] + std * normal(&mut rng)));
         y.push(c);
     }
-    dataset(x, &[n, features], Targets::Classes(y))
+    shuffled(x, features, y, &mut rng)
 }
 
 /// The parity task for recurrent models: `n` sequences of `len` random bits `[n, len, 1]`,
@@ -233,6 +263,53 @@ mod tests {
             sine_forecast::<f32>(8, 10, 0.1, 0.0, 0).inputs().shape(),
             &[8, 10, 1]
         );
+    }
+
+    #[test]
+    fn classification_generators_are_shuffled_reproducibly() {
+        type Gen = fn(u64) -> TensorDataset<f64>;
+        let generators: [(&str, Gen); 4] = [
+            ("make_moons", |s| make_moons(100, 0.1, s)),
+            ("make_circles", |s| make_circles(100, 0.1, 0.5, s)),
+            ("make_spirals", |s| make_spirals(40, 3, 0.2, s)),
+            ("make_blobs", |s| make_blobs(90, 2, 3, 1.0, s)),
+        ];
+        for (name, make) in generators {
+            let ds = make(7);
+            let y = ds.targets().classes();
+            let fifth = y.len() / 5;
+            for part in [&y[..fifth], &y[y.len() - fifth..]] {
+                assert!(
+                    part.iter().any(|&c| c != part[0]),
+                    "{name}: a 20% slice holds only class {}",
+                    part[0]
+                );
+            }
+            let again = make(7);
+            assert_eq!(again.inputs(), ds.inputs(), "{name}");
+            assert_eq!(again.targets(), ds.targets(), "{name}");
+            assert_ne!(make(8).targets(), ds.targets(), "{name}");
+        }
+    }
+
+    #[test]
+    fn shuffling_keeps_each_point_with_its_label() {
+        let moons = make_moons::<f64>(60, 0.0, 1);
+        let x = moons.inputs().to_vec();
+        let y = moons.targets().classes();
+        assert_eq!(y.iter().filter(|&&c| c == 1).count(), 30);
+        for (i, &label) in y.iter().enumerate() {
+            let (a, b) = (x[2 * i], x[2 * i + 1]);
+            let r = if label == 0 {
+                (a * a + b * b).sqrt()
+            } else {
+                ((a - 1.0).powi(2) + (b - 0.5).powi(2)).sqrt()
+            };
+            assert!(
+                (r - 1.0).abs() < 1e-12,
+                "sample {i}: {a}, {b} is not on moon {label}"
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! assert!(w.to_vec().iter().all(|v| v.abs() <= bound));
 //! ```
 
-use ferrograd_autograd::{Float, Tensor};
+use ferrograd_autograd::{Float, Param, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -63,11 +63,9 @@ pub fn calculate_gain(nonlinearity: Nonlinearity) -> f64 {
 ///
 /// # Panics
 /// If the shape has fewer than 2 dimensions.
+#[track_caller]
 pub fn fans(shape: &[usize]) -> (usize, usize) {
-    assert!(
-        shape.len() >= 2,
-        "init: fan in and fan out need at least 2 dimensions, got shape {shape:?}"
-    );
+    check_fan_shape(shape);
     let receptive: usize = shape[2..].iter().product();
     (shape[1] * receptive, shape[0] * receptive)
 }
@@ -154,13 +152,64 @@ impl Init {
 
     /// A tensor of `shape` drawn by this rule.
     ///
+    /// A tensor with no elements (a dimension of 0) is returned empty without computing a
+    /// scale, so a fan of 0 never produces `1/√0`; PyTorch's `kaiming_*_` does the same
+    /// ("Initializing zero-element tensors is a no-op").
+    ///
     /// # Panics
-    /// For the Xavier and Kaiming rules, if `shape` has fewer than 2 dimensions.
+    /// For the Xavier and Kaiming rules, if `shape` has fewer than 2 dimensions; for any
+    /// rule, if the tensor is too large to allocate (the message names the shape and size).
+    ///
+    /// ```
+    /// use ferrograd_nn::init::{self, Init};
+    /// let empty = Init::he_uniform().tensor::<f32, _>(&[0, 5], &mut init::rng(0));
+    /// assert_eq!(empty.shape(), &[0, 5]);
+    /// ```
+    #[track_caller]
     pub fn tensor<T: Float, R: Rng + ?Sized>(&self, shape: &[usize], rng: &mut R) -> Tensor<T> {
-        let f = T::from_f64;
-        let uniform =
-            |bound: f64, rng: &mut R| Tensor::rand_uniform(shape, f(-bound), f(bound), rng);
-        let normal = |std: f64, rng: &mut R| Tensor::rand_normal(shape, T::zero(), f(std), rng);
+        self.draw(shape, rng)
+            .unwrap_or_else(|e| panic!("Init::tensor: shape {shape:?} is too large: {e}"))
+    }
+
+    /// A parameter of `shape` drawn by this rule, for a layer constructor: a tensor too
+    /// large to allocate panics naming the layer (`op`, e.g. `Linear::new`), the
+    /// parameter (`what`) and the shape, instead of aborting the process.
+    #[track_caller]
+    pub(crate) fn param<T: Float, R: Rng + ?Sized>(
+        &self,
+        op: &str,
+        what: &str,
+        shape: &[usize],
+        rng: &mut R,
+    ) -> Param<T> {
+        match self.draw(shape, rng) {
+            Ok(t) => Param::new(t),
+            Err(e) => panic!("{op}: {what} of shape {shape:?} is too large: {e}"),
+        }
+    }
+
+    /// The tensor, or why it cannot be allocated. Elements are drawn in row-major order,
+    /// as `Tensor::rand_uniform` / `Tensor::rand_normal` draw them.
+    fn draw<T: Float, R: Rng + ?Sized>(
+        &self,
+        shape: &[usize],
+        rng: &mut R,
+    ) -> Result<Tensor<T>, String> {
+        let scaled = matches!(
+            self,
+            Init::XavierUniform { .. }
+                | Init::XavierNormal { .. }
+                | Init::KaimingUniform { .. }
+                | Init::KaimingNormal { .. }
+        );
+        if scaled {
+            check_fan_shape(shape);
+        }
+        let (mut data, n) = alloc::<T>(shape)?;
+        if n == 0 {
+            // No scale computed: a fan of 0 would give 1/√0.
+            return Ok(Tensor::from_vec(data, shape));
+        }
         let fan = |mode: FanMode| {
             let (fan_in, fan_out) = fans(shape);
             (match mode {
@@ -168,38 +217,107 @@ impl Init {
                 FanMode::FanOut => fan_out,
             }) as f64
         };
-        match *self {
-            Init::Zeros => Tensor::zeros(shape),
-            Init::Ones => Tensor::ones(shape),
-            Init::Constant(v) => Tensor::full(shape, f(v)),
-            Init::Uniform { low, high } => Tensor::rand_uniform(shape, f(low), f(high), rng),
-            Init::Normal { mean, std } => Tensor::rand_normal(shape, f(mean), f(std), rng),
-            Init::XavierUniform { gain } => {
-                let (i, o) = fans(shape);
-                uniform(gain * (6.0 / (i + o) as f64).sqrt(), rng)
-            }
-            Init::XavierNormal { gain } => {
-                let (i, o) = fans(shape);
-                normal(gain * (2.0 / (i + o) as f64).sqrt(), rng)
-            }
-            Init::KaimingUniform { gain, mode } => uniform(gain * (3.0 / fan(mode)).sqrt(), rng),
-            Init::KaimingNormal { gain, mode } => normal(gain / fan(mode).sqrt(), rng),
-        }
+        let xavier = || {
+            let (i, o) = fans(shape);
+            (i + o) as f64
+        };
+        let uniform = |bound: f64| Init::Uniform {
+            low: -bound,
+            high: bound,
+        };
+        let normal = |std: f64| Init::Normal { mean: 0.0, std };
+        // The scaled rules are uniform or normal rules once their scale is known.
+        let rule = match *self {
+            Init::XavierUniform { gain } => uniform(gain * (6.0 / xavier()).sqrt()),
+            Init::XavierNormal { gain } => normal(gain * (2.0 / xavier()).sqrt()),
+            Init::KaimingUniform { gain, mode } => uniform(gain * (3.0 / fan(mode)).sqrt()),
+            Init::KaimingNormal { gain, mode } => normal(gain / fan(mode).sqrt()),
+            other => other,
+        };
+        let f = T::from_f64;
+        let values = (0..n).map(|_| match rule {
+            Init::Zeros => T::zero(),
+            Init::Ones => T::one(),
+            Init::Constant(v) => f(v),
+            Init::Uniform { low, high } => T::sample_uniform(rng, f(low), f(high)),
+            Init::Normal { mean, std } => f(mean) + f(std) * T::sample_standard_normal(rng),
+            _ => unreachable!("scaled rules were turned into uniform or normal ones"),
+        });
+        data.extend(values);
+        Ok(Tensor::from_vec(data, shape))
     }
 }
 
-/// PyTorch's default bias for a layer with `fan_in` inputs: `U(±1/√fan_in)`.
+/// Room for the elements of `shape` and their count, or why there is none: the element
+/// count overflows (or, as ndarray counts, the product of the non-zero dimensions
+/// exceeds `isize::MAX`), or the allocator refuses the memory (reported instead of aborting the
+/// process).
+fn alloc<T: Float>(shape: &[usize]) -> Result<(Vec<T>, usize), String> {
+    // ndarray also refuses a shape whose non-zero dimensions multiply past isize::MAX,
+    // even with no elements.
+    shape
+        .iter()
+        .filter(|&&d| d != 0)
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|&p| p <= isize::MAX as usize)
+        .ok_or("its dimensions multiply past isize::MAX")?;
+    let n = shape.iter().product();
+    let mut data = Vec::new();
+    data.try_reserve_exact(n).map_err(|_| {
+        let bytes = n as u128 * std::mem::size_of::<T>() as u128;
+        format!(
+            "{n} elements of {} ({bytes} bytes) cannot be allocated",
+            T::DTYPE
+        )
+    })?;
+    Ok((data, n))
+}
+
+/// A parameter of `shape` with every element `value`, for a layer constructor: a tensor
+/// too large to allocate panics naming the layer (`op`), the parameter and the shape.
+#[track_caller]
+pub(crate) fn constant_param<T: Float>(
+    op: &str,
+    what: &str,
+    shape: &[usize],
+    value: f64,
+) -> Param<T> {
+    match alloc::<T>(shape) {
+        Ok((mut data, n)) => {
+            data.resize(n, T::from_f64(value));
+            Param::new(Tensor::from_vec(data, shape))
+        }
+        Err(e) => panic!("{op}: {what} of shape {shape:?} is too large: {e}"),
+    }
+}
+
+/// Panics unless `shape` has the 2 dimensions that fan in and fan out need.
+#[track_caller]
+fn check_fan_shape(shape: &[usize]) {
+    assert!(
+        shape.len() >= 2,
+        "init: fan in and fan out need at least 2 dimensions, got shape {shape:?}"
+    );
+}
+
+/// PyTorch's default bias for a layer with `fan_in` inputs: `U(±1/√fan_in)`, and zeros
+/// when `fan_in` is 0 (PyTorch's `Linear` takes the bound as 0 there rather than `1/√0`).
+#[track_caller]
 pub(crate) fn default_bias<T: Float, R: Rng + ?Sized>(
+    op: &str,
     len: usize,
     fan_in: usize,
     rng: &mut R,
-) -> Tensor<T> {
+) -> Param<T> {
+    if fan_in == 0 {
+        return Init::Zeros.param(op, "bias", &[len], rng);
+    }
     let bound = 1.0 / (fan_in as f64).sqrt();
     Init::Uniform {
         low: -bound,
         high: bound,
     }
-    .tensor(&[len], rng)
+    .param(op, "bias", &[len], rng)
 }
 
 #[cfg(test)]
@@ -234,6 +352,19 @@ mod tests {
         assert!(default.to_vec().iter().all(|v| v.abs() <= bound));
         // Uniform(±b) has std b/√3.
         assert!((moments(&default).1 - bound / 3f64.sqrt()).abs() < 0.01 * bound);
+    }
+
+    #[test]
+    fn draws_are_the_tensor_constructors_draws_so_seeded_models_are_unchanged() {
+        let bound = (6.0f64 / (3.0 + 4.0)).sqrt();
+        assert_eq!(
+            Init::glorot_uniform().tensor::<f32, _>(&[4, 3], &mut rng(5)),
+            Tensor::rand_uniform(&[4, 3], -bound as f32, bound as f32, &mut rng(5))
+        );
+        assert_eq!(
+            Init::he_normal().tensor::<f64, _>(&[4, 3], &mut rng(5)),
+            Tensor::rand_normal(&[4, 3], 0.0, 2f64.sqrt() / 3f64.sqrt(), &mut rng(5))
+        );
     }
 
     #[test]

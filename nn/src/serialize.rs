@@ -4,10 +4,11 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use ferrograd_autograd::{Float, Tensor};
-use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, View};
+use safetensors::tensor::{Dtype, Metadata, View};
 
 use crate::module::{Module, ModuleExt};
 
@@ -58,6 +59,16 @@ pub enum Error {
         expected: Vec<usize>,
         /// The tensor's shape.
         found: Vec<usize>,
+    },
+    /// The path names something other than a regular file (a directory, a device, a fifo,
+    /// a socket): saving refuses to replace it.
+    #[error("{}: is a {kind}, not a regular file; refusing to replace it", path.display())]
+    NotAFile {
+        /// The path as given.
+        path: PathBuf,
+        /// What it is: `"directory"`, `"character device"`, `"block device"`, `"fifo"`,
+        /// `"socket"`.
+        kind: &'static str,
     },
     /// A tensor whose element type differs from the module's.
     #[error("{}: tensor `{name}` is {found}, the module is {expected}", path.display())]
@@ -144,12 +155,12 @@ fn from_bytes<T: Float>(data: &[u8], shape: &[usize]) -> Tensor<T> {
     Tensor::from_vec(values, shape)
 }
 
-/// Writes every parameter and buffer of `module` to `path` as safetensors. The file is
-/// written to a temporary name beside `path` and renamed over it, so a crash never leaves a
-/// half-written checkpoint.
+/// Writes every parameter and buffer of `module` to `path` as safetensors, atomically with
+/// [`write_atomic`]: a reader or a crash never sees a half-written checkpoint.
 ///
 /// # Errors
-/// [`Error::Io`] if the file cannot be written.
+/// [`Error::Io`] if the file cannot be written; [`Error::NotAFile`] if `path` is a
+/// directory, device, fifo or socket.
 pub fn save<T: Float, M: Module<T> + ?Sized>(module: &M, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     let tensors: BTreeMap<String, Bytes> = module
@@ -161,35 +172,231 @@ pub fn save<T: Float, M: Module<T> + ?Sized>(module: &M, path: impl AsRef<Path>)
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
+    write_atomic(path, |w| w.write_all(&bytes))
+}
+
+/// Replaces the file at `path` with what `write` produces, so that `path` always holds
+/// either the old contents or the complete new ones, never a mix or a truncation. Any
+/// saver in the workspace (checkpoints, optimizer state, logs) should write through it.
+///
+/// - The data goes to a uniquely named temporary file in the target's directory
+///   (`.<name>.XXXXXX.tmp`), so concurrent savers never share one and a stale file left
+///   by a killed writer is neither reused nor read; it is fsynced, renamed over the
+///   target, and the directory is fsynced so the rename survives a power loss.
+/// - A symlink is followed: its target is replaced and the link kept.
+/// - An existing target keeps its permissions (a mode-600 file stays 600); a new file
+///   gets the usual `0666 & !umask`.
+/// - Only a regular file (or a new path) is replaced: a directory, device, fifo or socket
+///   is refused before anything is written.
+/// - On any error, or a panic in `write`, the temporary file is removed and the target is
+///   untouched.
+///
+/// # Errors
+/// [`Error::NotAFile`] naming `path` if it is not a regular file; [`Error::Io`] naming
+/// `path` if `write` fails or the file cannot be created, synced or renamed.
+///
+/// ```
+/// use ferrograd_nn::serialize::write_atomic;
+/// let path = std::env::temp_dir().join("ferrograd-doc-atomic.txt");
+/// write_atomic(&path, |w| w.write_all(b"epoch 1\n"))?;
+/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "epoch 1\n");
+/// let e = write_atomic(std::env::temp_dir(), |w| w.write_all(b"x")).unwrap_err();
+/// assert!(e.to_string().ends_with("is a directory, not a regular file; refusing to replace it"));
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), ferrograd_nn::serialize::Error>(())
+/// ```
+pub fn write_atomic(
+    path: impl AsRef<Path>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    let path = path.as_ref();
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    let target = resolve_links(path).map_err(io)?;
+    let existing = match std::fs::metadata(&target) {
+        Ok(meta) if meta.is_file() => Some(meta.permissions()),
+        Ok(meta) => {
+            return Err(Error::NotAFile {
+                path: path.to_path_buf(),
+                kind: file_kind(&meta.file_type()),
+            });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(e)),
+    };
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let prefix = format!(
+        ".{}.",
+        target.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // Created with the target's permissions (so a mode-600 file's new contents are never
+    // readable by others, even while being written), or as `File::create` would for a new
+    // file; the umask applies at creation, so the exact mode is set again below.
+    #[cfg(unix)]
+    builder.permissions(existing.clone().unwrap_or_else(|| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::Permissions::from_mode(0o666)
+    }));
+    let mut tmp = builder.tempfile_in(dir).map_err(io)?;
+    {
+        let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+        write(&mut out).map_err(io)?;
+        out.flush().map_err(io)?;
+    }
+    if let Some(permissions) = existing {
+        tmp.as_file().set_permissions(permissions).map_err(io)?;
+    }
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(&target).map_err(|e| io(e.error))?;
+    sync_dir(dir).map_err(io)
 }
 
-/// Checks the framing that the safetensors parser reports without offsets.
-fn check_framing(path: &Path, bytes: &[u8]) -> Result<()> {
-    let format = |reason: String| Error::Format {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let len = bytes.len();
-    let Some(head) = bytes.get(..8) else {
-        return Err(format(format!(
-            "the file is {len} bytes, shorter than the 8-byte header length at its start"
-        )));
-    };
-    let n = u64::from_le_bytes(head.try_into().expect("8 bytes"));
-    if n > (len as u64).saturating_sub(8) {
-        return Err(format(format!(
-            "the header claims {n} bytes from byte 8, but the file ends at byte {len}"
-        )));
+/// `path` with every symlink along the final component followed (a dangling link gives
+/// the path it points to, which is then created).
+fn resolve_links(path: &Path) -> std::io::Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&p) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = std::fs::read_link(&p)?;
+                p = match p.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            Ok(_) => return Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
+            Err(e) => return Err(e),
+        }
     }
+    Err(std::io::Error::other("too many levels of symbolic links"))
+}
+
+/// A name for what a non-regular file is.
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_char_device() {
+            return "character device";
+        }
+        if t.is_block_device() {
+            return "block device";
+        }
+        if t.is_fifo() {
+            return "fifo";
+        }
+        if t.is_socket() {
+            return "socket";
+        }
+    }
+    if t.is_dir() {
+        "directory"
+    } else {
+        "special file"
+    }
+}
+
+/// Makes a rename in `dir` durable (Unix; elsewhere the rename is all there is).
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
     Ok(())
+}
+
+/// The largest header accepted, as the safetensors crate's own limit (100 MB).
+const MAX_HEADER: u64 = 100_000_000;
+
+/// An open checkpoint whose header has been read and checked: only the header is in
+/// memory; tensors are read one at a time, by the offsets it names.
+struct Checkpoint<'a> {
+    path: &'a Path,
+    file: std::fs::File,
+    metadata: Metadata,
+    /// Where the data section starts: `8 + header length`.
+    data_start: u64,
+}
+
+impl<'a> Checkpoint<'a> {
+    /// Reads the 8-byte header length and the header, bounded by the file's length and by
+    /// [`MAX_HEADER`], and checks that the data section the header describes ends exactly
+    /// where the file ends, before any tensor data is read.
+    fn open(path: &'a Path) -> Result<Self> {
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let format = |reason: String| Error::Format {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        let mut head = [0u8; 8];
+        if len < 8 {
+            return Err(format(format!(
+                "the file is {len} bytes, shorter than the 8-byte header length at its start"
+            )));
+        }
+        file.read_exact(&mut head).map_err(io)?;
+        let n = u64::from_le_bytes(head);
+        if n > len - 8 {
+            return Err(format(format!(
+                "the header claims {n} bytes from byte 8, but the file ends at byte {len}"
+            )));
+        }
+        if n > MAX_HEADER {
+            return Err(format(format!(
+                "the header claims {n} bytes, more than the {MAX_HEADER} that safetensors allows"
+            )));
+        }
+        let mut header = vec![0u8; n as usize];
+        file.read_exact(&mut header).map_err(io)?;
+        let metadata: Metadata = serde_json::from_slice(&header)
+            .map_err(|e| format(format!("invalid header (bytes 8 to {}): {e}", 8 + n)))?;
+        let data_start = 8 + n;
+        let end = data_start + metadata.data_len() as u64;
+        if end != len {
+            return Err(format(format!(
+                "the tensor data starting at byte {data_start} does not end where the file ends (byte {len}): {}",
+                if end > len {
+                    format!("truncated (the header describes data up to byte {end})")
+                } else {
+                    format!("{} bytes of padding after byte {end}", len - end)
+                }
+            )));
+        }
+        Ok(Checkpoint {
+            path,
+            file,
+            metadata,
+            data_start,
+        })
+    }
+
+    /// The bytes of the tensor at `offsets` within the data section (already checked to
+    /// lie within the file).
+    fn read(&mut self, (begin, end): (usize, usize)) -> Result<Vec<u8>> {
+        let io = |source| Error::Io {
+            path: self.path.to_path_buf(),
+            source,
+        };
+        let mut data = vec![0u8; end - begin];
+        self.file
+            .seek(SeekFrom::Start(self.data_start + begin as u64))
+            .map_err(io)?;
+        self.file.read_exact(&mut data).map_err(io)?;
+        Ok(data)
+    }
 }
 
 /// Loads `module`'s parameters and buffers from the safetensors file at `path`. With
@@ -197,8 +404,13 @@ fn check_framing(path: &Path, bytes: &[u8]) -> Result<()> {
 /// their values and extra tensors are ignored, both listed in the [`LoadReport`]. Nothing is
 /// changed unless every tensor that would be loaded has the right shape and type.
 ///
+/// Only the header is read first: it must be at most 100 MB (safetensors' limit) and
+/// describe a data section that ends exactly where the file ends, so a valid file followed
+/// by padding is an error before any of it is read. Then only the tensors the module
+/// needs are read, each at the offsets the header gives.
+///
 /// # Errors
-/// [`Error::Io`], [`Error::Format`] (naming byte offsets for a truncated file),
+/// [`Error::Io`], [`Error::Format`] (naming byte offsets for a truncated or padded file),
 /// [`Error::Missing`] / [`Error::Unexpected`] (strict only), [`Error::Shape`],
 /// [`Error::Dtype`].
 pub fn load<T: Float, M: Module<T> + ?Sized>(
@@ -207,75 +419,58 @@ pub fn load<T: Float, M: Module<T> + ?Sized>(
     strict: bool,
 ) -> Result<LoadReport> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    check_framing(path, &bytes)?;
-    let file = SafeTensors::deserialize(&bytes).map_err(|e| Error::Format {
-        path: path.to_path_buf(),
-        reason: match e {
-            SafeTensorError::MetadataIncompleteBuffer => {
-                let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
-                format!(
-                    "the tensor data starting at byte {} does not end where the file ends (byte {}): truncated or padded",
-                    8 + n,
-                    bytes.len()
-                )
-            }
-            other => other.to_string(),
-        },
-    })?;
+    let mut file = Checkpoint::open(path)?;
     let state = module.state();
     let names: BTreeSet<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
     let mut report = LoadReport {
         unexpected: file
-            .names()
+            .metadata
+            .offset_keys()
             .into_iter()
-            .filter(|n| !names.contains(n))
-            .map(str::to_string)
+            .filter(|n| !names.contains(n.as_str()))
             .collect(),
         ..LoadReport::default()
     };
     report.unexpected.sort();
-    let mut updates = Vec::new();
+    let mut found = Vec::new();
     for (name, p) in &state {
-        let view = match file.tensor(name) {
-            Ok(view) => view,
-            Err(_) if !strict => {
-                report.missing.push(name.clone());
-                continue;
-            }
-            Err(_) => {
+        let Some(info) = file.metadata.info(name) else {
+            if strict {
                 return Err(Error::Missing {
                     path: path.to_path_buf(),
                     name: name.clone(),
                 });
             }
+            report.missing.push(name.clone());
+            continue;
         };
-        if view.dtype() != dtype_of::<T>() {
+        if info.dtype != dtype_of::<T>() {
             return Err(Error::Dtype {
                 path: path.to_path_buf(),
                 name: name.clone(),
                 expected: dtype_of::<T>().to_string(),
-                found: view.dtype().to_string(),
+                found: info.dtype.to_string(),
             });
         }
-        if view.shape() != p.shape() {
+        if info.shape != p.shape() {
             return Err(Error::Shape {
                 path: path.to_path_buf(),
                 name: name.clone(),
                 expected: p.shape(),
-                found: view.shape().to_vec(),
+                found: info.shape.clone(),
             });
         }
-        updates.push((p, from_bytes::<T>(view.data(), view.shape())));
+        found.push((p, info.data_offsets, info.shape.clone()));
     }
     if strict && !report.unexpected.is_empty() {
         return Err(Error::Unexpected {
             path: path.to_path_buf(),
             names: report.unexpected,
         });
+    }
+    let mut updates = Vec::with_capacity(found.len());
+    for (p, offsets, shape) in found {
+        updates.push((p, from_bytes::<T>(&file.read(offsets)?, &shape)));
     }
     for (p, value) in updates {
         p.set_value(value);

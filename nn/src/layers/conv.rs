@@ -15,6 +15,7 @@ struct ConvParams<T: Float> {
 
 impl<T: Float> ConvParams<T> {
     /// PyTorch's default initialisation for a weight of `shape` `[out, in / groups, ..k]`.
+    #[track_caller]
     fn new<R: Rng + ?Sized>(
         op: &str,
         shape: &[usize],
@@ -28,9 +29,12 @@ impl<T: Float> ConvParams<T> {
             "{op}: groups {groups} must divide the input channels {in_channels} and the output channels {}",
             shape[0]
         );
-        let weight = Param::new(Init::pytorch_default().tensor(shape, rng));
+        let new = format!("{op}::new");
+        let weight = Init::pytorch_default().param(&new, "weight", shape, rng);
+        // PyTorch leaves the bias uninitialised when the fan in is 0; zeros are the defined
+        // equivalent. The weight exists, so its dimensions' product cannot overflow.
         let fan_in = shape[1..].iter().product();
-        let bias = Some(Param::new(default_bias(shape[0], fan_in, rng)));
+        let bias = Some(default_bias(&new, shape[0], fan_in, rng));
         ConvParams {
             weight,
             bias,
@@ -71,7 +75,9 @@ impl<T: Float> Conv2d<T> {
     /// A layer from `in_channels` to `out_channels` with a `kernel` (one size or `(h, w)`).
     ///
     /// # Panics
-    /// If `options`' groups do not divide both channel counts.
+    /// If `options`' groups do not divide both channel counts, or the weight is too large
+    /// to allocate (the message names the layer and the shape).
+    #[track_caller]
     pub fn new<R: Rng + ?Sized>(
         in_channels: usize,
         out_channels: usize,
@@ -138,7 +144,9 @@ impl<T: Float> Conv1d<T> {
     /// A layer from `in_channels` to `out_channels` with a kernel of `kernel` taps.
     ///
     /// # Panics
-    /// If `options`' groups do not divide both channel counts.
+    /// If `options`' groups do not divide both channel counts, or the weight is too large
+    /// to allocate (the message names the layer and the shape).
+    #[track_caller]
     pub fn new<R: Rng + ?Sized>(
         in_channels: usize,
         out_channels: usize,

@@ -32,16 +32,18 @@ pub struct Embedding<T: Float = f32> {
 }
 
 impl<T: Float> Embedding<T> {
-    /// A table with `N(0, 1)` entries.
+    /// A table with `N(0, 1)` entries (no fan, so an empty table is simply empty).
+    ///
+    /// # Panics
+    /// If the table is too large to allocate (the message names the layer and the shape).
+    #[track_caller]
     pub fn new<R: Rng + ?Sized>(num_embeddings: usize, dim: usize, rng: &mut R) -> Self {
         let weight = Init::Normal {
             mean: 0.0,
             std: 1.0,
         }
-        .tensor(&[num_embeddings, dim], rng);
-        Embedding {
-            weight: Param::new(weight),
-        }
+        .param("Embedding::new", "weight", &[num_embeddings, dim], rng);
+        Embedding { weight }
     }
 
     /// The table, `[num_embeddings, dim]`.

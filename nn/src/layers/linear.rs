@@ -30,9 +30,16 @@ pub struct Linear<T: Float = f32> {
 }
 
 impl<T: Float> Linear<T> {
-    /// A layer with PyTorch's default initialisation.
+    /// A layer with PyTorch's default initialisation. With `in_features == 0` the weight is
+    /// empty and the bias zero (PyTorch's bias bound is 0 there, not `1/√0`).
+    ///
+    /// # Panics
+    /// If the weight is too large to allocate: the message names the layer and the shape
+    /// (`Linear::new: weight of shape [1048576, 1048576] is too large: ...`).
+    #[track_caller]
     pub fn new<R: Rng + ?Sized>(in_features: usize, out_features: usize, rng: &mut R) -> Self {
-        Self::with_init(
+        Self::build(
+            "Linear::new",
             in_features,
             out_features,
             Init::pytorch_default(),
@@ -43,6 +50,10 @@ impl<T: Float> Linear<T> {
 
     /// A layer whose weight is drawn by `init`, with a zero bias if `bias` (Keras' `Dense`
     /// defaults are `with_init(i, o, Init::glorot_uniform(), true, rng)`).
+    ///
+    /// # Panics
+    /// If the weight is too large to allocate, as [`Linear::new`].
+    #[track_caller]
     pub fn with_init<R: Rng + ?Sized>(
         in_features: usize,
         out_features: usize,
@@ -50,12 +61,31 @@ impl<T: Float> Linear<T> {
         bias: bool,
         rng: &mut R,
     ) -> Self {
-        let weight = Param::new(init.tensor(&[out_features, in_features], rng));
+        Self::build(
+            "Linear::with_init",
+            in_features,
+            out_features,
+            init,
+            bias,
+            rng,
+        )
+    }
+
+    #[track_caller]
+    fn build<R: Rng + ?Sized>(
+        op: &str,
+        in_features: usize,
+        out_features: usize,
+        init: Init,
+        bias: bool,
+        rng: &mut R,
+    ) -> Self {
+        let weight = init.param(op, "weight", &[out_features, in_features], rng);
         let bias = bias.then(|| {
             if init == Init::pytorch_default() {
-                Param::new(default_bias(out_features, in_features, rng))
+                default_bias(op, out_features, in_features, rng)
             } else {
-                Param::new(Init::Zeros.tensor(&[out_features], rng))
+                Init::Zeros.param(op, "bias", &[out_features], rng)
             }
         });
         Linear { weight, bias }

@@ -2,6 +2,7 @@
 
 use ferrograd_autograd::{Float, Param, Tensor, Var};
 
+use crate::init::constant_param;
 use crate::module::{Mode, Module, Slot};
 
 /// The shared batch normalisation over axis 1 (channels).
@@ -18,9 +19,12 @@ struct BatchNorm<T: Float> {
 }
 
 impl<T: Float> BatchNorm<T> {
+    #[track_caller]
     fn new(op: &'static str, ranks: &'static [usize], channels: usize) -> Self {
-        let buffer = |v: Tensor<T>| {
-            let p = Param::new(v);
+        let new = format!("{op}::new");
+        let param = |what: &str, value: f64| constant_param(&new, what, &[channels], value);
+        let buffer = |what: &str, value: f64| {
+            let p = param(what, value);
             p.set_requires_grad(false);
             p
         };
@@ -29,10 +33,10 @@ impl<T: Float> BatchNorm<T> {
             ranks,
             eps: 1e-5,
             momentum: 0.1,
-            weight: Param::new(Tensor::ones(&[channels])),
-            bias: Param::new(Tensor::zeros(&[channels])),
-            running_mean: buffer(Tensor::zeros(&[channels])),
-            running_var: buffer(Tensor::ones(&[channels])),
+            weight: param("weight", 1.0),
+            bias: param("bias", 0.0),
+            running_mean: buffer("running_mean", 0.0),
+            running_var: buffer("running_var", 1.0),
             mode: Mode::default(),
         }
     }
@@ -116,6 +120,10 @@ macro_rules! batch_norm {
         impl<T: Float> $name<T> {
             /// A layer over `channels` channels: weight 1, bias 0, running mean 0 and
             /// variance 1, eps 1e-5, momentum 0.1 (PyTorch's defaults).
+            ///
+            /// # Panics
+            /// If the parameters are too large to allocate (the message names the layer).
+            #[track_caller]
             pub fn new(channels: usize) -> Self {
                 $name(BatchNorm::new(stringify!($name), $ranks, channels))
             }
@@ -230,12 +238,20 @@ pub struct LayerNorm<T: Float = f32> {
 
 impl<T: Float> LayerNorm<T> {
     /// A layer normalising the trailing dimensions `normalized_shape`.
+    ///
+    /// # Panics
+    /// If the parameters are too large to allocate (the message names the layer and the
+    /// shape).
+    #[track_caller]
     pub fn new(normalized_shape: &[usize]) -> Self {
+        let param = |what: &str, value: f64| {
+            constant_param("LayerNorm::new", what, normalized_shape, value)
+        };
         LayerNorm {
             shape: normalized_shape.to_vec(),
             eps: 1e-5,
-            weight: Param::new(Tensor::ones(normalized_shape)),
-            bias: Param::new(Tensor::zeros(normalized_shape)),
+            weight: param("weight", 1.0),
+            bias: param("bias", 0.0),
         }
     }
 

@@ -60,6 +60,7 @@ struct Recurrent<T: Float> {
 }
 
 impl<T: Float> Recurrent<T> {
+    #[track_caller]
     fn new<R: Rng + ?Sized>(
         name: &'static str,
         cell: Cell,
@@ -69,23 +70,33 @@ impl<T: Float> Recurrent<T> {
         rng: &mut R,
     ) -> Self {
         assert!(num_layers > 0, "{name}: num_layers must be positive");
+        // As PyTorch (`hidden_size must be greater than zero`): a layer of no units has no
+        // output, and its init bound would be 1/√0.
+        assert!(hidden > 0, "{name}: hidden_size must be positive");
         let bound = 1.0 / (hidden as f64).sqrt();
         let init = Init::Uniform {
             low: -bound,
             high: bound,
         };
-        let gh = cell.gates() * hidden;
-        let layers = (0..num_layers)
-            .map(|l| {
-                let fan = if l == 0 { input } else { hidden };
-                LayerWeights {
-                    w_ih: Param::new(init.tensor(&[gh, fan], rng)),
-                    w_hh: Param::new(init.tensor(&[gh, hidden], rng)),
-                    b_ih: Param::new(init.tensor(&[gh], rng)),
-                    b_hh: Param::new(init.tensor(&[gh], rng)),
-                }
-            })
-            .collect();
+        let gh = cell.gates().checked_mul(hidden).unwrap_or_else(|| {
+            panic!(
+                "{name}::new: {} gates × hidden_size {hidden} overflows usize",
+                cell.gates()
+            )
+        });
+        let op = format!("{name}::new");
+        let mut layers = Vec::with_capacity(num_layers.min(1024));
+        for l in 0..num_layers {
+            let fan = if l == 0 { input } else { hidden };
+            let mut param =
+                |what: &str, shape: &[usize]| init.param(&op, &format!("{what}_l{l}"), shape, rng);
+            layers.push(LayerWeights {
+                w_ih: param("weight_ih", &[gh, fan]),
+                w_hh: param("weight_hh", &[gh, hidden]),
+                b_ih: param("bias_ih", &[gh]),
+                b_hh: param("bias_hh", &[gh]),
+            });
+        }
         Recurrent {
             name,
             cell,
@@ -279,7 +290,9 @@ impl<T: Float> SimpleRnn<T> {
     /// `num_layers` stacked tanh layers from `input_size` features to `hidden_size` units.
     ///
     /// # Panics
-    /// If `num_layers` is 0.
+    /// If `num_layers` or `hidden_size` is 0, or a weight is too large to allocate (the
+    /// message names the layer, the weight and its shape).
+    #[track_caller]
     pub fn new<R: Rng + ?Sized>(
         input_size: usize,
         hidden_size: usize,
@@ -331,7 +344,9 @@ impl<T: Float> Lstm<T> {
     /// `num_layers` stacked layers from `input_size` features to `hidden_size` units.
     ///
     /// # Panics
-    /// If `num_layers` is 0.
+    /// If `num_layers` or `hidden_size` is 0, or a weight is too large to allocate (the
+    /// message names the layer, the weight and its shape).
+    #[track_caller]
     pub fn new<R: Rng + ?Sized>(
         input_size: usize,
         hidden_size: usize,
@@ -373,7 +388,9 @@ impl<T: Float> Gru<T> {
     /// `num_layers` stacked layers from `input_size` features to `hidden_size` units.
     ///
     /// # Panics
-    /// If `num_layers` is 0.
+    /// If `num_layers` or `hidden_size` is 0, or a weight is too large to allocate (the
+    /// message names the layer, the weight and its shape).
+    #[track_caller]
     pub fn new<R: Rng + ?Sized>(
         input_size: usize,
         hidden_size: usize,
