@@ -14,7 +14,7 @@ use crate::float::Float;
 use crate::graph::Var;
 use crate::ops::conv::ConvOptions;
 use crate::ops::im2col::{Size2, Window};
-use crate::tensor::Tensor;
+use crate::tensor::{OpScope, Tensor, checked_numel, full_array};
 
 #[track_caller]
 /// The `[N, C, H, W]` sizes of a pooling input; as PyTorch, only the batch may be empty.
@@ -85,7 +85,7 @@ fn argmax_windows<T: Float>(
                 .expect("padding is at most half the kernel")
         })
         .collect();
-    let mut idx = Vec::with_capacity(n * c * out.0 * out.1);
+    let mut idx = crate::tensor::alloc::<usize>("max_pool2d", &[n, c, out.0, out.1]);
     let (mut best, mut best_at, mut nan) = (
         vec![T::neg_infinity(); out.1],
         vec![0usize; out.1],
@@ -182,9 +182,11 @@ impl<'g, T: Float> Var<'g, T> {
         padding: impl Into<Size2>,
     ) -> Var<'g, T> {
         let op = "max_pool2d";
+        let _scope = OpScope::enter(op);
         let [n, c, h, w] = nchw(op, self);
         let win = pool_window(op, kernel.into(), stride.into(), padding.into());
         let out = win.checked_out(op, h, w);
+        checked_numel::<T>(op, &[n, c, out.0, out.1]);
         let idx = {
             let x = self.value();
             let x = x.array().as_standard_layout();
@@ -223,13 +225,18 @@ impl<'g, T: Float> Var<'g, T> {
         padding: impl Into<Size2>,
     ) -> Var<'g, T> {
         let op = "avg_pool2d";
+        let _scope = OpScope::enter(op);
         let [n, c, h, w] = nchw(op, self);
         let win = pool_window(op, kernel.into(), stride.into(), padding.into());
         let out = win.checked_out(op, h, w);
+        checked_numel::<T>(op, &[n, c, out.0, out.1]);
         let k = win.kernel;
         let weight = self.graph().constant_named(
             "avg_pool2d_kernel",
-            Tensor::full(&[1, 1, k.0, k.1], T::one() / T::from_usize(k.0 * k.1)),
+            Tensor::full(
+                &[1, 1, k.0, k.1],
+                T::one() / (T::from_usize(k.0) * T::from_usize(k.1)),
+            ),
         );
         let opts = ConvOptions::new().stride(win.stride).padding(win.padding);
         self.reshape(&[(n * c) as isize, 1, h as isize, w as isize])
@@ -257,17 +264,19 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn adaptive_avg_pool2d(self, output: impl Into<Size2>) -> Var<'g, T> {
         let op = "adaptive_avg_pool2d";
-        let [_, _, h, w] = nchw(op, self);
+        let _scope = OpScope::enter(op);
+        let [n, c, h, w] = nchw(op, self);
         let Size2(oh, ow) = output.into();
         assert!(
             oh > 0 && ow > 0,
             "{op}: output size must be positive, got {:?}",
             Size2(oh, ow)
         );
+        checked_numel::<T>(op, &[n, c, oh, ow]);
         let graph = self.graph();
-        let rows = graph.constant_named(op, averaging_matrix(oh, h));
+        let rows = graph.constant_named(op, averaging_matrix(op, oh, h));
         let cols = graph
-            .constant_named(op, averaging_matrix(ow, w))
+            .constant_named(op, averaging_matrix(op, ow, w))
             .transpose(0, 1);
         rows.matmul(self).matmul(cols)
     }
@@ -311,16 +320,16 @@ impl<'g, T: Float> Var<'g, T> {
 }
 
 /// The `[out, input]` matrix whose row `i` averages PyTorch's adaptive bin `i`.
-fn averaging_matrix<T: Float>(out: usize, input: usize) -> Tensor<T> {
-    let mut m = vec![T::zero(); out * input];
+#[track_caller]
+fn averaging_matrix<T: Float>(op: &'static str, out: usize, input: usize) -> Tensor<T> {
+    let mut m = full_array(op, &[out, input], T::zero());
+    let m_flat = m.as_slice_mut().expect("standard layout");
     for i in 0..out {
         let (start, end) = (i * input / out, ((i + 1) * input).div_ceil(out));
         let weight = T::one() / T::from_usize(end - start);
-        for j in start..end {
-            m[i * input + j] = weight;
-        }
+        m_flat[i * input + start..i * input + end].fill(weight);
     }
-    Tensor::from_vec(m, &[out, input])
+    Tensor::from_array(m)
 }
 
 #[cfg(test)]
