@@ -5,5 +5,7 @@
 //! Keeping them here means a seed written by the generator and an input decoded by a
 //! target can never disagree about names, shapes or the byte layout.
 
+#![warn(missing_docs)]
+
 pub mod checkpoint;
 pub mod optimizer_state;

@@ -106,7 +106,7 @@ impl Reader<'_> {
 
     fn shape(&mut self, right: &[usize]) -> Vec<usize> {
         let tag = self.byte();
-        if tag % 8 != 0 {
+        if !tag.is_multiple_of(8) {
             return right.to_vec();
         }
         let mut s = right.to_vec();
@@ -233,16 +233,18 @@ fn step<R: Rule<f32>>(opt: &mut Optimizer<R, f32>) {
     opt.step();
 }
 
-/// An optimizer's state and parameters, bit for bit (NaN and −0 count).
+/// A tensor's shape and its values' bits.
+type TensorBits = (Vec<usize>, Vec<u32>);
+
+/// An [`OptimizerState`] bit for bit (NaN and −0 count).
 #[derive(Debug, PartialEq, Eq)]
-struct Bits {
+struct StateBits {
     step: u64,
     lr: u64,
-    buffers: Vec<Vec<(Vec<usize>, Vec<u32>)>>,
-    params: Vec<Vec<u32>>,
+    buffers: Vec<Vec<TensorBits>>,
 }
 
-fn bits_of_state(s: &OptimizerState<f32>) -> (u64, u64, Vec<Vec<(Vec<usize>, Vec<u32>)>>) {
+fn bits_of_state(s: &OptimizerState<f32>) -> StateBits {
     let buffers = s
         .buffers
         .iter()
@@ -257,20 +259,20 @@ fn bits_of_state(s: &OptimizerState<f32>) -> (u64, u64, Vec<Vec<(Vec<usize>, Vec
                 .collect()
         })
         .collect();
-    (s.step, s.lr.to_bits(), buffers)
+    StateBits {
+        step: s.step,
+        lr: s.lr.to_bits(),
+        buffers,
+    }
 }
 
-fn bits<R: Rule<f32>>(opt: &Optimizer<R, f32>) -> Bits {
-    let (step, lr, buffers) = bits_of_state(&opt.state());
-    Bits {
-        step,
-        lr,
-        buffers,
-        params: opt
-            .params()
-            .map(|p| p.value().view().iter().map(|v| v.to_bits()).collect())
-            .collect(),
-    }
+/// An optimizer's state and its parameters' values, bit for bit.
+fn bits<R: Rule<f32>>(opt: &Optimizer<R, f32>) -> (StateBits, Vec<Vec<u32>>) {
+    let params = opt
+        .params()
+        .map(|p| p.value().view().iter().map(|v| v.to_bits()).collect())
+        .collect();
+    (bits_of_state(&opt.state()), params)
 }
 
 /// True if every buffer value is finite, non-negative and at most 1e6: a state from which
@@ -388,11 +390,11 @@ mod tests {
 
     #[test]
     fn encode_then_decode_gives_the_same_state() {
-        for rule in 0..RULES.len() {
+        for (rule, name) in RULES.iter().enumerate() {
             let bytes = real_state(rule, 3);
             let case = Case::decode(&bytes);
             assert_eq!(case.rule, rule);
-            assert_eq!(bytes, case.encode(), "{}", RULES[rule]);
+            assert_eq!(bytes, case.encode(), "{name}");
         }
     }
 
