@@ -33,21 +33,27 @@ fn a_broadcast_of_non_contiguous_operands_names_the_binary_op_too() {
 }
 
 #[test]
-#[should_panic(expected = "avg_pool2d: padding Size2(2305843009213693952, 2305843009213693952) must be at most half the kernel Size2(3, 3)")]
+#[should_panic(
+    expected = "avg_pool2d: padding Size2(2305843009213693952, 2305843009213693952) must be at most half the kernel Size2(3, 3)"
+)]
 fn avg_pool2d_with_a_huge_padding_panics_naming_itself() {
     let g = Graph::new();
     zeros(&g, &[1, 1, 4, 4]).avg_pool2d(3, 1, 1usize << 61);
 }
 
 #[test]
-#[should_panic(expected = "avg_pool2d: cannot allocate shape [1, 1, 4611686018427387904, 4611686018427387904]")]
+#[should_panic(
+    expected = "avg_pool2d: cannot allocate shape [1, 1, 4611686018427387904, 4611686018427387904]"
+)]
 fn avg_pool2d_with_a_huge_kernel_panics_with_a_size_message() {
     let g = Graph::new();
     zeros(&g, &[1, 1, 4, 4]).avg_pool2d(1usize << 62, 1, 1usize << 61);
 }
 
 #[test]
-#[should_panic(expected = "adaptive_avg_pool2d: cannot allocate shape [1, 1, 1099511627776, 1099511627776]")]
+#[should_panic(
+    expected = "adaptive_avg_pool2d: cannot allocate shape [1, 1, 1099511627776, 1099511627776]"
+)]
 fn adaptive_avg_pool2d_with_a_huge_output_panics_with_a_size_message() {
     let g = Graph::new();
     zeros(&g, &[1, 1, 4, 4]).adaptive_avg_pool2d(1usize << 40);

@@ -16,7 +16,6 @@ use crate::ops::conv::ConvOptions;
 use crate::ops::im2col::{Size2, Window};
 use crate::tensor::{OpScope, Tensor, checked_numel, full_array};
 
-#[track_caller]
 /// The `[N, C, H, W]` sizes of a pooling input; as PyTorch, only the batch may be empty.
 #[track_caller]
 fn nchw<T: Float>(op: &str, x: Var<'_, T>) -> [usize; 4] {
