@@ -3,7 +3,7 @@
 //! A [`Graph`] records every op applied to its [`Var`] handles; [`Var::backward`] replays
 //! the record in reverse to compute gradients. Graphs are built by running ordinary Rust
 //! code, so loops, branches and recursion shape them. [`Param`]s hold a model's weights
-//! across graphs. [`gradcheck`] compares gradients with finite differences, and the
+//! across graphs. [`gradcheck`](fn@gradcheck) compares gradients with finite differences, and the
 //! `testing` feature provides `proptest` strategies to check custom ops with.
 //!
 //! ```

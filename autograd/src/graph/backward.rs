@@ -359,7 +359,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// The gradient computed for this `Var` by the latest backward pass through it, if any.
     ///
     /// Each backward pass replaces the gradients of the graph's `Var`s; only
-    /// [`Param`] gradients accumulate across passes.
+    /// [`Param`](crate::Param) gradients accumulate across passes.
     #[track_caller]
     pub fn grad(self) -> Option<Tensor<T>> {
         self.grad_var().map(Var::value)
@@ -376,8 +376,8 @@ impl<'g, T: Float> Var<'g, T> {
     }
 
     /// Backpropagates from this scalar: afterwards every `Var` it depends on holds its
-    /// gradient ([`Var::grad`]) and every [`Param`] it depends on has the gradient added to
-    /// [`Param::grad`].
+    /// gradient ([`Var::grad`]) and every [`Param`](crate::Param) it depends on has the gradient added to
+    /// [`Param::grad`](crate::Param::grad).
     ///
     /// # Panics
     /// If the value has more than one element (use [`Var::backward_with`] and a seed), or the
