@@ -426,40 +426,35 @@ mod findings {
         [rule, 0, step, lr, 3, 0, 0, 0]
     }
 
-    /// Today: "Sgd: load_state accepted lr NaN, which set_lr refuses".
+    /// Was: "Sgd: load_state accepted lr NaN, which set_lr refuses".
     #[test]
-    #[ignore = "load_state accepts a NaN lr (issue 10)"]
     fn load_state_refuses_a_nan_lr() {
         check(&case(0, 0, 0xF0));
     }
 
-    /// Today: "Sgd: load_state accepted lr inf, which set_lr refuses".
+    /// Was: "Sgd: load_state accepted lr inf, which set_lr refuses".
     #[test]
-    #[ignore = "load_state accepts an infinite lr (issue 10)"]
     fn load_state_refuses_an_infinite_lr() {
         check(&case(0, 0, 0xF1));
     }
 
-    /// Today: "Sgd: load_state accepted lr -0.01, which set_lr refuses".
+    /// Was: "Sgd: load_state accepted lr -0.01, which set_lr refuses".
     #[test]
-    #[ignore = "load_state accepts a negative lr (issue 10)"]
     fn load_state_refuses_a_negative_lr() {
         check(&case(0, 0, 0xF3));
     }
 
-    /// Today: the next `Optimizer::step` panics with "attempt to add with overflow"
+    /// Was: the next `Optimizer::step` panics with "attempt to add with overflow"
     /// (`self.step += 1`, optim/src/optimizer.rs) after loading step `u64::MAX`.
     #[test]
-    #[ignore = "load_state accepts step u64::MAX, which the next step overflows (issue 10)"]
     fn a_loaded_step_count_never_overflows_the_next_step() {
         check(&case(0, 0xF0, 100));
     }
 
-    /// Today: "Adam: one step from a loaded state with tame buffers, lr 0.01 and step
+    /// Was: "Adam: one step from a loaded state with tame buffers, lr 0.01 and step
     /// 2147483647 gave non-finite parameters" (Adam's `step as i32` wraps to −2³¹, so
     /// `1 − β₂ᵗ` is −∞ and its square root NaN).
     #[test]
-    #[ignore = "Adam casts the step count to i32 (issue 10)"]
     fn adam_steps_past_i32_max_stay_finite() {
         check(&case(3, 0xF1, 10));
     }

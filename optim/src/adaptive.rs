@@ -340,8 +340,9 @@ impl<T: Float> Rule<T> for Adam {
         state: &mut Vec<ArrayD<T>>,
     ) {
         let (b1, b2) = self.betas;
-        let t = step as i32;
-        let (bc1, bc2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
+        // An f64 exponent: a step count past i32::MAX (a loaded state) must not wrap.
+        let t = step as f64;
+        let (bc1, bc2) = (1.0 - b1.powf(t), 1.0 - b2.powf(t));
         let step_size = T::from_f64(lr / bc1);
         let sqrt_bc2 = T::from_f64(bc2.sqrt());
         let (b1, b2, eps, one) = (

@@ -330,7 +330,8 @@ impl<T: Float, R: Rule<T>> Optimizer<R, T> {
 
     /// The shared loop: applies the rule to every trainable parameter with a gradient.
     fn update_all(&mut self) {
-        self.step += 1;
+        // Saturating: a loaded state may hold any count, and past 2^64 steps nothing changes.
+        self.step = self.step.saturating_add(1);
         let base = self.rule.lr();
         let mut index = 0;
         for group in &self.groups {

@@ -42,7 +42,7 @@ pub struct StepLr {
 impl LrSchedule for StepLr {
     fn lr(&self, epoch: usize) -> f64 {
         assert!(self.step_size > 0, "StepLr: step_size must be positive");
-        self.base * self.gamma.powi((epoch / self.step_size) as i32)
+        self.base * self.gamma.powf((epoch / self.step_size) as f64)
     }
 }
 
@@ -61,7 +61,7 @@ pub struct MultiStepLr {
 impl LrSchedule for MultiStepLr {
     fn lr(&self, epoch: usize) -> f64 {
         let passed = self.milestones.iter().filter(|&&m| m <= epoch).count();
-        self.base * self.gamma.powi(passed as i32)
+        self.base * self.gamma.powf(passed as f64)
     }
 }
 
@@ -76,7 +76,7 @@ pub struct ExponentialLr {
 
 impl LrSchedule for ExponentialLr {
     fn lr(&self, epoch: usize) -> f64 {
-        self.base * self.gamma.powi(epoch as i32)
+        self.base * self.gamma.powf(epoch as f64)
     }
 }
 

@@ -399,6 +399,26 @@ fn load_state_rejects_a_non_finite_or_negative_lr_and_keeps_the_optimizer() {
 }
 
 #[test]
+fn a_loaded_step_count_of_any_size_steps_on_with_finite_weights() {
+    // Found by the optimizer_state fuzz target: u64::MAX overflowed the next step's count,
+    // and Adam's bias correction cast the count to i32, so 2^31 - 1 gave NaN weights.
+    for step in [u64::MAX, i32::MAX as u64, 1 << 33] {
+        let mut opt = stepped_adam();
+        let mut state = opt.state();
+        state.step = step;
+        opt.load_state(state).unwrap();
+        let p = opt.params().next().unwrap().clone();
+        p.set_grad(Some(Tensor::from_vec(GRADS[1].to_vec(), &[2])));
+        opt.step();
+        assert!(
+            p.value().to_vec().iter().all(|w| w.is_finite()),
+            "step {step}"
+        );
+        assert_eq!(opt.state().step, step.saturating_add(1));
+    }
+}
+
+#[test]
 fn load_state_rejects_a_buffer_holding_nan_or_inf_naming_parameter_and_buffer() {
     let mut opt = stepped_adam();
     let before = opt.state();
