@@ -590,7 +590,7 @@ fn note_without_gradient(history: &mut History, names: &[String], skipped: &[usi
 /// use ferrograd_nn::{Linear, ModuleExt, ReLU, Sequential, init};
 /// use ferrograd_optim::{Adam, FitOptions, Loss, Metric, Optimizer, Validation, fit};
 ///
-/// // make_moons lists one class after the other: split at random, not Keras-style from the end.
+/// // A held-out split by index (Validation::Split takes the last rows, as Keras does).
 /// let data = make_moons(400, 0.1, 0);
 /// let split = train_test_split(400, 0.2, 0, None);
 /// let mut rng = init::rng(0);

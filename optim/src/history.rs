@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use ferrograd_nn::serialize::write_atomic;
+
 use crate::fit::Logs;
 
 /// The per-epoch logs of a [`fit`](crate::fit).
@@ -66,10 +68,11 @@ impl History {
     }
 
     /// Writes [`History::to_csv`] or [`History::to_json`] to `path`, by its extension
-    /// (`.json`, else CSV).
+    /// (`.json`, else CSV), atomically ([`write_atomic`]): `path` holds the old history or
+    /// the new one, never a truncated file.
     ///
     /// # Errors
-    /// The I/O error, if the file cannot be written.
+    /// An I/O error naming `path` if it cannot be written or is not a regular file.
     pub fn save(&self, path: impl AsRef<Path>) -> std::io::Result<()> {
         let path = path.as_ref();
         let text = if path.extension().is_some_and(|e| e == "json") {
@@ -77,7 +80,7 @@ impl History {
         } else {
             self.to_csv()
         };
-        std::fs::write(path, text)
+        write_atomic(path, |w| w.write_all(text.as_bytes())).map_err(std::io::Error::other)
     }
 }
 

@@ -206,6 +206,12 @@ fn schedules_plateau_checkpoint_and_csv_callbacks() {
     history.save(dir.join("history.json")).unwrap();
     let json = std::fs::read_to_string(dir.join("history.json")).unwrap();
     assert!(json.contains("\"lr\": [\n    0.1,"), "{json}");
+    // Saving is atomic: a directory in the way is refused, and nothing is written.
+    let err = history.save(&dir).unwrap_err().to_string();
+    assert!(
+        err.ends_with("is a directory, not a regular file; refusing to replace it"),
+        "{err}"
+    );
 
     // ReduceLrOnPlateau: a frozen model's loss cannot improve after the first epoch, so
     // with patience 0 the rate halves after every later epoch.
