@@ -42,6 +42,10 @@ field() {
     grep -oE "$1:[[:space:]]+[0-9]+" | tail -n 1 | grep -oE '[0-9]+$' || echo 0
 }
 
+# A request for more memory than exists must reach the code as a failed allocation (which
+# try_reserve turns into a clean error), not abort inside AddressSanitizer.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1
+
 cargo +nightly fuzz build
 
 summary="$work/summary.txt"
