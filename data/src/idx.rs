@@ -323,6 +323,18 @@ fn parse(path: &Path, mut r: impl Read, limit: Limit) -> Result<Idx> {
     if let Some(reason) = limit.check(&shape, announced) {
         return Err(fmt(4, reason));
     }
+    // As ndarray requires: even a shape with a zero dimension must have its other
+    // dimensions multiply to an array this machine could address.
+    let nonzero = shape
+        .iter()
+        .filter(|&&d| d > 0)
+        .try_fold(dtype.size() as u128, |acc, &d| acc.checked_mul(d as u128));
+    if nonzero.is_none_or(|n| n > isize::MAX as u128) {
+        return Err(fmt(
+            4,
+            format!("dimensions {shape:?} cannot be held in memory, even with no elements"),
+        ));
+    }
     let expected = usize::try_from(announced.expect("checked above")).map_err(|_| {
         fmt(
             4,
@@ -502,5 +514,18 @@ mod tests {
             "byte 4: dimensions [4294967295, 4294967295, 4294967295] announce 633825299671392843082401579000 bytes of data, more than the 4294967296 bytes this reader accepts (IdxOptions::max_bytes)",
         );
         std::fs::remove_file(&path).ok();
+    }
+
+    #[test]
+    fn an_empty_shape_whose_other_dimensions_overflow_is_refused() {
+        // Found by the idx fuzz target: [0, 2^32-1, 2^32-1, 2^32-1] holds no element, but
+        // its other dimensions multiply past what any array can address.
+        let mut bytes = vec![0, 0, 0x08, 4, 0, 0, 0, 0];
+        bytes.extend([0xff; 12]);
+        let e = read_idx_bytes("empty.idx", &bytes).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "empty.idx: byte 4: dimensions [0, 4294967295, 4294967295, 4294967295] cannot be held in memory, even with no elements"
+        );
     }
 }
