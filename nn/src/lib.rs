@@ -54,8 +54,10 @@ pub mod init;
 mod layers;
 pub mod loss;
 mod module;
+mod rng;
 pub mod serialize;
 pub mod testing;
 
 pub use layers::*;
 pub use module::{Mode, Module, ModuleExt, Sequential, Slot, Summary, SummaryRow, visit_child};
+pub use rng::{LayerRng, RngState};

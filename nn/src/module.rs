@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use ferrograd_autograd::{Float, Graph, Param, Tensor, Var};
 
+use crate::rng::{LayerRng, RngState};
+
 /// What a module exposes to its visitor.
 pub enum Slot<'a, T: Float> {
     /// A trainable parameter (a weight or a bias).
@@ -15,6 +17,10 @@ pub enum Slot<'a, T: Float> {
     Buffer(&'a Param<T>),
     /// The module's train/eval switch.
     Mode(&'a Mode),
+    /// A random stream the module draws from (Dropout's masks): not saved with the
+    /// weights, but its position is part of a training checkpoint, so a resumed run draws
+    /// what the uninterrupted one would have.
+    Rng(&'a LayerRng),
 }
 
 /// A train/eval switch (train by default), held by the layers that behave differently in
@@ -129,9 +135,58 @@ pub trait ModuleExt<T: Float>: Module<T> {
         let mut out = Vec::new();
         self.visit(&mut |name, slot| match slot {
             Slot::Param(p) | Slot::Buffer(p) => out.push((name.to_string(), p.clone())),
-            Slot::Mode(_) => {}
+            Slot::Mode(_) | Slot::Rng(_) => {}
         });
         out
+    }
+
+    /// The state of every random stream ([`Slot::Rng`]) with its dotted name
+    /// (`1.rng`), in visiting order: what a training checkpoint saves beside the weights.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd_nn::{Dropout, Linear, Module, ModuleExt, Sequential, init};
+    /// let model = Sequential::<f32>::new()
+    ///     .add(Linear::new(4, 4, &mut init::rng(0)))
+    ///     .add(Dropout::new(0.5, 1));
+    /// let saved = model.rng_states();
+    /// assert_eq!(saved[0].0, "1.rng");
+    /// let g = Graph::new();
+    /// let x = g.constant(Tensor::ones(&[2, 4]));
+    /// let first = model.forward(x).value();
+    /// model.set_rng_states(&saved).unwrap();
+    /// assert_eq!(model.forward(x).value(), first); // the same dropout mask again
+    /// ```
+    fn rng_states(&self) -> Vec<(String, RngState)> {
+        let mut out = Vec::new();
+        self.visit(&mut |name, slot| {
+            if let Slot::Rng(r) = slot {
+                out.push((name.to_string(), r.state()));
+            }
+        });
+        out
+    }
+
+    /// Restores the random streams from [`ModuleExt::rng_states`].
+    ///
+    /// # Errors
+    /// Naming the stream, if `states` lacks one of this module's streams or names one it
+    /// does not have; nothing is changed then.
+    fn set_rng_states(&self, states: &[(String, RngState)]) -> Result<(), String> {
+        let mine: Vec<String> = self.rng_states().into_iter().map(|(n, _)| n).collect();
+        if let Some((extra, _)) = states.iter().find(|(n, _)| !mine.contains(n)) {
+            return Err(format!("the module has no random stream `{extra}`"));
+        }
+        if let Some(missing) = mine.iter().find(|n| states.iter().all(|(s, _)| s != *n)) {
+            return Err(format!("no state for the random stream `{missing}`"));
+        }
+        self.visit(&mut |name, slot| {
+            if let Slot::Rng(r) = slot {
+                let (_, state) = states.iter().find(|(n, _)| n == name).expect("checked");
+                r.set_state(*state);
+            }
+        });
+        Ok(())
     }
 
     /// The number of trainable scalars.

@@ -162,16 +162,49 @@ fn from_bytes<T: Float>(data: &[u8], shape: &[usize]) -> Tensor<T> {
 /// [`Error::Io`] if the file cannot be written; [`Error::NotAFile`] if `path` is a
 /// directory, device, fifo or socket.
 pub fn save<T: Float, M: Module<T> + ?Sized>(module: &M, path: impl AsRef<Path>) -> Result<()> {
+    let state = module.state().into_iter().map(|(n, p)| (n, p.value()));
+    save_tensors(path, state, BTreeMap::new())
+}
+
+/// Writes named tensors and string metadata (safetensors' `__metadata__`) to `path`,
+/// atomically with [`write_atomic`]: what [`save`] and the training checkpoints of
+/// `ferrograd_optim` build on. Read it back with [`TensorFile`].
+///
+/// # Errors
+/// As [`save`]; [`Error::Format`] naming `path` if two tensors share a name.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use ferrograd_autograd::Tensor;
+/// use ferrograd_nn::serialize::{TensorFile, save_tensors};
+/// let path = std::env::temp_dir().join("ferrograd-doc-tensors.safetensors");
+/// let meta = BTreeMap::from([("epoch".to_string(), "3".to_string())]);
+/// save_tensors(&path, [("w".to_string(), Tensor::<f32>::ones(&[2]))], meta)?;
+/// let mut file = TensorFile::open(&path)?;
+/// assert_eq!(file.metadata()["epoch"], "3");
+/// assert_eq!(file.tensor::<f32>("w", Some(&[2]))?.to_vec(), vec![1.0, 1.0]);
+/// assert!(file.tensor::<f64>("w", None).unwrap_err().to_string().ends_with("tensor `w` is F32, the module is F64"));
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), ferrograd_nn::serialize::Error>(())
+/// ```
+pub fn save_tensors<T: Float>(
+    path: impl AsRef<Path>,
+    tensors: impl IntoIterator<Item = (String, Tensor<T>)>,
+    metadata: BTreeMap<String, String>,
+) -> Result<()> {
     let path = path.as_ref();
-    let tensors: BTreeMap<String, Bytes> = module
-        .state()
-        .into_iter()
-        .map(|(name, p)| (name, to_bytes(&p.value())))
-        .collect();
-    let bytes = safetensors::serialize(tensors, None).map_err(|e| Error::Format {
+    let format = |reason: String| Error::Format {
         path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+        reason,
+    };
+    let mut bytes = BTreeMap::new();
+    for (name, t) in tensors {
+        if bytes.insert(name.clone(), to_bytes(&t)).is_some() {
+            return Err(format(format!("two tensors are named `{name}`")));
+        }
+    }
+    let metadata = (!metadata.is_empty()).then(|| metadata.into_iter().collect());
+    let bytes = safetensors::serialize(bytes, metadata).map_err(|e| format(e.to_string()))?;
     write_atomic(path, |w| w.write_all(&bytes))
 }
 
@@ -316,21 +349,32 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 /// The largest header accepted, as the safetensors crate's own limit (100 MB).
 const MAX_HEADER: u64 = 100_000_000;
 
-/// An open checkpoint whose header has been read and checked: only the header is in
-/// memory; tensors are read one at a time, by the offsets it names.
-struct Checkpoint<'a> {
-    path: &'a Path,
+/// A tensor's offsets within the data section and its shape.
+type Entry = ((usize, usize), Vec<usize>);
+
+/// A safetensors file opened for reading: its header has been read and checked, and only
+/// the header is in memory; tensors are read one at a time, by the offsets it names.
+///
+/// [`TensorFile::open`] reads the 8-byte header length and the header, bounded by the
+/// file's length and by safetensors' 100 MB limit, and checks that the data section the
+/// header describes ends exactly where the file ends, before any tensor data is read: a
+/// valid file followed by padding, or a truncated one, is an error naming byte offsets.
+pub struct TensorFile {
+    path: PathBuf,
     file: std::fs::File,
     metadata: Metadata,
     /// Where the data section starts: `8 + header length`.
     data_start: u64,
 }
 
-impl<'a> Checkpoint<'a> {
-    /// Reads the 8-byte header length and the header, bounded by the file's length and by
-    /// [`MAX_HEADER`], and checks that the data section the header describes ends exactly
-    /// where the file ends, before any tensor data is read.
-    fn open(path: &'a Path) -> Result<Self> {
+impl TensorFile {
+    /// Opens `path` and checks its header.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if it cannot be read; [`Error::Format`] if it is not a valid
+    /// safetensors file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
         let io = |source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -375,19 +419,80 @@ impl<'a> Checkpoint<'a> {
                 }
             )));
         }
-        Ok(Checkpoint {
-            path,
+        Ok(TensorFile {
+            path: path.to_path_buf(),
             file,
             metadata,
             data_start,
         })
     }
 
-    /// The bytes of the tensor at `offsets` within the data section (already checked to
-    /// lie within the file).
-    fn read(&mut self, (begin, end): (usize, usize)) -> Result<Vec<u8>> {
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The names of its tensors, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names = self.metadata.offset_keys();
+        names.sort();
+        names
+    }
+
+    /// Its string metadata (safetensors' `__metadata__`; empty if it has none).
+    pub fn metadata(&self) -> BTreeMap<String, String> {
+        self.metadata
+            .metadata()
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Checks that tensor `name` exists with element type `T` and, if given, `shape`;
+    /// returns its offsets and shape.
+    fn check<T: Float>(&self, name: &str, shape: Option<&[usize]>) -> Result<Entry> {
+        let path = || self.path.clone();
+        let Some(info) = self.metadata.info(name) else {
+            return Err(Error::Missing {
+                path: path(),
+                name: name.to_string(),
+            });
+        };
+        if info.dtype != dtype_of::<T>() {
+            return Err(Error::Dtype {
+                path: path(),
+                name: name.to_string(),
+                expected: dtype_of::<T>().to_string(),
+                found: info.dtype.to_string(),
+            });
+        }
+        if shape.is_some_and(|s| s != info.shape) {
+            return Err(Error::Shape {
+                path: path(),
+                name: name.to_string(),
+                expected: shape.expect("some").to_vec(),
+                found: info.shape.clone(),
+            });
+        }
+        Ok((info.data_offsets, info.shape.clone()))
+    }
+
+    /// Reads tensor `name`, checking its element type and, if given, its shape.
+    ///
+    /// # Errors
+    /// [`Error::Missing`], [`Error::Dtype`], [`Error::Shape`] naming the tensor;
+    /// [`Error::Io`] if it cannot be read.
+    pub fn tensor<T: Float>(&mut self, name: &str, shape: Option<&[usize]>) -> Result<Tensor<T>> {
+        let entry = self.check::<T>(name, shape)?;
+        self.read(entry)
+    }
+
+    /// Reads the tensor at `offsets` within the data section (already checked to lie
+    /// within the file).
+    fn read<T: Float>(&mut self, ((begin, end), shape): Entry) -> Result<Tensor<T>> {
         let io = |source| Error::Io {
-            path: self.path.to_path_buf(),
+            path: self.path.clone(),
             source,
         };
         let mut data = vec![0u8; end - begin];
@@ -395,7 +500,62 @@ impl<'a> Checkpoint<'a> {
             .seek(SeekFrom::Start(self.data_start + begin as u64))
             .map_err(io)?;
         self.file.read_exact(&mut data).map_err(io)?;
-        Ok(data)
+        Ok(from_bytes(&data, &shape))
+    }
+
+    /// Loads `module`'s parameters and buffers from the tensors named `prefix` + their
+    /// dotted name, as [`load`] does for a whole file; with `strict`, every tensor under
+    /// `prefix` must belong to the module. Nothing is changed unless every tensor that would
+    /// be loaded has the right shape and type and could be read.
+    ///
+    /// # Errors
+    /// As [`load`].
+    pub fn load_module<T: Float, M: Module<T> + ?Sized>(
+        &mut self,
+        module: &M,
+        prefix: &str,
+        strict: bool,
+    ) -> Result<LoadReport> {
+        let state = module.state();
+        let names: BTreeSet<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
+        let mut report = LoadReport {
+            unexpected: self
+                .names()
+                .into_iter()
+                .filter_map(|n| n.strip_prefix(prefix).map(str::to_string))
+                .filter(|n| !names.contains(n.as_str()))
+                .collect(),
+            ..LoadReport::default()
+        };
+        let mut found = Vec::new();
+        for (name, p) in &state {
+            let key = format!("{prefix}{name}");
+            match self.check::<T>(&key, Some(&p.shape())) {
+                Ok(entry) => found.push((p, entry)),
+                Err(Error::Missing { .. }) if !strict => report.missing.push(name.clone()),
+                Err(Error::Missing { path, .. }) => {
+                    return Err(Error::Missing {
+                        path,
+                        name: name.clone(),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if strict && !report.unexpected.is_empty() {
+            return Err(Error::Unexpected {
+                path: self.path.clone(),
+                names: report.unexpected,
+            });
+        }
+        let mut updates = Vec::with_capacity(found.len());
+        for (p, entry) in found {
+            updates.push((p, self.read(entry)?));
+        }
+        for (p, value) in updates {
+            p.set_value(value);
+        }
+        Ok(report)
     }
 }
 
@@ -418,64 +578,7 @@ pub fn load<T: Float, M: Module<T> + ?Sized>(
     path: impl AsRef<Path>,
     strict: bool,
 ) -> Result<LoadReport> {
-    let path = path.as_ref();
-    let mut file = Checkpoint::open(path)?;
-    let state = module.state();
-    let names: BTreeSet<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
-    let mut report = LoadReport {
-        unexpected: file
-            .metadata
-            .offset_keys()
-            .into_iter()
-            .filter(|n| !names.contains(n.as_str()))
-            .collect(),
-        ..LoadReport::default()
-    };
-    report.unexpected.sort();
-    let mut found = Vec::new();
-    for (name, p) in &state {
-        let Some(info) = file.metadata.info(name) else {
-            if strict {
-                return Err(Error::Missing {
-                    path: path.to_path_buf(),
-                    name: name.clone(),
-                });
-            }
-            report.missing.push(name.clone());
-            continue;
-        };
-        if info.dtype != dtype_of::<T>() {
-            return Err(Error::Dtype {
-                path: path.to_path_buf(),
-                name: name.clone(),
-                expected: dtype_of::<T>().to_string(),
-                found: info.dtype.to_string(),
-            });
-        }
-        if info.shape != p.shape() {
-            return Err(Error::Shape {
-                path: path.to_path_buf(),
-                name: name.clone(),
-                expected: p.shape(),
-                found: info.shape.clone(),
-            });
-        }
-        found.push((p, info.data_offsets, info.shape.clone()));
-    }
-    if strict && !report.unexpected.is_empty() {
-        return Err(Error::Unexpected {
-            path: path.to_path_buf(),
-            names: report.unexpected,
-        });
-    }
-    let mut updates = Vec::with_capacity(found.len());
-    for (p, offsets, shape) in found {
-        updates.push((p, from_bytes::<T>(&file.read(offsets)?, &shape)));
-    }
-    for (p, value) in updates {
-        p.set_value(value);
-    }
-    Ok(report)
+    TensorFile::open(path)?.load_module(module, "", strict)
 }
 
 #[cfg(test)]

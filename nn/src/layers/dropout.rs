@@ -1,17 +1,16 @@
 //! `Dropout`: active in training mode, the identity in evaluation mode.
 
-use std::sync::Mutex;
-
 use ferrograd_autograd::{Float, Var};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 use crate::module::{Mode, Module, Slot};
+use crate::rng::LayerRng;
 
 /// Zeroes each element with probability `p` in training mode and scales the rest by
 /// `1 / (1 − p)`; passes the input through unchanged in evaluation mode
 /// ([`ModuleExt::eval`](crate::ModuleExt::eval)). As `torch.nn.Dropout` / Keras' `Dropout`.
-/// The layer owns a seeded RNG, so a seeded model drops the same elements every run.
+/// The layer owns a seeded random stream ([`LayerRng`], visited as `rng`), so a seeded
+/// model drops the same elements every run, and a training checkpoint saves the stream's
+/// position so a resumed run drops what the uninterrupted one would have.
 ///
 /// # Shapes
 /// - input: any
@@ -35,7 +34,7 @@ use crate::module::{Mode, Module, Slot};
 pub struct Dropout {
     p: f64,
     mode: Mode,
-    rng: Mutex<StdRng>,
+    rng: LayerRng,
 }
 
 impl Dropout {
@@ -51,7 +50,7 @@ impl Dropout {
         Dropout {
             p,
             mode: Mode::default(),
-            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            rng: LayerRng::new(seed),
         }
     }
 }
@@ -61,15 +60,12 @@ impl<T: Float> Module<T> for Dropout {
         if !self.mode.is_training() {
             return x;
         }
-        let mut rng = self
-            .rng
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        x.dropout(self.p, &mut *rng)
+        self.rng.with(|rng| x.dropout(self.p, rng))
     }
 
     fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
         f("mode", Slot::Mode(&self.mode));
+        f("rng", Slot::Rng(&self.rng));
     }
 }
 
