@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use ferrograd_nn::ModuleExt;
 
+use crate::backup::CallbackState;
 use crate::early_stopping::EarlyStopping;
 use crate::fit::{Callback, Context, Logs};
 use crate::schedule::{LrSchedule, Mode, ReduceLrOnPlateau};
@@ -61,6 +62,14 @@ impl Callback for EarlyStoppingCallback {
         }
         Ok(())
     }
+
+    fn save_state(&self, state: &mut CallbackState) {
+        self.inner.save_state(state);
+    }
+
+    fn load_state(&mut self, state: &CallbackState) -> Result<(), String> {
+        self.inner.load_state(state)
+    }
 }
 
 /// [`ReduceLrOnPlateau`] on a logged metric.
@@ -85,6 +94,14 @@ impl Callback for ReduceLrOnPlateauCallback {
         let lr = self.inner.step(value, ctx.lr());
         ctx.set_lr(lr);
         Ok(())
+    }
+
+    fn save_state(&self, state: &mut CallbackState) {
+        self.inner.save_state(state);
+    }
+
+    fn load_state(&mut self, state: &CallbackState) -> Result<(), String> {
+        self.inner.load_state(state)
     }
 }
 
@@ -154,13 +171,26 @@ impl Callback for ModelCheckpoint {
         }
         ctx.model().save(&self.path).map_err(|e| e.to_string())
     }
+
+    fn save_state(&self, state: &mut CallbackState) {
+        state.set("best", self.best);
+    }
+
+    fn load_state(&mut self, state: &CallbackState) -> Result<(), String> {
+        self.best = state.get("best")?;
+        Ok(())
+    }
 }
 
 /// Appends each epoch's logs to a CSV file with a header (Keras' `CSVLogger`); the file is
-/// created (or truncated) at the first epoch.
+/// created (or truncated) at the first epoch. In a [training backup](crate::FitOptions::backup)
+/// it records the columns and the file's length, and a resumed run cuts off the rows written
+/// after the backup, so the file ends as that of a run that never stopped.
 pub struct CsvLogger {
     path: PathBuf,
     columns: Option<Vec<String>>,
+    /// The file's length after the last row written.
+    len: u64,
 }
 
 impl CsvLogger {
@@ -169,6 +199,7 @@ impl CsvLogger {
         CsvLogger {
             path: path.into(),
             columns: None,
+            len: 0,
         }
     }
 }
@@ -188,10 +219,15 @@ impl Callback for CsvLogger {
             self.columns = Some(columns);
             f
         } else {
-            std::fs::OpenOptions::new()
+            let f = std::fs::OpenOptions::new()
                 .append(true)
                 .open(&self.path)
-                .map_err(err)?
+                .map_err(err)?;
+            // Rows past the last one this logger wrote are from epochs a resumed run redoes.
+            if f.metadata().map_err(err)?.len() > self.len {
+                f.set_len(self.len).map_err(err)?;
+            }
+            f
         };
         let row: Vec<String> = self
             .columns
@@ -199,7 +235,37 @@ impl Callback for CsvLogger {
             .flatten()
             .map(|c| logs.get(c).map_or(String::new(), |v| v.to_string()))
             .collect();
-        writeln!(file, "{epoch},{}", row.join(",")).map_err(err)
+        writeln!(file, "{epoch},{}", row.join(",")).map_err(err)?;
+        self.len = file.metadata().map_err(err)?.len();
+        Ok(())
+    }
+
+    fn save_state(&self, state: &mut CallbackState) {
+        if let Some(columns) = &self.columns {
+            state.set("columns", serde_json::json!(columns));
+            state.set("len", self.len);
+        }
+    }
+
+    fn load_state(&mut self, state: &CallbackState) -> Result<(), String> {
+        let Some(columns) = state.get_opt::<String>("columns")? else {
+            *self = CsvLogger::new(self.path.clone());
+            return Ok(());
+        };
+        let columns: Vec<String> = serde_json::from_str(&columns)
+            .map_err(|e| format!("`columns` is not a JSON list of names: {e}"))?;
+        let len: u64 = state.get("len")?;
+        let now = std::fs::metadata(&self.path)
+            .map_err(|e| format!("{}: {e}", self.path.display()))?
+            .len();
+        if now < len {
+            return Err(format!(
+                "{}: the log is {now} bytes, shorter than the {len} it had at the backup",
+                self.path.display()
+            ));
+        }
+        (self.columns, self.len) = (Some(columns), len);
+        Ok(())
     }
 }
 

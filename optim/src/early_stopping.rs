@@ -2,6 +2,7 @@
 
 use ferrograd_autograd::{Float, Param, Tensor};
 
+use crate::backup::CallbackState;
 use crate::schedule::Mode;
 
 /// Stops training when a monitored metric has not improved for `patience` epochs, as
@@ -161,6 +162,37 @@ impl<T: Float> EarlyStopping<T> {
     /// The epoch at which it asked to stop.
     pub fn stopped_epoch(&self) -> Option<usize> {
         self.stopped_epoch
+    }
+}
+
+impl EarlyStopping<f32> {
+    /// Records the progress (not the settings, which the caller builds again) for a
+    /// training backup.
+    pub(crate) fn save_state(&self, state: &mut CallbackState) {
+        state.set("best", self.best);
+        state.set("wait", self.wait);
+        if let Some(e) = self.best_epoch {
+            state.set("best_epoch", e);
+        }
+        if let Some(e) = self.stopped_epoch {
+            state.set("stopped_epoch", e);
+        }
+        if let Some(w) = &self.best_weights {
+            state.set_tensors("best_weights", w.clone());
+        }
+    }
+
+    /// Restores [`EarlyStopping::save_state`]'s record, all of it or (on an error) none.
+    pub(crate) fn load_state(&mut self, state: &CallbackState) -> Result<(), String> {
+        let (best, wait) = (state.get("best")?, state.get("wait")?);
+        let (best_epoch, stopped_epoch) = (
+            state.get_opt("best_epoch")?,
+            state.get_opt("stopped_epoch")?,
+        );
+        self.best_weights = state.tensors("best_weights").map(<[_]>::to_vec);
+        (self.best, self.wait, self.best_epoch, self.stopped_epoch) =
+            (best, wait, best_epoch, stopped_epoch);
+        Ok(())
     }
 }
 

@@ -181,4 +181,11 @@ pub enum TrainError {
         /// What went wrong.
         message: String,
     },
+    /// A training backup ([`FitOptions::backup`](crate::FitOptions::backup)) could not be
+    /// restored (then `fit` changed nothing) or written (the previous backup is intact).
+    #[error("fit backup: {message}")]
+    Backup {
+        /// What went wrong, naming the file.
+        message: String,
+    },
 }

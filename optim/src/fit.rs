@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::path::PathBuf;
 
 use ferrograd_autograd::ndarray::Dimension;
 use ferrograd_autograd::{Graph, Tensor, Var};
@@ -10,6 +11,7 @@ use ferrograd_data::dataset::{Batch, DataLoader, Dataset, Targets, TensorDataset
 use ferrograd_nn::loss::{self, CrossEntropy, Reduction};
 use ferrograd_nn::{Module, ModuleExt};
 
+use crate::backup::{self, CallbackState, Plan, Training};
 use crate::error::{NonFiniteKind, TrainError};
 use crate::history::History;
 use crate::metrics::Metric;
@@ -118,6 +120,20 @@ pub trait Callback {
         logs: &Logs,
         ctx: &mut Context<'_>,
     ) -> Result<(), String>;
+
+    /// Records what the callback needs to go on after a resume (best values, counters,
+    /// best weights) into a [training backup](FitOptions::backup). Nothing by default: a
+    /// callback without state across epochs need not implement it.
+    fn save_state(&self, _state: &mut CallbackState) {}
+
+    /// Restores what [`Callback::save_state`] recorded.
+    ///
+    /// # Errors
+    /// If `state` lacks a value or holds a malformed one; the callback must then be left
+    /// as it was.
+    fn load_state(&mut self, _state: &CallbackState) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Where validation data comes from.
@@ -143,6 +159,7 @@ pub struct FitOptions {
     metrics: Vec<Metric>,
     verbose: bool,
     detect_anomaly: bool,
+    backup: Option<PathBuf>,
 }
 
 impl Default for FitOptions {
@@ -153,7 +170,7 @@ impl Default for FitOptions {
 
 impl FitOptions {
     /// One epoch, batches of 32, shuffled with seed 0, no validation, no metrics, quiet,
-    /// anomaly mode off.
+    /// anomaly mode off, no backup.
     pub fn new() -> Self {
         FitOptions {
             epochs: 1,
@@ -163,6 +180,7 @@ impl FitOptions {
             metrics: Vec::new(),
             verbose: false,
             detect_anomaly: false,
+            backup: None,
         }
     }
 
@@ -245,6 +263,64 @@ impl FitOptions {
     /// ```
     pub fn detect_anomaly(mut self, on: bool) -> Self {
         self.detect_anomaly = on;
+        self
+    }
+
+    /// Makes training resumable (Keras' `BackupAndRestore`): after every epoch but the
+    /// last, `fit` writes everything it needs to go on to `path` — the model's parameters,
+    /// buffers and random streams (dropout), the optimizer's state and learning rate, each
+    /// callback's state ([`Callback::save_state`]), the epoch and the history — atomically,
+    /// so a crash or a kill at any moment leaves the previous backup intact.
+    ///
+    /// When `path` exists as `fit` starts, it restores all of it and goes on from the saved
+    /// epoch: the losses, weights, logs and returned [`History`] (which includes the epochs
+    /// before the interruption) are bit for bit those of a run that never stopped. Build the
+    /// model, optimizer and callbacks as for the first run and pass the same options; a
+    /// backup made with another batch size, shuffle seed, optimizer, parameter list or
+    /// number of callbacks is refused with [`TrainError::Backup`], and then nothing was
+    /// changed. When training ends without an error (all epochs run, or stopped early),
+    /// the backup is deleted; after an error it is kept, so the run can be resumed.
+    ///
+    /// The random streams `fit` restores are the model's ([`ModuleExt::rng_states`]); the
+    /// batch order is a function of the shuffle seed and the epoch. Randomness of your own
+    /// (a dataset that augments at random) is not saved.
+    ///
+    /// ```
+    /// use ferrograd_data::synthetic::make_moons;
+    /// use ferrograd_nn::{Dropout, Linear, ModuleExt, ReLU, Sequential, init};
+    /// use ferrograd_optim::{Adam, Callback, Context, FitOptions, Logs, Loss, Optimizer, fit};
+    ///
+    /// /// Fails at the end of one epoch: a stand-in for a crash or a kill.
+    /// struct Interrupt(Option<usize>);
+    /// impl Callback for Interrupt {
+    ///     fn on_epoch_end(&mut self, epoch: usize, _: &Logs, _: &mut Context<'_>) -> Result<(), String> {
+    ///         if self.0 == Some(epoch) { Err("interrupted".into()) } else { Ok(()) }
+    ///     }
+    /// }
+    ///
+    /// let path = std::env::temp_dir().join(format!("doc-backup-{}.safetensors", std::process::id()));
+    /// let data = make_moons(64, 0.1, 0);
+    /// let train = |interrupt| {
+    ///     let mut rng = init::rng(0);
+    ///     let model = Sequential::<f32>::new()
+    ///         .add(Linear::new(2, 16, &mut rng))
+    ///         .add(ReLU)
+    ///         .add(Dropout::new(0.2, 1))
+    ///         .add(Linear::new(16, 2, &mut rng));
+    ///     let mut opt = Optimizer::new(model.parameters(), Adam::new(0.01));
+    ///     let options = FitOptions::new().epochs(4).batch_size(16).backup(&path);
+    ///     let history = fit(&model, &Loss::cross_entropy(), &mut opt, &data, options, &mut [&mut Interrupt(interrupt)]);
+    ///     history.map(|h| (h, model.parameters()[0].value()))
+    /// };
+    /// let uninterrupted = train(None).unwrap();
+    /// assert!(!path.exists()); // a run that ends deletes its backup
+    /// assert!(train(Some(2)).is_err()); // stops in epoch 2: the backup after epoch 1 stays
+    /// assert!(path.exists());
+    /// let resumed = train(None).unwrap(); // restores, then runs epochs 2 and 3
+    /// assert_eq!(resumed, uninterrupted); // the same history and weights, bit for bit
+    /// ```
+    pub fn backup(mut self, path: impl Into<PathBuf>) -> Self {
+        self.backup = Some(path.into());
         self
     }
 }
@@ -622,9 +698,23 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
     if let Some(seed) = options.shuffle {
         loader = loader.shuffle(seed);
     }
-    let mut history = History::default();
+    let plan = Plan {
+        batch_size: options.batch_size,
+        shuffle: options.shuffle,
+    };
+    let (start, mut history) = match &options.backup {
+        Some(path) if path.exists() => {
+            let mut t = Training {
+                model,
+                optimizer: &mut *optimizer,
+                callbacks: &mut *callbacks,
+            };
+            backup::restore(path, &mut t, plan).map_err(|message| TrainError::Backup { message })?
+        }
+        _ => (0, History::default()),
+    };
     let g = Graph::new();
-    for epoch in 0..options.epochs {
+    for epoch in start..options.epochs {
         let mut ctx = Context {
             model,
             lr: optimizer.lr(),
@@ -696,6 +786,33 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
         optimizer.set_lr(ctx.lr);
         if ctx.stop {
             break;
+        }
+        if let Some(path) = options
+            .backup
+            .as_deref()
+            .filter(|_| epoch + 1 < options.epochs)
+        {
+            let t = Training {
+                model,
+                optimizer: &mut *optimizer,
+                callbacks: &mut *callbacks,
+            };
+            backup::save(path, &t, plan, epoch + 1, &history).map_err(|e| TrainError::Backup {
+                message: format!("after epoch {epoch}: {e}"),
+            })?;
+        }
+    }
+    if let Some(path) = &options.backup {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(TrainError::Backup {
+                    message: format!(
+                        "{}: training ended but the backup cannot be deleted: {e}",
+                        path.display()
+                    ),
+                });
+            }
+            _ => {}
         }
     }
     Ok(history)

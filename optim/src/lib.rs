@@ -31,6 +31,7 @@
 //! ```
 
 mod adaptive;
+mod backup;
 pub mod callbacks;
 mod clip;
 mod early_stopping;
@@ -43,6 +44,7 @@ pub mod schedule;
 mod sgd;
 
 pub use adaptive::{Adagrad, Adam, RmsProp};
+pub use backup::CallbackState;
 pub use clip::{ClipGradNorm, clip_grad_norm, clip_grad_value};
 pub use early_stopping::EarlyStopping;
 pub use error::{NonFiniteKind, OptimizerError, TrainError};

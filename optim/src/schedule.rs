@@ -12,6 +12,8 @@
 
 use std::f64::consts::PI;
 
+use crate::backup::CallbackState;
+
 /// A learning rate as a function of the epoch (or step) index, from 0.
 pub trait LrSchedule {
     /// The learning rate at `epoch`.
@@ -404,6 +406,22 @@ impl ReduceLrOnPlateau {
             }
         }
         lr
+    }
+
+    /// Records the progress (not the settings) for a training backup.
+    pub(crate) fn save_state(&self, state: &mut CallbackState) {
+        state.set("best", self.best);
+        state.set("bad_epochs", self.bad_epochs);
+        state.set("cooldown_left", self.cooldown_left);
+    }
+
+    /// Restores [`ReduceLrOnPlateau::save_state`]'s record, all of it or none.
+    pub(crate) fn load_state(&mut self, state: &CallbackState) -> Result<(), String> {
+        let best = state.get("best")?;
+        let bad_epochs = state.get("bad_epochs")?;
+        self.cooldown_left = state.get("cooldown_left")?;
+        (self.best, self.bad_epochs) = (best, bad_epochs);
+        Ok(())
     }
 }
 

@@ -1,0 +1,436 @@
+//! Resumable training ([`FitOptions::backup`](crate::FitOptions::backup)): one file holds
+//! everything `fit` needs to go on exactly where it stopped — the model's parameters and
+//! buffers, its random streams (dropout), the optimizer's state and learning rate, every
+//! callback's state, the epoch and the history so far.
+//!
+//! The file is safetensors (written atomically with
+//! [`write_atomic`](ferrograd_nn::serialize::write_atomic)): tensors `model.<name>`,
+//! `optimizer.<param>.<buffer>` and `callback.<index>.<key>.<i>`, and string metadata for
+//! the rest. Numbers are written in Rust's shortest round-trip form, so every value comes
+//! back bit for bit (NaN and infinities included).
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::path::Path;
+use std::str::FromStr;
+
+use ferrograd_autograd::Tensor;
+use ferrograd_nn::serialize::{self, TensorFile, save_tensors};
+use ferrograd_nn::{Module, ModuleExt, RngState};
+
+use crate::fit::{Callback, Logs};
+use crate::history::History;
+use crate::optimizer::{Optimizer, OptimizerState, Rule};
+
+/// What a [`Callback`] saves in a training backup so that it continues after a resume as
+/// if training had not stopped: named values (anything with `Display` and `FromStr` that
+/// round-trips, such as integers and `f64`) and named lists of tensors (best weights).
+///
+/// ```
+/// use ferrograd_optim::CallbackState;
+/// let mut state = CallbackState::default();
+/// state.set("best", f64::INFINITY);
+/// state.set("wait", 3usize);
+/// assert_eq!(state.get::<f64>("best"), Ok(f64::INFINITY));
+/// assert_eq!(state.get_opt::<usize>("best_epoch"), Ok(None));
+/// assert_eq!(
+///     state.get::<usize>("best").unwrap_err(),
+///     "`best` = \"inf\" is not a valid usize"
+/// );
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CallbackState {
+    values: BTreeMap<String, String>,
+    tensors: BTreeMap<String, Vec<Tensor<f32>>>,
+}
+
+impl CallbackState {
+    /// Records `value` under `key` (its `Display` form).
+    pub fn set(&mut self, key: &str, value: impl Display) {
+        self.values.insert(key.to_string(), value.to_string());
+    }
+
+    /// The value under `key`.
+    ///
+    /// # Errors
+    /// If there is none, or it does not parse as a `V`.
+    pub fn get<V: FromStr>(&self, key: &str) -> Result<V, String> {
+        self.get_opt(key)?
+            .ok_or_else(|| format!("`{key}` is missing from the saved state"))
+    }
+
+    /// The value under `key`, or `None` if there is none (an optional value is recorded
+    /// only when it is `Some`).
+    ///
+    /// # Errors
+    /// If it does not parse as a `V`.
+    pub fn get_opt<V: FromStr>(&self, key: &str) -> Result<Option<V>, String> {
+        let Some(text) = self.values.get(key) else {
+            return Ok(None);
+        };
+        text.parse().map(Some).map_err(|_| {
+            format!(
+                "`{key}` = {text:?} is not a valid {}",
+                std::any::type_name::<V>()
+            )
+        })
+    }
+
+    /// Records a list of tensors under `key`.
+    pub fn set_tensors(&mut self, key: &str, tensors: Vec<Tensor<f32>>) {
+        self.tensors.insert(key.to_string(), tensors);
+    }
+
+    /// The tensors under `key`, if any were recorded.
+    pub fn tensors(&self, key: &str) -> Option<&[Tensor<f32>]> {
+        self.tensors.get(key).map(Vec::as_slice)
+    }
+}
+
+/// The format name and version written into every backup.
+const FORMAT: &str = "ferrograd fit backup";
+const VERSION: &str = "1";
+
+/// The options that decide the batches: a backup made with others cannot resume exactly.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Plan {
+    pub(crate) batch_size: usize,
+    pub(crate) shuffle: Option<u64>,
+}
+
+impl Plan {
+    fn describe(&self) -> String {
+        let shuffle = self.shuffle.map_or("none".into(), |s| s.to_string());
+        format!("batch_size {}, shuffle {shuffle}", self.batch_size)
+    }
+}
+
+/// Everything a backup is written from and restored into.
+pub(crate) struct Training<'a, 'c, M, R> {
+    pub(crate) model: &'a M,
+    pub(crate) optimizer: &'a mut Optimizer<R, f32>,
+    pub(crate) callbacks: &'a mut [&'c mut dyn Callback],
+}
+
+/// Writes the backup: training goes on at `epoch` with `history` so far.
+pub(crate) fn save<M: Module<f32>, R: Rule<f32>>(
+    path: &Path,
+    t: &Training<'_, '_, M, R>,
+    plan: Plan,
+    epoch: usize,
+    history: &History,
+) -> Result<(), String> {
+    let mut meta = BTreeMap::new();
+    let mut put = |k: &str, v: String| meta.insert(k.to_string(), v);
+    put("format", FORMAT.into());
+    put("version", VERSION.into());
+    put("epoch", epoch.to_string());
+    put("plan", plan.describe());
+    let opt = t.optimizer.state();
+    put("optimizer", t.optimizer.rule().name().into());
+    put("optimizer.step", opt.step.to_string());
+    put("optimizer.lr", opt.lr.to_string());
+    let counts: Vec<String> = opt.buffers.iter().map(|b| b.len().to_string()).collect();
+    put("optimizer.buffers", counts.join(","));
+    put("history", history_json(history));
+    for (name, state) in t.model.rng_states() {
+        put(&format!("rng.{name}"), state.to_string());
+    }
+    put("callbacks", t.callbacks.len().to_string());
+    let mut tensors: Vec<(String, Tensor<f32>)> = t
+        .model
+        .state()
+        .into_iter()
+        .map(|(n, p)| (format!("model.{n}"), p.value()))
+        .collect();
+    for (i, bufs) in opt.buffers.into_iter().enumerate() {
+        for (j, b) in bufs.into_iter().enumerate() {
+            tensors.push((format!("optimizer.{i}.{j}"), b));
+        }
+    }
+    for (k, cb) in t.callbacks.iter().enumerate() {
+        let mut state = CallbackState::default();
+        cb.save_state(&mut state);
+        for (key, value) in state.values {
+            put(&format!("callback.{k}.value.{key}"), value);
+        }
+        for (key, list) in state.tensors {
+            put(
+                &format!("callback.{k}.tensors.{key}"),
+                list.len().to_string(),
+            );
+            for (i, t) in list.into_iter().enumerate() {
+                tensors.push((format!("callback.{k}.{key}.{i}"), t));
+            }
+        }
+    }
+    save_tensors(path, tensors, meta).map_err(|e| e.to_string())
+}
+
+/// History as JSON, every number as its round-trip text (JSON has no NaN).
+fn history_json(history: &History) -> String {
+    let epochs: Vec<BTreeMap<&String, String>> = history
+        .epochs
+        .iter()
+        .map(|logs| logs.iter().map(|(k, v)| (k, v.to_string())).collect())
+        .collect();
+    serde_json::json!({ "epochs": epochs, "without_gradient": history.without_gradient })
+        .to_string()
+}
+
+fn parse_history(text: &str) -> Result<History, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("`history` is not valid JSON: {e}"))?;
+    let bad = || "`history` does not have the layout a backup writes".to_string();
+    let mut history = History::default();
+    for logs in value["epochs"].as_array().ok_or_else(bad)? {
+        let mut parsed = Logs::new();
+        for (k, v) in logs.as_object().ok_or_else(bad)? {
+            let v = v.as_str().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+            parsed.insert(k.clone(), v);
+        }
+        history.epochs.push(parsed);
+    }
+    for name in value["without_gradient"].as_array().ok_or_else(bad)? {
+        history
+            .without_gradient
+            .push(name.as_str().ok_or_else(bad)?.to_string());
+    }
+    Ok(history)
+}
+
+/// Reads metadata values by key, naming the key when one is missing or malformed.
+struct Meta(BTreeMap<String, String>);
+
+impl Meta {
+    fn text(&self, key: &str) -> Result<&str, String> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| format!("`{key}` is missing"))
+    }
+
+    fn parse<V: FromStr>(&self, key: &str) -> Result<V, String> {
+        let text = self.text(key)?;
+        text.parse()
+            .map_err(|_| format!("`{key}` = {text:?} is not a valid value"))
+    }
+}
+
+/// Why a backup cannot be restored: the file (the message names it) or its contents.
+enum Failure {
+    File(serialize::Error),
+    Content(String),
+}
+
+impl From<serialize::Error> for Failure {
+    fn from(e: serialize::Error) -> Self {
+        Failure::File(e)
+    }
+}
+
+impl From<String> for Failure {
+    fn from(m: String) -> Self {
+        Failure::Content(m)
+    }
+}
+
+impl Failure {
+    /// The message, naming `path`.
+    fn message(self, path: &Path) -> String {
+        match self {
+            Failure::File(e) => e.to_string(),
+            Failure::Content(m) => format!("{}: {m}", path.display()),
+        }
+    }
+}
+
+/// What a backup restores, read and checked before anything is changed.
+struct Restored {
+    epoch: usize,
+    history: History,
+    optimizer: OptimizerState<f32>,
+    rng: Vec<(String, RngState)>,
+    callbacks: Vec<CallbackState>,
+}
+
+/// Reads everything but the model's tensors (those [`TensorFile::load_module`] reads and
+/// checks itself) and checks it against the training it is to resume.
+fn read<M: Module<f32>, R: Rule<f32>>(
+    file: &mut TensorFile,
+    t: &Training<'_, '_, M, R>,
+    plan: Plan,
+) -> Result<Restored, Failure> {
+    let meta = Meta(file.metadata());
+    if meta.text("format")? != FORMAT {
+        return Err(format!("not a fit backup (format {:?})", meta.text("format")?).into());
+    }
+    if meta.text("version")? != VERSION {
+        return Err(format!(
+            "backup version {:?}, this build reads version {VERSION}",
+            meta.text("version")?
+        )
+        .into());
+    }
+    let saved_plan = meta.text("plan")?;
+    if saved_plan != plan.describe() {
+        return Err(format!(
+            "made with {saved_plan}, but these options have {}: resume with the same options, or delete the backup to start over",
+            plan.describe()
+        )
+        .into());
+    }
+    let rule = t.optimizer.rule().name();
+    if meta.text("optimizer")? != rule {
+        return Err(format!(
+            "made with the optimizer {}, not {rule}",
+            meta.text("optimizer")?
+        )
+        .into());
+    }
+    let counts: Vec<usize> = meta
+        .text("optimizer.buffers")?
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse()
+                .map_err(|_| format!("`optimizer.buffers` holds {s:?}"))
+        })
+        .collect::<Result<_, _>>()?;
+    let params: Vec<Vec<usize>> = t.optimizer.params().map(|p| p.shape()).collect();
+    if counts.len() != params.len() {
+        return Err(format!(
+            "the optimizer had {} parameters, this one has {}",
+            counts.len(),
+            params.len()
+        )
+        .into());
+    }
+    let mut buffers = Vec::with_capacity(counts.len());
+    for (i, (&n, shape)) in counts.iter().zip(&params).enumerate() {
+        let bufs = (0..n)
+            .map(|j| file.tensor(&format!("optimizer.{i}.{j}"), Some(shape)))
+            .collect::<Result<Vec<_>, _>>()?;
+        buffers.push(bufs);
+    }
+    let optimizer = OptimizerState {
+        step: meta.parse("optimizer.step")?,
+        lr: meta.parse("optimizer.lr")?,
+        buffers,
+    };
+    let rng = meta
+        .0
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("rng.").map(|name| (name, v)))
+        .map(|(name, v)| {
+            Ok((
+                name.to_string(),
+                v.parse().map_err(|e| format!("`rng.{name}`: {e}"))?,
+            ))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let n: usize = meta.parse("callbacks")?;
+    if n != t.callbacks.len() {
+        return Err(format!(
+            "made with {n} callbacks, fit was given {}: pass the same callbacks in the same order",
+            t.callbacks.len()
+        )
+        .into());
+    }
+    let mut callbacks = vec![CallbackState::default(); n];
+    for (key, value) in &meta.0 {
+        let Some(rest) = key.strip_prefix("callback.") else {
+            continue;
+        };
+        let (k, rest) = rest
+            .split_once('.')
+            .ok_or_else(|| format!("bad key `{key}`"))?;
+        let state = k
+            .parse::<usize>()
+            .ok()
+            .and_then(|k| callbacks.get_mut(k))
+            .ok_or_else(|| format!("`{key}` names no callback"))?;
+        if let Some(name) = rest.strip_prefix("value.") {
+            state.values.insert(name.to_string(), value.clone());
+        } else if let Some(name) = rest.strip_prefix("tensors.") {
+            let len: usize = meta.parse(key)?;
+            let list = (0..len)
+                .map(|i| file.tensor(&format!("callback.{k}.{name}.{i}"), None))
+                .collect::<Result<Vec<_>, _>>()?;
+            state.tensors.insert(name.to_string(), list);
+        } else if rest != "type" {
+            return Err(format!("bad key `{key}`").into());
+        }
+    }
+    Ok(Restored {
+        epoch: meta.parse("epoch")?,
+        history: parse_history(meta.text("history")?)?,
+        optimizer,
+        rng,
+        callbacks,
+    })
+}
+
+/// Restores the training at `path` into `t`: all of it, or (on an error) none of it.
+/// Returns the epoch to go on from and the history so far.
+pub(crate) fn restore<M: Module<f32>, R: Rule<f32>>(
+    path: &Path,
+    t: &mut Training<'_, '_, M, R>,
+    plan: Plan,
+) -> Result<(usize, History), String> {
+    let fail = |f: Failure| f.message(path);
+    let mut file = TensorFile::open(path).map_err(|e| fail(e.into()))?;
+    let restored = read(&mut file, t, plan).map_err(fail)?;
+    // Each part below is all-or-nothing; a failure rolls back the parts before it.
+    let model_before: Vec<_> = t
+        .model
+        .state()
+        .into_iter()
+        .map(|(_, p)| p.value())
+        .collect();
+    let optimizer_before = t.optimizer.state();
+    let rng_before = t.model.rng_states();
+    let undo_model = |t: &Training<'_, '_, M, R>| {
+        for ((_, p), v) in t.model.state().into_iter().zip(&model_before) {
+            p.set_value(v.clone());
+        }
+    };
+    file.load_module(t.model, "model.", true)
+        .map_err(|e| fail(e.into()))?;
+    if let Err(e) = t.optimizer.load_state(restored.optimizer) {
+        undo_model(t);
+        return Err(fail(e.to_string().into()));
+    }
+    let undo_optimizer = |t: &mut Training<'_, '_, M, R>| {
+        undo_model(t);
+        t.optimizer
+            .load_state(optimizer_before.clone())
+            .expect("the optimizer's own state loads");
+    };
+    if let Err(e) = t.model.set_rng_states(&restored.rng) {
+        undo_optimizer(t);
+        return Err(fail(e.into()));
+    }
+    let callbacks_before: Vec<CallbackState> = t
+        .callbacks
+        .iter()
+        .map(|cb| {
+            let mut s = CallbackState::default();
+            cb.save_state(&mut s);
+            s
+        })
+        .collect();
+    for (k, state) in restored.callbacks.iter().enumerate() {
+        if let Err(e) = t.callbacks[k].load_state(state) {
+            undo_optimizer(t);
+            t.model
+                .set_rng_states(&rng_before)
+                .expect("the model's own streams");
+            for (cb, s) in t.callbacks.iter_mut().zip(&callbacks_before).take(k) {
+                cb.load_state(s).expect("a callback's own state loads");
+            }
+            return Err(fail(format!("callback {k}: {e}").into()));
+        }
+    }
+    Ok((restored.epoch, restored.history))
+}
