@@ -287,3 +287,40 @@ fn a_param_whose_value_was_replaced_enters_anew() {
     (b * b).sum().backward();
     assert_eq!(w.grad().unwrap().to_vec(), vec![10.0]);
 }
+
+#[test]
+fn slices_of_one_value_share_one_gradient_buffer() {
+    // An LSTM reads one slice of its input projection per step. The first-order backward
+    // adds each slice's gradient into one buffer in place; a zero-padded full-size
+    // gradient per slice made backward quadratic in the number of slices.
+    let g = Graph::<f64>::new();
+    let steps = 256;
+    let x = g.var(Tensor::ones(&[steps, 4]));
+    let mut total = g.scalar(0.0);
+    for t in 0..steps {
+        total = total + x.narrow(0, t, 1).sum() * t as f64;
+    }
+    let before = g.summary().value_bytes;
+    total.backward();
+    let grown = g.summary().value_bytes - before;
+    assert!(
+        grown < 64 * 8 * steps,
+        "backward kept {grown} bytes for {steps} slices of [{steps}, 4]"
+    );
+    let expected: Vec<f64> = (0..steps).flat_map(|t| [t as f64; 4]).collect();
+    assert_eq!(x.grad().unwrap().to_vec(), expected);
+}
+
+#[test]
+fn in_place_accumulation_never_changes_a_shared_gradient() {
+    // `add` hands its gradient to both inputs as one node: adding into `p`'s gradient in
+    // place must not change `q`'s.
+    let g = Graph::<f64>::new();
+    let x = g.var(Tensor::from_vec(vec![1.0, -2.0], &[2]));
+    let (p, q) = (x * 2.0, x * 3.0);
+    let z = ((p + q) + p * 5.0 + p).sum();
+    let grads = g.grad(&[z], &[p, q, x], false);
+    assert_eq!(grads[0].unwrap().value().to_vec(), vec![7.0, 7.0]);
+    assert_eq!(grads[1].unwrap().value().to_vec(), vec![1.0, 1.0]);
+    assert_eq!(grads[2].unwrap().value().to_vec(), vec![17.0, 17.0]);
+}

@@ -1,11 +1,24 @@
 //! The backward pass: [`Graph::grad`], [`Var::backward`], and what backward rules see.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
+
+use ndarray::{Axis, Slice, Zip};
 use smallvec::SmallVec;
 
 use super::{Grads, Graph, Hook, Inner, ModeGuard, NodeKey, Var};
 use crate::float::Float;
-use crate::tensor::Tensor;
-use std::rc::Rc;
+use crate::tensor::{Tensor, full_array};
+
+/// A gradient for a slice of an input, which a first-order backward adds into the input's
+/// gradient in place ([`BackwardCtx::add_to_slice`]).
+struct SliceGrad {
+    input: usize,
+    axis: usize,
+    start: usize,
+    grad: NodeKey,
+}
 
 impl<T: Float> Graph<T> {
     /// Gradients of `outputs` with respect to `inputs`, as PyTorch's `torch.autograd.grad`.
@@ -135,9 +148,13 @@ impl<T: Float> Graph<T> {
         let _record = ModeGuard::set(&self.grad_enabled, create_graph);
         // Anomaly mode checks what each rule returns rather than every op inside it.
         let _in_rule = ModeGuard::set(&self.in_rule, true);
+        // The nodes whose gradient is a buffer this pass allocated for them alone: only
+        // those are added into in place (a rule's result may be another node's gradient,
+        // as `add` passes its gradient to both inputs).
+        let mut owned = HashSet::new();
         for (y, seed) in seeds {
             let seed = self.constant(seed.clone());
-            self.accumulate(y.key, seed);
+            self.accumulate(y.key, seed, create_graph, &mut owned);
         }
         for index in (0..=end).rev() {
             let (output, grad) = {
@@ -167,6 +184,7 @@ impl<T: Float> Graph<T> {
                 inputs: &parents,
                 output,
                 needs: &needs,
+                slices: RefCell::new(SmallVec::new()),
             };
             let grads = rule(
                 &ctx,
@@ -181,7 +199,12 @@ impl<T: Float> Graph<T> {
             }
             for ((&parent, grad), &need) in parents.iter().zip(grads).zip(&needs) {
                 if let (Some(grad), true) = (grad, need) {
-                    self.accumulate(parent, grad);
+                    self.accumulate(parent, grad, create_graph, &mut owned);
+                }
+            }
+            for slice in ctx.slices.into_inner() {
+                if needs[slice.input] {
+                    self.accumulate_slice(parents[slice.input], &slice, &mut owned);
                 }
             }
         }
@@ -239,18 +262,78 @@ impl<T: Float> Graph<T> {
         grad
     }
 
-    fn accumulate(&self, key: NodeKey, grad: Var<'_, T>) {
+    /// Adds `grad` into node `key`'s gradient. Recording (`create_graph`), the sum is an
+    /// op of the graph. Otherwise the first sum allocates a buffer this pass owns and later
+    /// ones add into it in place, so a value used `k` times costs one buffer, not `k − 1`.
+    fn accumulate(
+        &self,
+        key: NodeKey,
+        grad: Var<'_, T>,
+        create_graph: bool,
+        owned: &mut HashSet<NodeKey>,
+    ) {
         let existing = self.inner.borrow().nodes[key].grad;
         let total = match existing {
-            None => grad,
-            Some(prev) => {
-                Var {
+            None => grad.key,
+            Some(prev) if create_graph => {
+                (Var {
                     graph: self,
                     key: prev,
-                } + grad
+                } + grad)
+                    .key
+            }
+            Some(prev) => {
+                let prev = self.owned_buffer(key, prev, owned);
+                let mut inner = self.inner.borrow_mut();
+                let add = inner.nodes[grad.key].value.clone();
+                let mut buffer = inner.nodes[prev].value.view_mut();
+                Zip::from(&mut buffer)
+                    .and(add.view())
+                    .for_each(|a, &b| *a += b);
+                prev
             }
         };
-        self.inner.borrow_mut().nodes[key].grad = Some(total.key);
+        self.inner.borrow_mut().nodes[key].grad = Some(total);
+    }
+
+    /// Node `key`'s gradient `grad` if it is a buffer of `key`'s alone, else a new one
+    /// holding a copy of it.
+    fn owned_buffer(&self, key: NodeKey, grad: NodeKey, owned: &mut HashSet<NodeKey>) -> NodeKey {
+        if owned.contains(&key) {
+            return grad;
+        }
+        let value = self.inner.borrow().nodes[grad].value.view().to_owned();
+        owned.insert(key);
+        self.constant_named("grad_accumulate", Tensor::from_array(value))
+            .key
+    }
+
+    /// Adds a rule's slice gradient ([`BackwardCtx::add_to_slice`]) into node `key`'s
+    /// gradient in place, allocating an owned zero buffer for the first one: the slices of
+    /// a `narrow`ed or `chunk`ed value cost one full-size gradient between them, not one
+    /// each (what keeps a recurrent layer's backward linear in the sequence length).
+    fn accumulate_slice(&self, key: NodeKey, slice: &SliceGrad, owned: &mut HashSet<NodeKey>) {
+        let existing = self.inner.borrow().nodes[key].grad;
+        let buffer = match existing {
+            Some(prev) => self.owned_buffer(key, prev, owned),
+            None => {
+                let shape = self.inner.borrow().nodes[key].value.shape().to_vec();
+                let zeros = full_array("backward", &shape, T::zero());
+                owned.insert(key);
+                self.constant_named("grad_accumulate", Tensor::from_array(zeros))
+                    .key
+            }
+        };
+        let mut inner = self.inner.borrow_mut();
+        let add = inner.nodes[slice.grad].value.clone();
+        let len = add.shape()[slice.axis];
+        let mut whole = inner.nodes[buffer].value.view_mut();
+        let part = whole.slice_axis_mut(
+            Axis(slice.axis),
+            Slice::from(slice.start..slice.start + len),
+        );
+        Zip::from(part).and(add.view()).for_each(|a, &b| *a += b);
+        inner.nodes[key].grad = Some(buffer);
     }
 
     /// A backward rule is user code: check that it kept its contract, naming the op.
@@ -295,6 +378,7 @@ pub struct BackwardCtx<'a, 'g, T: Float> {
     inputs: &'a [NodeKey],
     output: NodeKey,
     needs: &'a [bool],
+    slices: RefCell<SmallVec<[SliceGrad; 1]>>,
 }
 
 impl<'g, T: Float> BackwardCtx<'_, 'g, T> {
@@ -322,6 +406,27 @@ impl<'g, T: Float> BackwardCtx<'_, 'g, T> {
     /// The graph being differentiated.
     pub fn graph(&self) -> &'g Graph<T> {
         self.graph
+    }
+
+    /// Whether the rule's own ops are recorded (`create_graph`: the gradient will be
+    /// differentiated again). A rule may take a faster path when they are not.
+    pub(crate) fn is_recording(&self) -> bool {
+        self.graph.is_grad_enabled()
+    }
+
+    /// Adds `grad` into input `i`'s gradient at `start..start + len` along `axis` (`len`
+    /// is `grad`'s length there), in place: the first-order backward of an op that reads a
+    /// slice (`narrow`). The rule then returns `None` for input `i`. Only for a rule that is
+    /// not recording ([`BackwardCtx::is_recording`]): a recorded gradient must be a `Var`
+    /// expression of its own.
+    pub(crate) fn add_to_slice(&self, i: usize, axis: usize, start: usize, grad: Var<'g, T>) {
+        debug_assert!(!self.is_recording(), "add_to_slice while recording");
+        self.slices.borrow_mut().push(SliceGrad {
+            input: i,
+            axis,
+            start,
+            grad: grad.key,
+        });
     }
 }
 

@@ -186,6 +186,12 @@ impl<'g, T: Float> Var<'g, T> {
                 Tensor::from_shared(v[0].array().clone().slice_axis_move(Axis(ax), slice))
             },
             move |ctx, g| {
+                if !ctx.is_recording() {
+                    // First order: add into the input's gradient in place, so the slices of
+                    // one value share one full-size gradient.
+                    ctx.add_to_slice(0, ax, start, g);
+                    return grads![None];
+                }
                 let graph = ctx.graph();
                 let zeros = |n: usize| {
                     let mut s = g.shape();
