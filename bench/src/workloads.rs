@@ -40,6 +40,10 @@ pub const WORKLOADS: &[(&str, &str)] = &[
         "one epoch of W1: 60,000 samples, batch 128, shuffled (s)",
     ),
     (
+        "mem_base",
+        "peak resident memory of a process that only loads the library (MiB)",
+    ),
+    (
         "mem_w1",
         "peak resident memory of a process running W1 batch 128 (MiB)",
     ),
@@ -76,6 +80,10 @@ pub fn run(name: &str, samples: usize) -> Option<Measured> {
         "w6" => Measured {
             unit: "s",
             samples: mlp_epoch(60_000, 128, samples),
+        },
+        "mem_base" => Measured {
+            unit: "MiB",
+            samples: peak_rss_mib().into_iter().collect(),
         },
         "mem_w1" => peak_memory(TrainStep::mlp(128), 30),
         "mem_w2" => peak_memory(TrainStep::cnn(32), 10),
