@@ -56,6 +56,8 @@ class Runner:
         self.python = os.environ.get("BENCH_PYTHON", "python3")
         self.torch_ok = True
         self.rows = []  # (impl, workload, threads, round, unit, value)
+        self.loads = []  # 1-minute load average before each process
+        self.torch_version = None
 
     def run(self, impl, threads, workloads, rnd):
         env = dict(os.environ)
@@ -69,6 +71,7 @@ class Runner:
                 return
             cmd = [self.python, os.path.join(HERE, "pytorch_reference.py"), *common]
         print(f"round {rnd}, {threads} thread(s): {impl} {' '.join(workloads)}", file=sys.stderr)
+        self.loads.append(os.getloadavg()[0])
         p = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if p.returncode != 0:
             if impl == "pytorch":
@@ -77,6 +80,9 @@ class Runner:
                 self.torch_ok = False
                 return
             sys.exit(f"{' '.join(cmd)} failed (exit {p.returncode}):\n{p.stderr}")
+        for word in p.stdout.split():
+            if word.startswith("torch="):
+                self.torch_version = word[len("torch="):]
         for f in parse_lines(p.stdout):
             for v in f["samples"]:
                 self.rows.append((f["impl"], f["workload"], threads, rnd, f["unit"], v))
@@ -137,6 +143,20 @@ def table(summary):
     return "\n".join(lines)
 
 
+def machine(runner):
+    """The CPU, its core count, PyTorch's version and the load seen during the run: on a
+    shared machine a load above the core count makes threaded timings meaningless."""
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), cpu)
+    except OSError:
+        pass
+    loads = runner.loads or [float("nan")]
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": runner.torch_version,
+            "load_min": min(loads), "load_max": max(loads)}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3, help="rounds of alternating runs (3)")
@@ -156,7 +176,11 @@ def main():
     runner = Runner(args)
     runner.all_rounds()
     summary = runner.summary()
-    text = table(summary)
+    m = machine(runner)
+    text = table(summary) + (
+        f"\n\n{m['cpu']}, {m['cores']} cores, PyTorch {m['torch'] or 'not run'}; "
+        f"{args.rounds} rounds x {args.samples} samples; 1-minute load average "
+        f"{m['load_min']:.1f}–{m['load_max']:.1f} during the run")
     print(text)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "samples.csv"), "w", newline="") as f:
@@ -164,7 +188,8 @@ def main():
         w.writerow(["impl", "workload", "threads", "round", "unit", "value"])
         w.writerows(runner.rows)
     with open(os.path.join(args.out, "summary.json"), "w") as f:
-        json.dump({"rounds": args.rounds, "samples": args.samples, "results": summary}, f, indent=1)
+        json.dump({"rounds": args.rounds, "samples": args.samples, "machine": m,
+                   "results": summary}, f, indent=1)
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write(text + "\n")
     print(f"\nsamples, summary and table in {args.out}", file=sys.stderr)

@@ -173,7 +173,10 @@ impl TrainStep {
         train_step(graph, model, opt, x, labels)
     }
 
-    /// Seconds per step.
+    /// Seconds per step, always on the same batch. Keep `warmup + samples · reps` under
+    /// about 600 steps (W1: 25 samples): by then the model has memorised the batch, Adam's
+    /// first moments of dead ReLU units have decayed into subnormal floats, and ferrograd's
+    /// steps slow several-fold (PyTorch's do not).
     fn time(mut self, plan: Plan) -> Vec<f64> {
         let mut sink = 0.0;
         let samples = time_per_call(plan, || sink += self.step());
