@@ -53,6 +53,23 @@ pub trait Float:
     /// The error function, `erf(x) = 2/√π ∫₀ˣ e^(−t²) dt`.
     fn erf(self) -> Self;
 
+    /// The logistic function `1 / (1 + e⁻ˣ)`, computed without overflow for either sign
+    /// (what [`Var::sigmoid`](crate::Var::sigmoid) applies to each element).
+    ///
+    /// ```
+    /// use ferrograd_autograd::Float;
+    /// assert_eq!(0.0f64.sigmoid(), 0.5);
+    /// assert_eq!((-1000.0f32).sigmoid(), 0.0);
+    /// ```
+    fn sigmoid(self) -> Self {
+        if self >= Self::zero() {
+            Self::one() / (Self::one() + (-self).exp())
+        } else {
+            let e = self.exp();
+            e / (Self::one() + e)
+        }
+    }
+
     /// Draws one sample from the standard normal distribution.
     fn sample_standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self;
 

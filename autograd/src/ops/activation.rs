@@ -143,7 +143,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn sigmoid(self) -> Var<'g, T> {
-        self.unary("sigmoid", sigmoid, |ctx, g| {
+        self.unary("sigmoid", T::sigmoid, |ctx, g| {
             let y = ctx.output();
             grads![Some(g * y * (-y).add_scalar(T::one()))]
         })
@@ -231,15 +231,6 @@ fn tanh_backward<'g, T: Float>(grad: Var<'g, T>, y: Var<'g, T>) -> Var<'g, T> {
 }
 
 /// The logistic function, evaluated on the side where `e^(−|x|)` cannot overflow.
-fn sigmoid<T: Float>(a: T) -> T {
-    if a >= T::zero() {
-        T::one() / (T::one() + (-a).exp())
-    } else {
-        let e = a.exp();
-        e / (T::one() + e)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use crate::testing::{self, check_gradgrads, check_grads, shape, tensor_away_from};
