@@ -409,8 +409,34 @@ impl<'g, T: Float> BackwardCtx<'_, 'g, T> {
     }
 
     /// Whether the rule's own ops are recorded (`create_graph`: the gradient will be
-    /// differentiated again). A rule may take a faster path when they are not.
-    pub(crate) fn is_recording(&self) -> bool {
+    /// differentiated again). When they are not, a rule may compute its gradients in a
+    /// fused kernel and return them as constants; when they are, it must build them from
+    /// `Var` ops so they can be differentiated.
+    ///
+    /// ```
+    /// use ferrograd_autograd::ndarray::Zip;
+    /// use ferrograd_autograd::{Graph, Tensor, Var, grads};
+    ///
+    /// /// cube(x) = x³, with a fused first-order backward.
+    /// fn cube<'g>(x: Var<'g, f64>) -> Var<'g, f64> {
+    ///     x.graph().custom_op("cube", &[x], |v| v[0].map(|a| a * a * a), |ctx, grad| {
+    ///         let x = ctx.input(0);
+    ///         if ctx.is_recording() {
+    ///             return grads![Some(grad * x.square() * 3.0)];
+    ///         }
+    ///         let (x, grad) = (x.value(), grad.value());
+    ///         let fused = Zip::from(&x.view()).and(&grad.view()).map_collect(|&a, &g| 3.0 * a * a * g);
+    ///         grads![Some(ctx.graph().constant(Tensor::from_array(fused)))]
+    ///     })
+    /// }
+    ///
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::scalar(2.0));
+    /// let dx = g.grad(&[cube(x)], &[x], true)[0].unwrap(); // recorded: 3x² = 12
+    /// let d2x = g.grad(&[dx], &[x], false)[0].unwrap(); // 6x = 12
+    /// assert_eq!((dx.item(), d2x.item()), (12.0, 12.0));
+    /// ```
+    pub fn is_recording(&self) -> bool {
         self.graph.is_grad_enabled()
     }
 

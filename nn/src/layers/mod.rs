@@ -5,6 +5,7 @@ mod conv;
 mod dropout;
 mod embedding;
 mod linear;
+mod lstm_cell;
 mod norm;
 mod pool;
 mod recurrent;

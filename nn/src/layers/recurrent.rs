@@ -9,6 +9,7 @@
 use ferrograd_autograd::{Float, Graph, Param, Var};
 use rand::Rng;
 
+use super::lstm_cell::lstm_cell;
 use crate::init::Init;
 use crate::module::{Module, Slot};
 
@@ -123,11 +124,10 @@ impl<T: Float> Recurrent<T> {
                 (if relu { pre.relu() } else { pre.tanh() }, None)
             }
             Cell::Lstm => {
-                let gates = (xw + hw).chunk(4, 1);
-                let (i, f) = (gates[0].sigmoid(), gates[1].sigmoid());
-                let (cand, o) = (gates[2].tanh(), gates[3].sigmoid());
-                let c = f * c.expect("an LSTM carries a cell state") + i * cand;
-                (o * c.tanh(), Some(c))
+                let c = c.expect("an LSTM carries a cell state");
+                let hc = lstm_cell(xw + hw, c);
+                let (h, c) = (hc.narrow(0, 0, 1).squeeze(0), hc.narrow(0, 1, 1).squeeze(0));
+                (h, Some(c))
             }
             Cell::Gru => {
                 let xs = xw.chunk(3, 1);
