@@ -57,12 +57,7 @@ fn optim_step(c: &mut Criterion) {
     bench_rule(c, "sgd_momentum", Sgd::new(0.01).momentum(0.9), none);
     bench_rule(c, "adam", Adam::new(1e-3), none);
     bench_rule(c, "adam_weight_decay", Adam::new(1e-3), Penalty::l2(1e-4));
-    bench_rule(
-        c,
-        "adamw",
-        Adam::adamw(1e-3),
-        Penalty::l2(0.01).decoupled(),
-    );
+    bench_rule(c, "adamw", Adam::adamw(1e-3), Penalty::l2(0.01).decoupled());
     bench_rule(c, "rmsprop", RmsProp::new(1e-3), none);
 
     let model = model();
@@ -75,9 +70,7 @@ fn optim_step(c: &mut Criterion) {
         p.set_grad(Some(Tensor::from_array(t)));
     }
     let mut opt = Optimizer::new(params, Adam::new(1e-3));
-    c.bench_function("optim_step/adam_transposed_grad", |b| {
-        b.iter(|| opt.step())
-    });
+    c.bench_function("optim_step/adam_transposed_grad", |b| b.iter(|| opt.step()));
 }
 
 fn mlp_adam_step(c: &mut Criterion) {
