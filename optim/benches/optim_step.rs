@@ -45,16 +45,22 @@ fn backward(model: &Sequential<f32>, x: &Tensor<f32>, labels: &[usize]) -> f32 {
     loss.item()
 }
 
-/// Times `Optimizer::step` from the state after one step, restarting every `RESTART` steps
-/// (untimed): a fixed gradient repeated thousands of times would drive the weights it does
-/// not touch to subnormal numbers, which a real run does not, and time those instead.
-fn bench_steps<R: Rule<f32>>(c: &mut Criterion, name: &str, mut opt: Optimizer<R, f32>) {
+/// Times `step` from the weights and optimizer state after one step, restarting from there
+/// every `RESTART` steps (untimed): a fixed batch or gradient repeated thousands of times
+/// drives the weights and moments it does not touch to subnormal numbers, which a real run
+/// does not, and would time those instead.
+fn bench_steps<R: Rule<f32>>(
+    c: &mut Criterion,
+    name: &str,
+    mut opt: Optimizer<R, f32>,
+    mut step: impl FnMut(&mut Optimizer<R, f32>),
+) {
     const RESTART: u64 = 100;
-    opt.step();
+    step(&mut opt);
     let state = opt.state();
     let params: Vec<Param<f32>> = opt.params().cloned().collect();
     let values: Vec<Tensor<f32>> = params.iter().map(Param::value).collect();
-    c.bench_function(&format!("optim_step/{name}"), |b| {
+    c.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             let mut done = 0;
@@ -67,7 +73,7 @@ fn bench_steps<R: Rule<f32>>(c: &mut Criterion, name: &str, mut opt: Optimizer<R
                 let n = (iters - done).min(RESTART);
                 let start = Instant::now();
                 for _ in 0..n {
-                    opt.step();
+                    step(&mut opt);
                 }
                 total += start.elapsed();
                 done += n;
@@ -83,8 +89,9 @@ fn bench_rule<R: Rule<f32>>(c: &mut Criterion, name: &str, rule: R, penalty: Pen
     backward(&model, &x, &labels);
     bench_steps(
         c,
-        name,
+        &format!("optim_step/{name}"),
         Optimizer::new(model.parameters(), rule).penalty(penalty),
+        |opt| opt.step(),
     );
 }
 
@@ -106,23 +113,25 @@ fn optim_step(c: &mut Criterion) {
     }
     bench_steps(
         c,
-        "adam_transposed_grad",
+        "optim_step/adam_transposed_grad",
         Optimizer::new(params, Adam::new(1e-3)),
+        |opt| opt.step(),
     );
 }
 
 fn mlp_adam_step(c: &mut Criterion) {
     let model = model();
     let (x, labels) = batch();
-    let mut opt = Optimizer::new(model.parameters(), Adam::new(1e-3));
-    c.bench_function("mlp_adam_step_784_128_10_batch32_f32", |b| {
-        b.iter(|| {
-            let loss = backward(&model, &x, &labels);
+    bench_steps(
+        c,
+        "mlp_adam_step_784_128_10_batch32_f32",
+        Optimizer::new(model.parameters(), Adam::new(1e-3)),
+        |opt| {
+            backward(&model, &x, &labels);
             opt.step();
             opt.zero_grad();
-            loss
-        })
-    });
+        },
+    );
 }
 
 criterion_group! {
