@@ -1,9 +1,8 @@
 //! The adaptive optimizers: AdaGrad, RMSprop, Adam (with AMSGrad) and AdamW.
 
 use ferrograd_autograd::Float;
-use ferrograd_autograd::ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Zip};
 
-use crate::optimizer::{Rule, buffers, check, lr_field};
+use crate::optimizer::{ParamUpdate, Rule, check, lr_field};
 
 #[track_caller]
 fn check_lr(who: &str, lr: f64) {
@@ -89,20 +88,14 @@ impl<T: Float> Rule<T> for Adagrad {
         "Adagrad"
     }
     lr_field!();
-    fn update(
-        &self,
-        lr: f64,
-        step: u64,
-        w: &mut ArrayViewMutD<'_, T>,
-        g: &ArrayViewD<'_, T>,
-        state: &mut Vec<ArrayD<T>>,
-    ) {
+    fn state_len(&self) -> usize {
+        1
+    }
+
+    fn update(&self, lr: f64, step: u64, param: ParamUpdate<'_, T>) {
         let clr = T::from_f64(lr / (1.0 + (step - 1) as f64 * self.lr_decay));
         let eps = T::from_f64(self.eps);
-        let [s] = buffers(state, 1, g.shape()) else {
-            unreachable!("one buffer")
-        };
-        Zip::from(w).and(g).and(s).for_each(|w, &g, s| {
+        param.for_each(|w, g, [s]| {
             *s += g * g;
             *w -= clr * g / (s.sqrt() + eps);
         });
@@ -196,14 +189,13 @@ impl<T: Float> Rule<T> for RmsProp {
         "RmsProp"
     }
     lr_field!();
-    fn update(
-        &self,
-        lr: f64,
-        _step: u64,
-        w: &mut ArrayViewMutD<'_, T>,
-        g: &ArrayViewD<'_, T>,
-        state: &mut Vec<ArrayD<T>>,
-    ) {
+    /// The square average `v`, then the gradient average `ḡ` if centered, then the
+    /// momentum buffer `b` if `momentum > 0`.
+    fn state_len(&self) -> usize {
+        1 + usize::from(self.centered) + usize::from(self.momentum > 0.0)
+    }
+
+    fn update(&self, lr: f64, _step: u64, param: ParamUpdate<'_, T>) {
         let (lr, a, eps, mu) = (
             T::from_f64(lr),
             T::from_f64(self.alpha),
@@ -211,29 +203,31 @@ impl<T: Float> Rule<T> for RmsProp {
             T::from_f64(self.momentum),
         );
         let one = T::one();
-        let [v, gbar, b] = buffers(state, 3, g.shape()) else {
-            unreachable!("three buffers")
+        let square_avg = |v: &mut T, g: T| *v = a * *v + (one - a) * g * g;
+        let centered = |v: T, gbar: &mut T, g: T| {
+            *gbar = a * *gbar + (one - a) * g;
+            (v - *gbar * *gbar).sqrt() + eps
         };
-        Zip::from(w)
-            .and(g)
-            .and(v)
-            .and(gbar)
-            .and(b)
-            .for_each(|w, &g, v, gbar, b| {
-                *v = a * *v + (one - a) * g * g;
-                let d = if self.centered {
-                    *gbar = a * *gbar + (one - a) * g;
-                    (*v - *gbar * *gbar).sqrt() + eps
-                } else {
-                    v.sqrt() + eps
-                };
-                if self.momentum > 0.0 {
-                    *b = mu * *b + g / d;
-                    *w -= lr * *b;
-                } else {
-                    *w -= lr * g / d;
-                }
-            });
+        match (self.centered, self.momentum > 0.0) {
+            (false, false) => param.for_each(|w, g, [v]| {
+                square_avg(v, g);
+                *w -= lr * g / (v.sqrt() + eps);
+            }),
+            (true, false) => param.for_each(|w, g, [v, gbar]| {
+                square_avg(v, g);
+                *w -= lr * g / centered(*v, gbar, g);
+            }),
+            (false, true) => param.for_each(|w, g, [v, b]| {
+                square_avg(v, g);
+                *b = mu * *b + g / (v.sqrt() + eps);
+                *w -= lr * *b;
+            }),
+            (true, true) => param.for_each(|w, g, [v, gbar, b]| {
+                square_avg(v, g);
+                *b = mu * *b + g / centered(*v, gbar, g);
+                *w -= lr * *b;
+            }),
+        }
     }
 }
 
@@ -331,14 +325,12 @@ impl<T: Float> Rule<T> for Adam {
         self.name
     }
     lr_field!();
-    fn update(
-        &self,
-        lr: f64,
-        step: u64,
-        w: &mut ArrayViewMutD<'_, T>,
-        g: &ArrayViewD<'_, T>,
-        state: &mut Vec<ArrayD<T>>,
-    ) {
+    /// The moments `m` and `v`, then their running maximum `v̂` with AMSGrad.
+    fn state_len(&self) -> usize {
+        if self.amsgrad { 3 } else { 2 }
+    }
+
+    fn update(&self, lr: f64, step: u64, param: ParamUpdate<'_, T>) {
         let (b1, b2) = self.betas;
         // An f64 exponent: a step count past i32::MAX (a loaded state) must not wrap.
         let t = step as f64;
@@ -351,24 +343,21 @@ impl<T: Float> Rule<T> for Adam {
             T::from_f64(self.eps),
             T::one(),
         );
-        let [m, v, vmax] = buffers(state, 3, g.shape()) else {
-            unreachable!("three buffers")
+        let moments = |m: &mut T, v: &mut T, g: T| {
+            *m = b1 * *m + (one - b1) * g;
+            *v = b2 * *v + (one - b2) * g * g;
         };
-        Zip::from(w)
-            .and(g)
-            .and(m)
-            .and(v)
-            .and(vmax)
-            .for_each(|w, &g, m, v, vmax| {
-                *m = b1 * *m + (one - b1) * g;
-                *v = b2 * *v + (one - b2) * g * g;
-                let second = if self.amsgrad {
-                    *vmax = vmax.max(*v);
-                    *vmax
-                } else {
-                    *v
-                };
-                *w -= step_size * *m / (second.sqrt() / sqrt_bc2 + eps);
+        if self.amsgrad {
+            param.for_each(|w, g, [m, v, vmax]| {
+                moments(m, v, g);
+                *vmax = vmax.max(*v);
+                *w -= step_size * *m / (vmax.sqrt() / sqrt_bc2 + eps);
             });
+        } else {
+            param.for_each(|w, g, [m, v]| {
+                moments(m, v, g);
+                *w -= step_size * *m / (v.sqrt() / sqrt_bc2 + eps);
+            });
+        }
     }
 }

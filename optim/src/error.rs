@@ -78,6 +78,22 @@ pub enum OptimizerError {
         /// The buffer's shape.
         buffer: Vec<usize>,
     },
+    /// A saved state holds, for one parameter, another number of buffers than the rule keeps
+    /// in its configuration ([`Rule::state_len`](crate::Rule::state_len): Adam keeps 2,
+    /// AMSGrad 3), e.g. a state saved from an optimizer configured otherwise.
+    #[error(
+        "{optimizer}: the state holds {buffers} buffers for parameter {index}, the optimizer keeps {expected} (or none before its first update)"
+    )]
+    StateBuffers {
+        /// The optimizer's name.
+        optimizer: &'static str,
+        /// The parameter's index (groups in order).
+        index: usize,
+        /// Buffers in the state.
+        buffers: usize,
+        /// Buffers the rule keeps per parameter.
+        expected: usize,
+    },
     /// A saved state's learning rate is negative, NaN or infinite.
     #[error("{optimizer}: the state's lr must be a non-negative number, got {lr}")]
     StateLr {

@@ -53,5 +53,7 @@ pub use fit::{
 };
 pub use history::History;
 pub use metrics::Metric;
-pub use optimizer::{Optimizer, OptimizerState, ParamGroup, Penalty, Rule, StepReport};
+pub use optimizer::{
+    Optimizer, OptimizerState, ParamGroup, ParamUpdate, Penalty, Rule, StepReport,
+};
 pub use sgd::{GradientDescent, Sgd};

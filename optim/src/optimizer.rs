@@ -1,7 +1,7 @@
 //! The shared optimizer loop: parameter groups, regularisation, per-parameter state, and
 //! saving/restoring that state. Each algorithm is only its per-parameter [`Rule`].
 
-use ferrograd_autograd::ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Zip};
+use ferrograd_autograd::ndarray::{ArrayD, ArrayViewMutD};
 use ferrograd_autograd::{Float, Param, Tensor};
 
 use crate::error::{NonFiniteKind, OptimizerError};
@@ -20,10 +20,40 @@ macro_rules! lr_field {
 }
 pub(crate) use lr_field;
 
-/// An optimizer's update for one parameter, given its (regularised) gradient.
+/// An optimizer's update for one parameter: the per-element arithmetic of one algorithm.
 ///
-/// `state` holds the rule's buffers for this parameter (momentum, running averages), empty
-/// before the first step; `step` counts from 1.
+/// The shared loop of [`Optimizer`] owns everything else: it creates the rule's
+/// [`state_len`](Rule::state_len) state buffers (zeros shaped like the parameter) before a
+/// parameter's first update, lays value, gradient and buffers out in one memory order, and
+/// folds the group's [`Penalty`] into the same pass; the rule only says, through
+/// [`ParamUpdate::for_each`], what happens to one element.
+///
+/// A custom rule, signSGD with momentum (`b ← μ·b + g`, `w ← w − lr·sign(b)`):
+///
+/// ```
+/// use ferrograd_autograd::{Float, Param, Tensor};
+/// use ferrograd_optim::{Optimizer, ParamUpdate, Rule};
+/// struct SignSgd { lr: f64, momentum: f64 }
+/// impl<T: Float> Rule<T> for SignSgd {
+///     fn name(&self) -> &'static str { "SignSgd" }
+///     fn lr(&self) -> f64 { self.lr }
+///     fn set_lr(&mut self, lr: f64) { self.lr = lr }
+///     fn state_len(&self) -> usize { 1 }
+///     fn update(&self, lr: f64, _step: u64, param: ParamUpdate<'_, T>) {
+///         let (lr, mu) = (T::from_f64(lr), T::from_f64(self.momentum));
+///         param.for_each(|w, g, [b]| {
+///             *b = mu * *b + g;
+///             *w -= lr * b.signum();
+///         });
+///     }
+/// }
+/// let w = Param::new(Tensor::from_vec(vec![1.0f32, -1.0], &[2]));
+/// let mut opt = Optimizer::new(vec![w.clone()], SignSgd { lr: 0.25, momentum: 0.5 });
+/// w.set_grad(Some(Tensor::from_vec(vec![3.0, -0.5], &[2])));
+/// opt.step();
+/// assert_eq!(w.value().to_vec(), vec![0.75, -0.75]);
+/// assert_eq!(opt.state().buffers[0][0].to_vec(), vec![3.0, -0.5]);
+/// ```
 pub trait Rule<T: Float>: Send {
     /// The name used in messages (`"Adam"`).
     fn name(&self) -> &'static str;
@@ -34,15 +64,151 @@ pub trait Rule<T: Float>: Send {
     /// Sets the base learning rate (what a schedule changes).
     fn set_lr(&mut self, lr: f64);
 
-    /// Updates `value` in place.
-    fn update(
-        &self,
-        lr: f64,
-        step: u64,
-        value: &mut ArrayViewMutD<'_, T>,
-        grad: &ArrayViewD<'_, T>,
-        state: &mut Vec<ArrayD<T>>,
-    );
+    /// How many state buffers, each shaped like the parameter, this configuration keeps per
+    /// parameter (Adam: 2, 3 with AMSGrad; plain SGD: 0). [`Optimizer::load_state`] accepts
+    /// a parameter's saved state only with this many buffers, or none.
+    fn state_len(&self) -> usize;
+
+    /// Updates one parameter at step `step` (counting from 1) with learning rate `lr` (the
+    /// base rate times its group's factor), through [`ParamUpdate::for_each`].
+    fn update(&self, lr: f64, step: u64, param: ParamUpdate<'_, T>);
+}
+
+/// One parameter as a [`Rule`] sees it during an update: its value, its gradient, the
+/// penalty to fold in and its [`Rule::state_len`] state buffers, all contiguous in one
+/// memory order.
+pub struct ParamUpdate<'a, T: Float> {
+    value: &'a mut [T],
+    grad: &'a [T],
+    fold: Fold<T>,
+    state: &'a mut [ArrayD<T>],
+    first: bool,
+}
+
+impl<T: Float> ParamUpdate<'_, T> {
+    /// Whether the state buffers were created (as zeros) for this update: the parameter's
+    /// first update, or its first after loading a state that held no buffers for it. SGD's
+    /// momentum starts from the gradient then, as PyTorch's.
+    pub fn is_first(&self) -> bool {
+        self.first
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.value.len()
+    }
+
+    /// Whether the parameter has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.value.is_empty()
+    }
+
+    /// Calls `f(w, g, buffers)` for every element, in one pass over contiguous memory:
+    /// `w` is the element's value (already decayed by a decoupled penalty), `g` its gradient
+    /// (with a coupled penalty's `l2·w + l1·sign(w)` added), `buffers` the element of each
+    /// state buffer, in order.
+    ///
+    /// # Panics
+    /// If `N` is not the rule's [`Rule::state_len`] (a bug in the rule).
+    #[inline]
+    pub fn for_each<const N: usize>(self, f: impl FnMut(&mut T, T, [&mut T; N])) {
+        let ParamUpdate {
+            value,
+            grad,
+            fold,
+            state,
+            ..
+        } = self;
+        assert!(
+            state.len() == N,
+            "ParamUpdate::for_each: the rule asked for {N} state buffers but declared {} (Rule::state_len)",
+            state.len()
+        );
+        let mut state = state.iter_mut();
+        let buffers: [&mut [T]; N] = std::array::from_fn(|_| {
+            state
+                .next()
+                .and_then(|b| b.as_slice_mut())
+                .expect("state buffers are row-major")
+        });
+        match fold {
+            Fold::None => fused(value, grad, buffers, |_, g| g, f),
+            Fold::Coupled { l1, l2 } => fused(value, grad, buffers, |w, g| g + term(*w, l1, l2), f),
+            Fold::Decoupled { k, l1, l2 } => fused(
+                value,
+                grad,
+                buffers,
+                |w, g| {
+                    *w = *w - k * term(*w, l1, l2);
+                    g
+                },
+                f,
+            ),
+        }
+    }
+}
+
+/// The one loop every rule runs: `before` applies the penalty to `(w, g)`, `f` the rule.
+#[inline(always)]
+fn fused<T: Float, const N: usize>(
+    value: &mut [T],
+    grad: &[T],
+    buffers: [&mut [T]; N],
+    before: impl Fn(&mut T, T) -> T,
+    mut f: impl FnMut(&mut T, T, [&mut T; N]),
+) {
+    let n = value.len();
+    assert!(grad.len() == n && buffers.iter().all(|b| b.len() == n));
+    // Slices of exactly `n` elements: the indexing below then needs no bounds checks, and
+    // the loop vectorises.
+    let (value, grad) = (&mut value[..n], &grad[..n]);
+    let mut buffers = buffers.map(|b| &mut b[..n]);
+    for i in 0..n {
+        let w = &mut value[i];
+        let g = grad[i];
+        let g = before(w, g);
+        f(w, g, buffers.each_mut().map(|b| &mut b[i]));
+    }
+}
+
+/// The penalty's gradient `l2·w + l1·sign(w)`.
+#[inline(always)]
+fn term<T: Float>(w: T, l1: T, l2: T) -> T {
+    w * l2 + sign(w) * l1
+}
+
+/// How a [`Penalty`] enters the update, in the parameter's float type.
+#[derive(Clone, Copy, Debug)]
+enum Fold<T> {
+    None,
+    /// Added to the gradient.
+    Coupled {
+        l1: T,
+        l2: T,
+    },
+    /// Applied to the weight first: `w ← w − k·(l2·w + l1·sign(w))` with `k = lr`.
+    Decoupled {
+        k: T,
+        l1: T,
+        l2: T,
+    },
+}
+
+impl<T: Float> Fold<T> {
+    fn new(penalty: Penalty, lr: f64) -> Self {
+        let (l1, l2) = (T::from_f64(penalty.l1), T::from_f64(penalty.l2));
+        if penalty.is_zero() {
+            Fold::None
+        } else if penalty.decoupled {
+            Fold::Decoupled {
+                k: T::from_f64(lr),
+                l1,
+                l2,
+            }
+        } else {
+            Fold::Coupled { l1, l2 }
+        }
+    }
 }
 
 /// L1 and L2 penalties of a parameter group.
@@ -192,6 +358,8 @@ pub struct Optimizer<R, T: Float = f32> {
     groups: Vec<ParamGroup<T>>,
     state: Vec<Vec<ArrayD<T>>>,
     step: u64,
+    /// A row-major copy of a gradient stored in another layout, reused across steps.
+    scratch: Vec<T>,
 }
 
 impl<T: Float, R: Rule<T>> Optimizer<R, T> {
@@ -209,6 +377,7 @@ impl<T: Float, R: Rule<T>> Optimizer<R, T> {
             groups,
             state: vec![Vec::new(); count],
             step: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -328,41 +497,67 @@ impl<T: Float, R: Rule<T>> Optimizer<R, T> {
         Ok(report)
     }
 
-    /// The shared loop: applies the rule to every trainable parameter with a gradient.
+    /// The shared loop: applies the rule to every trainable parameter with a gradient, one
+    /// fused pass per parameter. Value, gradient and state are walked row-major: a gradient
+    /// in another layout is first copied into a reused scratch buffer, a value in another
+    /// layout (neither happens for the layers' own parameters) into a temporary.
     fn update_all(&mut self) {
         // Saturating: a loaded state may hold any count, and past 2^64 steps nothing changes.
         self.step = self.step.saturating_add(1);
-        let base = self.rule.lr();
-        let mut index = 0;
-        for group in &self.groups {
+        let Optimizer {
+            rule,
+            penalty: default,
+            groups,
+            state,
+            step,
+            scratch,
+        } = self;
+        let (base, step, len) = (rule.lr(), *step, rule.state_len());
+        let mut states = state.iter_mut();
+        for group in groups.iter() {
             let lr = base * group.lr_factor;
-            let penalty = group.penalty.unwrap_or(self.penalty);
+            let fold = Fold::new(group.penalty.unwrap_or(*default), lr);
             for p in &group.params {
-                let state = &mut self.state[index];
-                index += 1;
+                let state = states.next().expect("one state per parameter");
                 if !p.requires_grad() {
                     continue;
                 }
-                let rule = &self.rule;
-                let step = self.step;
                 p.update(|mut value, grad| {
                     let Some(grad) = grad else { return };
-                    if penalty.is_zero() {
-                        rule.update(lr, step, &mut value, &grad, state);
-                        return;
+                    let first = state.is_empty();
+                    if first {
+                        state.extend((0..len).map(|_| ArrayD::zeros(value.shape())));
                     }
-                    let (l1, l2) = (T::from_f64(penalty.l1), T::from_f64(penalty.l2));
-                    let term = |w: T| w * l2 + sign(w) * l1;
-                    if penalty.decoupled {
-                        let k = T::from_f64(lr);
-                        value.mapv_inplace(|w| w - k * term(w));
-                        rule.update(lr, step, &mut value, &grad, state);
-                    } else {
-                        let mut g = grad.to_owned();
-                        Zip::from(&mut g)
-                            .and(&value)
-                            .for_each(|g, &w| *g += term(w));
-                        rule.update(lr, step, &mut value, &g.view(), state);
+                    let grad = match grad.as_slice() {
+                        Some(g) => g,
+                        None => {
+                            // Zip's assign walks the gradient a row at a time, not an index at a
+                            // time as a dynamic-dimension iterator does.
+                            scratch.clear();
+                            scratch.resize(grad.len(), T::zero());
+                            ArrayViewMutD::from_shape(grad.raw_dim(), &mut scratch[..])
+                                .expect("scratch holds the gradient")
+                                .assign(&grad);
+                            scratch.as_slice()
+                        }
+                    };
+                    let mut run = |value: &mut [T]| {
+                        let param = ParamUpdate {
+                            value,
+                            grad,
+                            fold,
+                            state,
+                            first,
+                        };
+                        rule.update(lr, step, param);
+                    };
+                    match value.as_slice_mut() {
+                        Some(v) => run(v),
+                        None => {
+                            let mut owned = value.as_standard_layout().into_owned();
+                            run(owned.as_slice_mut().expect("row-major"));
+                            value.assign(&owned);
+                        }
                     }
                 });
             }
@@ -386,7 +581,8 @@ impl<T: Float, R: Rule<T>> Optimizer<R, T> {
     ///
     /// # Errors
     /// An [`OptimizerError`] naming the optimizer (and the parameter index where there is
-    /// one) if the snapshot has another number of parameters, a buffer of another shape, a
+    /// one) if the snapshot has another number of parameters, for a parameter another number
+    /// of buffers than the rule keeps ([`Rule::state_len`]), a buffer of another shape, a
     /// negative, NaN or infinite `lr`, or a buffer holding NaN or an infinity; the optimizer
     /// is then unchanged.
     ///
@@ -417,7 +613,16 @@ impl<T: Float, R: Rule<T>> Optimizer<R, T> {
                 lr: state.lr,
             });
         }
+        let expected = self.rule.state_len();
         for (index, (bufs, p)) in state.buffers.iter().zip(self.params()).enumerate() {
+            if !bufs.is_empty() && bufs.len() != expected {
+                return Err(OptimizerError::StateBuffers {
+                    optimizer,
+                    index,
+                    buffers: bufs.len(),
+                    expected,
+                });
+            }
             for (buffer, b) in bufs.iter().enumerate() {
                 if b.shape() != p.shape().as_slice() {
                     return Err(OptimizerError::StateShape {
@@ -443,7 +648,7 @@ impl<T: Float, R: Rule<T>> Optimizer<R, T> {
         self.state = state
             .buffers
             .into_iter()
-            .map(|bufs| bufs.into_iter().map(Tensor::into_array).collect())
+            .map(|bufs| bufs.into_iter().map(row_major).collect())
             .collect();
         Ok(())
     }
@@ -459,6 +664,17 @@ pub struct StepReport {
     pub without_gradient: Vec<usize>,
 }
 
+/// The buffer as an owned row-major array (the layout the update loop walks), copying only
+/// if it is shared or stored otherwise.
+fn row_major<T: Float>(b: Tensor<T>) -> ArrayD<T> {
+    let a = b.into_array();
+    if a.is_standard_layout() {
+        a
+    } else {
+        a.as_standard_layout().into_owned()
+    }
+}
+
 /// `sign(w)` with `sign(0) = 0` (the L1 subgradient PyTorch and Keras use).
 fn sign<T: Float>(w: T) -> T {
     if w > T::zero() {
@@ -468,18 +684,6 @@ fn sign<T: Float>(w: T) -> T {
     } else {
         T::zero()
     }
-}
-
-/// The first `n` buffers of `state`, created as zeros of `shape` on first use.
-pub(crate) fn buffers<'s, T: Float>(
-    state: &'s mut Vec<ArrayD<T>>,
-    n: usize,
-    shape: &[usize],
-) -> &'s mut [ArrayD<T>] {
-    while state.len() < n {
-        state.push(ArrayD::zeros(shape));
-    }
-    &mut state[..n]
 }
 
 /// Checks a hyperparameter, naming the optimizer, the field and the value.

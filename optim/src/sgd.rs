@@ -1,9 +1,8 @@
 //! Stochastic gradient descent with momentum, dampening and Nesterov momentum.
 
 use ferrograd_autograd::Float;
-use ferrograd_autograd::ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Zip};
 
-use crate::optimizer::{Rule, buffers, check, lr_field};
+use crate::optimizer::{ParamUpdate, Rule, check, lr_field};
 
 /// SGD, as `torch.optim.SGD`:
 ///
@@ -109,29 +108,22 @@ impl<T: Float> Rule<T> for Sgd {
 
     lr_field!();
 
-    fn update(
-        &self,
-        lr: f64,
-        step: u64,
-        w: &mut ArrayViewMutD<'_, T>,
-        g: &ArrayViewD<'_, T>,
-        state: &mut Vec<ArrayD<T>>,
-    ) {
+    fn state_len(&self) -> usize {
+        usize::from(self.momentum > 0.0)
+    }
+
+    fn update(&self, lr: f64, _step: u64, param: ParamUpdate<'_, T>) {
         let lr = T::from_f64(lr);
         if self.momentum == 0.0 {
-            Zip::from(w).and(g).for_each(|w, &g| *w -= lr * g);
+            param.for_each(|w, g, []| *w -= lr * g);
             return;
         }
         let (mu, damp) = (
             T::from_f64(self.momentum),
             T::from_f64(1.0 - self.dampening),
         );
-        let first = state.is_empty();
-        let [b] = buffers(state, 1, g.shape()) else {
-            unreachable!("one buffer")
-        };
-        let _ = step;
-        Zip::from(w).and(g).and(b).for_each(|w, &g, b| {
+        let first = param.is_first();
+        param.for_each(|w, g, [b]| {
             *b = if first { g } else { mu * *b + damp * g };
             let d = if self.nesterov { g + mu * *b } else { *b };
             *w -= lr * d;

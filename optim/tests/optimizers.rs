@@ -451,11 +451,162 @@ fn load_state_rejects_a_buffer_holding_nan_or_inf_naming_parameter_and_buffer() 
 fn load_state_names_a_buffer_of_the_wrong_shape() {
     let mut opt = stepped_adam();
     let mut state = opt.state();
-    state.buffers[0][2] = Tensor::zeros(&[3]);
+    state.buffers[0][1] = Tensor::zeros(&[3]);
     assert_eq!(
         opt.load_state(state).unwrap_err().to_string(),
         "Adam: parameter 0 has shape [2], its state buffer [3]"
     );
+}
+
+#[test]
+fn each_rule_keeps_only_the_buffers_its_configuration_needs() {
+    fn buffers<R: Rule<f64>>(rule: R) -> usize {
+        let p = Param::new(Tensor::from_vec(W0.to_vec(), &[2]));
+        let mut opt = Optimizer::new(vec![p.clone()], rule);
+        p.set_grad(Some(Tensor::from_vec(GRADS[0].to_vec(), &[2])));
+        opt.step();
+        let state = opt.state();
+        assert!(state.buffers[0].iter().all(|b| b.shape() == [2]));
+        assert_eq!(state.buffers[0].len(), opt.rule().state_len());
+        state.buffers[0].len()
+    }
+    assert_eq!(buffers(Sgd::new(0.1)), 0);
+    assert_eq!(buffers(Sgd::new(0.1).momentum(0.9)), 1);
+    assert_eq!(buffers(Adagrad::new(0.1)), 1);
+    assert_eq!(buffers(RmsProp::new(0.1)), 1);
+    assert_eq!(buffers(RmsProp::new(0.1).centered(true)), 2);
+    assert_eq!(buffers(RmsProp::new(0.1).momentum(0.5)), 2);
+    assert_eq!(buffers(RmsProp::new(0.1).centered(true).momentum(0.5)), 3);
+    assert_eq!(buffers(Adam::new(0.1)), 2);
+    assert_eq!(buffers(Adam::new(0.1).amsgrad(true)), 3);
+}
+
+#[test]
+fn load_state_rejects_another_number_of_buffers_naming_the_parameter() {
+    let mut opt = stepped_adam();
+    let before = opt.state();
+    let mut amsgrad = Optimizer::new(
+        vec![Param::new(Tensor::from_vec(W0.to_vec(), &[2]))],
+        Adam::new(0.01).amsgrad(true),
+    );
+    let err = amsgrad.load_state(opt.state()).unwrap_err();
+    assert_eq!(
+        err,
+        OptimizerError::StateBuffers {
+            optimizer: "Adam",
+            index: 0,
+            buffers: 2,
+            expected: 3
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "Adam: the state holds 2 buffers for parameter 0, the optimizer keeps 3 (or none before its first update)"
+    );
+    let mut state = opt.state();
+    state.buffers[0].push(Tensor::zeros(&[2]));
+    assert_eq!(
+        opt.load_state(state).unwrap_err().to_string(),
+        "Adam: the state holds 3 buffers for parameter 0, the optimizer keeps 2 (or none before its first update)"
+    );
+    assert_eq!(opt.state(), before);
+    // None (a parameter not yet updated) is accepted, and the next step starts afresh.
+    let mut state = opt.state();
+    state.buffers[0].clear();
+    opt.load_state(state).unwrap();
+    assert!(opt.state().buffers[0].is_empty());
+}
+
+#[test]
+fn loaded_buffers_in_another_layout_are_read_by_index_not_by_memory_order() {
+    // A [2, 3] parameter whose saved buffers are stored column-major: the update must use
+    // each buffer element at its index, as for a row-major copy.
+    let make = || {
+        Param::new(Tensor::from_vec(
+            vec![0.5f64, -1.0, 2.0, 0.25, -0.75, 1.5],
+            &[2, 3],
+        ))
+    };
+    let grad = Tensor::from_vec(vec![0.1f64, -0.2, 0.3, -0.4, 0.5, -0.6], &[2, 3]);
+    let (p, q) = (make(), make());
+    let mut a = Optimizer::new(vec![p.clone()], Adam::new(0.01));
+    let mut b = Optimizer::new(vec![q.clone()], Adam::new(0.01));
+    p.set_grad(Some(grad.clone()));
+    a.step();
+    let mut state = a.state();
+    for buf in &mut state.buffers[0] {
+        let column_major = buf
+            .view()
+            .t()
+            .as_standard_layout()
+            .into_owned()
+            .reversed_axes();
+        assert!(!column_major.is_standard_layout());
+        *buf = Tensor::from_array(column_major);
+    }
+    b.load_state(state).unwrap();
+    q.set_value(p.value());
+    for (p, opt) in [(&p, &mut a), (&q, &mut b)] {
+        p.set_grad(Some(grad.clone()));
+        opt.step();
+    }
+    assert_eq!(p.value(), q.value());
+    assert_eq!(a.state(), b.state());
+}
+
+#[test]
+fn a_gradient_or_value_in_another_layout_updates_as_its_row_major_copy() {
+    // Column-major gradient and value (both transposed views' storage): the same update as
+    // for row-major copies, for every rule and with a coupled and a decoupled penalty.
+    let w = vec![0.5f64, -1.0, 2.0, 0.25, -0.75, 1.5];
+    let g = vec![0.1f64, -0.2, 0.3, -0.4, 0.5, -0.6];
+    let column_major = |v: &[f64]| {
+        let a = Tensor::from_vec(v.to_vec(), &[2, 3])
+            .view()
+            .t()
+            .as_standard_layout()
+            .into_owned();
+        Tensor::from_array(a.reversed_axes())
+    };
+    fn check<R: Rule<f64>>(
+        make: impl Fn() -> R,
+        w: &[f64],
+        g: &[f64],
+        cm: &dyn Fn(&[f64]) -> Tensor<f64>,
+    ) {
+        for penalty in [
+            Penalty::none(),
+            Penalty::elastic_net(0.1, 0.2),
+            Penalty::l2(0.3).decoupled(),
+        ] {
+            let row = Param::new(Tensor::from_vec(w.to_vec(), &[2, 3]));
+            let col = Param::new(cm(w));
+            assert!(!col.value().view().is_standard_layout());
+            let mut a = Optimizer::new(vec![row.clone()], make()).penalty(penalty);
+            let mut b = Optimizer::new(vec![col.clone()], make()).penalty(penalty);
+            for _ in 0..3 {
+                row.set_grad(Some(Tensor::from_vec(g.to_vec(), &[2, 3])));
+                col.set_grad(Some(cm(g)));
+                a.step();
+                b.step();
+            }
+            assert_eq!(row.value(), col.value(), "{} {penalty:?}", a.rule().name());
+        }
+    }
+    check(
+        || Sgd::new(0.1).momentum(0.9).nesterov(true),
+        &w,
+        &g,
+        &column_major,
+    );
+    check(|| Adagrad::new(0.1), &w, &g, &column_major);
+    check(
+        || RmsProp::new(0.1).centered(true).momentum(0.5),
+        &w,
+        &g,
+        &column_major,
+    );
+    check(|| Adam::new(0.1).amsgrad(true), &w, &g, &column_major);
 }
 
 #[test]

@@ -74,17 +74,55 @@ impl<'g, T: Float> Var<'g, T> {
             "matmul",
             &[self, rhs],
             |v| Tensor::from_array(batched_matmul(&v[0].view(), &v[1].view(), &batch, m, n)),
+            // Each gradient comes out in its input's memory order, as PyTorch's
+            // `mm_mat2_backward`: for an input stored transposed (Linear's weight enters as
+            // `W.transpose(0, 1)`) the rule computes the transposed product, row-major, and
+            // returns its transpose, which the transpose's own backward turns back into a
+            // row-major gradient of `W`. An optimizer then walks weight, gradient and state
+            // in one contiguous pass. Same products, same cost.
             |ctx, g| {
                 let (a, b) = (ctx.input(0), ctx.input(1));
                 grads![
-                    ctx.needs_grad(0)
-                        .then(|| g.matmul(b.transpose(-1, -2)).sum_to_like(a)),
-                    ctx.needs_grad(1)
-                        .then(|| a.transpose(-1, -2).matmul(g).sum_to_like(b)),
+                    ctx.needs_grad(0).then(|| if is_transposed(a) {
+                        b.matmul(g.transpose(-1, -2))
+                            .sum_to(&swap_last_two(a))
+                            .transpose(-1, -2)
+                    } else {
+                        g.matmul(b.transpose(-1, -2)).sum_to_like(a)
+                    }),
+                    ctx.needs_grad(1).then(|| if is_transposed(b) {
+                        g.transpose(-1, -2)
+                            .matmul(a)
+                            .sum_to(&swap_last_two(b))
+                            .transpose(-1, -2)
+                    } else {
+                        a.transpose(-1, -2).matmul(g).sum_to_like(b)
+                    }),
                 ]
             },
         )
     }
+}
+
+/// Whether `x`'s value is stored with its last two axes swapped (column-major matrices), so
+/// that its gradient should be too.
+fn is_transposed<T: Float>(x: Var<'_, T>) -> bool {
+    let value = x.value();
+    let mut v = value.view();
+    let n = v.ndim();
+    if v.is_standard_layout() {
+        return false;
+    }
+    v.swap_axes(n - 2, n - 1);
+    v.is_standard_layout()
+}
+
+/// `x`'s shape with its last two dimensions swapped.
+fn swap_last_two<T: Float>(x: Var<'_, T>) -> Vec<usize> {
+    let mut shape = x.shape();
+    let n = shape.len();
+    shape.swap(n - 2, n - 1);
+    shape
 }
 
 fn as2<T: Float>(v: ArrayViewD<'_, T>) -> ArrayView2<'_, T> {
@@ -163,6 +201,18 @@ mod tests {
         }
 
         #[test]
+        fn matmul_of_transposed_views_grad_matches_finite_diff((a, b) in matmul_shapes().prop_flat_map(|(mut a, mut b)| {
+            // Stored [.., k, m] and [.., n, k], multiplied as transposed (column-major) views.
+            let (ra, rb) = (a.len(), b.len());
+            a.swap(ra - 2, ra - 1);
+            b.swap(rb - 2, rb - 1);
+            (tensor_of(a, -2.0..2.0), tensor_of(b, -2.0..2.0))
+        })) {
+                        check_grads(|v| v[0].transpose(-1, -2).matmul(v[1].transpose(-1, -2)), &[a.clone(), b.clone()])?;
+            check_gradgrads(|v| v[0].transpose(-1, -2).matmul(v[1].transpose(-1, -2)), &[a, b])?;
+        }
+
+        #[test]
         fn matmul_of_vectors_grad_matches_finite_diff(
             (a, b, m) in (1usize..4, 1usize..4).prop_flat_map(|(k, n)| (tensor_of(vec![k], -2.0..2.0), tensor_of(vec![k], -2.0..2.0), tensor_of(vec![k, n], -2.0..2.0)))
         ) {
@@ -190,6 +240,39 @@ mod tests {
             .var(Tensor::from_vec(vec![1.0, 2.0], &[2]))
             .matmul(g.var(Tensor::from_vec(vec![3.0, 4.0], &[2])));
         assert_eq!((dot.shape(), dot.item()), (vec![], 11.0));
+    }
+
+    #[test]
+    fn matmul_grad_of_a_transposed_input_is_row_major_for_the_viewed_tensor_and_unchanged() {
+        // Linear's pattern x·Wᵀ, and Wᵀ·z: the gradient of W must be row-major like W and
+        // equal, bit for bit, to the gradient through a row-major copy of Wᵀ.
+        let values = |shape: &[usize], k: f32| {
+            let n = shape.iter().product::<usize>();
+            Tensor::from_vec((0..n).map(|i| (i as f32 * k).sin()).collect(), shape)
+        };
+        let (w, x, z) = (
+            values(&[4, 3], 0.91),
+            values(&[5, 3], 0.37),
+            values(&[4, 5], 0.53),
+        );
+        let wt = Tensor::from_array(w.view().t().to_owned());
+        for lhs in [false, true] {
+            let grad_of = |through_view: bool| {
+                let g = Graph::new();
+                let wv = g.var(if through_view { w.clone() } else { wt.clone() });
+                let m = if through_view { wv.transpose(0, 1) } else { wv };
+                let y = if lhs {
+                    m.matmul(g.constant(z.clone()))
+                } else {
+                    g.constant(x.clone()).matmul(m)
+                };
+                (y * g.constant(values(&y.shape(), 1.7))).sum().backward();
+                wv.grad().unwrap()
+            };
+            let (view, copy) = (grad_of(true), grad_of(false));
+            assert!(view.view().is_standard_layout(), "lhs: {lhs}");
+            assert_eq!(view.view().t(), copy.view(), "lhs: {lhs}");
+        }
     }
 
     #[test]
