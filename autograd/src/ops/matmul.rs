@@ -90,13 +90,23 @@ impl<'g, T: Float> Var<'g, T> {
                     } else {
                         g.matmul(b.transpose(-1, -2)).sum_to_like(a)
                     }),
-                    ctx.needs_grad(1).then(|| if is_transposed(b) {
-                        g.transpose(-1, -2)
-                            .matmul(a)
-                            .sum_to(&swap_last_two(b))
-                            .transpose(-1, -2)
-                    } else {
-                        a.transpose(-1, -2).matmul(g).sum_to_like(b)
+                    ctx.needs_grad(1).then(|| {
+                        // A matrix shared by a batch (a layer's weight on [N, T, in]): one
+                        // product over all the batch's rows, not a product per batch element
+                        // summed afterwards.
+                        let (a, g) = if b.ndim() == 2 && a.ndim() > 2 {
+                            (rows(a), rows(g))
+                        } else {
+                            (a, g)
+                        };
+                        if is_transposed(b) {
+                            g.transpose(-1, -2)
+                                .matmul(a)
+                                .sum_to(&swap_last_two(b))
+                                .transpose(-1, -2)
+                        } else {
+                            a.transpose(-1, -2).matmul(g).sum_to_like(b)
+                        }
                     }),
                 ]
             },
@@ -115,6 +125,12 @@ fn is_transposed<T: Float>(x: Var<'_, T>) -> bool {
     }
     v.swap_axes(n - 2, n - 1);
     v.is_standard_layout()
+}
+
+/// `x [.., k]` as the matrix of its rows, `[∏.., k]`.
+fn rows<T: Float>(x: Var<'_, T>) -> Var<'_, T> {
+    let last = x.shape()[x.ndim() - 1];
+    x.reshape(&[-1, last as isize])
 }
 
 /// `x`'s shape with its last two dimensions swapped.
@@ -147,6 +163,19 @@ fn batched_matmul<T: Float>(
         return out;
     }
     let count: usize = batch.iter().product();
+    // A batch against one matrix, the batch's rows stored one after another: one product of
+    // `[count·m, k] × [k, n]` instead of `count` small ones.
+    if b.ndim() == 2 && a.ndim() == batch.len() + 2 {
+        let k = a.shape()[a.ndim() - 1];
+        if let Ok(rows) = a.view().into_shape_with_order((count * m, k)) {
+            let mut o = out
+                .view_mut()
+                .into_shape_with_order((count * m, n))
+                .expect("a new array is contiguous");
+            general_mat_mul(T::one(), &rows, &as2(b.view()), T::zero(), &mut o);
+            return out;
+        }
+    }
     let mut index = vec![0; batch.len()];
     for flat in 0..count {
         let mut rest = flat;
@@ -213,12 +242,56 @@ mod tests {
         }
 
         #[test]
+        fn a_batch_against_one_matrix_grad_matches_finite_diff((a, b, bt) in matmul_shapes().prop_flat_map(|(mut a, b)| {
+            // A layer's weight applied to [N, T, in]: the rhs is one matrix, plain or stored
+            // transposed; the lhs has at least one batch dimension.
+            if a.len() == 2 {
+                a.insert(0, 3);
+            }
+            let (k, n) = (b[b.len() - 2], b[b.len() - 1]);
+            (tensor_of(a, -2.0..2.0), tensor_of(vec![k, n], -2.0..2.0), tensor_of(vec![n, k], -2.0..2.0))
+        })) {
+            check_grads(|v| v[0].matmul(v[1]), &[a.clone(), b.clone()])?;
+            check_gradgrads(|v| v[0].matmul(v[1]), &[a.clone(), b])?;
+            check_grads(|v| v[0].matmul(v[1].transpose(0, 1)), &[a.clone(), bt.clone()])?;
+            check_gradgrads(|v| v[0].matmul(v[1].transpose(0, 1)), &[a, bt])?;
+        }
+
+        #[test]
         fn matmul_of_vectors_grad_matches_finite_diff(
             (a, b, m) in (1usize..4, 1usize..4).prop_flat_map(|(k, n)| (tensor_of(vec![k], -2.0..2.0), tensor_of(vec![k], -2.0..2.0), tensor_of(vec![k, n], -2.0..2.0)))
         ) {
             check_grads(|v| v[0].matmul(v[1]), &[a.clone(), b])?;
             check_grads(|v| v[0].matmul(v[1]), &[a.clone(), m.clone()])?;
             check_grads(|v| v[1].transpose(0, 1).matmul(v[0]), &[a, m])?;
+        }
+    }
+
+    #[test]
+    fn a_batch_against_one_matrix_is_the_per_element_products() {
+        use ndarray::Axis;
+        let g = Graph::<f64>::new();
+        let a = Tensor::from_vec(
+            (0..24).map(|i| f64::from(i) * 0.5 - 3.0).collect(),
+            &[2, 3, 4],
+        );
+        let b = g.constant(Tensor::from_vec(
+            (0..20).map(|i| f64::from(i % 7) - 2.0).collect(),
+            &[4, 5],
+        ));
+        let element = |n: usize| Tensor::from_array(a.view().index_axis(Axis(0), n).to_owned());
+        let expected: Vec<_> = (0..2)
+            .map(|n| g.constant(element(n)).matmul(b).value())
+            .collect();
+        // Contiguous: one [6, 4] × [4, 5] product. The same values stored [2, 4, 3] and seen
+        // transposed: a product per element.
+        let stored = Tensor::from_array(a.view().permuted_axes(vec![0, 2, 1]).to_owned());
+        for lhs in [g.constant(a.clone()), g.constant(stored).transpose(1, 2)] {
+            let c = lhs.matmul(b).value();
+            for (n, want) in expected.iter().enumerate() {
+                let got = Tensor::from_array(c.view().index_axis(Axis(0), n).to_owned());
+                assert!(got.allclose(want, 1e-14, 1e-14), "{got:?} vs {want:?}");
+            }
         }
     }
 
