@@ -108,7 +108,8 @@ impl<T: Float> Recurrent<T> {
         }
     }
 
-    /// One time step of layer `w`: `xw` is the input projection `x·W_ihᵀ + b_ih` `[N, G·H]`.
+    /// One time step of layer `w`: `xw` is the input projection with the biases `[N, G·H]`
+    /// (see `run`).
     fn step<'g>(
         &self,
         w: &LayerWeights<T>,
@@ -117,7 +118,13 @@ impl<T: Float> Recurrent<T> {
         h: Var<'g, T>,
         c: Option<Var<'g, T>>,
     ) -> (Var<'g, T>, Option<Var<'g, T>>) {
-        let hw = h.matmul(g.param(&w.w_hh).transpose(0, 1)) + g.param(&w.b_hh);
+        let hw = h.matmul(g.param(&w.w_hh).transpose(0, 1));
+        // `b_hh` is in `xw` already, except for the GRU, which gates it (see `run`).
+        let hw = if self.cell == Cell::Gru {
+            hw + g.param(&w.b_hh)
+        } else {
+            hw
+        };
         match self.cell {
             Cell::Rnn { relu } => {
                 let pre = xw + hw;
@@ -125,7 +132,7 @@ impl<T: Float> Recurrent<T> {
             }
             Cell::Lstm => {
                 let c = c.expect("an LSTM carries a cell state");
-                let hc = lstm_cell(xw + hw, c);
+                let hc = lstm_cell(xw, hw, c);
                 let (h, c) = (hc.narrow(0, 0, 1).squeeze(0), hc.narrow(0, 1, 1).squeeze(0));
                 (h, Some(c))
             }
@@ -188,8 +195,15 @@ impl<T: Float> Recurrent<T> {
                     .and_then(|s| s.c.as_ref())
                     .map_or_else(zeros, |c| c[l])
             });
-            // Every step's input projection in one product: [N, T, in] → [N, T, G·H].
-            let xw = seq.matmul(g.param(&w.w_ih).transpose(0, 1)) + g.param(&w.b_ih);
+            // Every step's input projection in one product: [N, T, in] → [N, T, G·H], with
+            // both biases added once here instead of `b_hh` at every step (the GRU's reset
+            // gate multiplies `h·W_hhᵀ + b_hh`, so it adds `b_hh` per step).
+            let bias = if self.cell == Cell::Gru {
+                g.param(&w.b_ih)
+            } else {
+                g.param(&w.b_ih) + g.param(&w.b_hh)
+            };
+            let xw = seq.matmul(g.param(&w.w_ih).transpose(0, 1)) + bias;
             let mut outputs = Vec::with_capacity(steps);
             for t in 0..steps {
                 (h, c) = self.step(w, g, xw.narrow(1, t, 1).squeeze(1), h, c);
