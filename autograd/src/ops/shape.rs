@@ -3,7 +3,7 @@
 //! Reshapes of contiguous values, transposes and permutes copy no elements; their backward is
 //! the inverse shape op.
 
-use ndarray::IxDyn;
+use ndarray::{Axis, IxDyn};
 
 use crate::error::{Error, Result, or_panic};
 use crate::float::Float;
@@ -168,15 +168,20 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn squeeze(self, axis: isize) -> Var<'g, T> {
-        let mut shape = self.shape_for("squeeze").to_vec();
+        let shape = self.shape_for("squeeze").to_vec();
         let a = checked_axis("squeeze", axis, &shape);
         assert!(
             shape[a] == 1,
             "squeeze: dimension {axis} of shape {shape:?} has size {}, not 1",
             shape[a]
         );
-        shape.remove(a);
-        self.view_as("squeeze", shape)
+        self.graph().custom_op(
+            "squeeze",
+            &[self],
+            // Dropping a size-1 axis is a view of any layout: nothing is copied.
+            move |v| Tensor::from_shared(v[0].array().clone().index_axis_move(Axis(a), 0)),
+            move |_, g| grads![Some(g.unsqueeze(a as isize))],
+        )
     }
 
     /// Inserts a dimension of size 1 at `axis` (`0..=ndim`; negative counts from the end).
@@ -192,10 +197,15 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn unsqueeze(self, axis: isize) -> Var<'g, T> {
-        let mut shape = self.shape_for("unsqueeze").to_vec();
+        let shape = self.shape_for("unsqueeze").to_vec();
         let a = checked_insert_axis("unsqueeze", axis, &shape);
-        shape.insert(a, 1);
-        self.view_as("unsqueeze", shape)
+        self.graph().custom_op(
+            "unsqueeze",
+            &[self],
+            // A new size-1 axis is a view of any layout: nothing is copied.
+            move |v| Tensor::from_shared(v[0].array().clone().insert_axis(Axis(a))),
+            move |_, g| grads![Some(g.squeeze(a as isize))],
+        )
     }
 
     /// Repeats the value along broadcast dimensions to `shape` (NumPy rules).
