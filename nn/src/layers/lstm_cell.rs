@@ -81,7 +81,8 @@ fn row<'a, T: Float>(m: &'a ArrayView2<'_, T>, r: usize) -> &'a [T] {
 }
 
 /// `[h', c']` as `[2, N, H]`, and with `keep` the activations `[i, f, g, o, tanh(c')]` of
-/// each row as `[N, 5H]`.
+/// each row as `[N, 5H]`. Each row runs as passes over contiguous slices, so the f32
+/// logistic and `tanh` kernels ([`Float::sigmoid_in_place`]) vectorise.
 fn forward<T: Float>(
     xw: &ArrayView2<'_, T>,
     hw: &ArrayView2<'_, T>,
@@ -97,6 +98,7 @@ fn forward<T: Float>(
     let (xw, hw, c) = (xw.view(), hw.view(), c.view());
     let mut out = Array3::zeros((2, n, h));
     let mut saved = Array2::zeros((n, if keep { 5 * h } else { 0 }));
+    let mut scratch = vec![T::zero(); if keep { 0 } else { 5 * h }];
     let (hc, sv) = (
         out.as_slice_mut().expect("new"),
         saved.as_slice_mut().expect("new"),
@@ -104,24 +106,29 @@ fn forward<T: Float>(
     let (h_out, c_out) = hc.split_at_mut(n * h);
     for r in 0..n {
         let (x, y, c0) = (row(&xw, r), row(&hw, r), row(&c, r));
-        let (h_row, c_row) = (&mut h_out[r * h..][..h], &mut c_out[r * h..][..h]);
+        let a = if keep {
+            &mut sv[r * 5 * h..][..5 * h]
+        } else {
+            &mut scratch[..]
+        };
+        for ((a, &x), &y) in a.iter_mut().zip(x).zip(y) {
+            *a = x + y;
+        }
+        let (ifg, rest) = a.split_at_mut(2 * h);
+        let (g, rest) = rest.split_at_mut(h);
+        let (o, tc) = rest.split_at_mut(h);
+        T::sigmoid_in_place(ifg);
+        T::tanh_in_place(g);
+        T::sigmoid_in_place(o);
+        let (i, f) = ifg.split_at(h);
+        let c_row = &mut c_out[r * h..][..h];
         for j in 0..h {
-            let pre = |k: usize| x[k * h + j] + y[k * h + j];
-            let (i, f, g, o) = (
-                pre(0).sigmoid(),
-                pre(1).sigmoid(),
-                tanh(pre(2)),
-                pre(3).sigmoid(),
-            );
-            let c_new = f * c0[j] + i * g;
-            let tc = tanh(c_new);
-            h_row[j] = o * tc;
-            c_row[j] = c_new;
-            if keep {
-                for (k, v) in [i, f, g, o, tc].into_iter().enumerate() {
-                    sv[r * 5 * h + k * h + j] = v;
-                }
-            }
+            c_row[j] = f[j] * c0[j] + i[j] * g[j];
+        }
+        tc.copy_from_slice(c_row);
+        T::tanh_in_place(tc);
+        for ((h_new, &o), &t) in h_out[r * h..][..h].iter_mut().zip(&*o).zip(&*tc) {
+            *h_new = o * t;
         }
     }
     (out, keep.then_some(saved))
@@ -160,30 +167,6 @@ fn fused_backward<T: Float>(
         }
     }
     (dpre, dc_prev)
-}
-
-/// `tanh(x)` through `exp`, which glibc evaluates several times faster than `tanhf` (whose
-/// `expm1f` was a third of an LSTM training step): `(1 − e^(−2|x|)) / (1 + e^(−2|x|))` with
-/// `x`'s sign for `|x| ≥ 1/8`, where the subtraction loses at most two bits, and the odd
-/// Taylor polynomial to `x⁹` below (next term under 1e-11 relative): within 4 ulp of the
-/// correctly rounded value in f32 (tested); NaN stays NaN. f64 (for checks, where speed
-/// matters less than the last bits) uses the standard `tanh`.
-#[inline]
-fn tanh<T: Float>(x: T) -> T {
-    if T::DTYPE != "f32" {
-        return x.tanh();
-    }
-    let ax = x.abs();
-    if ax < T::from_f64(0.125) {
-        let x2 = x * x;
-        let c = |v: f64| T::from_f64(v);
-        return x
-            * (T::one()
-                + x2 * (c(-1.0 / 3.0)
-                    + x2 * (c(2.0 / 15.0) + x2 * (c(-17.0 / 315.0) + x2 * c(62.0 / 2835.0)))));
-    }
-    let e = (-(ax + ax)).exp();
-    ((T::one() - e) / (T::one() + e)).copysign(x)
 }
 
 /// The backward formulas in `Var` ops, for a gradient that will be differentiated again:
@@ -272,32 +255,6 @@ mod tests {
                 );
             }
         }
-    }
-
-    /// Distance in units in the last place between `a` and the correctly rounded `exact`.
-    fn ulps_f32(a: f32, exact: f64) -> f64 {
-        let rounded = exact as f32;
-        ((a as f64 - rounded as f64)
-            / f64::from(f32::EPSILON * rounded.abs().max(f32::MIN_POSITIVE)))
-        .abs()
-    }
-
-    #[test]
-    fn fast_tanh_is_within_4_ulp_in_f32() {
-        let mut worst = 0.0f64;
-        for k in -400_000..=400_000 {
-            let x = k as f32 * 5e-5; // [-20, 20], dense around the 1/8 switch
-            worst = worst.max(ulps_f32(tanh(x), f64::from(x).tanh()));
-        }
-        for x in [1e-30f32, 1e-8, 3e-3, 0.124_999, 0.125, 0.125_001, 9.0, 1e30] {
-            worst = worst.max(ulps_f32(tanh(x), f64::from(x).tanh()));
-        }
-        assert!(worst <= 4.0, "worst: {worst} ulp");
-        assert!(tanh(f32::NAN).is_nan() && tanh(f64::NAN).is_nan());
-        assert_eq!(
-            (tanh(f32::INFINITY), tanh(-1e30f64), tanh(-0.0f32)),
-            (1.0, -1.0, -0.0)
-        );
     }
 
     #[test]
