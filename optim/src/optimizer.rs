@@ -163,11 +163,21 @@ fn fused<T: Float, const N: usize>(
     // the loop vectorises.
     let (value, grad) = (&mut value[..n], &grad[..n]);
     let mut buffers = buffers.map(|b| &mut b[..n]);
+    let tiny = T::min_positive_value();
     for i in 0..n {
         let w = &mut value[i];
         let g = grad[i];
         let g = before(w, g);
         f(w, g, buffers.each_mut().map(|b| &mut b[i]));
+        // A state that only decays (the moments of a unit that gets no gradient) reaches
+        // subnormal numbers after some hundreds of steps, and arithmetic on those is many
+        // times slower: a training run slowed 2-15× after its first epoch. Flush them to
+        // zero, as a CPU's flush-to-zero mode would; NaN is kept.
+        for b in buffers.iter_mut() {
+            if b[i].abs() < tiny {
+                b[i] = T::zero();
+            }
+        }
     }
 }
 

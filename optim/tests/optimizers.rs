@@ -761,3 +761,43 @@ fn every_builder_rejects_nan_infinite_and_out_of_range_hyperparameters_by_name()
         assert_eq!(panic_message(f), want);
     }
 }
+
+#[test]
+fn decaying_state_is_flushed_to_zero_instead_of_going_subnormal() {
+    // A unit that stops getting gradient: its moments decay by β each step and would spend
+    // hundreds of steps as subnormal numbers, on which every update is many times slower.
+    for rule_state in [
+        {
+            let p = Param::new(Tensor::<f32>::zeros(&[4]));
+            let mut opt = Optimizer::new(vec![p.clone()], Adam::new(1e-3));
+            p.set_grad(Some(Tensor::full(&[4], 0.1)));
+            opt.step();
+            for _ in 0..900 {
+                p.set_grad(Some(Tensor::zeros(&[4])));
+                opt.step();
+            }
+            opt.state()
+        },
+        {
+            let p = Param::new(Tensor::<f32>::zeros(&[4]));
+            let mut opt = Optimizer::new(vec![p.clone()], Sgd::new(1e-3).momentum(0.9));
+            p.set_grad(Some(Tensor::full(&[4], 0.1)));
+            opt.step();
+            for _ in 0..900 {
+                p.set_grad(Some(Tensor::zeros(&[4])));
+                opt.step();
+            }
+            opt.state()
+        },
+    ] {
+        let values: Vec<f32> = rule_state.buffers[0]
+            .iter()
+            .flat_map(|b| b.to_vec())
+            .collect();
+        assert!(
+            values.iter().all(|v| *v == 0.0 || v.is_normal()),
+            "subnormal state: {values:?}"
+        );
+        assert!(values.contains(&0.0), "the first moment decays to zero");
+    }
+}
