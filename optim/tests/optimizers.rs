@@ -762,38 +762,28 @@ fn every_builder_rejects_nan_infinite_and_out_of_range_hyperparameters_by_name()
     }
 }
 
+/// The state after one step with gradient 0.1 and then 900 steps with none.
+fn state_after_the_gradient_stops<R: Rule<f32>>(rule: R) -> OptimizerState<f32> {
+    let p = Param::new(Tensor::<f32>::zeros(&[4]));
+    let mut opt = Optimizer::new(vec![p.clone()], rule);
+    p.set_grad(Some(Tensor::full(&[4], 0.1)));
+    opt.step();
+    for _ in 0..900 {
+        p.set_grad(Some(Tensor::zeros(&[4])));
+        opt.step();
+    }
+    opt.state()
+}
+
 #[test]
 fn decaying_state_is_flushed_to_zero_instead_of_going_subnormal() {
     // A unit that stops getting gradient: its moments decay by β each step and would spend
     // hundreds of steps as subnormal numbers, on which every update is many times slower.
-    for rule_state in [
-        {
-            let p = Param::new(Tensor::<f32>::zeros(&[4]));
-            let mut opt = Optimizer::new(vec![p.clone()], Adam::new(1e-3));
-            p.set_grad(Some(Tensor::full(&[4], 0.1)));
-            opt.step();
-            for _ in 0..900 {
-                p.set_grad(Some(Tensor::zeros(&[4])));
-                opt.step();
-            }
-            opt.state()
-        },
-        {
-            let p = Param::new(Tensor::<f32>::zeros(&[4]));
-            let mut opt = Optimizer::new(vec![p.clone()], Sgd::new(1e-3).momentum(0.9));
-            p.set_grad(Some(Tensor::full(&[4], 0.1)));
-            opt.step();
-            for _ in 0..900 {
-                p.set_grad(Some(Tensor::zeros(&[4])));
-                opt.step();
-            }
-            opt.state()
-        },
+    for state in [
+        state_after_the_gradient_stops(Adam::new(1e-3)),
+        state_after_the_gradient_stops(Sgd::new(1e-3).momentum(0.9)),
     ] {
-        let values: Vec<f32> = rule_state.buffers[0]
-            .iter()
-            .flat_map(|b| b.to_vec())
-            .collect();
+        let values: Vec<f32> = state.buffers[0].iter().flat_map(|b| b.to_vec()).collect();
         assert!(
             values.iter().all(|v| *v == 0.0 || v.is_normal()),
             "subnormal state: {values:?}"
