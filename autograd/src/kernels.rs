@@ -11,9 +11,11 @@ use crate::tensor::{alloc, checked_numel};
 use crate::threads::{Workers, num_threads};
 
 /// The fewest elements an element-wise kernel splits across threads; below it the hand-off
-/// to the pool (some microseconds) costs more than a second core saves. Measured on a
-/// 2-core Zen 3 with `add` and `exp` over f32 (`examples/thread_thresholds.rs`).
-pub(crate) const PAR_MIN_ELEMENTS: usize = 1 << 16;
+/// to the pool (about 5 µs) costs more than a second core saves. Measured on a 2-core Zen 3
+/// with f32 (`examples/thread_thresholds.rs`, second core idle): `exp` pays from 32k
+/// elements (×0.57), but `add`, bound by memory, only from about 128k (×0.93; ×1.6 slower
+/// at 64k), and the cheap ops are the common ones.
+pub(crate) const PAR_MIN_ELEMENTS: usize = 1 << 17;
 
 /// The fewest elements one parallel part of an element-wise kernel handles.
 const PAR_PART: usize = 1 << 14;

@@ -14,14 +14,14 @@ fn workload(threads: usize) -> Vec<Vec<u32>> {
         Tensor::from_vec((0..n).map(|i| (i as f32 * k).sin()).collect(), shape)
     };
     let g = Graph::<f32>::new();
-    let a = g.var(values(&[300, 257], 0.37));
-    let b = g.var(values(&[257, 280], 0.91));
-    let bias = g.var(values(&[280], 0.13));
+    let a = g.var(values(&[512, 257], 0.37));
+    let b = g.var(values(&[257, 300], 0.91));
+    let bias = g.var(values(&[300], 0.13));
     let batch = g.var(values(&[8, 64, 96], 0.29));
     let per = g.var(values(&[8, 96, 80], 0.53));
     let y = (a.matmul(b) + bias).tanh() * a.matmul(b).exp().sqrt();
     let z = batch.matmul(per).sigmoid();
-    let loss = (y * g.constant(values(&[300, 280], 0.71))).sum()
+    let loss = (y * g.constant(values(&[512, 300], 0.71))).sum()
         + (z * g.constant(values(&[8, 64, 80], 0.17))).sum();
     loss.backward();
     [

@@ -13,9 +13,10 @@ use crate::threads::{Workers, num_threads};
 
 /// The fewest multiply-adds (`m·n·k`, summed over a batch) a matrix product splits across
 /// threads: below it the hand-off to the pool and the repeated packing of the shared operand
-/// cost more than a second core saves. Measured on a 2-core Zen 3
-/// (`examples/thread_thresholds.rs`).
-pub(crate) const PAR_MIN_MACS: usize = 1 << 20;
+/// cost more than a second core saves. Measured on a 2-core Zen 3 with f32
+/// (`examples/thread_thresholds.rs`, second core idle): 96³ breaks even, 128³ (2.1M)
+/// takes ×0.73–0.79 of the single-threaded time, 256³ ×0.53–0.58.
+pub(crate) const PAR_MIN_MACS: usize = 1 << 21;
 
 /// A split product's parts have a multiple of this many rows (or columns), so that the GEMM
 /// kernels' register tiles (at most 16 wide) line up as in the undivided product.
