@@ -20,6 +20,10 @@ pub use ferrograd_data as data;
 pub use ferrograd_nn as nn;
 pub use ferrograd_optim as optim;
 
+/// The thread count of ferrograd's kernels, as `torch.set_num_threads` (see
+/// [`autograd::threads`]).
+pub use ferrograd_autograd::{NUM_THREADS_ENV, num_threads, set_num_threads};
+
 /// The types most programs use.
 pub mod prelude {
     pub use ferrograd_autograd::{

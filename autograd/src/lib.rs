@@ -29,6 +29,7 @@ mod param;
 mod tensor;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod threads;
 
 pub use error::{Error, Result};
 pub use float::Float;
@@ -39,6 +40,7 @@ pub use graph::{
 pub use ops::{ConvOptions, Size2};
 pub use param::Param;
 pub use tensor::Tensor;
+pub use threads::{NUM_THREADS_ENV, num_threads, set_num_threads};
 
 #[doc(hidden)]
 pub use smallvec as __smallvec;

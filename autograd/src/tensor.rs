@@ -363,7 +363,17 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Applies `f` to every element, giving a new tensor.
-    pub fn map(&self, f: impl Fn(T) -> T) -> Self {
+    ///
+    /// A large contiguous tensor is mapped in parts on several threads (see
+    /// [`set_num_threads`](crate::set_num_threads)), hence `f: Sync`; each element is
+    /// computed alone, so the result does not depend on the thread count.
+    ///
+    /// ```
+    /// use ferrograd_autograd::Tensor;
+    /// let t = Tensor::from_vec(vec![1.0f32, -2.0], &[2]).map(|x| x * 3.0);
+    /// assert_eq!(t.to_vec(), vec![3.0, -6.0]);
+    /// ```
+    pub fn map(&self, f: impl Fn(T) -> T + Sync) -> Self {
         Self::from_array(crate::kernels::map1(&self.data.view(), f))
     }
 

@@ -14,8 +14,9 @@
 //! ```
 //!
 //! Lines starting with `#` are comments. The thread count (`--threads`, else the
-//! environment variable `FERROGRAD_NUM_THREADS`, else 1) is recorded in every line;
-//! ferrograd has no threading knob yet and runs on one thread whatever it says.
+//! environment variable `FERROGRAD_NUM_THREADS`, else 1, as in the PyTorch script) goes to
+//! `ferrograd_autograd::set_num_threads` before any workload runs, and is recorded in every
+//! line.
 
 mod measure;
 mod workloads;
@@ -36,9 +37,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Command::Run(opts)) => {
+            ferrograd_autograd::set_num_threads(opts.threads);
             println!(
-                "# ferrograd-bench threads={} samples={} (ferrograd runs on one thread; the count is recorded only)",
-                opts.threads, opts.samples
+                "# ferrograd-bench threads={} samples={}",
+                ferrograd_autograd::num_threads(),
+                opts.samples
             );
             for name in &opts.workloads {
                 let m = run(name, opts.samples).unwrap_or_else(|| unreachable!("checked by parse"));

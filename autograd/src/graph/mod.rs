@@ -525,7 +525,12 @@ impl<'g, T: Float> Var<'g, T> {
 
     /// Records a unary element-wise op computing `f` per element.
     #[track_caller]
-    pub(crate) fn unary<B>(self, op: &'static str, f: impl Fn(T) -> T, backward: B) -> Var<'g, T>
+    pub(crate) fn unary<B>(
+        self,
+        op: &'static str,
+        f: impl Fn(T) -> T + Sync,
+        backward: B,
+    ) -> Var<'g, T>
     where
         B: for<'a, 'h> Fn(&BackwardCtx<'a, 'h, T>, Var<'h, T>) -> Grads<'h, T> + 'static,
     {

@@ -5,7 +5,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 use crate::float::Float;
 use crate::grads;
 use crate::graph::{BackwardCtx, Grads, Var};
-use crate::kernels::{checked_broadcast, map2};
+use crate::kernels::{checked_broadcast, par_map2};
 
 // The inherent add/sub/mul/div/neg carry the docs; the operator impls below call them.
 #[allow(clippy::should_implement_trait)]
@@ -16,7 +16,7 @@ impl<'g, T: Float> Var<'g, T> {
         self,
         rhs: Var<'g, T>,
         op: &'static str,
-        f: impl Fn(T, T) -> T,
+        f: impl Fn(T, T) -> T + Sync,
         backward: B,
     ) -> Var<'g, T>
     where
@@ -27,7 +27,7 @@ impl<'g, T: Float> Var<'g, T> {
         self.graph().custom_op(
             op,
             &[self, rhs],
-            |v| crate::Tensor::from_array(map2(&v[0].view(), &v[1].view(), &out, f)),
+            |v| crate::Tensor::from_array(par_map2(&v[0].view(), &v[1].view(), &out, f)),
             backward,
         )
     }

@@ -1,13 +1,72 @@
 //! matmul: 2-D, batched (batch dimensions broadcast) and 1-D (promoted, as `torch.matmul`).
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayD, ArrayView2, ArrayViewD, Axis, Ix2};
+use ndarray::{ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, Axis, Ix2};
+use rayon::prelude::*;
 
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
 use crate::kernels::broadcast_shapes;
 use crate::tensor::{Tensor, checked_numel, full_array};
+use crate::threads::{Workers, num_threads};
+
+/// The fewest multiply-adds (`m·n·k`, summed over a batch) a matrix product splits across
+/// threads: below it the hand-off to the pool and the repeated packing of the shared operand
+/// cost more than a second core saves. Measured on a 2-core Zen 3 with f32
+/// (`examples/thread_thresholds.rs`, second core idle): 96³ breaks even, 128³ (2.1M)
+/// takes ×0.73–0.79 of the single-threaded time, 256³ ×0.53–0.58.
+pub(crate) const PAR_MIN_MACS: usize = 1 << 21;
+
+/// A split product's parts have a multiple of this many rows (or columns), so that the GEMM
+/// kernels' register tiles (at most 16 wide) line up as in the undivided product.
+const PART_ALIGN: usize = 16;
+
+/// `c = a·b`, overwriting `c`; on several threads when the product is large enough.
+fn gemm<T: Float>(a: &ArrayView2<'_, T>, b: &ArrayView2<'_, T>, c: &mut ArrayViewMut2<'_, T>) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    if m.saturating_mul(n).saturating_mul(k) >= PAR_MIN_MACS && num_threads() > 1 {
+        gemm_on(&Workers::current(), a, b, c);
+    } else {
+        general_mat_mul(T::one(), a, b, T::zero(), c);
+    }
+}
+
+/// `c = a·b` on `w`'s threads: one GEMM per block of `c`'s rows (or, for a wide `c`, of its
+/// columns). Each output element is the same dot product, over `k` in the same order, as
+/// in the undivided product, so the result is bit-identical for any thread count.
+fn gemm_on<T: Float>(
+    w: &Workers,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    c: &mut ArrayViewMut2<'_, T>,
+) {
+    let (m, n) = c.dim();
+    let by_rows = m >= n;
+    let len = if by_rows { m } else { n };
+    let part = len.div_ceil(w.threads()).next_multiple_of(PART_ALIGN);
+    if part >= len {
+        general_mat_mul(T::one(), a, b, T::zero(), c);
+        return;
+    }
+    let parts: Vec<_> = if by_rows {
+        c.axis_chunks_iter_mut(Axis(0), part)
+            .zip(a.axis_chunks_iter(Axis(0), part))
+            .map(|(c, a)| (c, a, b.view()))
+            .collect()
+    } else {
+        c.axis_chunks_iter_mut(Axis(1), part)
+            .zip(b.axis_chunks_iter(Axis(1), part))
+            .map(|(c, b)| (c, a.view(), b))
+            .collect()
+    };
+    w.install(|| {
+        parts.into_par_iter().for_each(|(mut c, a, b)| {
+            general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
+        });
+    });
+}
 
 impl<'g, T: Float> Var<'g, T> {
     /// The matrix product, as `torch.matmul`: `[.., m, k] × [.., k, n] → [.., m, n]`, batch
@@ -15,8 +74,10 @@ impl<'g, T: Float> Var<'g, T> {
     /// and the added dimension is removed from the result.
     ///
     /// Backward: `grad · rhsᵀ` to `lhs` and `lhsᵀ · grad` to `rhs`, summed over broadcast
-    /// batch dimensions. Saves both inputs. The 2-D case runs ndarray's `dot`
-    /// (matrixmultiply's kernels, AVX-512 where available).
+    /// batch dimensions. Saves both inputs. Each product runs matrixmultiply's GEMM
+    /// (AVX-512 where available); a large one is split by blocks of output rows or columns
+    /// across [`num_threads`](crate::num_threads) threads, and a batch of products runs its
+    /// elements in parallel, with results identical for any thread count.
     ///
     /// # Panics
     /// If an operand is 0-D, the inner dimensions differ, the batch dimensions cannot be
@@ -159,7 +220,7 @@ fn batched_matmul<T: Float>(
     let mut out = full_array("matmul", &out_shape, T::zero());
     if batch.is_empty() {
         let mut o = out.view_mut().into_dimensionality::<Ix2>().expect("2-D");
-        general_mat_mul(T::one(), &as2(a.view()), &as2(b.view()), T::zero(), &mut o);
+        gemm(&as2(a.view()), &as2(b.view()), &mut o);
         return out;
     }
     let count: usize = batch.iter().product();
@@ -172,31 +233,66 @@ fn batched_matmul<T: Float>(
                 .view_mut()
                 .into_shape_with_order((count * m, n))
                 .expect("a new array is contiguous");
-            general_mat_mul(T::one(), &rows, &as2(b.view()), T::zero(), &mut o);
+            gemm(&rows, &as2(b.view()), &mut o);
             return out;
         }
     }
-    let mut index = vec![0; batch.len()];
-    for flat in 0..count {
+    let k = a.shape()[a.ndim() - 1];
+    let workers = (num_threads() > 1
+        && count >= num_threads()
+        && (count * m).saturating_mul(n).saturating_mul(k) >= PAR_MIN_MACS)
+        .then(Workers::current);
+    batch_products(workers.as_ref(), a, b, batch, &mut out);
+    out
+}
+
+/// One product per batch element of `out [batch.., m, n]`; with `workers`, the elements in
+/// parallel (each still one undivided GEMM), else one after another, each split if large.
+fn batch_products<T: Float>(
+    workers: Option<&Workers>,
+    a: &ArrayViewD<'_, T>,
+    b: &ArrayViewD<'_, T>,
+    batch: &[usize],
+    out: &mut ArrayD<T>,
+) {
+    let (m, n) = (out.shape()[batch.len()], out.shape()[batch.len() + 1]);
+    let count: usize = batch.iter().product();
+    let mut o = out
+        .view_mut()
+        .into_shape_with_order((count, m, n))
+        .expect("a new array is contiguous");
+    let product = |flat: usize, mut o: ArrayViewMut2<'_, T>, split: bool| {
+        let mut index = vec![0; batch.len()];
         let mut rest = flat;
         for (slot, &d) in index.iter_mut().zip(batch).rev() {
             *slot = rest % d;
             rest /= d;
         }
-        let mut o = out.view_mut();
-        for &i in &index {
-            o = o.index_axis_move(Axis(0), i);
-        }
-        let mut o = o.into_dimensionality::<Ix2>().expect("2-D matrix");
-        general_mat_mul(
-            T::one(),
-            &matrix(a, batch.len(), &index),
-            &matrix(b, batch.len(), &index),
-            T::zero(),
-            &mut o,
+        let (x, y) = (
+            matrix(a, batch.len(), &index),
+            matrix(b, batch.len(), &index),
         );
+        if split {
+            gemm(&x, &y, &mut o);
+        } else {
+            general_mat_mul(T::one(), &x, &y, T::zero(), &mut o);
+        }
+    };
+    match workers {
+        Some(w) => {
+            let elements: Vec<_> = o.outer_iter_mut().enumerate().collect();
+            w.install(|| {
+                elements
+                    .into_par_iter()
+                    .for_each(|(flat, o)| product(flat, o, false));
+            });
+        }
+        None => {
+            for (flat, o) in o.outer_iter_mut().enumerate() {
+                product(flat, o, true);
+            }
+        }
     }
-    out
 }
 
 /// The matrix of `x` at batch `index`, reading `x`'s size-1 batch dimensions at 0.
@@ -216,8 +312,12 @@ fn matrix<'a, T: Float>(
 
 #[cfg(test)]
 mod tests {
+    use super::{batch_products, gemm_on};
     use crate::testing::{self, check_gradgrads, check_grads, matmul_shapes, tensor_of};
+    use crate::threads::Workers;
     use crate::{Graph, Tensor};
+    use ndarray::linalg::general_mat_mul;
+    use ndarray::{Array2, ArrayD, IxDyn};
     use proptest::prelude::*;
 
     proptest! {
@@ -292,6 +392,87 @@ mod tests {
                 let got = Tensor::from_array(c.view().index_axis(Axis(0), n).to_owned());
                 assert!(got.allclose(want, 1e-14, 1e-14), "{got:?} vs {want:?}");
             }
+        }
+    }
+
+    /// A `rows × cols` matrix of distinct, irregular values (stored transposed if `t`).
+    fn matrix_of<T: crate::Float>(rows: usize, cols: usize, seed: f64, t: bool) -> Array2<T> {
+        let f = |i: usize| T::from_f64((i as f64 * seed).sin() * 3.0);
+        if t {
+            Array2::from_shape_fn((cols, rows), |(j, i)| f(i * cols + j)).reversed_axes()
+        } else {
+            Array2::from_shape_fn((rows, cols), |(i, j)| f(i * cols + j))
+        }
+    }
+
+    fn split_products_match<T: crate::Float>(bits: impl Fn(T) -> u64) {
+        // Tall, wide, k past the kernels' depth block (256), sizes off every tile multiple.
+        let shapes = [
+            (1, 7, 1),
+            (37, 19, 5),
+            (5, 19, 37),
+            (100, 33, 70),
+            (70, 33, 100),
+            (129, 300, 17),
+            (17, 300, 129),
+            (200, 64, 200),
+        ];
+        for (m, k, n) in shapes {
+            for t in [false, true] {
+                let (a, b) = (
+                    matrix_of::<T>(m, k, 0.37, t),
+                    matrix_of::<T>(k, n, 0.91, !t),
+                );
+                let mut one = Array2::<T>::zeros((m, n));
+                general_mat_mul(
+                    T::one(),
+                    &a.view(),
+                    &b.view(),
+                    T::zero(),
+                    &mut one.view_mut(),
+                );
+                for threads in [2, 3, 4] {
+                    let mut many = Array2::from_elem((m, n), T::nan());
+                    gemm_on(
+                        &Workers::with_threads(threads),
+                        &a.view(),
+                        &b.view(),
+                        &mut many.view_mut(),
+                    );
+                    let same = one.iter().zip(&many).all(|(&p, &q)| bits(p) == bits(q));
+                    assert!(same, "{m}×{k}×{n}, transposed {t}, {threads} threads");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_product_split_across_threads_is_bit_identical_to_the_undivided_one() {
+        split_products_match::<f32>(|x| u64::from(x.to_bits()));
+        split_products_match::<f64>(f64::to_bits);
+    }
+
+    #[test]
+    fn a_batch_of_products_in_parallel_is_bit_identical_to_one_after_another() {
+        let a = ArrayD::from_shape_fn(IxDyn(&[3, 1, 40, 50]), |i| {
+            ((i[0] * 7 + i[2] * 3 + i[3]) as f32 * 0.37).sin()
+        });
+        let b = ArrayD::from_shape_fn(IxDyn(&[4, 50, 30]), |i| {
+            ((i[0] * 5 + i[1] * 2 + i[2]) as f32 * 0.91).cos()
+        });
+        let batch = [3, 4];
+        let run = |w: Option<&Workers>| {
+            let mut out = ArrayD::from_elem(IxDyn(&[3, 4, 40, 30]), f32::NAN);
+            batch_products(w, &a.view(), &b.view(), &batch, &mut out);
+            out.mapv(f32::to_bits)
+        };
+        let one = run(None);
+        for threads in [2, 3] {
+            assert_eq!(
+                run(Some(&Workers::with_threads(threads))),
+                one,
+                "{threads} threads"
+            );
         }
     }
 

@@ -11,20 +11,24 @@
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
-use crate::kernels::{broadcast_shapes, map2};
+use crate::kernels::{broadcast_shapes, par_map2};
 use crate::tensor::Tensor;
 
 impl<'g, T: Float> Var<'g, T> {
     /// A constant (no gradient) computed element-wise from this value, named `op`.
     #[track_caller]
-    pub(crate) fn derive_const(self, op: &'static str, f: impl Fn(T) -> T) -> Var<'g, T> {
+    pub(crate) fn derive_const(self, op: &'static str, f: impl Fn(T) -> T + Sync) -> Var<'g, T> {
         let value = self.value().map(f);
         self.graph().constant_named(op, value)
     }
 
     /// A constant mask computed element-wise from this value: 1 where `keep` holds, else 0.
     #[track_caller]
-    pub(crate) fn derive_mask(self, op: &'static str, keep: impl Fn(T) -> bool) -> Var<'g, T> {
+    pub(crate) fn derive_mask(
+        self,
+        op: &'static str,
+        keep: impl Fn(T) -> bool + Sync,
+    ) -> Var<'g, T> {
         self.derive_const(op, |a| if keep(a) { T::one() } else { T::zero() })
     }
 
@@ -34,11 +38,11 @@ impl<'g, T: Float> Var<'g, T> {
         self,
         other: Var<'g, T>,
         op: &'static str,
-        f: impl Fn(T, T) -> T,
+        f: impl Fn(T, T) -> T + Sync,
     ) -> Var<'g, T> {
         let (a, b) = (self.value(), other.value());
         let shape = broadcast_shapes(a.shape(), b.shape()).expect("checked by the forward op");
-        let value = Tensor::from_array(map2(&a.view(), &b.view(), &shape, f));
+        let value = Tensor::from_array(par_map2(&a.view(), &b.view(), &shape, f));
         self.graph().constant_named(op, value)
     }
 
