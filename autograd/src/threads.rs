@@ -97,6 +97,28 @@ pub fn set_num_threads(n: usize) {
 
 /// The count a value of [`NUM_THREADS_ENV`] asks for: a positive integer, else the
 /// machine's available parallelism.
+/// Runs `f` on every part, in parallel on ferrograd's threads (inline, in order, at one
+/// thread or for a single part): for work outside the kernels, such as an optimizer's
+/// update of a large parameter split into disjoint slices. Results are the same at any
+/// thread count as long as `f` treats each part on its own.
+///
+/// ```
+/// use ferrograd_autograd::threads::for_each_part;
+/// let mut data = vec![1.0f32; 1000];
+/// for_each_part(data.chunks_mut(250).collect(), |part: &mut [f32]| {
+///     part.iter_mut().for_each(|x| *x *= 2.0)
+/// });
+/// assert!(data.iter().all(|&x| x == 2.0));
+/// ```
+pub fn for_each_part<P: Send>(parts: Vec<P>, f: impl Fn(P) + Sync + Send) {
+    if parts.len() < 2 || num_threads() == 1 {
+        parts.into_iter().for_each(f);
+        return;
+    }
+    use rayon::iter::{IntoParallelIterator, ParallelIterator};
+    Workers::current().install(|| parts.into_par_iter().for_each(f));
+}
+
 fn threads_from(value: Option<&str>) -> usize {
     value
         .and_then(|v| v.trim().parse::<usize>().ok())

@@ -110,8 +110,12 @@ impl<T: Float> ParamUpdate<'_, T> {
     ///
     /// # Panics
     /// If `N` is not the rule's [`Rule::state_len`] (a bug in the rule).
+    ///
+    /// A large parameter is split into parts updated on ferrograd's threads
+    /// ([`num_threads`](ferrograd_autograd::num_threads)); each element's update is the same
+    /// at any thread count, so `f` must only depend on its arguments.
     #[inline]
-    pub fn for_each<const N: usize>(self, f: impl FnMut(&mut T, T, [&mut T; N])) {
+    pub fn for_each<const N: usize>(self, f: impl Fn(&mut T, T, [&mut T; N]) + Sync + Send) {
         let ParamUpdate {
             value,
             grad,
@@ -132,9 +136,11 @@ impl<T: Float> ParamUpdate<'_, T> {
                 .expect("state buffers are row-major")
         });
         match fold {
-            Fold::None => fused(value, grad, buffers, |_, g| g, f),
-            Fold::Coupled { l1, l2 } => fused(value, grad, buffers, |w, g| g + term(*w, l1, l2), f),
-            Fold::Decoupled { k, l1, l2 } => fused(
+            Fold::None => fused_parts(value, grad, buffers, |_, g| g, f),
+            Fold::Coupled { l1, l2 } => {
+                fused_parts(value, grad, buffers, |w, g| g + term(*w, l1, l2), f)
+            }
+            Fold::Decoupled { k, l1, l2 } => fused_parts(
                 value,
                 grad,
                 buffers,
@@ -148,14 +154,47 @@ impl<T: Float> ParamUpdate<'_, T> {
     }
 }
 
+/// Elements per part of a parameter split across threads: below this the hand-off costs
+/// more than the update (an Adam update is a few ns per element).
+const PAR_MIN_ELEMENTS: usize = 1 << 15;
+
+/// [`fused`] over disjoint parts of the parameter, on several threads when it is large.
+fn fused_parts<T: Float, const N: usize>(
+    value: &mut [T],
+    grad: &[T],
+    buffers: [&mut [T]; N],
+    before: impl Fn(&mut T, T) -> T + Sync + Send,
+    f: impl Fn(&mut T, T, [&mut T; N]) + Sync + Send,
+) {
+    let n = value.len();
+    let parts = ferrograd_autograd::num_threads().min(n / PAR_MIN_ELEMENTS);
+    if parts < 2 {
+        return fused(value, grad, buffers, &before, &f);
+    }
+    let size = n.div_ceil(parts);
+    let mut buffers = buffers.map(|b| b.chunks_mut(size));
+    let jobs: Vec<_> = value
+        .chunks_mut(size)
+        .zip(grad.chunks(size))
+        .map(|(v, g)| {
+            (
+                v,
+                g,
+                buffers.each_mut().map(|b| b.next().expect("as many parts")),
+            )
+        })
+        .collect();
+    ferrograd_autograd::threads::for_each_part(jobs, |(v, g, bufs)| fused(v, g, bufs, &before, &f));
+}
+
 /// The one loop every rule runs: `before` applies the penalty to `(w, g)`, `f` the rule.
 #[inline(always)]
 fn fused<T: Float, const N: usize>(
     value: &mut [T],
     grad: &[T],
     buffers: [&mut [T]; N],
-    before: impl Fn(&mut T, T) -> T,
-    mut f: impl FnMut(&mut T, T, [&mut T; N]),
+    before: &impl Fn(&mut T, T) -> T,
+    f: &impl Fn(&mut T, T, [&mut T; N]),
 ) {
     let n = value.len();
     assert!(grad.len() == n && buffers.iter().all(|b| b.len() == n));

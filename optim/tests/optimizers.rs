@@ -791,3 +791,28 @@ fn decaying_state_is_flushed_to_zero_instead_of_going_subnormal() {
         assert!(values.contains(&0.0), "the first moment decays to zero");
     }
 }
+
+#[test]
+fn a_large_parameter_updates_identically_on_one_and_two_threads() {
+    // 100,000 elements: split into parts on two threads, one pass on one.
+    let run = |threads: usize| {
+        ferrograd_autograd::set_num_threads(threads);
+        let values = Tensor::from_vec(
+            (0..100_000).map(|i| (i as f32 * 0.37).sin()).collect(),
+            &[100_000],
+        );
+        let p = Param::new(values);
+        let mut opt = Optimizer::new(vec![p.clone()], Adam::adamw(1e-2)).penalty(Penalty::l2(0.1));
+        for step in 0..3 {
+            let g = (0..100_000)
+                .map(|i| ((i + step) as f32 * 0.11).cos())
+                .collect();
+            p.set_grad(Some(Tensor::from_vec(g, &[100_000])));
+            opt.step();
+        }
+        (p.value(), opt.state())
+    };
+    let one = run(1);
+    let two = run(2);
+    assert!(one == two, "the update depends on the thread count");
+}
