@@ -173,10 +173,9 @@ impl TrainStep {
         train_step(graph, model, opt, x, labels)
     }
 
-    /// Seconds per step, always on the same batch. Keep `warmup + samples · reps` under
-    /// about 600 steps (W1: 25 samples): by then the model has memorised the batch, Adam's
-    /// first moments of dead ReLU units have decayed into subnormal floats, and ferrograd's
-    /// steps slow several-fold (PyTorch's do not).
+    /// Seconds per step, always on the same batch. (Past about 600 steps the model has
+    /// memorised the batch and the Adam moments of dead ReLU units decay toward subnormal
+    /// floats; the optimizer flushes those to zero, so the step time stays flat.)
     fn time(mut self, plan: Plan) -> Vec<f64> {
         let mut sink = 0.0;
         let samples = time_per_call(plan, || sink += self.step());
@@ -250,9 +249,8 @@ fn matmul_gflops(n: usize, plan: Plan) -> Vec<f64> {
 
 /// W6: seconds per shuffled epoch of W1 (batch `batch`) over `n` random samples, batches
 /// gathered by the data crate's `DataLoader`. Each sample is the first epoch of a freshly
-/// initialised model and optimizer (built untimed): later epochs of random data leave
-/// Adam's moments of dead ReLU units decaying into subnormal floats, which slows them
-/// several-fold and would make the samples depend on their order.
+/// initialised model and optimizer (built untimed), so the samples do not depend on their
+/// order.
 fn mlp_epoch(n: usize, batch: usize, samples: usize) -> Vec<f64> {
     let (x, labels) = random_batch(&[n, 784], 3);
     let loader = DataLoader::new(TensorDataset::new(x, Targets::Classes(labels)), batch).shuffle(0);
