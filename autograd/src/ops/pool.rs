@@ -140,9 +140,9 @@ fn argmax_windows<T: Float>(
 
 /// Each window's maximum and its flat in-plane position (the rules of [`argmax_windows`]).
 ///
-/// Without padding every window lies inside the input, and one pass per window finds both:
-/// the first tap starts, a later tap takes over if it is larger, or NaN where the best so
-/// far is not (so the first NaN wins), branch-free.
+/// Without padding every window lies inside the input, and one search finds both: the
+/// first tap starts, a later tap takes over if it is larger, or NaN where the best so far
+/// is not (so the first NaN wins).
 fn max_windows<T: Float>(
     x: &[T],
     shape @ [n, c, h, w]: [usize; 4],
@@ -165,22 +165,36 @@ fn max_windows<T: Float>(
     if len == 0 {
         return (values, idx);
     }
+    // Tap by tap over a whole output row: a loop over the output columns without a
+    // data-dependent branch (random data would mispredict half of them). `best` ignores
+    // NaN (maxss); `nan` records one, after which the winner stays.
+    let mut best = vec![T::zero(); out.1];
+    let mut at = vec![0usize; out.1];
+    let mut nan = vec![false; out.1];
     for plane in x.chunks_exact(h * w) {
         for oy in 0..out.0 {
-            for ox in 0..out.1 {
-                let first = oy * s.0 * w + ox * s.1;
-                let (mut best, mut at) = (plane[first], first);
-                for ki in 0..k.0 {
-                    let row = first + ki * w;
-                    for (kj, &v) in plane[row..row + k.1].iter().enumerate() {
-                        let take = v > best || (v.is_nan() && !best.is_nan());
-                        at = select_unpredictable(take, row + kj, at);
-                        best = select_unpredictable(take, v, best);
+            let top = oy * s.0 * w;
+            for (ox, ((b, a), n)) in best.iter_mut().zip(&mut at).zip(&mut nan).enumerate() {
+                *a = top + ox * s.1;
+                *b = plane[*a];
+                *n = b.is_nan();
+            }
+            for ki in 0..k.0 {
+                for kj in (0..k.1).skip(usize::from(ki == 0)) {
+                    let base = top + ki * w + kj;
+                    let row = best.iter_mut().zip(&mut at).zip(&mut nan);
+                    for (ox, ((b, a), n)) in row.enumerate() {
+                        let i = base + ox * s.1;
+                        let v = plane[i];
+                        let take = !*n & ((v > *b) | v.is_nan());
+                        *a = select_unpredictable(take, i, *a);
+                        *b = b.max(v);
+                        *n |= v.is_nan();
                     }
                 }
-                values.push(best);
-                idx.push(at);
             }
+            values.extend(at.iter().map(|&i| plane[i]));
+            idx.extend_from_slice(&at);
         }
     }
     (values, idx)
