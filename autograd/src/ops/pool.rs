@@ -165,6 +165,10 @@ fn max_windows<T: Float>(
     if len == 0 {
         return (values, idx);
     }
+    if k == Size2(2, 2) && s == Size2(2, 2) {
+        max_windows_2x2(x, [h, w], out, &mut values, &mut idx);
+        return (values, idx);
+    }
     // Tap by tap over a whole output row: a loop over the output columns without a
     // data-dependent branch (random data would mispredict half of them). `best` ignores
     // NaN (maxss); `nan` records one, after which the winner stays.
@@ -198,6 +202,36 @@ fn max_windows<T: Float>(
         }
     }
     (values, idx)
+}
+
+/// [`max_windows`] for the common 2×2 windows at stride 2: each window is two pairs, and
+/// each pick between two candidates selects a position on flags (the later one wins if it
+/// is larger, or NaN where the earlier is not) and reloads the value from there: the
+/// compiler turns an integer select into a `cmov`, but a float select into a branch,
+/// which random data mispredicts half the time.
+fn max_windows_2x2<T: Float>(
+    x: &[T],
+    [h, w]: [usize; 2],
+    out: Size2,
+    values: &mut Vec<T>,
+    idx: &mut Vec<usize>,
+) {
+    for plane in x.chunks_exact(h * w) {
+        // The position, of `i` and `j`, that the search keeps.
+        let pick = |i: usize, j: usize| {
+            let (a, b) = (plane[i], plane[j]);
+            select_unpredictable(!a.is_nan() & ((b > a) | b.is_nan()), j, i)
+        };
+        for oy in 0..out.0 {
+            let top = 2 * oy * w;
+            for ox in 0..out.1 {
+                let at = top + 2 * ox;
+                let i = pick(pick(at, at + 1), pick(at + w, at + w + 1));
+                values.push(plane[i]);
+                idx.push(i);
+            }
+        }
+    }
 }
 
 /// max_pool2d's first-order input gradient: `planes` planes of `plane` zeros, each window's
