@@ -7,7 +7,7 @@
 
 use crate::float::Float;
 use crate::graph::{BackwardCtx, Grads, Var};
-use crate::ops::conv_gemm::{ConvPlan, MIN_COLS, bias_grad, conv2d_backward, conv2d_forward};
+use crate::ops::conv_gemm::{ConvPlan, MIN_COLS, conv2d_backward, conv2d_forward};
 use crate::ops::im2col::{Geometry, Size2, Window};
 use crate::tensor::{OpScope, Tensor, checked_numel};
 
@@ -435,30 +435,28 @@ fn fused_conv2d_backward<'h, T: Float>(
         w.array().as_standard_layout(),
         gv.array().as_standard_layout(),
     );
-    let gs = ga.as_slice().expect("standard layout");
-    let (dx, dw) = conv2d_backward(
+    let grads = conv2d_backward(
         xa.as_slice().expect("standard layout"),
         wa.as_slice().expect("standard layout"),
-        gs,
+        ga.as_slice().expect("standard layout"),
         plan,
-        ctx.needs_grad(0),
-        ctx.needs_grad(1),
+        [
+            ctx.needs_grad(0),
+            ctx.needs_grad(1),
+            has_bias && ctx.needs_grad(2),
+        ],
     );
     let constant = |data: Vec<T>, shape: &[usize]| {
         graph.constant_named("conv2d_backward", Tensor::from_vec(data, shape))
     };
-    let mut grads: Grads<'h, T> = smallvec::smallvec![
-        dx.map(|d| constant(d, &x.shape())),
-        dw.map(|d| constant(d, &w.shape())),
+    let mut out: Grads<'h, T> = smallvec::smallvec![
+        grads.input.map(|d| constant(d, &x.shape())),
+        grads.weight.map(|d| constant(d, &w.shape())),
     ];
     if has_bias {
-        let (o, p) = (plan.out_channels, plan.geo.out.0 * plan.geo.out.1);
-        grads.push(
-            ctx.needs_grad(2)
-                .then(|| constant(bias_grad(gs, o, p), &[o])),
-        );
+        out.push(grads.bias.map(|d| constant(d, &[plan.out_channels])));
     }
-    grads
+    out
 }
 
 /// conv2d's gradients in recorded `Var` ops (differentiable again): the input gradient a

@@ -192,16 +192,24 @@ fn grad_rows<T: Float>(g: &[T], o: usize, p: usize, b0: usize, b: usize) -> Cow<
     Cow::Owned(rows)
 }
 
-/// The first-order gradients of conv2d with respect to the input (if `need_x`) and the
-/// weight (if `need_w`), from the standard-layout input, weight and output gradient.
+/// conv2d's first-order gradients, each computed only if asked for.
+pub(crate) struct ConvGrads<T> {
+    pub input: Option<Vec<T>>,
+    pub weight: Option<Vec<T>>,
+    pub bias: Option<Vec<T>>,
+}
+
+/// The first-order gradients of conv2d with respect to the input (if `need[0]`), the
+/// weight (if `need[1]`) and the bias (if `need[2]`), from the standard-layout input,
+/// weight and output gradient, in one loop over the images (each image's output gradient
+/// read while it is in cache).
 pub(crate) fn conv2d_backward<T: Float>(
     x: &[T],
     w: &[T],
     g: &[T],
     plan: &ConvPlan,
-    need_x: bool,
-    need_w: bool,
-) -> (Option<Vec<T>>, Option<Vec<T>>) {
+    [need_x, need_w, need_b]: [bool; 3],
+) -> ConvGrads<T> {
     let (o, groups, k, p) = (
         plan.out_channels,
         plan.groups,
@@ -223,8 +231,20 @@ pub(crate) fn conv2d_backward<T: Float>(
     };
     let mut dx = need_x.then(|| alloc::<T>("conv2d_backward", &plan.geo.image));
     let mut dw = need_w.then(|| vec![T::zero(); w.len()]);
+    let mut db = need_b.then(|| vec![T::zero(); o]);
     for (b0, b) in plan.chunks() {
         let (ncols, geo) = (b * p, plan.geo_of(b));
+        if let Some(db) = &mut db {
+            for (i, row) in g[b0 * o * p..(b0 + b) * o * p]
+                .chunks_exact(p.max(1))
+                .enumerate()
+            {
+                db[i % o] += sum(row);
+            }
+        }
+        if !(need_x || need_w) {
+            continue;
+        }
         let rows = grad_rows(g, o, p, b0, b);
         if let Some(dw) = &mut dw {
             // dW_g += g_g · cols_gᵀ over this chunk's positions.
@@ -257,19 +277,11 @@ pub(crate) fn conv2d_backward<T: Float>(
             col2im_add(cols, &geo, &mut dx[start..]);
         }
     }
-    (dx, dw)
-}
-
-/// The bias gradient: `g [N, O, P]` summed over images and positions.
-pub(crate) fn bias_grad<T: Float>(g: &[T], o: usize, p: usize) -> Vec<T> {
-    let mut db = vec![T::zero(); o];
-    if p == 0 {
-        return db;
+    ConvGrads {
+        input: dx,
+        weight: dw,
+        bias: db,
     }
-    for (i, row) in g.chunks_exact(p).enumerate() {
-        db[i % o] += sum(row);
-    }
-    db
 }
 
 /// A sum in eight interleaved lanes (which the compiler vectorises; a plain fold must keep
