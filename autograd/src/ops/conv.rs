@@ -450,8 +450,8 @@ fn fused_conv2d_backward<'h, T: Float>(
         graph.constant_named("conv2d_backward", Tensor::from_vec(data, shape))
     };
     let mut out: Grads<'h, T> = smallvec::smallvec![
-        grads.input.map(|d| constant(d, &x.shape())),
-        grads.weight.map(|d| constant(d, &w.shape())),
+        grads.input.map(|d| constant(d, x.shape())),
+        grads.weight.map(|d| constant(d, w.shape())),
     ];
     if has_bias {
         out.push(grads.bias.map(|d| constant(d, &[plan.out_channels])));
@@ -625,7 +625,7 @@ mod tests {
             for (i, v) in want.view_mut().iter_mut().enumerate() {
                 *v += b.get(&[(i / plane) % 6]);
             }
-            let seed = Tensor::<f64>::rand_normal(&want.shape(), 0.0, 1.0, &mut rng);
+            let seed = Tensor::<f64>::rand_normal(want.shape(), 0.0, 1.0, &mut rng);
             let grads = [false, true].map(|create_graph| {
                 let g = Graph::new();
                 let vars = [x.clone(), w.clone(), b.clone()].map(|t| g.var(t));
