@@ -1,9 +1,12 @@
 //! Convolutions over NCHW / NCL: conv2d, conv1d and conv_transpose2d.
 //!
-//! All three are composed from [`im2col`](super::im2col) / `col2im` and one (grouped)
-//! matrix product, so they need no backward code of their own and are differentiable to any
-//! order: conv2d's input gradient comes out as a transposed convolution and its weight
-//! gradient as a product with the saved columns, just as PyTorch computes them.
+//! conv2d (and conv1d, a conv2d of height 1) is one op over the kernels of
+//! [`conv_gemm`](super::conv_gemm): im2col and one GEMM per group, image by image, with a
+//! fused first-order backward. Under `create_graph` its backward is recorded from
+//! [`im2col`](super::im2col) / `col2im` and matrix products (the input gradient a
+//! transposed convolution, the weight gradient a product with the input's columns, as
+//! PyTorch computes them), so it is differentiable to any order. conv_transpose2d is
+//! composed from a matrix product and `col2im` and needs no backward code of its own.
 
 use crate::float::Float;
 use crate::graph::{BackwardCtx, Grads, Var};

@@ -6,7 +6,8 @@
 //! Layout: an image batch `[N, C, H, W]` becomes a matrix `[C·kH·kW, N·oH·oW]` — rows
 //! ordered by (channel, kernel row, kernel column), columns by (image, output row, output
 //! column). With the batch folded into the columns a whole convolution is one GEMM, which
-//! stays efficient on the small feature maps of a CNN's later layers.
+//! stays efficient on the small feature maps of a CNN's later layers; conv2d's own kernels
+//! fold only as many images as a GEMM needs ([`im2col_into`] on a chunk of the batch).
 
 use crate::float::Float;
 use crate::grads;
