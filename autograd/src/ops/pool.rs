@@ -244,15 +244,16 @@ fn scatter_to_winners<T: Float>(
     planes: usize,
 ) -> Vec<T> {
     let mut dx = crate::tensor::alloc::<T>("max_pool2d_backward", &[planes, plane]);
-    dx.resize(planes * plane, T::zero());
     if positions == 0 {
+        dx.resize(planes * plane, T::zero());
         return dx;
     }
-    for ((d, g), i) in dx
-        .chunks_exact_mut(plane)
-        .zip(g.chunks_exact(positions))
-        .zip(index.chunks_exact(positions))
-    {
+    // Plane by plane: each is zeroed and scattered into while it is in cache, instead of
+    // a memset of the whole gradient followed by a scatter over it.
+    for (g, i) in g.chunks_exact(positions).zip(index.chunks_exact(positions)) {
+        let start = dx.len();
+        dx.resize(start + plane, T::zero());
+        let d = &mut dx[start..];
         for (&g, &i) in g.iter().zip(i) {
             d[i] += g;
         }
