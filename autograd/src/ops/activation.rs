@@ -5,9 +5,12 @@
 //! `elu'(0) = 1` (the `x ≤ 0` branch). gelu, softsign and silu are composed from other ops
 //! and need no backward code of their own.
 
+use ndarray::Zip;
+
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
+use crate::tensor::Tensor;
 
 impl<'g, T: Float> Var<'g, T> {
     /// `max(x, 0)`; NaN stays NaN. Backward: `grad` where the output is positive or NaN,
@@ -30,9 +33,14 @@ impl<'g, T: Float> Var<'g, T> {
             "relu",
             |a| if a <= T::zero() { T::zero() } else { a },
             |ctx, g| {
-                let live = ctx
-                    .output()
-                    .derive_mask("relu_mask", |y| y > T::zero() || y.is_nan());
+                let y = ctx.output();
+                if !ctx.is_recording() {
+                    // First order: one pass over output and gradient, instead of a mask
+                    // constant and a select (which branched on random signs).
+                    let dx = relu_backward(&y.value(), &g.value());
+                    return grads![Some(ctx.graph().constant_named("relu_backward", dx))];
+                }
+                let live = y.derive_mask("relu_mask", |y| y > T::zero() || y.is_nan());
                 grads![Some(g.keep_where(live))]
             },
         )
@@ -211,6 +219,25 @@ impl<'g, T: Float> Var<'g, T> {
     }
 }
 
+/// relu's first-order input gradient from its output `y`: `grad` where `y > 0` or `y` is
+/// NaN, exactly 0 elsewhere (an infinite or NaN `grad` there gives 0, as the recorded
+/// select does).
+fn relu_backward<T: Float>(y: &Tensor<T>, grad: &Tensor<T>) -> Tensor<T> {
+    let keep = |y: T, g: T| {
+        if y > T::zero() || y.is_nan() {
+            g
+        } else {
+            T::zero()
+        }
+    };
+    let (yv, gv) = (y.view(), grad.view());
+    if let (Some(ys), Some(gs)) = (yv.as_slice(), gv.as_slice()) {
+        let data: Vec<T> = ys.iter().zip(gs).map(|(&y, &g)| keep(y, g)).collect();
+        return Tensor::from_vec(data, yv.shape());
+    }
+    Tensor::from_array(Zip::from(&yv).and(&gv).map_collect(|&y, &g| keep(y, g)))
+}
+
 /// `grad · (1 − y²)` as one op rather than four: tanh sits in every recurrent cell, and this
 /// halves its backward cost. Its own rule keeps tanh twice differentiable.
 fn tanh_backward<'g, T: Float>(grad: Var<'g, T>, y: Var<'g, T>) -> Var<'g, T> {
@@ -270,6 +297,44 @@ mod tests {
             check_gradgrads(|v| v[0].relu() * v[0], std::slice::from_ref(&x))?;
             check_gradgrads(|v| v[0].leaky_relu(0.1) * v[0], &[x])?;
         }
+    }
+
+    #[test]
+    fn relu_fused_first_order_backward_matches_the_recorded_one() {
+        // create_graph false takes the fused pass, true the recorded select: same values,
+        // at kinks, NaN inputs and infinite gradients included, on a strided input too.
+        let x = Tensor::from_vec(
+            vec![-1.0, 0.0, 2.0, f64::NAN, -0.0, 3.0, -4.0, 0.5],
+            &[2, 4],
+        );
+        let seed = Tensor::from_vec(
+            vec![
+                f64::INFINITY,
+                1.0,
+                -2.0,
+                3.0,
+                f64::NAN,
+                f64::NEG_INFINITY,
+                5.0,
+                0.25,
+            ],
+            &[4, 2],
+        );
+        let grads: Vec<Vec<f64>> = [false, true]
+            .map(|create_graph| {
+                let g = Graph::<f64>::new();
+                let x = g.var(x.clone());
+                let y = x.transpose(0, 1).relu();
+                let dx =
+                    g.grad_with(&[y], std::slice::from_ref(&seed), &[x], create_graph)[0].unwrap();
+                dx.value().to_vec()
+            })
+            .into();
+        let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&grads[0]), bits(&grads[1]));
+        // The infinite gradient at -1 gives 0; at 2 a NaN gradient and at NaN a 5 pass.
+        let want = [0.0, 0.0, f64::NAN, 5.0, 0.0, 3.0, 0.0, 0.25];
+        assert_eq!(bits(&grads[0]), bits(&want));
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! Convolutions over NCHW / NCL: conv2d, conv1d and conv_transpose2d.
 //!
-//! All three are composed from [`im2col`](super::im2col) / `col2im` and one (grouped)
-//! matrix product, so they need no backward code of their own and are differentiable to any
-//! order: conv2d's input gradient comes out as a transposed convolution and its weight
-//! gradient as a product with the saved columns, just as PyTorch computes them.
+//! conv2d (and conv1d, a conv2d of height 1) is one op over the kernels of
+//! [`conv_gemm`](super::conv_gemm): im2col and one GEMM per group, image by image, with a
+//! fused first-order backward. Under `create_graph` its backward is recorded from
+//! [`im2col`](super::im2col) / `col2im` and matrix products (the input gradient a
+//! transposed convolution, the weight gradient a product with the input's columns, as
+//! PyTorch computes them), so it is differentiable to any order. conv_transpose2d is
+//! composed from a matrix product and `col2im` and needs no backward code of its own.
 
 use crate::float::Float;
-use crate::graph::Var;
+use crate::graph::{BackwardCtx, Grads, Var};
+use crate::ops::conv_gemm::{ConvPlan, MIN_COLS, conv2d_backward, conv2d_forward};
 use crate::ops::im2col::{Geometry, Size2, Window};
-use crate::tensor::{OpScope, checked_numel};
+use crate::tensor::{OpScope, Tensor, checked_numel};
 
 /// Stride, padding, dilation, groups and (for transposed convolutions) output padding, as
 /// in `torch.nn.functional.conv2d`. The defaults are 1, 0, 1, 1 and 0.
@@ -170,10 +174,12 @@ impl<'g, T: Float> Var<'g, T> {
     /// y·s + i·d − p, x·s + j·d − p]` (zero outside the input), with output size
     /// `⌊(H + 2p − d·(kH − 1) − 1) / s⌋ + 1`.
     ///
-    /// Runs as `im2col` and one matrix product per group (the batch folded into the
-    /// columns). Backward: the input gradient is a transposed convolution of the output
-    /// gradient, the weight gradient its product with the saved columns, the bias gradient
-    /// its sum; all are recorded ops, so grad-of-grad works.
+    /// Runs image by image (a few small images at a time) as `im2col` into a reused buffer
+    /// and one matrix product per group, written straight into the output with the bias.
+    /// Backward: the input gradient is a transposed convolution of the output gradient,
+    /// the weight gradient its product with the input's columns (recomputed, not kept),
+    /// the bias gradient its sum. At first order they run as fused kernels over the same
+    /// image loop; under `create_graph` they are recorded ops, so grad-of-grad works.
     ///
     /// # Panics
     /// If the input or weight is not 4-D, the channels do not match (`C_in` must equal the
@@ -230,26 +236,45 @@ impl<'g, T: Float> Var<'g, T> {
         checked_numel::<T>(op, &[n, o, out.0, out.1]);
         checked_numel::<T>(op, &matrix_shape(&[c, kh, kw], &[n, out.0, out.1]));
         let _scope = OpScope::enter(op);
-        let geo = Geometry {
-            window,
-            image: [n, c, h, w],
-            out,
+        let plan = ConvPlan {
+            geo: Geometry {
+                window,
+                image: [n, c, h, w],
+                out,
+            },
+            groups,
+            out_channels: o,
+            min_cols: MIN_COLS,
         };
-        let (k, cols) = (cg * kh * kw, n * out.0 * out.1);
-        let columns = self.im2col(geo);
-        let y = if groups == 1 {
-            weight.reshape(&isz(&[o, k])).matmul(columns)
-        } else {
-            let w = weight.reshape(&isz(&[groups, o / groups, k]));
-            w.matmul(columns.reshape(&isz(&[groups, k, cols])))
-        };
-        let y = y.reshape(&isz(&[o, n, out.0, out.1])).swap_leading_axes();
-        match bias {
-            Some(b) => y + b.reshape(&isz(&[1, o, 1, 1])),
-            None => y,
-        }
+        let mut inputs = vec![self, weight];
+        inputs.extend(bias);
+        let has_bias = bias.is_some();
+        self.graph().custom_op(
+            op,
+            &inputs,
+            move |v| {
+                let (x, w) = (
+                    v[0].array().as_standard_layout(),
+                    v[1].array().as_standard_layout(),
+                );
+                let b = v.get(2).map(|b| b.array().as_standard_layout());
+                let data = conv2d_forward(
+                    x.as_slice().expect("standard layout"),
+                    w.as_slice().expect("standard layout"),
+                    b.as_ref().map(|b| b.as_slice().expect("standard layout")),
+                    &plan,
+                );
+                Tensor::from_vec(data, &plan.output_shape())
+            },
+            move |ctx, g| {
+                if ctx.is_recording() {
+                    recorded_conv2d_backward(ctx, g, &plan, has_bias)
+                } else {
+                    fused_conv2d_backward(ctx, g, &plan, has_bias)
+                }
+            },
+        )
     }
-
     /// 1-D convolution of an input `[N, C_in, L]` with a weight `[C_out, C_in / groups, k]`
     /// and an optional bias `[C_out]`, as `torch.nn.functional.conv1d`; `options` are read
     /// from their width components. Runs as a conv2d of height 1.
@@ -398,6 +423,86 @@ impl<'g, T: Float> Var<'g, T> {
     }
 }
 
+/// conv2d's first-order gradients from the fused kernels of
+/// [`conv_gemm`](super::conv_gemm), returned as constants.
+fn fused_conv2d_backward<'h, T: Float>(
+    ctx: &BackwardCtx<'_, 'h, T>,
+    g: Var<'h, T>,
+    plan: &ConvPlan,
+    has_bias: bool,
+) -> Grads<'h, T> {
+    let graph = ctx.graph();
+    let (x, w, gv) = (ctx.input(0).value(), ctx.input(1).value(), g.value());
+    let (xa, wa, ga) = (
+        x.array().as_standard_layout(),
+        w.array().as_standard_layout(),
+        gv.array().as_standard_layout(),
+    );
+    let grads = conv2d_backward(
+        xa.as_slice().expect("standard layout"),
+        wa.as_slice().expect("standard layout"),
+        ga.as_slice().expect("standard layout"),
+        plan,
+        [
+            ctx.needs_grad(0),
+            ctx.needs_grad(1),
+            has_bias && ctx.needs_grad(2),
+        ],
+    );
+    let constant = |data: Vec<T>, shape: &[usize]| {
+        graph.constant_named("conv2d_backward", Tensor::from_vec(data, shape))
+    };
+    let mut out: Grads<'h, T> = smallvec::smallvec![
+        grads.input.map(|d| constant(d, x.shape())),
+        grads.weight.map(|d| constant(d, w.shape())),
+    ];
+    if has_bias {
+        out.push(grads.bias.map(|d| constant(d, &[plan.out_channels])));
+    }
+    out
+}
+
+/// conv2d's gradients in recorded `Var` ops (differentiable again): the input gradient a
+/// product with the weight and `col2im` (a transposed convolution), the weight gradient a
+/// product with the input's columns, the bias gradient a sum.
+fn recorded_conv2d_backward<'h, T: Float>(
+    ctx: &BackwardCtx<'_, 'h, T>,
+    g: Var<'h, T>,
+    plan: &ConvPlan,
+    has_bias: bool,
+) -> Grads<'h, T> {
+    let (x, weight) = (ctx.input(0), ctx.input(1));
+    let [n, c, ..] = plan.geo.image;
+    let (o, groups) = (plan.out_channels, plan.groups);
+    let positions = plan.geo.out.0 * plan.geo.out.1;
+    let kernel = plan.geo.window.kernel;
+    let k = c / groups * kernel.0 * kernel.1;
+    let cols = n * positions;
+    // The output gradient as [G, O/G, N·oH·oW].
+    let gm = g
+        .reshape(&isz(&[n, o, positions]))
+        .swap_leading_axes()
+        .reshape(&isz(&[groups, o / groups, cols]));
+    let w3 = weight.reshape(&isz(&[groups, o / groups, k]));
+    let mut grads: Grads<'h, T> = smallvec::smallvec![
+        ctx.needs_grad(0).then(|| {
+            w3.transpose(-1, -2)
+                .matmul(gm)
+                .reshape(&isz(&[groups * k, cols]))
+                .col2im(plan.geo)
+        }),
+        ctx.needs_grad(1).then(|| {
+            let columns = x.im2col(plan.geo).reshape(&isz(&[groups, k, cols]));
+            gm.matmul(columns.transpose(-1, -2))
+                .reshape(&isz(&weight.shape()))
+        }),
+    ];
+    if has_bias {
+        grads.push(ctx.needs_grad(2).then(|| g.sum_axes(&[0, 2, 3], false)));
+    }
+    grads
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -498,6 +603,46 @@ mod tests {
                     .allclose(&reference_conv2d(&x, &w, opts), 1e-12, 1e-12),
                 "{opts:?}"
             );
+        }
+    }
+
+    #[test]
+    fn conv2d_fused_backward_matches_the_recorded_one() {
+        // Padded 18x17 images have 306 positions: the kernels run two chunks of two images
+        // (one GEMM over both; the reused column buffer must keep its padding zeros); the
+        // second options give 144 positions, one chunk of four.
+        let mut rng = rand::rng();
+        for opts in [
+            ConvOptions::new().padding(1),
+            ConvOptions::new()
+                .stride((1, 2))
+                .padding((2, 0))
+                .dilation((2, 1))
+                .groups(2),
+        ] {
+            let x = Tensor::<f64>::rand_normal(&[4, 4, 18, 17], 0.0, 1.0, &mut rng);
+            let w = Tensor::<f64>::rand_normal(&[6, 4 / opts.groups, 3, 3], 0.0, 1.0, &mut rng);
+            let b = Tensor::<f64>::rand_normal(&[6], 0.0, 1.0, &mut rng);
+            let mut want = reference_conv2d(&x, &w, opts);
+            let plane = want.shape()[2] * want.shape()[3];
+            for (i, v) in want.view_mut().iter_mut().enumerate() {
+                *v += b.get(&[(i / plane) % 6]);
+            }
+            let seed = Tensor::<f64>::rand_normal(want.shape(), 0.0, 1.0, &mut rng);
+            let grads = [false, true].map(|create_graph| {
+                let g = Graph::new();
+                let vars = [x.clone(), w.clone(), b.clone()].map(|t| g.var(t));
+                let y = vars[0].conv2d(vars[1], Some(vars[2]), opts);
+                assert!(y.value().allclose(&want, 1e-12, 1e-12), "{opts:?}");
+                g.grad_with(&[y], std::slice::from_ref(&seed), &vars, create_graph)
+                    .into_iter()
+                    .map(|d| d.unwrap().value())
+                    .collect::<Vec<_>>()
+            });
+            for (fused, recorded) in grads[0].iter().zip(&grads[1]) {
+                assert_eq!(fused.shape(), recorded.shape());
+                assert!(fused.allclose(recorded, 1e-12, 1e-12), "{opts:?}");
+            }
         }
     }
 

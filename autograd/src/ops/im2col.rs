@@ -6,7 +6,8 @@
 //! Layout: an image batch `[N, C, H, W]` becomes a matrix `[C·kH·kW, N·oH·oW]` — rows
 //! ordered by (channel, kernel row, kernel column), columns by (image, output row, output
 //! column). With the batch folded into the columns a whole convolution is one GEMM, which
-//! stays efficient on the small feature maps of a CNN's later layers.
+//! stays efficient on the small feature maps of a CNN's later layers; conv2d's own kernels
+//! fold only as many images as a GEMM needs ([`im2col_into`] on a chunk of the batch).
 
 use crate::float::Float;
 use crate::grads;
@@ -128,7 +129,7 @@ pub(crate) struct Geometry {
 }
 
 impl Geometry {
-    fn cols_shape(&self) -> [usize; 2] {
+    pub(crate) fn cols_shape(&self) -> [usize; 2] {
         let [n, c, ..] = self.image;
         let k = self.window.kernel;
         [c * k.0 * k.1, n * self.out.0 * self.out.1]
@@ -184,6 +185,15 @@ fn im2col_kernel<T: Float>(x: &[T], geo: &Geometry) -> Vec<T> {
     let shape = geo.cols_shape();
     let mut out = alloc::<T>("im2col", &shape);
     out.resize(shape[0] * shape[1], T::zero());
+    im2col_into(x, geo, &mut out);
+    out
+}
+
+/// Writes the windows of `x` (standard layout) into the column matrix `out`
+/// (`[C·kH·kW, N·oH·oW]`), at every position inside the image; padding positions are not
+/// written, so a buffer zeroed once and refilled for images of the same geometry keeps
+/// its zeros there.
+pub(crate) fn im2col_into<T: Float>(x: &[T], geo: &Geometry, out: &mut [T]) {
     let step = geo.window.stride.1;
     geo.for_each_run(|col, pixel, len| {
         let dst = &mut out[col..col + len];
@@ -195,20 +205,32 @@ fn im2col_kernel<T: Float>(x: &[T], geo: &Geometry) -> Vec<T> {
             }
         }
     });
-    out
 }
 
 /// Adds the columns back into an image (the adjoint of [`im2col_kernel`]).
 fn col2im_kernel<T: Float>(cols: &[T], geo: &Geometry) -> Vec<T> {
     let mut out = alloc::<T>("col2im", &geo.image);
     out.resize(geo.image.iter().product(), T::zero());
+    col2im_add(cols, geo, &mut out);
+    out
+}
+
+/// Adds the column matrix `cols` into the image batch `out` (standard layout): the
+/// adjoint of [`im2col_into`].
+pub(crate) fn col2im_add<T: Float>(cols: &[T], geo: &Geometry, out: &mut [T]) {
     let step = geo.window.stride.1;
     geo.for_each_run(|col, pixel, len| {
-        for (i, &v) in cols[col..col + len].iter().enumerate() {
-            out[pixel + i * step] += v;
+        let src = &cols[col..col + len];
+        if step == 1 {
+            for (o, &v) in out[pixel..pixel + len].iter_mut().zip(src) {
+                *o += v;
+            }
+        } else {
+            for (i, &v) in src.iter().enumerate() {
+                out[pixel + i * step] += v;
+            }
         }
     });
-    out
 }
 
 impl<'g, T: Float> Var<'g, T> {

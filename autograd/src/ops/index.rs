@@ -334,7 +334,7 @@ impl<'g, T: Float> Var<'g, T> {
     }
 
     #[track_caller]
-    fn scatter_add_checked(
+    pub(crate) fn scatter_add_checked(
         self,
         ax: usize,
         index: Rc<ArrayD<usize>>,

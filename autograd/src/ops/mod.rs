@@ -6,6 +6,7 @@ mod arith;
 mod compare;
 mod concat;
 mod conv;
+mod conv_gemm;
 mod dropout;
 mod im2col;
 mod index;

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use ndarray::{ArrayD, IxDyn};
 
 use crate::float::Float;
+use crate::grads;
 use crate::graph::Var;
 use crate::ops::conv::ConvOptions;
 use crate::ops::im2col::{Size2, Window};
@@ -137,6 +138,129 @@ fn argmax_windows<T: Float>(
     idx
 }
 
+/// Each window's maximum and its flat in-plane position (the rules of [`argmax_windows`]).
+///
+/// Without padding every window lies inside the input, and one search finds both: the
+/// first tap starts, a later tap takes over if it is larger, or NaN where the best so far
+/// is not (so the first NaN wins).
+fn max_windows<T: Float>(
+    x: &[T],
+    shape @ [n, c, h, w]: [usize; 4],
+    win: &Window,
+    out: Size2,
+) -> (Vec<T>, Vec<usize>) {
+    let len = n * c * out.0 * out.1;
+    if win.padding != Size2(0, 0) {
+        let idx = argmax_windows(x, shape, win, out);
+        let values = idx
+            .chunks(out.0 * out.1)
+            .zip(x.chunks_exact(h * w))
+            .flat_map(|(idx, plane)| idx.iter().map(|&i| plane[i]))
+            .collect();
+        return (values, idx);
+    }
+    let (k, s) = (win.kernel, win.stride);
+    let mut values = crate::tensor::alloc::<T>("max_pool2d", &[len]);
+    let mut idx = crate::tensor::alloc::<usize>("max_pool2d", &[len]);
+    if len == 0 {
+        return (values, idx);
+    }
+    if k == Size2(2, 2) && s == Size2(2, 2) {
+        max_windows_2x2(x, [h, w], out, &mut values, &mut idx);
+        return (values, idx);
+    }
+    // Tap by tap over a whole output row: a loop over the output columns without a
+    // data-dependent branch (random data would mispredict half of them). `best` ignores
+    // NaN (maxss); `nan` records one, after which the winner stays.
+    let mut best = vec![T::zero(); out.1];
+    let mut at = vec![0usize; out.1];
+    let mut nan = vec![false; out.1];
+    for plane in x.chunks_exact(h * w) {
+        for oy in 0..out.0 {
+            let top = oy * s.0 * w;
+            for (ox, ((b, a), n)) in best.iter_mut().zip(&mut at).zip(&mut nan).enumerate() {
+                *a = top + ox * s.1;
+                *b = plane[*a];
+                *n = b.is_nan();
+            }
+            for ki in 0..k.0 {
+                for kj in (0..k.1).skip(usize::from(ki == 0)) {
+                    let base = top + ki * w + kj;
+                    let row = best.iter_mut().zip(&mut at).zip(&mut nan);
+                    for (ox, ((b, a), n)) in row.enumerate() {
+                        let i = base + ox * s.1;
+                        let v = plane[i];
+                        let take = !*n & ((v > *b) | v.is_nan());
+                        *a = select_unpredictable(take, i, *a);
+                        *b = b.max(v);
+                        *n |= v.is_nan();
+                    }
+                }
+            }
+            values.extend(at.iter().map(|&i| plane[i]));
+            idx.extend_from_slice(&at);
+        }
+    }
+    (values, idx)
+}
+
+/// [`max_windows`] for the common 2×2 windows at stride 2: each window is two pairs, and
+/// each pick between two candidates selects a position on flags (the later one wins if it
+/// is larger, or NaN where the earlier is not) and reloads the value from there: the
+/// compiler turns an integer select into a `cmov`, but a float select into a branch,
+/// which random data mispredicts half the time.
+fn max_windows_2x2<T: Float>(
+    x: &[T],
+    [h, w]: [usize; 2],
+    out: Size2,
+    values: &mut Vec<T>,
+    idx: &mut Vec<usize>,
+) {
+    for plane in x.chunks_exact(h * w) {
+        // The position, of `i` and `j`, that the search keeps.
+        let pick = |i: usize, j: usize| {
+            let (a, b) = (plane[i], plane[j]);
+            select_unpredictable(!a.is_nan() & ((b > a) | b.is_nan()), j, i)
+        };
+        for oy in 0..out.0 {
+            let top = 2 * oy * w;
+            for ox in 0..out.1 {
+                let at = top + 2 * ox;
+                let i = pick(pick(at, at + 1), pick(at + w, at + w + 1));
+                values.push(plane[i]);
+                idx.push(i);
+            }
+        }
+    }
+}
+
+/// max_pool2d's first-order input gradient: `planes` planes of `plane` zeros, each window's
+/// gradient added at its winner (`index`, `positions` per plane).
+fn scatter_to_winners<T: Float>(
+    g: &[T],
+    index: &[usize],
+    plane: usize,
+    positions: usize,
+    planes: usize,
+) -> Vec<T> {
+    let mut dx = crate::tensor::alloc::<T>("max_pool2d_backward", &[planes, plane]);
+    if positions == 0 {
+        dx.resize(planes * plane, T::zero());
+        return dx;
+    }
+    // Plane by plane: each is zeroed and scattered into while it is in cache, instead of
+    // a memset of the whole gradient followed by a scatter over it.
+    for (g, i) in g.chunks_exact(positions).zip(index.chunks_exact(positions)) {
+        let start = dx.len();
+        dx.resize(start + plane, T::zero());
+        let d = &mut dx[start..];
+        for (&g, &i) in g.iter().zip(i) {
+            d[i] += g;
+        }
+    }
+    dx
+}
+
 impl<'g, T: Float> Var<'g, T> {
     /// 2-D max pooling of `[N, C, H, W]` with windows of `kernel`, moved by `stride`, over
     /// the input padded by `padding` (padding never wins), as
@@ -147,7 +271,8 @@ impl<'g, T: Float> Var<'g, T> {
     /// gradient (as PyTorch). A NaN in a window is its maximum (NaN propagates).
     ///
     /// Backward: the gradient scattered to each window's winning position (gather's
-    /// backward), differentiable again.
+    /// backward), differentiable again; at first order one pass into the zeroed input
+    /// gradient.
     ///
     /// # Panics
     /// If the input is not 4-D, a kernel or stride size is 0, the padding exceeds half the
@@ -186,15 +311,44 @@ impl<'g, T: Float> Var<'g, T> {
         let win = pool_window(op, kernel.into(), stride.into(), padding.into());
         let out = win.checked_out(op, h, w);
         checked_numel::<T>(op, &[n, c, out.0, out.1]);
-        let idx = {
+        let (values, idx) = {
             let x = self.value();
             let x = x.array().as_standard_layout();
-            argmax_windows(x.as_slice().expect("standard"), [n, c, h, w], &win, out)
+            max_windows(x.as_slice().expect("standard"), [n, c, h, w], &win, out)
         };
-        let index = ArrayD::from_shape_vec(IxDyn(&[n, c, out.0 * out.1]), idx).expect("sizes");
-        self.reshape(&[n as isize, c as isize, (h * w) as isize])
-            .gather_checked(2, Rc::new(index))
-            .reshape(&[n as isize, c as isize, out.0 as isize, out.1 as isize])
+        let index =
+            Rc::new(ArrayD::from_shape_vec(IxDyn(&[n, c, out.0 * out.1]), idx).expect("sizes"));
+        let plane = h * w;
+        self.graph().custom_op(
+            op,
+            &[self],
+            move |_| Tensor::from_vec(values, &[n, c, out.0, out.1]),
+            move |ctx, g| {
+                if ctx.is_recording() {
+                    // Gather's backward: the gradient scattered into zeros, differentiable.
+                    let zeros = ctx
+                        .graph()
+                        .constant_named("max_pool2d_backward_zeros", Tensor::zeros(&[n, c, plane]));
+                    let g = g.reshape(&[n as isize, c as isize, -1]);
+                    let dx = zeros.scatter_add_checked(2, index.clone(), g);
+                    return grads![Some(
+                        dx.reshape(&[n as isize, c as isize, h as isize, w as isize])
+                    )];
+                }
+                // First order: one pass adding each gradient at its window's winner.
+                let g = g.value();
+                let g = g.array().as_standard_layout();
+                let dx = scatter_to_winners(
+                    g.as_slice().expect("standard layout"),
+                    index.as_slice().expect("standard layout"),
+                    plane,
+                    out.0 * out.1,
+                    n * c,
+                );
+                let dx = Tensor::from_vec(dx, &[n, c, h, w]);
+                grads![Some(ctx.graph().constant_named("max_pool2d_backward", dx))]
+            },
+        )
     }
 
     /// 2-D average pooling of `[N, C, H, W]`, as `torch.nn.functional.avg_pool2d` with its
@@ -333,7 +487,7 @@ fn averaging_matrix<T: Float>(op: &'static str, out: usize, input: usize) -> Ten
 
 #[cfg(test)]
 mod tests {
-    use crate::testing::{self, check_grads, tensor_of};
+    use crate::testing::{self, check_gradgrads, check_grads, tensor_of};
     use crate::{Graph, Tensor};
     use proptest::prelude::*;
 
@@ -370,7 +524,8 @@ mod tests {
 
         #[test]
         fn max_pool2d_grad_matches_finite_diff((x, k, s, p) in pool_case()) {
-            check_grads(|v| v[0].max_pool2d(k, s, p).square(), &[x])?;
+            check_grads(|v| v[0].max_pool2d(k, s, p).square(), std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].max_pool2d(k, s, p).square(), &[x])?;
         }
 
         #[test]
@@ -386,6 +541,64 @@ mod tests {
         ) {
             check_grads(|v| v[0].adaptive_avg_pool2d((oh, ow)).square(), std::slice::from_ref(&x))?;
             check_grads(|v| v[0].global_avg_pool2d().square(), &[x])?;
+        }
+    }
+
+    #[test]
+    fn max_pool2d_unpadded_pass_agrees_with_the_general_one() {
+        // Ties, NaNs and -inf in overlapping and tiling windows: the one-pass search without
+        // padding picks the same winners as the tap-by-tap search.
+        let mut rng = rand::rng();
+        let mut x =
+            Tensor::<f64>::rand_uniform(&[2, 3, 7, 8], -2.0, 2.0, &mut rng).map(|v| v.round());
+        for (i, v) in x.view_mut().iter_mut().enumerate() {
+            match i % 23 {
+                5 => *v = f64::NAN,
+                11 => *v = f64::NEG_INFINITY,
+                _ => {}
+            }
+        }
+        let xs = x.to_vec();
+        for (k, s) in [
+            ((2, 2), (2, 2)),
+            ((3, 3), (2, 2)),
+            ((2, 2), (1, 1)),
+            ((1, 3), (2, 3)),
+        ] {
+            let win = super::Window::pool(k.into(), s.into(), 0.into());
+            let out = win.checked_out("test", 7, 8);
+            let (values, idx) = super::max_windows(&xs, [2, 3, 7, 8], &win, out);
+            assert_eq!(
+                idx,
+                super::argmax_windows(&xs, [2, 3, 7, 8], &win, out),
+                "{k:?} {s:?}"
+            );
+            let plane = out.0 * out.1;
+            for (j, (&v, &i)) in values.iter().zip(&idx).enumerate() {
+                let want = xs[(j / plane) * 56 + i];
+                assert!(v == want || (v.is_nan() && want.is_nan()));
+            }
+        }
+    }
+
+    #[test]
+    fn max_pool2d_fused_backward_matches_the_recorded_one() {
+        let mut rng = rand::rng();
+        let x = Tensor::<f64>::rand_normal(&[2, 3, 6, 7], 0.0, 1.0, &mut rng);
+        for (k, s, p) in [(2, 2, 0), (3, 2, 1), (3, 1, 0)] {
+            let grads = [false, true].map(|create_graph| {
+                let g = Graph::new();
+                let v = g.var(x.clone());
+                let y = v.max_pool2d(k, s, p);
+                let seed = Tensor::from_vec(
+                    (0..y.value().numel()).map(|i| (i as f64).sin()).collect(),
+                    &y.shape(),
+                );
+                g.grad_with(&[y], &[seed], &[v], create_graph)[0]
+                    .unwrap()
+                    .value()
+            });
+            assert_eq!(grads[0].to_vec(), grads[1].to_vec(), "{k} {s} {p}");
         }
     }
 
