@@ -154,10 +154,15 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn sigmoid(self) -> Var<'g, T> {
         let g = self.graph();
-        g.custom_op("sigmoid", &[self], |v| in_place(&v[0], T::sigmoid_in_place), |ctx, g| {
-            let y = ctx.output();
-            grads![Some(g * y * (-y).add_scalar(T::one()))]
-        })
+        g.custom_op(
+            "sigmoid",
+            &[self],
+            |v| in_place(&v[0], T::sigmoid_in_place),
+            |ctx, g| {
+                let y = ctx.output();
+                grads![Some(g * y * (-y).add_scalar(T::one()))]
+            },
+        )
     }
 
     /// Hyperbolic tangent ([`Float::tanh_in_place`](crate::Float::tanh_in_place): in f32 a
@@ -173,9 +178,12 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn tanh(self) -> Var<'g, T> {
         let g = self.graph();
-        g.custom_op("tanh", &[self], |v| in_place(&v[0], T::tanh_in_place), |ctx, g| {
-            grads![Some(tanh_backward(g, ctx.output()))]
-        })
+        g.custom_op(
+            "tanh",
+            &[self],
+            |v| in_place(&v[0], T::tanh_in_place),
+            |ctx, g| grads![Some(tanh_backward(g, ctx.output()))],
+        )
     }
 
     /// `ln(1 + eˣ)`, computed stably as `max(x, 0) + ln(1 + e^−|x|)`.
