@@ -10,7 +10,7 @@ use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
 use crate::kernels::{broadcasts_to, checked_axis, checked_insert_axis, normalize_axis, sum_to};
-use crate::tensor::{Tensor, alloc};
+use crate::tensor::{Tensor, alloc, checked_numel};
 
 /// The value of `t` viewed with `shape` (same element count), copying only if `t` is not
 /// contiguous in row-major order.
@@ -241,8 +241,18 @@ impl<'g, T: Float> Var<'g, T> {
             &[self],
             move |v| {
                 let view = v[0].view();
-                let view = view.broadcast(IxDyn(&to)).expect("size checked");
-                data.extend(view.iter().copied());
+                let n = checked_numel::<T>(op, &to);
+                if let (1, Some(&x)) = (view.len(), view.iter().next()) {
+                    // One value everywhere (the backward of `sum` and `mean`): a fill.
+                    data.resize(n, x);
+                    return Tensor::from_vec(data, &to);
+                }
+                // Zip's assign walks whole rows; an element iterator over a broadcast view
+                // of dynamic rank steps a multi-index per element (30 ns each).
+                data.resize(n, T::zero());
+                let mut out = ndarray::ArrayViewMutD::from_shape(IxDyn(&to), &mut data)
+                    .expect("size checked");
+                out.assign(&view.broadcast(IxDyn(&to)).expect("size checked"));
                 Tensor::from_vec(data, &to)
             },
             |ctx, g| grads![Some(g.sum_to_like(ctx.input(0)))],
