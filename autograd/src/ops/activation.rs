@@ -5,11 +5,10 @@
 //! `elu'(0) = 1` (the `x ≤ 0` branch). gelu, softsign and silu are composed from other ops
 //! and need no backward code of their own.
 
-use ndarray::Zip;
-
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
+use crate::kernels::par_map2;
 use crate::tensor::Tensor;
 
 impl<'g, T: Float> Var<'g, T> {
@@ -243,12 +242,7 @@ fn relu_backward<T: Float>(y: &Tensor<T>, grad: &Tensor<T>) -> Tensor<T> {
             T::zero()
         }
     };
-    let (yv, gv) = (y.view(), grad.view());
-    if let (Some(ys), Some(gs)) = (yv.as_slice(), gv.as_slice()) {
-        let data: Vec<T> = ys.iter().zip(gs).map(|(&y, &g)| keep(y, g)).collect();
-        return Tensor::from_vec(data, yv.shape());
-    }
-    Tensor::from_array(Zip::from(&yv).and(&gv).map_collect(|&y, &g| keep(y, g)))
+    Tensor::from_array(par_map2(&y.view(), &grad.view(), y.shape(), keep))
 }
 
 /// `grad · (1 − y²)` as one op rather than four: tanh sits in every recurrent cell, and this
