@@ -358,7 +358,7 @@ fn read<M: Module<f32>, R: Rule<f32>>(
                 .map(|i| file.tensor(&format!("callback.{k}.{name}.{i}"), None))
                 .collect::<Result<Vec<_>, _>>()?;
             state.tensors.insert(name.to_string(), list);
-        } else if rest != "type" {
+        } else {
             return Err(format!("bad key `{key}`").into());
         }
     }
