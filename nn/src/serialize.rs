@@ -467,11 +467,13 @@ impl TensorFile {
                 found: info.dtype.to_string(),
             });
         }
-        if shape.is_some_and(|s| s != info.shape) {
+        if let Some(shape) = shape
+            && shape != info.shape
+        {
             return Err(Error::Shape {
                 path: path(),
                 name: name.to_string(),
-                expected: shape.expect("some").to_vec(),
+                expected: shape.to_vec(),
                 found: info.shape.clone(),
             });
         }

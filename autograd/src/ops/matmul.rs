@@ -224,20 +224,20 @@ fn batched_matmul<T: Float>(
         return out;
     }
     let count: usize = batch.iter().product();
+    let k = a.shape()[a.ndim() - 1];
     // A batch against one matrix, the batch's rows stored one after another: one product of
     // `[count·m, k] × [k, n]` instead of `count` small ones.
-    if b.ndim() == 2 && a.ndim() == batch.len() + 2 {
-        let k = a.shape()[a.ndim() - 1];
-        if let Ok(rows) = a.view().into_shape_with_order((count * m, k)) {
-            let mut o = out
-                .view_mut()
-                .into_shape_with_order((count * m, n))
-                .expect("a new array is contiguous");
-            gemm(&rows, &as2(b.view()), &mut o);
-            return out;
-        }
+    if b.ndim() == 2
+        && a.ndim() == batch.len() + 2
+        && let Ok(rows) = a.view().into_shape_with_order((count * m, k))
+    {
+        let mut o = out
+            .view_mut()
+            .into_shape_with_order((count * m, n))
+            .expect("a new array is contiguous");
+        gemm(&rows, &as2(b.view()), &mut o);
+        return out;
     }
-    let k = a.shape()[a.ndim() - 1];
     let workers = (num_threads() > 1
         && count >= num_threads()
         && (count * m).saturating_mul(n).saturating_mul(k) >= PAR_MIN_MACS)
