@@ -2,7 +2,7 @@
 //! forward and (at first order) one pass backward, instead of some twenty element-wise ops
 //! each way per step.
 
-use ferrograd_autograd::ndarray::{Array2, Array3, ArrayView2, ArrayView3, Ix2};
+use ferrograd_autograd::ndarray::{Array2, Array3, ArrayView2, ArrayView3, CowArray, Ix2};
 use ferrograd_autograd::{Float, Tensor, Var, grads};
 
 /// One LSTM step from the two halves of the gate pre-activations, `xw = x·W_ihᵀ + b`
@@ -74,10 +74,19 @@ fn matrix<T: Float>(t: &Tensor<T>) -> ArrayView2<'_, T> {
     t.view().into_dimensionality::<Ix2>().expect("a matrix")
 }
 
-/// Row `r` of a standard-layout matrix as a slice.
+/// `m` with each row contiguous: a view when it already is (the step's slice of the
+/// input projection `[N, T, 4H]` is strided between rows only), a copy otherwise.
+fn with_contiguous_rows<'a, T: Float>(m: &'a ArrayView2<'_, T>) -> CowArray<'a, T, Ix2> {
+    if m.ncols() <= 1 || m.strides()[1] == 1 {
+        CowArray::from(m.view())
+    } else {
+        m.as_standard_layout()
+    }
+}
+
+/// Row `r` of a matrix whose rows are contiguous, as a slice.
 fn row<'a, T: Float>(m: &'a ArrayView2<'_, T>, r: usize) -> &'a [T] {
-    let width = m.ncols();
-    &m.to_slice().expect("standard layout")[r * width..(r + 1) * width]
+    m.row(r).to_slice().expect("contiguous rows")
 }
 
 /// `[h', c']` as `[2, N, H]`, and with `keep` the activations `[i, f, g, o, tanh(c')]` of
@@ -91,9 +100,9 @@ fn forward<T: Float>(
 ) -> (Array3<T>, Option<Array2<T>>) {
     let (n, h) = c.dim();
     let (xw, hw, c) = (
-        xw.as_standard_layout(),
-        hw.as_standard_layout(),
-        c.as_standard_layout(),
+        with_contiguous_rows(xw),
+        with_contiguous_rows(hw),
+        with_contiguous_rows(c),
     );
     let (xw, hw, c) = (xw.view(), hw.view(), c.view());
     let mut out = Array3::zeros((2, n, h));
@@ -142,7 +151,7 @@ fn fused_backward<T: Float>(
 ) -> (Array2<T>, Array2<T>) {
     let (n, h) = c.dim();
     let one = T::one();
-    let (c, grad) = (c.as_standard_layout(), grad.as_standard_layout());
+    let (c, grad) = (with_contiguous_rows(c), grad.as_standard_layout());
     let c = c.view();
     let grad = grad.as_slice().expect("standard layout");
     let (dh_all, dc_all) = grad.split_at(n * h);
