@@ -56,7 +56,15 @@ impl CallbackState {
     /// If there is none, or it does not parse as a `V`.
     pub fn get<V: FromStr>(&self, key: &str) -> Result<V, String> {
         self.get_opt(key)?
-            .ok_or_else(|| format!("`{key}` is missing from the saved state"))
+            .ok_or_else(|| format!("`{key}` is missing"))
+    }
+
+    /// The text under `key`.
+    fn text(&self, key: &str) -> Result<&str, String> {
+        self.values
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| format!("`{key}` is missing"))
     }
 
     /// The value under `key`, or `None` if there is none (an optional value is recorded
@@ -199,24 +207,6 @@ fn parse_history(text: &str) -> Result<History, String> {
     Ok(history)
 }
 
-/// Reads metadata values by key, naming the key when one is missing or malformed.
-struct Meta(BTreeMap<String, String>);
-
-impl Meta {
-    fn text(&self, key: &str) -> Result<&str, String> {
-        self.0
-            .get(key)
-            .map(String::as_str)
-            .ok_or_else(|| format!("`{key}` is missing"))
-    }
-
-    fn parse<V: FromStr>(&self, key: &str) -> Result<V, String> {
-        let text = self.text(key)?;
-        text.parse()
-            .map_err(|_| format!("`{key}` = {text:?} is not a valid value"))
-    }
-}
-
 /// Why a backup cannot be restored: the file (the message names it) or its contents.
 enum Failure {
     File(serialize::Error),
@@ -261,7 +251,11 @@ fn read<M: Module<f32>, R: Rule<f32>>(
     t: &Training<'_, '_, M, R>,
     plan: Plan,
 ) -> Result<Restored, Failure> {
-    let meta = Meta(file.metadata());
+    // The metadata is read as a state of named values, as a callback's is.
+    let meta = CallbackState {
+        values: file.metadata(),
+        tensors: BTreeMap::new(),
+    };
     if meta.text("format")? != FORMAT {
         return Err(format!("not a fit backup (format {:?})", meta.text("format")?).into());
     }
@@ -314,12 +308,12 @@ fn read<M: Module<f32>, R: Rule<f32>>(
         buffers.push(bufs);
     }
     let optimizer = OptimizerState {
-        step: meta.parse("optimizer.step")?,
-        lr: meta.parse("optimizer.lr")?,
+        step: meta.get("optimizer.step")?,
+        lr: meta.get("optimizer.lr")?,
         buffers,
     };
     let rng = meta
-        .0
+        .values
         .iter()
         .filter_map(|(k, v)| k.strip_prefix("rng.").map(|name| (name, v)))
         .map(|(name, v)| {
@@ -329,7 +323,7 @@ fn read<M: Module<f32>, R: Rule<f32>>(
             ))
         })
         .collect::<Result<Vec<_>, String>>()?;
-    let n: usize = meta.parse("callbacks")?;
+    let n: usize = meta.get("callbacks")?;
     if n != t.callbacks.len() {
         return Err(format!(
             "made with {n} callbacks, fit was given {}: pass the same callbacks in the same order",
@@ -338,7 +332,7 @@ fn read<M: Module<f32>, R: Rule<f32>>(
         .into());
     }
     let mut callbacks = vec![CallbackState::default(); n];
-    for (key, value) in &meta.0 {
+    for (key, value) in &meta.values {
         let Some(rest) = key.strip_prefix("callback.") else {
             continue;
         };
@@ -353,7 +347,7 @@ fn read<M: Module<f32>, R: Rule<f32>>(
         if let Some(name) = rest.strip_prefix("value.") {
             state.values.insert(name.to_string(), value.clone());
         } else if let Some(name) = rest.strip_prefix("tensors.") {
-            let len: usize = meta.parse(key)?;
+            let len: usize = meta.get(key)?;
             let list = (0..len)
                 .map(|i| file.tensor(&format!("callback.{k}.{name}.{i}"), None))
                 .collect::<Result<Vec<_>, _>>()?;
@@ -363,7 +357,7 @@ fn read<M: Module<f32>, R: Rule<f32>>(
         }
     }
     Ok(Restored {
-        epoch: meta.parse("epoch")?,
+        epoch: meta.get("epoch")?,
         history: parse_history(meta.text("history")?)?,
         optimizer,
         rng,
