@@ -282,57 +282,75 @@ impl<T: Float> Graph<T> {
                 } + grad)
                     .key
             }
-            Some(prev) => {
-                let prev = self.owned_buffer(key, prev, owned);
-                let mut inner = self.inner.borrow_mut();
-                let add = inner.nodes[grad.key].value.clone();
-                let mut buffer = inner.nodes[prev].value.view_mut();
-                Zip::from(&mut buffer)
-                    .and(add.view())
-                    .for_each(|a, &b| *a += b);
-                prev
+            Some(_) => {
+                self.add_in_place(key, grad.key, None, owned);
+                return;
             }
         };
         self.inner.borrow_mut().nodes[key].grad = Some(total);
     }
 
-    /// Node `key`'s gradient `grad` if it is a buffer of `key`'s alone, else a new one
-    /// holding a copy of it.
-    fn owned_buffer(&self, key: NodeKey, grad: NodeKey, owned: &mut HashSet<NodeKey>) -> NodeKey {
-        if owned.contains(&key) {
-            return grad;
-        }
-        let value = self.inner.borrow().nodes[grad].value.view().to_owned();
-        owned.insert(key);
-        self.constant_named("grad_accumulate", Tensor::from_array(value))
-            .key
+    /// Adds a rule's slice gradient ([`BackwardCtx::add_to_slice`]) into node `key`'s
+    /// gradient in place: the slices of a `narrow`ed or `chunk`ed value cost one full-size
+    /// gradient between them, not one each (what keeps a recurrent layer's backward linear
+    /// in the sequence length).
+    fn accumulate_slice(&self, key: NodeKey, slice: &SliceGrad, owned: &mut HashSet<NodeKey>) {
+        self.add_in_place(key, slice.grad, Some((slice.axis, slice.start)), owned);
     }
 
-    /// Adds a rule's slice gradient ([`BackwardCtx::add_to_slice`]) into node `key`'s
-    /// gradient in place, allocating an owned zero buffer for the first one: the slices of
-    /// a `narrow`ed or `chunk`ed value cost one full-size gradient between them, not one
-    /// each (what keeps a recurrent layer's backward linear in the sequence length).
-    fn accumulate_slice(&self, key: NodeKey, slice: &SliceGrad, owned: &mut HashSet<NodeKey>) {
-        let existing = self.inner.borrow().nodes[key].grad;
+    /// Adds the value of node `grad` into node `key`'s gradient, whole (`part` `None`) or at
+    /// `start..` along `axis`, in a buffer this pass allocated for `key` alone: the first
+    /// time, a whole sum is computed into a new buffer in one pass, a slice lands in zeros
+    /// (or in a copy of a gradient `key` already had); after that, in place.
+    fn add_in_place(
+        &self,
+        key: NodeKey,
+        grad: NodeKey,
+        part: Option<(usize, usize)>,
+        owned: &mut HashSet<NodeKey>,
+    ) {
+        let (existing, add, shape) = {
+            let inner = self.inner.borrow();
+            let node = &inner.nodes[key];
+            (
+                node.grad,
+                inner.nodes[grad].value.clone(),
+                node.value.shape().to_vec(),
+            )
+        };
         let buffer = match existing {
-            Some(prev) => self.owned_buffer(key, prev, owned),
-            None => {
-                let shape = self.inner.borrow().nodes[key].value.shape().to_vec();
-                let zeros = full_array("backward", &shape, T::zero());
+            Some(prev) if owned.contains(&key) => prev,
+            Some(prev) if part.is_none() => {
+                let sum = Zip::from(&self.inner.borrow().nodes[prev].value.view())
+                    .and(&add.view())
+                    .map_collect(|&a, &b| a + b);
+                let sum = self.constant_named("grad_accumulate", Tensor::from_array(sum));
                 owned.insert(key);
+                self.inner.borrow_mut().nodes[key].grad = Some(sum.key);
+                return;
+            }
+            Some(prev) => {
+                let copy = self.inner.borrow().nodes[prev].value.view().to_owned();
+                self.constant_named("grad_accumulate", Tensor::from_array(copy))
+                    .key
+            }
+            None => {
+                let zeros = full_array("backward", &shape, T::zero());
                 self.constant_named("grad_accumulate", Tensor::from_array(zeros))
                     .key
             }
         };
+        owned.insert(key);
         let mut inner = self.inner.borrow_mut();
-        let add = inner.nodes[slice.grad].value.clone();
-        let len = add.shape()[slice.axis];
-        let mut whole = inner.nodes[buffer].value.view_mut();
-        let part = whole.slice_axis_mut(
-            Axis(slice.axis),
-            Slice::from(slice.start..slice.start + len),
-        );
-        Zip::from(part).and(add.view()).for_each(|a, &b| *a += b);
+        let whole = inner.nodes[buffer].value.view_mut();
+        let target = match part {
+            None => whole,
+            Some((axis, start)) => {
+                let len = add.shape()[axis];
+                whole.slice_axis_move(Axis(axis), Slice::from(start..start + len))
+            }
+        };
+        Zip::from(target).and(add.view()).for_each(|a, &b| *a += b);
         inner.nodes[key].grad = Some(buffer);
     }
 
