@@ -187,35 +187,54 @@ fn fused_parts<T: Float, const N: usize>(
     ferrograd_autograd::threads::for_each_part(jobs, |(v, g, bufs)| fused(v, g, bufs, &before, &f));
 }
 
+/// Elements staged per block in [`fused`].
+const BLOCK: usize = 64;
+
 /// The one loop every rule runs: `before` applies the penalty to `(w, g)`, `f` the rule.
+///
+/// Each block of [`BLOCK`] elements is copied into local arrays, updated there and copied
+/// back. The rule's closures read their constants through references that the compiler
+/// cannot prove distinct from the parameter's memory, so updating the slices in place would
+/// reload every constant per element and run scalar; locals cannot alias them, so the inner
+/// loop vectorises (Adam on W1's 100k weights: 0.43 → 0.13 ms per step).
 #[inline(always)]
 fn fused<T: Float, const N: usize>(
     value: &mut [T],
     grad: &[T],
-    buffers: [&mut [T]; N],
+    mut buffers: [&mut [T]; N],
     before: &impl Fn(&mut T, T) -> T,
     f: &impl Fn(&mut T, T, [&mut T; N]),
 ) {
     let n = value.len();
     assert!(grad.len() == n && buffers.iter().all(|b| b.len() == n));
-    // Slices of exactly `n` elements: the indexing below then needs no bounds checks, and
-    // the loop vectorises.
-    let (value, grad) = (&mut value[..n], &grad[..n]);
-    let mut buffers = buffers.map(|b| &mut b[..n]);
     let tiny = T::min_positive_value();
-    for i in 0..n {
-        let w = &mut value[i];
-        let g = grad[i];
-        let g = before(w, g);
-        f(w, g, buffers.each_mut().map(|b| &mut b[i]));
-        // A state that only decays (the moments of a unit that gets no gradient) reaches
-        // subnormal numbers after some hundreds of steps, and arithmetic on those is many
-        // times slower: a training run slowed 2-15× after its first epoch. Flush them to
-        // zero, as a CPU's flush-to-zero mode would; NaN is kept.
-        for b in buffers.iter_mut() {
-            if b[i].abs() < tiny {
-                b[i] = T::zero();
+    let mut w = [T::zero(); BLOCK];
+    let mut g = [T::zero(); BLOCK];
+    let mut s = [[T::zero(); BLOCK]; N];
+    for start in (0..n).step_by(BLOCK) {
+        let len = BLOCK.min(n - start);
+        let range = start..start + len;
+        w[..len].copy_from_slice(&value[range.clone()]);
+        g[..len].copy_from_slice(&grad[range.clone()]);
+        for (local, b) in s.iter_mut().zip(&buffers) {
+            local[..len].copy_from_slice(&b[range.clone()]);
+        }
+        for i in 0..len {
+            let gi = before(&mut w[i], g[i]);
+            f(&mut w[i], gi, s.each_mut().map(|b| &mut b[i]));
+            // A state that only decays (the moments of a unit that gets no gradient)
+            // reaches subnormal numbers after some hundreds of steps, and arithmetic on
+            // those is many times slower: a training run slowed 2-15× after its first
+            // epoch. Flush them to zero, as a CPU's flush-to-zero mode would; NaN is kept.
+            // (A select, not a branch, so the loop vectorises.)
+            for b in s.iter_mut() {
+                let x = b[i];
+                b[i] = if x.abs() < tiny { T::zero() } else { x };
             }
+        }
+        value[range.clone()].copy_from_slice(&w[..len]);
+        for (local, b) in s.iter().zip(buffers.iter_mut()) {
+            b[range.clone()].copy_from_slice(&local[..len]);
         }
     }
 }
