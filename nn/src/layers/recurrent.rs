@@ -6,7 +6,7 @@
 //! are named and laid out as PyTorch's (`weight_ih_l0 [G·H, in]`, `weight_hh_l0 [G·H, H]`,
 //! `bias_ih_l0`, `bias_hh_l0`; gates in PyTorch's order), so checkpoints map one to one.
 
-use ferrograd_autograd::{Float, Graph, Param, Var};
+use ferrograd_autograd::{Float, Param, Var};
 use rand::Rng;
 
 use super::lstm_cell::lstm_cell;
@@ -109,16 +109,18 @@ impl<T: Float> Recurrent<T> {
     }
 
     /// One time step of layer `w`: `xw` is the input projection with the biases `[N, G·H]`
-    /// (see `run`).
+    /// (see `run`), `w_hh_t` the layer's `W_hhᵀ`, one node for all steps (so the steps'
+    /// gradients for it add up in its own layout, and reach `W_hh` once, transposed).
     fn step<'g>(
         &self,
         w: &LayerWeights<T>,
-        g: &'g Graph<T>,
+        w_hh_t: Var<'g, T>,
         xw: Var<'g, T>,
         h: Var<'g, T>,
         c: Option<Var<'g, T>>,
     ) -> (Var<'g, T>, Option<Var<'g, T>>) {
-        let hw = h.matmul(g.param(&w.w_hh).transpose(0, 1));
+        let g = h.graph();
+        let hw = h.matmul(w_hh_t);
         // `b_hh` is in `xw` already, except for the GRU, which gates it (see `run`).
         let hw = if self.cell == Cell::Gru {
             hw + g.param(&w.b_hh)
@@ -204,9 +206,10 @@ impl<T: Float> Recurrent<T> {
                 g.param(&w.b_ih) + g.param(&w.b_hh)
             };
             let xw = seq.matmul(g.param(&w.w_ih).transpose(0, 1)) + bias;
+            let w_hh_t = g.param(&w.w_hh).transpose(0, 1);
             let mut outputs = Vec::with_capacity(steps);
             for t in 0..steps {
-                (h, c) = self.step(w, g, xw.narrow(1, t, 1).squeeze(1), h, c);
+                (h, c) = self.step(w, w_hh_t, xw.narrow(1, t, 1).squeeze(1), h, c);
                 outputs.push(h);
             }
             hs.push(h);
