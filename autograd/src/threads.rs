@@ -1,15 +1,19 @@
 //! How many threads ferrograd's kernels use, and the pool they run on.
 //!
 //! Work is split across threads only where it is large enough to pay for the hand-off:
-//! matrix products (by blocks of output rows or columns, or by batch element) and
-//! element-wise kernels over many elements. Smaller work, and all work at one thread, runs
-//! inline on the caller's thread with no pool involved.
+//! matrix products (by blocks of output rows or columns, or by batch element), conv2d's
+//! kernels (by parts of the batch of images) and element-wise kernels over many elements.
+//! Smaller work, and all work at one thread, runs inline on the caller's thread with no
+//! pool involved.
 //!
 //! # Determinism
 //! Results are bit-for-bit identical for every thread count:
 //! - a matrix product split by output blocks computes each output element with the same
 //!   dot product, in the same order, as the single-threaded product;
 //! - element-wise kernels compute each element independently;
+//! - conv2d computes each image's output and input gradient as at one thread, and sums its
+//!   weight and bias gradients per part of the batch, the parts fixed by the shapes alone
+//!   (one thread runs the same parts in turn), then adds the parts' sums in part order;
 //! - reductions (`sum`, `mean`, `max`, softmax, the gradient sums over broadcast axes) are not
 //!   split across threads, so their order of summation does not depend on the count either.
 //!

@@ -1,11 +1,11 @@
 //! Convolutions over NCHW / NCL: conv2d, conv1d and conv_transpose2d.
 //!
 //! conv2d (and conv1d, a conv2d of height 1) is one op over the kernels of
-//! [`conv_gemm`](super::conv_gemm): im2col and one GEMM per group, image by image, with a
-//! fused first-order backward. Under `create_graph` its backward is recorded from
-//! [`im2col`](super::im2col) / `col2im` and matrix products (the input gradient a
-//! transposed convolution, the weight gradient a product with the input's columns, as
-//! PyTorch computes them), so it is differentiable to any order. conv_transpose2d is
+//! [`conv_gemm`](super::conv_gemm): im2col and one GEMM per group, image by image (parts of
+//! the batch in parallel), with a fused first-order backward. Under `create_graph` its
+//! backward is recorded from [`im2col`](super::im2col) / `col2im` and matrix products (the
+//! input gradient a transposed convolution, the weight gradient a product with the input's
+//! columns, as PyTorch computes them), so it is differentiable to any order. conv_transpose2d is
 //! composed from a matrix product and `col2im` and needs no backward code of its own.
 
 use crate::float::Float;
@@ -180,6 +180,10 @@ impl<'g, T: Float> Var<'g, T> {
     /// the weight gradient its product with the input's columns (recomputed, not kept),
     /// the bias gradient its sum. At first order they run as fused kernels over the same
     /// image loop; under `create_graph` they are recorded ops, so grad-of-grad works.
+    /// The forward pass and the fused backward of a large layer run parts of the batch on
+    /// [`num_threads`](crate::num_threads) threads, with results identical for any thread
+    /// count (the weight and bias gradients are summed per part of a partition fixed by
+    /// the shapes, then over the parts in order).
     ///
     /// # Panics
     /// If the input or weight is not 4-D, the channels do not match (`C_in` must equal the
@@ -610,23 +614,32 @@ mod tests {
     fn conv2d_fused_backward_matches_the_recorded_one() {
         // Padded 18x17 images have 306 positions: the kernels run two chunks of two images
         // (one GEMM over both; the reused column buffer must keep its padding zeros); the
-        // second options give 144 positions, one chunk of four.
+        // second options give 144 positions, one chunk of four. The third layer (4.1M
+        // multiply-adds) is cut into parts of the batch, whose weight and bias gradients
+        // are summed per part: 11 images of 324 positions in chunks of two and a last one.
         let mut rng = rand::rng();
-        for opts in [
-            ConvOptions::new().padding(1),
-            ConvOptions::new()
-                .stride((1, 2))
-                .padding((2, 0))
-                .dilation((2, 1))
-                .groups(2),
+        let small = [4, 4, 18, 17];
+        for (image, o, opts) in [
+            (small, 6, ConvOptions::new().padding(1)),
+            (
+                small,
+                6,
+                ConvOptions::new()
+                    .stride((1, 2))
+                    .padding((2, 0))
+                    .dilation((2, 1))
+                    .groups(2),
+            ),
+            ([11, 8, 20, 20], 16, ConvOptions::new()),
         ] {
-            let x = Tensor::<f64>::rand_normal(&[4, 4, 18, 17], 0.0, 1.0, &mut rng);
-            let w = Tensor::<f64>::rand_normal(&[6, 4 / opts.groups, 3, 3], 0.0, 1.0, &mut rng);
-            let b = Tensor::<f64>::rand_normal(&[6], 0.0, 1.0, &mut rng);
+            let x = Tensor::<f64>::rand_normal(&image, 0.0, 1.0, &mut rng);
+            let cg = image[1] / opts.groups;
+            let w = Tensor::<f64>::rand_normal(&[o, cg, 3, 3], 0.0, 1.0, &mut rng);
+            let b = Tensor::<f64>::rand_normal(&[o], 0.0, 1.0, &mut rng);
             let mut want = reference_conv2d(&x, &w, opts);
             let plane = want.shape()[2] * want.shape()[3];
             for (i, v) in want.view_mut().iter_mut().enumerate() {
-                *v += b.get(&[(i / plane) % 6]);
+                *v += b.get(&[(i / plane) % o]);
             }
             let seed = Tensor::<f64>::rand_normal(want.shape(), 0.0, 1.0, &mut rng);
             let grads = [false, true].map(|create_graph| {
