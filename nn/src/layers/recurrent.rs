@@ -430,7 +430,7 @@ mod tests {
     use super::*;
     use crate::init;
     use crate::testing::check_module;
-    use ferrograd_autograd::Tensor;
+    use ferrograd_autograd::{Graph, Tensor};
 
     fn seq(shape: &[usize]) -> Tensor<f64> {
         let n: usize = shape.iter().product();
