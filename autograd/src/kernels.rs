@@ -4,7 +4,6 @@
 //! vectorises); anything else goes through ndarray's `Zip` over broadcast views.
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
-use rayon::prelude::*;
 
 use crate::float::Float;
 use crate::tensor::{alloc, checked_numel};
@@ -41,14 +40,22 @@ pub(crate) fn map1<T: Float>(a: &ArrayViewD<'_, T>, f: impl Fn(T) -> T + Sync) -
 
 /// `f` over `src` in parts of at least [`PAR_PART`] elements on `w`'s threads.
 fn par_map1_slice<T: Float>(w: &Workers, src: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
-    let mut data = Vec::new();
-    w.install(|| {
-        src.par_iter()
-            .with_min_len(PAR_PART)
-            .map(|&x| f(x))
-            .collect_into_vec(&mut data)
+    let mut data = alloc::<T>("elementwise", &[src.len()]);
+    data.resize(src.len(), T::zero());
+    let part = part_len(w, src.len());
+    let parts: Vec<_> = data.chunks_mut(part).zip(src.chunks(part)).collect();
+    w.run_parts(parts, |(out, src)| {
+        for (o, &x) in out.iter_mut().zip(src) {
+            *o = f(x);
+        }
     });
     data
+}
+
+/// The length of the parts an element-wise kernel over `len` elements splits into on `w`:
+/// one per thread, at least [`PAR_PART`].
+fn part_len(w: &Workers, len: usize) -> usize {
+    len.div_ceil(w.threads()).max(PAR_PART)
 }
 
 /// As [`map2`], on several threads for outputs of at least [`PAR_MIN_ELEMENTS`] elements
@@ -84,40 +91,39 @@ fn par_map2_on<T: Float>(
         return map2(a, b, out_shape, f);
     };
     let mut data = alloc::<T>(op, out_shape);
+    data.resize(total, T::zero());
     if a.shape() == out_shape && b.shape() == out_shape {
-        w.install(|| {
-            x.par_iter()
-                .zip(y)
-                .with_min_len(PAR_PART)
-                .map(|(&p, &q)| f(p, q))
-                .collect_into_vec(&mut data)
+        let part = part_len(w, total);
+        let parts: Vec<_> = (data.chunks_mut(part).zip(x.chunks(part)))
+            .zip(y.chunks(part))
+            .collect();
+        w.run_parts(parts, |((out, x), y)| {
+            for ((o, &p), &q) in out.iter_mut().zip(x).zip(y) {
+                *o = f(p, q);
+            }
         });
     } else {
-        data.resize(total, T::zero());
         let inner = *out_shape.last().expect("a 0-D output has one element");
         let (sx, sy) = (
             broadcast_strides(a.shape(), out_shape),
             broadcast_strides(b.shape(), out_shape),
         );
-        let rows_per_part = PAR_PART.div_ceil(inner.max(1));
-        w.install(|| {
-            data.par_chunks_mut(rows_per_part * inner)
-                .enumerate()
-                .for_each(|(part, out)| {
-                    let mut at = Odometer::at_row(part * rows_per_part, out_shape, &sx, &sy);
-                    for row in out.chunks_mut(inner) {
-                        write_row(
-                            row,
-                            x,
-                            y,
-                            at.ox,
-                            at.oy,
-                            (sx[sx.len() - 1], sy[sy.len() - 1]),
-                            &f,
-                        );
-                        at.advance(out_shape, &sx, &sy);
-                    }
-                })
+        let rows_per_part = part_len(w, total).div_ceil(inner.max(1));
+        let parts: Vec<_> = data.chunks_mut(rows_per_part * inner).enumerate().collect();
+        w.run_parts(parts, |(part, out)| {
+            let mut at = Odometer::at_row(part * rows_per_part, out_shape, &sx, &sy);
+            for row in out.chunks_mut(inner) {
+                write_row(
+                    row,
+                    x,
+                    y,
+                    at.ox,
+                    at.oy,
+                    (sx[sx.len() - 1], sy[sy.len() - 1]),
+                    &f,
+                );
+                at.advance(out_shape, &sx, &sy);
+            }
         });
     }
     ArrayD::from_shape_vec(IxDyn(out_shape), data).expect("same length")

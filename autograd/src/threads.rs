@@ -17,14 +17,26 @@
 //! - reductions (`sum`, `mean`, `max`, softmax, the gradient sums over broadcast axes) are not
 //!   split across threads, so their order of summation does not depend on the count either.
 //!
+//! # Hand-off
+//! A split runs its first part on the calling thread and the others on the pool's workers.
+//! After a split, one worker fewer than the count keeps polling for work for
+//! [`SPIN`] (about a millisecond) before it sleeps, as OpenMP runtimes do: the next split,
+//! typically the next matrix product of the same training step, then starts at once. A
+//! sleeping thread takes tens to hundreds of microseconds to wake (far longer on a virtual
+//! machine, whose idle vCPU is halted), which made every split of a product below about
+//! 256³ slower on two threads than on one. The price is up to a millisecond of one busy
+//! core after the last split.
+//!
 //! The count is read once from the environment variable [`NUM_THREADS_ENV`]
 //! (`FERROGRAD_NUM_THREADS`) on first use, else it is the machine's available parallelism;
 //! [`set_num_threads`] changes it at any time.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use rayon::{ThreadPool, ThreadPoolBuilder};
+use rayon::{ThreadPool, ThreadPoolBuilder, Yield};
 
 /// The environment variable that sets the initial thread count: a positive integer.
 ///
@@ -40,7 +52,7 @@ pub const NUM_THREADS_ENV: &str = "FERROGRAD_NUM_THREADS";
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
 /// The pool for the current count (more than one thread), built on first parallel use.
-static POOL: Mutex<Option<Arc<ThreadPool>>> = Mutex::new(None);
+static POOL: Mutex<Option<Arc<Pool>>> = Mutex::new(None);
 
 /// The number of threads ferrograd's kernels may use (at least 1).
 ///
@@ -94,7 +106,10 @@ pub fn set_num_threads(n: usize) {
     );
     THREADS.store(n, Ordering::Relaxed);
     let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
-    if pool.as_ref().is_some_and(|p| p.current_num_threads() != n) {
+    if pool
+        .as_ref()
+        .is_some_and(|p| p.pool.current_num_threads() != n)
+    {
         *pool = None;
     }
 }
@@ -119,8 +134,7 @@ pub fn for_each_part<P: Send>(parts: Vec<P>, f: impl Fn(P) + Sync + Send) {
         parts.into_iter().for_each(f);
         return;
     }
-    use rayon::iter::{IntoParallelIterator, ParallelIterator};
-    Workers::current().install(|| parts.into_par_iter().for_each(f));
+    Workers::current().run_parts(parts, f);
 }
 
 fn threads_from(value: Option<&str>) -> usize {
@@ -135,7 +149,7 @@ fn threads_from(value: Option<&str>) -> usize {
 #[derive(Clone)]
 pub(crate) struct Workers {
     threads: usize,
-    pool: Option<Arc<ThreadPool>>,
+    pool: Option<Arc<Pool>>,
 }
 
 impl Workers {
@@ -146,7 +160,10 @@ impl Workers {
             return Self::inline();
         }
         let mut slot = POOL.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(pool) = slot.as_ref().filter(|p| p.current_num_threads() == threads) {
+        if let Some(pool) = slot
+            .as_ref()
+            .filter(|p| p.pool.current_num_threads() == threads)
+        {
             return Self {
                 threads,
                 pool: Some(Arc::clone(pool)),
@@ -190,23 +207,102 @@ impl Workers {
         self.threads
     }
 
-    /// Runs `f` inside the pool, so that rayon's parallel iterators in it use these threads;
-    /// at one thread, on the caller's thread.
-    pub(crate) fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        match &self.pool {
-            Some(pool) => pool.install(f),
-            None => f(),
+    /// Runs `f` on every part: the parts in as many contiguous groups as there are threads
+    /// (their sizes differing by at most one), the first group on the calling thread and
+    /// each other on a worker, in order within a group. At one thread, or for a single
+    /// part, all in order on the caller's thread.
+    pub(crate) fn run_parts<P: Send>(&self, parts: Vec<P>, f: impl Fn(P) + Sync) {
+        let Some(pool) = self.pool.as_ref().filter(|_| parts.len() > 1) else {
+            parts.into_iter().for_each(f);
+            return;
+        };
+        let count = self.threads.min(parts.len());
+        let (size, extra) = (parts.len() / count, parts.len() % count);
+        let mut rest = parts;
+        let mut groups = Vec::with_capacity(count);
+        for g in 0..count {
+            let tail = rest.split_off(size + usize::from(g < extra));
+            groups.push(std::mem::replace(&mut rest, tail));
         }
+        let f = &f;
+        let mut groups = groups.into_iter();
+        let first = groups.next().expect("at least two groups");
+        pool.pool.in_place_scope(|scope| {
+            for group in groups {
+                scope.spawn(move |_| group.into_iter().for_each(f));
+            }
+            first.into_iter().for_each(f);
+        });
+        Pool::keep_warm(pool);
     }
 }
 
-fn build(threads: usize) -> Option<Arc<ThreadPool>> {
+/// How long a worker keeps polling for work after a split before it sleeps (see the
+/// [module documentation](crate::threads)).
+pub const SPIN: Duration = Duration::from_millis(1);
+
+/// The worker threads, and how many of them are polling for work.
+struct Pool {
+    pool: ThreadPool,
+    spinning: AtomicUsize,
+}
+
+thread_local! {
+    /// Whether this thread is polling for work (a second poll picked up as work by the
+    /// first would only nest).
+    static POLLING: Cell<bool> = const { Cell::new(false) };
+}
+
+impl Pool {
+    /// Sets all but one of the workers polling for work, unless they are already: the
+    /// caller's thread is the remaining one.
+    fn keep_warm(this: &Arc<Self>) {
+        let want = this.pool.current_num_threads().saturating_sub(1);
+        let mut now = this.spinning.load(Ordering::Acquire);
+        while now < want {
+            match this
+                .spinning
+                .compare_exchange(now, now + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    let pool = Arc::clone(this);
+                    this.pool.spawn(move || pool.poll());
+                    now += 1;
+                }
+                Err(seen) => now = seen,
+            }
+        }
+    }
+
+    /// Runs the pool's pending work as it arrives until none has come for [`SPIN`].
+    fn poll(&self) {
+        if !POLLING.replace(true) {
+            let mut last = Instant::now();
+            loop {
+                match rayon::yield_now() {
+                    Some(Yield::Executed) => last = Instant::now(),
+                    _ if last.elapsed() >= SPIN => break,
+                    _ => std::hint::spin_loop(),
+                }
+            }
+            POLLING.set(false);
+        }
+        self.spinning.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn build(threads: usize) -> Option<Arc<Pool>> {
     ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("ferrograd-{i}"))
         .build()
         .ok()
-        .map(Arc::new)
+        .map(|pool| {
+            Arc::new(Pool {
+                pool,
+                spinning: AtomicUsize::new(0),
+            })
+        })
 }
 
 #[cfg(test)]
@@ -225,12 +321,68 @@ mod tests {
     }
 
     #[test]
+    fn run_parts_runs_each_part_once_the_first_group_on_the_caller() {
+        let caller = std::thread::current().id();
+        for threads in [1, 2, 3] {
+            let w = Workers::with_threads(threads);
+            for count in [0, 1, 2, 5, 7] {
+                let seen = Mutex::new(Vec::new());
+                w.run_parts((0..count).collect(), |i: usize| {
+                    let on_caller = std::thread::current().id() == caller;
+                    seen.lock().unwrap().push((i, on_caller));
+                });
+                let mut seen = seen.into_inner().unwrap();
+                seen.sort_unstable();
+                assert_eq!(
+                    seen.iter().map(|s| s.0).collect::<Vec<_>>(),
+                    (0..count).collect::<Vec<_>>()
+                );
+                // Part 0 belongs to the first group, which the caller runs.
+                assert!(
+                    seen.first().is_none_or(|s| s.1),
+                    "{threads} threads, {count} parts"
+                );
+                if threads > 1 && count > 1 {
+                    // The last part is in another group, run on a worker.
+                    assert!(!seen.last().unwrap().1, "{threads} threads, {count} parts");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_panic_in_a_workers_part_reaches_the_caller() {
+        let w = Workers::with_threads(2);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            w.run_parts(vec![0, 1], |i| assert!(i == 0, "part {i} failed"));
+        }));
+        assert!(caught.is_err());
+        // The pool still works afterwards.
+        let sum = AtomicUsize::new(0);
+        w.run_parts(vec![1, 2, 3], |i| {
+            sum.fetch_add(i, Ordering::Relaxed);
+        });
+        assert_eq!(sum.into_inner(), 6);
+    }
+
+    #[test]
     fn a_private_pool_runs_on_its_own_threads() {
         let w = Workers::with_threads(3);
         assert_eq!(w.threads(), 3);
-        assert_eq!(w.install(rayon::current_num_threads), 3);
-        let name = w.install(|| std::thread::current().name().map(String::from));
-        assert!(name.is_some_and(|n| n.starts_with("ferrograd-")));
-        assert_eq!(Workers::inline().install(|| 7), 7);
+        let names = Mutex::new(Vec::new());
+        w.run_parts(vec![0, 1, 2], |_| {
+            names
+                .lock()
+                .unwrap()
+                .push(std::thread::current().name().map(String::from));
+        });
+        let names = names.into_inner().unwrap();
+        assert_eq!(names.len(), 3);
+        // The caller runs the first part; the others run on the pool's named workers.
+        let workers = names
+            .iter()
+            .flatten()
+            .filter(|n| n.starts_with("ferrograd-"));
+        assert_eq!(workers.count(), 2);
     }
 }

@@ -11,7 +11,7 @@
 //! buffer).
 //!
 //! # Threads
-//! A layer of at least [`PAR_MIN_MACS`] multiply-adds is cut into parts: runs of whole
+//! A layer of at least twice [`PART_MIN_MACS`] multiply-adds is cut into parts: runs of whole
 //! chunks, as even as can be, at most [`MAX_PARTS`] and none under [`PART_MIN_MACS`], a
 //! partition fixed by the shapes alone (a batch that fits one chunk stays one part). With
 //! several threads the parts run in parallel, each on a set of scratch buffers of its own
@@ -29,11 +29,9 @@ use std::sync::{Mutex, PoisonError};
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
-use rayon::prelude::*;
 
 use crate::float::Float;
 use crate::ops::im2col::{Geometry, col2im_add, im2col_into};
-use crate::ops::matmul::PAR_MIN_MACS;
 use crate::tensor::alloc;
 use crate::threads::{Workers, num_threads};
 
@@ -41,9 +39,10 @@ use crate::threads::{Workers, num_threads};
 /// late layer's 7×7 maps would otherwise run skinny products of 49 columns.
 pub(crate) const MIN_COLS: usize = 512;
 
-/// The fewest multiply-adds in a part of the batch: half of [`PAR_MIN_MACS`], so a layer
-/// at the threshold splits in two.
-const PART_MIN_MACS: usize = PAR_MIN_MACS / 2;
+/// The fewest multiply-adds in a part of the batch (so a layer of at least twice this
+/// splits). Larger than a matrix product's threshold (`PAR_MIN_MACS` in `matmul.rs`): each
+/// part costs a partial weight gradient, summed at the end, and its own column buffers.
+const PART_MIN_MACS: usize = 1 << 20;
 
 /// The most parts a batch is cut into: each costs a partial weight gradient (and, while it
 /// runs, a set of column buffers). 16 keeps up to 16 threads busy and lets the parts of a
@@ -126,7 +125,7 @@ impl ConvPlan {
     }
 
     /// The parts of the batch, as ranges of images: runs of whole chunks, as even as can
-    /// be, one part for a layer under [`PAR_MIN_MACS`]. Fixed by the shapes alone, never by
+    /// be, one part for a layer under twice [`PART_MIN_MACS`]. Fixed by the shapes alone, never by
     /// the thread count, so the weight and bias gradients sum in the same order at any.
     fn parts(&self) -> Vec<Range<usize>> {
         let (n, step) = (self.geo.image[0], self.chunk());
@@ -294,11 +293,6 @@ fn split_lengths<T>(mut data: &mut [T], lengths: impl IntoIterator<Item = usize>
         .collect()
 }
 
-/// `out` extended by `len` zeros, written on `workers`' threads.
-fn zeros_on<T: Float>(workers: &Workers, out: &mut Vec<T>, len: usize) {
-    workers.install(|| out.par_extend(rayon::iter::repeat_n(T::zero(), len)));
-}
-
 /// `y = x ⋆ w (+ bias)` for standard-layout `x [N, C, H, W]` and `w [O, C/G, kH, kW]`:
 /// the output `[N, O, oH, oW]`, flat.
 pub(crate) fn conv2d_forward<T: Float>(
@@ -330,13 +324,11 @@ fn conv2d_forward_on<T: Float>(
         return out;
     }
     let per_image = plan.out_channels * plan.positions();
-    zeros_on(workers, &mut out, plan.geo.image[0] * per_image);
+    out.resize(plan.geo.image[0] * per_image, T::zero());
     let slices = split_lengths(&mut out, parts.iter().map(|r| r.len() * per_image));
-    workers.install(|| {
-        parts
-            .into_par_iter()
-            .zip(slices)
-            .for_each(|(images, mut slice)| pool.with(|s| forward.images(images, &mut slice, s)));
+    let jobs: Vec<_> = parts.into_iter().zip(slices).collect();
+    workers.run_parts(jobs, |(images, mut slice)| {
+        pool.with(|s| forward.images(images, &mut slice, s));
     });
     out
 }
@@ -462,7 +454,7 @@ fn conv2d_backward_on<T: Float>(
         let len = plan.image_len();
         let dxs = match &mut dx {
             Some(dx) => {
-                zeros_on(workers, dx, plan.geo.image[0] * len);
+                dx.resize(plan.geo.image[0] * len, T::zero());
                 each(Some(dx), parts.iter().map(|r| r.len() * len))
             }
             None => each(None, parts.iter().map(|_| 0)),
@@ -470,11 +462,8 @@ fn conv2d_backward_on<T: Float>(
         let jobs: Vec<_> = (parts.into_iter().zip(dxs))
             .zip(dw.each(count).into_iter().zip(db.each(count)))
             .collect();
-        workers.install(|| {
-            jobs.into_par_iter()
-                .for_each(|((images, mut dx), (dw, db))| {
-                    pool.with(|s| backward.images(images, dx.as_mut(), dw, db, s));
-                });
+        workers.run_parts(jobs, |((images, mut dx), (dw, db))| {
+            pool.with(|s| backward.images(images, dx.as_mut(), dw, db, s));
         });
         dw.add_others();
         db.add_others();
@@ -746,7 +735,7 @@ mod tests {
         // 4.1M: 3 parts of whole chunks of two images (the last chunk one image).
         let parts = plan([11, 8, 20, 20], 16, 0, 1, 1).parts();
         assert_eq!(parts, vec![0..4, 4..8, 8..11]);
-        // Under PAR_MIN_MACS, and an empty batch: one part.
+        // Under twice PART_MIN_MACS, and an empty batch: one part.
         assert_eq!(plan([4, 4, 18, 17], 6, 1, 1, 1).parts(), vec![0..4]);
         assert_eq!(plan([0, 8, 20, 20], 16, 0, 1, 1).parts(), vec![0..0]);
     }

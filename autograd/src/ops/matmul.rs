@@ -2,7 +2,6 @@
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, Axis, Ix2};
-use rayon::prelude::*;
 
 use crate::float::Float;
 use crate::grads;
@@ -12,11 +11,11 @@ use crate::tensor::{Tensor, checked_numel, full_array};
 use crate::threads::{Workers, num_threads};
 
 /// The fewest multiply-adds (`m·n·k`, summed over a batch) a matrix product splits across
-/// threads: below it the hand-off to the pool and the repeated packing of the shared operand
-/// cost more than a second core saves. Measured on a 2-core Zen 3 with f32
-/// (`examples/thread_thresholds.rs`, second core idle): 96³ breaks even, 128³ (2.1M)
-/// takes ×0.73–0.79 of the single-threaded time, 256³ ×0.53–0.58.
-pub(crate) const PAR_MIN_MACS: usize = 1 << 21;
+/// threads: below it the hand-off and the repeated packing of the shared operand cost more
+/// than a second core saves. Measured on a 2-core AMD EPYC VM with f32, the workers kept
+/// polling between splits (`examples/thread_thresholds.rs`): 48³ (0.11M) breaks even, 64³
+/// (0.26M) takes ×0.65 of the single-threaded time, 128³ ×0.55, 256³ ×0.52.
+pub(crate) const PAR_MIN_MACS: usize = 1 << 18;
 
 /// A split product's parts have a multiple of this many rows (or columns), so that the GEMM
 /// kernels' register tiles (at most 16 wide) line up as in the undivided product.
@@ -61,10 +60,8 @@ fn gemm_on<T: Float>(
             .map(|(c, b)| (c, a.view(), b))
             .collect()
     };
-    w.install(|| {
-        parts.into_par_iter().for_each(|(mut c, a, b)| {
-            general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
-        });
+    w.run_parts(parts, |(mut c, a, b)| {
+        general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
     });
 }
 
@@ -281,11 +278,7 @@ fn batch_products<T: Float>(
     match workers {
         Some(w) => {
             let elements: Vec<_> = o.outer_iter_mut().enumerate().collect();
-            w.install(|| {
-                elements
-                    .into_par_iter()
-                    .for_each(|(flat, o)| product(flat, o, false));
-            });
+            w.run_parts(elements, |(flat, o)| product(flat, o, false));
         }
         None => {
             for (flat, o) in o.outer_iter_mut().enumerate() {
