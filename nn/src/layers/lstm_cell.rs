@@ -3,6 +3,7 @@
 //! each way per step.
 
 use ferrograd_autograd::ndarray::{Array2, Array3, ArrayView2, ArrayView3, CowArray, Ix2};
+use ferrograd_autograd::threads::for_each_part;
 use ferrograd_autograd::{Float, Tensor, Var, grads};
 
 /// One LSTM step from the two halves of the gate pre-activations, `xw = x·W_ihᵀ + b`
@@ -89,9 +90,26 @@ fn row<'a, T: Float>(m: &'a ArrayView2<'_, T>, r: usize) -> &'a [T] {
     m.row(r).to_slice().expect("contiguous rows")
 }
 
+/// The fewest units (`N·H`, each five transcendentals forward) a cell step splits across
+/// threads by rows: W4's 64×128 step takes about 60 µs forward on one core.
+const PAR_MIN_UNITS: usize = 1 << 12;
+
+/// The rows per part of a cell step over `n` rows of `h` units: all of them below
+/// [`PAR_MIN_UNITS`], else an even share per thread. Each row is computed alone, so the
+/// result does not depend on the split.
+fn rows_per_part(n: usize, h: usize) -> usize {
+    let parts = if n * h >= PAR_MIN_UNITS {
+        ferrograd_autograd::num_threads().clamp(1, n.max(1))
+    } else {
+        1
+    };
+    n.div_ceil(parts).max(1)
+}
+
 /// `[h', c']` as `[2, N, H]`, and with `keep` the activations `[i, f, g, o, tanh(c')]` of
 /// each row as `[N, 5H]`. Each row runs as passes over contiguous slices, so the f32
-/// logistic and `tanh` kernels ([`Float::sigmoid_in_place`]) vectorise.
+/// logistic and `tanh` kernels ([`Float::sigmoid_in_place`]) vectorise; large steps run
+/// their rows in parts on ferrograd's threads.
 fn forward<T: Float>(
     xw: &ArrayView2<'_, T>,
     hw: &ArrayView2<'_, T>,
@@ -107,39 +125,56 @@ fn forward<T: Float>(
     let (xw, hw, c) = (xw.view(), hw.view(), c.view());
     let mut out = Array3::zeros((2, n, h));
     let mut saved = Array2::zeros((n, if keep { 5 * h } else { 0 }));
-    let mut scratch = vec![T::zero(); if keep { 0 } else { 5 * h }];
     let (hc, sv) = (
         out.as_slice_mut().expect("new"),
         saved.as_slice_mut().expect("new"),
     );
     let (h_out, c_out) = hc.split_at_mut(n * h);
-    for r in 0..n {
-        let (x, y, c0) = (row(&xw, r), row(&hw, r), row(&c, r));
-        let a = if keep {
-            &mut sv[r * 5 * h..][..5 * h]
+    let rows = rows_per_part(n, h);
+    let saved_parts: Vec<Option<&mut [T]>> = if keep {
+        sv.chunks_mut(rows * 5 * h).map(Some).collect()
+    } else {
+        (0..n.div_ceil(rows)).map(|_| None).collect()
+    };
+    let parts: Vec<_> = (h_out.chunks_mut(rows * h).zip(c_out.chunks_mut(rows * h)))
+        .zip(saved_parts)
+        .enumerate()
+        .map(|(p, rest)| (p * rows, rest))
+        .collect();
+    for_each_part(parts, |(first, ((h_out, c_out), saved))| {
+        let mut scratch = if saved.is_some() {
+            Vec::new()
         } else {
-            &mut scratch[..]
+            vec![T::zero(); 5 * h]
         };
-        for ((a, &x), &y) in a.iter_mut().zip(x).zip(y) {
-            *a = x + y;
+        let mut saved = saved;
+        for (k, (h_row, c_row)) in h_out.chunks_mut(h).zip(c_out.chunks_mut(h)).enumerate() {
+            let r = first + k;
+            let (x, y, c0) = (row(&xw, r), row(&hw, r), row(&c, r));
+            let a = match saved.as_deref_mut() {
+                Some(sv) => &mut sv[k * 5 * h..][..5 * h],
+                None => &mut scratch[..],
+            };
+            for ((a, &x), &y) in a.iter_mut().zip(x).zip(y) {
+                *a = x + y;
+            }
+            let (ifg, rest) = a.split_at_mut(2 * h);
+            let (g, rest) = rest.split_at_mut(h);
+            let (o, tc) = rest.split_at_mut(h);
+            T::sigmoid_in_place(ifg);
+            T::tanh_in_place(g);
+            T::sigmoid_in_place(o);
+            let (i, f) = ifg.split_at(h);
+            for j in 0..h {
+                c_row[j] = f[j] * c0[j] + i[j] * g[j];
+            }
+            tc.copy_from_slice(c_row);
+            T::tanh_in_place(tc);
+            for ((h_new, &o), &t) in h_row.iter_mut().zip(&*o).zip(&*tc) {
+                *h_new = o * t;
+            }
         }
-        let (ifg, rest) = a.split_at_mut(2 * h);
-        let (g, rest) = rest.split_at_mut(h);
-        let (o, tc) = rest.split_at_mut(h);
-        T::sigmoid_in_place(ifg);
-        T::tanh_in_place(g);
-        T::sigmoid_in_place(o);
-        let (i, f) = ifg.split_at(h);
-        let c_row = &mut c_out[r * h..][..h];
-        for j in 0..h {
-            c_row[j] = f[j] * c0[j] + i[j] * g[j];
-        }
-        tc.copy_from_slice(c_row);
-        T::tanh_in_place(tc);
-        for ((h_new, &o), &t) in h_out[r * h..][..h].iter_mut().zip(&*o).zip(&*tc) {
-            *h_new = o * t;
-        }
-    }
+    });
     (out, keep.then_some(saved))
 }
 
@@ -161,20 +196,27 @@ fn fused_backward<T: Float>(
         dpre.as_slice_mut().expect("new"),
         dc_prev.as_slice_mut().expect("new"),
     );
-    for r in 0..n {
-        let (s, c0) = (row(saved, r), row(&c, r));
-        let (dh, dc) = (&dh_all[r * h..][..h], &dc_all[r * h..][..h]);
-        let d = &mut dp[r * 4 * h..][..4 * h];
-        for j in 0..h {
-            let [i, f, g, o, tc] = std::array::from_fn(|k| s[k * h + j]);
-            let dct = dc[j] + dh[j] * o * (one - tc * tc);
-            d[j] = dct * g * i * (one - i);
-            d[h + j] = dct * c0[j] * f * (one - f);
-            d[2 * h + j] = dct * i * (one - g * g);
-            d[3 * h + j] = dh[j] * tc * o * (one - o);
-            dcp[r * h + j] = dct * f;
+    let rows = rows_per_part(n, h);
+    let parts: Vec<_> = (dp.chunks_mut(rows * 4 * h).zip(dcp.chunks_mut(rows * h)))
+        .enumerate()
+        .map(|(p, rest)| (p * rows, rest))
+        .collect();
+    for_each_part(parts, |(first, (dp, dcp))| {
+        for (k, (d, dcp)) in dp.chunks_mut(4 * h).zip(dcp.chunks_mut(h)).enumerate() {
+            let r = first + k;
+            let (s, c0) = (row(saved, r), row(&c, r));
+            let (dh, dc) = (&dh_all[r * h..][..h], &dc_all[r * h..][..h]);
+            for j in 0..h {
+                let [i, f, g, o, tc] = std::array::from_fn(|k| s[k * h + j]);
+                let dct = dc[j] + dh[j] * o * (one - tc * tc);
+                d[j] = dct * g * i * (one - i);
+                d[h + j] = dct * c0[j] * f * (one - f);
+                d[2 * h + j] = dct * i * (one - g * g);
+                d[3 * h + j] = dh[j] * tc * o * (one - o);
+                dcp[j] = dct * f;
+            }
         }
-    }
+    });
     (dpre, dc_prev)
 }
 
@@ -236,6 +278,30 @@ mod tests {
         let (g, o) = (gates[2].tanh(), gates[3].sigmoid());
         let c = f * c + i * g;
         pre.graph().stack(&[o * c.tanh(), c], 0)
+    }
+
+    #[test]
+    fn a_step_split_across_threads_matches_one_thread_exactly() {
+        // 40 rows of 128 units: above PAR_MIN_UNITS, so two threads split the rows.
+        let mut rng = StdRng::seed_from_u64(3);
+        let inputs = [&[40, 512][..], &[40, 512], &[40, 128], &[2, 40, 128]]
+            .map(|shape| Tensor::<f32>::rand_uniform(shape, -2.0, 2.0, &mut rng));
+        let run = |threads: usize| {
+            ferrograd_autograd::set_num_threads(threads);
+            let g = Graph::<f32>::new();
+            let [xw, hw, c, w] = inputs.clone().map(|t| g.var(t));
+            let out = lstm_cell(xw, hw, c);
+            let grads = g.grad(&[(out * w).sum()], &[xw, c], false);
+            let bits = |t: Tensor<f32>| t.to_vec().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            [
+                out.value(),
+                grads[0].unwrap().value(),
+                grads[1].unwrap().value(),
+            ]
+            .map(bits)
+        };
+        let (two, one) = (run(2), run(1));
+        assert!(two == one);
     }
 
     #[test]
