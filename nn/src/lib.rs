@@ -54,10 +54,14 @@ pub mod init;
 mod layers;
 pub mod loss;
 mod module;
+mod module_ext;
 mod rng;
+mod sequential;
 pub mod serialize;
 pub mod testing;
 
 pub use layers::*;
-pub use module::{Mode, Module, ModuleExt, Sequential, Slot, Summary, SummaryRow, visit_child};
+pub use module::{Mode, Module, Slot, visit_child};
+pub use module_ext::{ModuleExt, Summary, SummaryRow};
 pub use rng::{LayerRng, RngState};
+pub use sequential::Sequential;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use ferrograd_autograd::{Float, Tensor};
 use safetensors::tensor::{Dtype, Metadata, View};
 
-use crate::module::{Module, ModuleExt};
+use crate::module::{self, Module};
 
 /// An error from saving or loading weights; every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -162,7 +162,9 @@ fn from_bytes<T: Float>(data: &[u8], shape: &[usize]) -> Tensor<T> {
 /// [`Error::Io`] if the file cannot be written; [`Error::NotAFile`] if `path` is a
 /// directory, device, fifo or socket.
 pub fn save<T: Float, M: Module<T> + ?Sized>(module: &M, path: impl AsRef<Path>) -> Result<()> {
-    let state = module.state().into_iter().map(|(n, p)| (n, p.value()));
+    let state = module::state(module)
+        .into_iter()
+        .map(|(n, p)| (n, p.value()));
     save_tensors(path, state, BTreeMap::new())
 }
 
@@ -518,7 +520,7 @@ impl TensorFile {
         prefix: &str,
         strict: bool,
     ) -> Result<LoadReport> {
-        let state = module.state();
+        let state = module::state(module);
         let names: BTreeSet<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
         let mut report = LoadReport {
             unexpected: self
@@ -586,7 +588,7 @@ pub fn load<T: Float, M: Module<T> + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Linear, Sequential, init};
+    use crate::{Linear, ModuleExt, Sequential, init};
     use ferrograd_autograd::Graph;
 
     fn model(seed: u64) -> Sequential<f32> {

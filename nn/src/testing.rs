@@ -5,7 +5,7 @@ use ferrograd_autograd::{BackwardOptions, GradcheckOptions, Graph, Tensor, gradc
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::module::{Module, ModuleExt};
+use crate::{Module, ModuleExt};
 
 /// Checks `module`'s gradients at `input`: the input's with
 /// [`gradcheck`](ferrograd_autograd::gradcheck()), and each parameter's by perturbing its

@@ -1,0 +1,364 @@
+//! [`ModuleExt`]: everything built on a module's visitor (parameters, names, train/eval
+//! mode, freezing, saving and loading, the summary table).
+
+use std::fmt;
+
+use ferrograd_autograd::{Float, Graph, Param, Tensor};
+
+use crate::module::{Module, Slot};
+use crate::rng::RngState;
+/// What every [`Module`] can do through its visitor.
+pub trait ModuleExt<T: Float>: Module<T> {
+    /// The trainable parameters, in visiting order.
+    fn parameters(&self) -> Vec<Param<T>> {
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect()
+    }
+
+    /// The trainable parameters with their dotted names.
+    fn named_parameters(&self) -> Vec<(String, Param<T>)> {
+        let mut out = Vec::new();
+        self.visit(&mut |name, slot| {
+            if let Slot::Param(p) = slot {
+                out.push((name.to_string(), p.clone()));
+            }
+        });
+        out
+    }
+
+    /// Parameters and buffers with their names: everything a checkpoint holds.
+    fn state(&self) -> Vec<(String, Param<T>)> {
+        crate::module::state(self)
+    }
+
+    /// The state of every random stream ([`Slot::Rng`]) with its dotted name
+    /// (`1.rng`), in visiting order: what a training checkpoint saves beside the weights.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd_nn::{Dropout, Linear, Module, ModuleExt, Sequential, init};
+    /// let model = Sequential::<f32>::new()
+    ///     .add(Linear::new(4, 4, &mut init::rng(0)))
+    ///     .add(Dropout::new(0.5, 1));
+    /// let saved = model.rng_states();
+    /// assert_eq!(saved[0].0, "1.rng");
+    /// let g = Graph::new();
+    /// let x = g.constant(Tensor::ones(&[2, 4]));
+    /// let first = model.forward(x).value();
+    /// model.set_rng_states(&saved).unwrap();
+    /// assert_eq!(model.forward(x).value(), first); // the same dropout mask again
+    /// ```
+    fn rng_states(&self) -> Vec<(String, RngState)> {
+        let mut out = Vec::new();
+        self.visit(&mut |name, slot| {
+            if let Slot::Rng(r) = slot {
+                out.push((name.to_string(), r.state()));
+            }
+        });
+        out
+    }
+
+    /// Restores the random streams from [`ModuleExt::rng_states`].
+    ///
+    /// # Errors
+    /// Naming the stream, if `states` lacks one of this module's streams or names one it
+    /// does not have; nothing is changed then.
+    fn set_rng_states(&self, states: &[(String, RngState)]) -> Result<(), String> {
+        let mine: Vec<String> = self.rng_states().into_iter().map(|(n, _)| n).collect();
+        if let Some((extra, _)) = states.iter().find(|(n, _)| !mine.contains(n)) {
+            return Err(format!("the module has no random stream `{extra}`"));
+        }
+        if let Some(missing) = mine.iter().find(|n| states.iter().all(|(s, _)| s != *n)) {
+            return Err(format!("no state for the random stream `{missing}`"));
+        }
+        self.visit(&mut |name, slot| {
+            if let Slot::Rng(r) = slot {
+                let (_, state) = states.iter().find(|(n, _)| n == name).expect("checked");
+                r.set_state(*state);
+            }
+        });
+        Ok(())
+    }
+
+    /// The number of trainable scalars.
+    fn num_params(&self) -> usize {
+        self.parameters().iter().map(Param::numel).sum()
+    }
+
+    /// Switches every layer to training mode (dropout active, batch statistics).
+    fn train(&self) {
+        self.visit(&mut |_, slot| {
+            if let Slot::Mode(m) = slot {
+                m.set_training(true);
+            }
+        });
+    }
+
+    /// Switches every layer to evaluation mode (dropout off, running statistics).
+    fn eval(&self) {
+        self.visit(&mut |_, slot| {
+            if let Slot::Mode(m) = slot {
+                m.set_training(false);
+            }
+        });
+    }
+
+    /// Stops gradients to every parameter (for fine-tuning: freeze a backbone, train a
+    /// head). Frozen parameters enter graphs as constants.
+    fn freeze(&self) {
+        self.parameters()
+            .iter()
+            .for_each(|p| p.set_requires_grad(false));
+    }
+
+    /// Undoes [`ModuleExt::freeze`].
+    fn unfreeze(&self) {
+        self.parameters()
+            .iter()
+            .for_each(|p| p.set_requires_grad(true));
+    }
+
+    /// Saves every parameter and buffer to `path` as safetensors (see [`crate::serialize`]),
+    /// atomically.
+    ///
+    /// # Errors
+    /// [`serialize::Error::Io`](crate::serialize::Error::Io) if the file cannot be written.
+    fn save(&self, path: impl AsRef<std::path::Path>) -> crate::serialize::Result<()> {
+        crate::serialize::save(self, path)
+    }
+
+    /// Loads every parameter and buffer from the safetensors file at `path`, strictly: the
+    /// file must hold exactly this module's names, shapes and element type. On an error the
+    /// module is unchanged.
+    ///
+    /// # Errors
+    /// A [`serialize::Error`](crate::serialize::Error) naming the file and the parameter or
+    /// byte offset.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd_nn::{Linear, Module, ModuleExt, init};
+    /// let path = std::env::temp_dir().join("ferrograd-doc-linear.safetensors");
+    /// let a = Linear::<f32>::new(3, 2, &mut init::rng(0));
+    /// a.save(&path)?;
+    /// let b = Linear::<f32>::new(3, 2, &mut init::rng(1));
+    /// b.load(&path)?;
+    /// assert_eq!(a.weight().value(), b.weight().value());
+    /// # Ok::<(), ferrograd_nn::serialize::Error>(())
+    /// ```
+    fn load(&self, path: impl AsRef<std::path::Path>) -> crate::serialize::Result<()> {
+        crate::serialize::load(self, path, true).map(|_| ())
+    }
+
+    /// Loads the tensors of the file that match this module's names, leaving the others
+    /// (PyTorch's `strict=False`); the report lists what was missing and what was extra.
+    ///
+    /// # Errors
+    /// As [`ModuleExt::load`], except for missing and unexpected names.
+    fn load_non_strict(
+        &self,
+        path: impl AsRef<std::path::Path>,
+    ) -> crate::serialize::Result<crate::serialize::LoadReport> {
+        crate::serialize::load(self, path, false)
+    }
+
+    /// Clears every parameter's gradient.
+    fn zero_grad(&self) {
+        self.parameters().iter().for_each(Param::zero_grad);
+    }
+
+    /// A Keras-style summary: output shape for an input of `input_shape` and parameter
+    /// counts, in one row for the whole module ([`Sequential::summary`](crate::Sequential::summary) gives a row per
+    /// layer). Runs one forward pass without recording gradients.
+    fn summary(&self, input_shape: &[usize]) -> Summary {
+        let g = Graph::new();
+        let _no_grad = g.no_grad();
+        let y = self.forward(g.constant(Tensor::zeros(input_shape)));
+        let rows = vec![SummaryRow {
+            layer: self.name(),
+            output: y.shape(),
+            params: self.num_params(),
+        }];
+        Summary::new(rows, &self.parameters())
+    }
+}
+
+impl<T: Float, M: Module<T> + ?Sized> ModuleExt<T> for M {}
+
+/// One row of a [`Summary`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SummaryRow {
+    /// The layer's name.
+    pub layer: String,
+    /// Its output shape.
+    pub output: Vec<usize>,
+    /// Its parameter count.
+    pub params: usize,
+}
+
+/// The result of [`ModuleExt::summary`]; `Display` prints the Keras-style table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// One row per layer.
+    pub rows: Vec<SummaryRow>,
+    /// All parameters.
+    pub total: usize,
+    /// Parameters that are not frozen.
+    pub trainable: usize,
+}
+
+impl Summary {
+    pub(crate) fn new<T: Float>(rows: Vec<SummaryRow>, params: &[Param<T>]) -> Self {
+        Summary {
+            rows,
+            total: params.iter().map(Param::numel).sum(),
+            trainable: params
+                .iter()
+                .filter(|p| p.requires_grad())
+                .map(Param::numel)
+                .sum(),
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rule = "-".repeat(64);
+        writeln!(f, "{:<28}{:<24}{:>12}", "Layer", "Output shape", "Params")?;
+        writeln!(f, "{rule}")?;
+        for row in &self.rows {
+            let shape = format!("{:?}", row.output);
+            writeln!(f, "{:<28}{:<24}{:>12}", row.layer, shape, row.params)?;
+        }
+        writeln!(f, "{rule}")?;
+        writeln!(f, "Total params: {}", self.total)?;
+        writeln!(f, "Trainable params: {}", self.trainable)?;
+        writeln!(f, "Non-trainable params: {}", self.total - self.trainable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Dropout, Linear, ReLU, Sequential, init, visit_child};
+    use ferrograd_autograd::Var;
+
+    struct Encoder {
+        fc: Linear,
+        drop: Dropout,
+    }
+
+    impl Module for Encoder {
+        fn forward<'g>(&self, x: Var<'g>) -> Var<'g> {
+            self.drop.forward(self.fc.forward(x))
+        }
+        fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, f32>)) {
+            visit_child("fc", &self.fc, f);
+            visit_child("drop", &self.drop, f);
+        }
+    }
+
+    struct Model {
+        encoder: Encoder,
+        head: Sequential,
+    }
+
+    impl Module for Model {
+        fn forward<'g>(&self, x: Var<'g>) -> Var<'g> {
+            self.head.forward(self.encoder.forward(x))
+        }
+        fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, f32>)) {
+            visit_child("encoder", &self.encoder, f);
+            visit_child("head", &self.head, f);
+        }
+    }
+
+    fn model() -> Model {
+        let mut rng = init::rng(0);
+        Model {
+            encoder: Encoder {
+                fc: Linear::new(4, 8, &mut rng),
+                drop: Dropout::new(0.5, 1),
+            },
+            head: Sequential::new().add(ReLU).add(Linear::new(8, 3, &mut rng)),
+        }
+    }
+
+    #[test]
+    fn nested_names_are_dotted_paths() {
+        let names: Vec<String> = model()
+            .named_parameters()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "encoder.fc.weight",
+                "encoder.fc.bias",
+                "head.1.weight",
+                "head.1.bias"
+            ]
+        );
+    }
+
+    #[test]
+    fn eval_and_train_reach_nested_layers() {
+        let m = model();
+        let g = Graph::new();
+        let x = g.constant(Tensor::ones(&[16, 4]));
+        m.eval();
+        let a = m.forward(x).value();
+        let b = m.forward(x).value();
+        assert_eq!(a, b, "dropout is off in eval mode");
+        m.train();
+        assert_ne!(m.forward(x).value(), m.forward(x).value());
+    }
+
+    #[test]
+    fn frozen_parameters_get_no_gradient() {
+        let m = model();
+        m.encoder.freeze();
+        let g = Graph::new();
+        m.forward(g.constant(Tensor::ones(&[2, 4])))
+            .sum()
+            .backward();
+        assert!(m.encoder.fc.weight().grad().is_none());
+        assert!(m.head.parameters()[0].grad().is_some());
+        let s = m.summary(&[2, 4]);
+        assert_eq!((s.total, s.trainable), (4 * 8 + 8 + 8 * 3 + 3, 8 * 3 + 3));
+        m.encoder.unfreeze();
+        assert_eq!(m.summary(&[2, 4]).trainable, s.total);
+    }
+
+    #[test]
+    fn sequential_summary_has_a_row_per_layer() {
+        let m = model();
+        let s = m.head.summary(&[5, 8]);
+        assert_eq!(
+            s.rows,
+            vec![
+                SummaryRow {
+                    layer: "ReLU".into(),
+                    output: vec![5, 8],
+                    params: 0
+                },
+                SummaryRow {
+                    layer: "Linear".into(),
+                    output: vec![5, 3],
+                    params: 27
+                },
+            ]
+        );
+        let text = s.to_string();
+        assert!(
+            text.contains("Linear                      [5, 3]                            27"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("Total params: 27\nTrainable params: 27\nNon-trainable params: 0\n")
+        );
+    }
+}
