@@ -1,7 +1,8 @@
 //! The error type of `ferrograd-autograd`.
 
 /// An error from an operation whose validity depends on data (a data-dependent reshape, a
-/// tensor built from a `Vec`), or a failed gradient check.
+/// tensor built from a `Vec`). A failed gradient check has its own error,
+/// [`GradcheckError`](crate::gradcheck::GradcheckError).
 ///
 /// Broken caller contracts (adding tensors of incompatible shapes, say) panic at the call
 /// instead; the `try_` form of an op returns this error from the same check.
@@ -43,9 +44,6 @@ pub enum Error {
         /// The size of one element in bytes.
         element_bytes: usize,
     },
-    /// A gradient check found an analytic gradient that disagrees with finite differences.
-    #[error(transparent)]
-    Gradcheck(#[from] crate::gradcheck::GradcheckError),
 }
 
 impl Error {

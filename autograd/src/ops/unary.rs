@@ -75,6 +75,23 @@ impl<'g, T: Float> Var<'g, T> {
         self.unary("ln", T::ln, |ctx, g| grads![Some(g / ctx.input(0))])
     }
 
+    /// The natural logarithm under PyTorch's name (`torch.log`): the same op as
+    /// [`Var::ln`], recorded as `ln`.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::scalar(std::f64::consts::E));
+    /// let y = x.log();
+    /// y.backward();
+    /// assert_eq!(y.item(), 1.0);
+    /// assert_eq!(x.grad().unwrap().item(), 1.0 / std::f64::consts::E);
+    /// ```
+    #[track_caller]
+    pub fn log(self) -> Var<'g, T> {
+        self.ln()
+    }
+
     /// `√x`. Backward: `grad / (2·out)` (saves the output).
     ///
     /// ```
