@@ -7,9 +7,10 @@
 //!
 //! [`gradcheck`]: crate::gradcheck()
 
+use crate::alloc::alloc;
 use crate::float::Float;
 use crate::graph::{Graph, Var};
-use crate::tensor::{Tensor, alloc};
+use crate::tensor::Tensor;
 
 /// The gradient `Var`s as tensors, zeros where an input was not used.
 fn values<T: Float>(grads: Vec<Option<Var<'_, T>>>, inputs: &[Tensor<T>]) -> Vec<Tensor<T>> {

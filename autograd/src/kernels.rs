@@ -5,8 +5,8 @@
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
 
+use crate::alloc::{alloc, checked_numel};
 use crate::float::Float;
-use crate::tensor::{alloc, checked_numel};
 use crate::threads::{Workers, num_threads};
 
 /// The fewest elements an element-wise kernel splits across threads; below it the hand-off
@@ -209,7 +209,7 @@ impl Odometer {
 /// Combines two arrays of the broadcast shape `out_shape` element by element.
 ///
 /// The output is allocated through the size check, so a broadcast too large to hold fails
-/// with a panic naming the op being recorded (see [`OpScope`](crate::tensor::OpScope)).
+/// with a panic naming the op being recorded (see [`OpScope`](crate::alloc::OpScope)).
 /// `"elementwise"` is named only outside any op.
 pub(crate) fn map2<T: Float>(
     a: &ArrayViewD<'_, T>,
@@ -361,7 +361,7 @@ pub(crate) fn sum_to<T: Float>(a: &ArrayViewD<'_, T>, shape: &[usize]) -> ArrayD
     if a.is_empty() {
         // Sums of nothing; and no walk over the outer axes of an empty array, which may be
         // huge (a broadcast of [2^40, 0]).
-        return crate::tensor::full_array("sum_to", shape, T::zero());
+        return crate::alloc::full_array("sum_to", shape, T::zero());
     }
     let lead = a.ndim() - shape.len();
     let mut axes = (0..a.ndim())

@@ -18,6 +18,7 @@
 //! assert_eq!(w.grad().unwrap().shape(), &[2, 1]);
 //! ```
 
+mod alloc;
 mod error;
 mod float;
 pub mod functional;

@@ -1,12 +1,12 @@
 //! `Tensor`: an n-dimensional, row-major array of `f32` or `f64`.
 
-use std::cell::Cell;
 use std::fmt;
 
 use ndarray::{ArcArray, ArrayD, ArrayViewD, ArrayViewMutD, IxDyn};
 use rand::Rng;
 
-use crate::error::{Error, Result, or_panic};
+use crate::alloc::{try_alloc, try_numel};
+use crate::error::{Error, Result, approx, or_panic};
 use crate::float::Float;
 
 /// An n-dimensional array of floats, the value of every node in a graph.
@@ -400,156 +400,6 @@ impl<T: Float> Tensor<T> {
     }
 }
 
-// Storage: the one place sizes requested by arguments are checked and memory is asked for.
-// ndarray's own constructors (`Array::zeros`, `from_elem`, `to_owned`) abort the process when
-// the allocator refuses; these fail with an error naming the op instead.
-
-/// The number of elements of a tensor of `T` with `shape`, or [`Error::Alloc`] naming `op`
-/// if that count overflows `usize` or its bytes exceed `isize::MAX` (Rust's limit for one
-/// allocation). As ndarray, the product of the non-zero dimensions must fit too.
-pub(crate) fn try_numel<T>(op: &'static str, shape: &[usize]) -> Result<usize> {
-    let nonzero = shape
-        .iter()
-        .filter(|&&d| d != 0)
-        .try_fold(1usize, |n, &d| n.checked_mul(d));
-    let numel = if shape.contains(&0) { Some(0) } else { nonzero };
-    nonzero
-        .and(numel)
-        .filter(|&n| {
-            n.checked_mul(std::mem::size_of::<T>())
-                .is_some_and(|bytes| bytes <= isize::MAX as usize)
-                && nonzero.is_some_and(|m| m <= isize::MAX as usize)
-        })
-        .ok_or_else(|| alloc_error::<T>(op, shape))
-}
-
-/// [`try_numel`], panicking with the error's message at the caller.
-#[track_caller]
-pub(crate) fn checked_numel<T>(op: &'static str, shape: &[usize]) -> usize {
-    or_panic(try_numel::<T>(op, shape))
-}
-
-/// An empty `Vec` with room for the elements of `shape`, or [`Error::Alloc`] naming `op` if
-/// the size check fails or the allocator refuses the memory (no page is touched).
-pub(crate) fn try_alloc<T>(op: &'static str, shape: &[usize]) -> Result<Vec<T>> {
-    let n = try_numel::<T>(op, shape)?;
-    let mut data = Vec::new();
-    data.try_reserve_exact(n)
-        .map_err(|_| alloc_error::<T>(op, shape))?;
-    Ok(data)
-}
-
-/// [`try_alloc`], panicking with the error's message at the caller.
-#[track_caller]
-pub(crate) fn alloc<T>(op: &'static str, shape: &[usize]) -> Vec<T> {
-    or_panic(try_alloc::<T>(op, shape))
-}
-
-/// The error for a request that cannot be met, naming the outermost [`OpScope`]'s op if any.
-fn alloc_error<T>(op: &'static str, shape: &[usize]) -> Error {
-    Error::Alloc {
-        op: scoped(op),
-        shape: shape.to_vec(),
-        // "f32", "f64", or "usize" for index buffers.
-        dtype: std::any::type_name::<T>(),
-        element_bytes: std::mem::size_of::<T>(),
-    }
-}
-
-thread_local! {
-    static SCOPE: Cell<Option<&'static str>> = const { Cell::new(None) };
-}
-
-/// Names the op a user called while the guard lives: a size or allocation failure anywhere
-/// inside it (in the ops it is composed of, or in a shared kernel such as
-/// [`crate::kernels::map2`]) reports this op. The outermost scope wins, so `avg_pool2d`
-/// built on `conv2d` built on `im2col` reports `avg_pool2d`.
-/// [`Graph::custom_op`](crate::Graph::custom_op) enters one around every forward.
-pub(crate) struct OpScope(Option<&'static str>);
-
-impl OpScope {
-    pub(crate) fn enter(op: &'static str) -> Self {
-        let prev = SCOPE.with(Cell::get);
-        if prev.is_none() {
-            SCOPE.with(|c| c.set(Some(op)));
-        }
-        OpScope(prev)
-    }
-}
-
-impl Drop for OpScope {
-    fn drop(&mut self) {
-        SCOPE.with(|c| c.set(self.0));
-    }
-}
-
-/// The op of the outermost active [`OpScope`], or `op` if none is active.
-fn scoped(op: &'static str) -> &'static str {
-    SCOPE.with(Cell::get).unwrap_or(op)
-}
-
-/// An owned ndarray array of `shape` filled with `value`, to compute into, through the size
-/// check (ndarray's `Array::zeros` aborts the process when the allocator refuses).
-#[track_caller]
-pub(crate) fn full_array<T: Float>(op: &'static str, shape: &[usize], value: T) -> ArrayD<T> {
-    let mut data = alloc::<T>(op, shape);
-    data.resize(checked_numel::<T>(op, shape), value);
-    ArrayD::from_shape_vec(IxDyn(shape), data).expect("size checked")
-}
-
-/// `"1e12 elements, 4 TB of f32"`: the size of a requested shape, for error messages.
-pub(crate) fn describe_size(shape: &[usize], element_bytes: usize, dtype: &str) -> String {
-    let elements: f64 = shape.iter().map(|&d| d as f64).product();
-    format!(
-        "{} elements, {} of {dtype}",
-        approx(elements),
-        bytes(elements * element_bytes as f64)
-    )
-}
-
-/// A count: exact below a million, else three significant digits (`1e12`, `1.1e12`).
-fn approx(x: f64) -> String {
-    if x < 1e6 {
-        return format!("{x}");
-    }
-    let s = format!("{x:.2e}");
-    match s.split_once('e') {
-        Some((mantissa, exp)) => {
-            let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
-            format!("{mantissa}e{exp}")
-        }
-        None => s, // inf
-    }
-}
-
-/// A byte count in decimal units with three significant digits (`4 TB`, `1.13 PB`).
-fn bytes(b: f64) -> String {
-    const UNITS: [&str; 7] = ["bytes", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut unit = 0;
-    let mut v = b;
-    while v >= 999.5 && unit + 1 < UNITS.len() {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if v >= 999.5 {
-        return format!("{} bytes", approx(b));
-    }
-    let digits = if v < 9.995 {
-        2
-    } else if v < 99.95 {
-        1
-    } else {
-        0
-    };
-    let s = format!("{v:.digits$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        &s
-    };
-    format!("{s} {}", UNITS[unit])
-}
-
 impl<T: Float> From<ArrayD<T>> for Tensor<T> {
     fn from(array: ArrayD<T>) -> Self {
         Self::from_array(array)
@@ -578,6 +428,8 @@ impl<T: Float> fmt::Debug for Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alloc::OpScope;
+    use crate::error::describe_size;
     use rand::SeedableRng;
 
     #[test]

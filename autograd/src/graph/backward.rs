@@ -8,8 +8,9 @@ use ndarray::{Axis, Slice, Zip};
 use smallvec::SmallVec;
 
 use super::{Grads, Graph, Hook, Inner, ModeGuard, NodeKey, Var};
+use crate::alloc::full_array;
 use crate::float::Float;
-use crate::tensor::{Tensor, full_array};
+use crate::tensor::Tensor;
 
 /// A gradient for a slice of an input, which a first-order backward adds into the input's
 /// gradient in place ([`BackwardCtx::add_to_slice`]).

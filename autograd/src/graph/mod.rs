@@ -16,9 +16,10 @@ use std::rc::Rc;
 use slotmap::{SlotMap, new_key_type};
 use smallvec::SmallVec;
 
+use crate::alloc::OpScope;
 use crate::float::Float;
 use crate::param::Param;
-use crate::tensor::{OpScope, Tensor};
+use crate::tensor::Tensor;
 
 mod anomaly;
 mod backward;

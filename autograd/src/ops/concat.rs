@@ -6,11 +6,12 @@
 
 use ndarray::{Axis, Slice};
 
+use crate::alloc::{alloc, checked_numel};
 use crate::float::Float;
 use crate::grads;
 use crate::graph::{Graph, Var};
 use crate::kernels::{checked_axis, checked_insert_axis};
-use crate::tensor::{Tensor, alloc, checked_numel};
+use crate::tensor::Tensor;
 
 impl<T: Float> Graph<T> {
     /// Joins `vars` along `axis` (negative counts from the end), as `torch.cat`. All must have

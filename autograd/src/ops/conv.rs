@@ -8,11 +8,12 @@
 //! columns, as PyTorch computes them), so it is differentiable to any order. conv_transpose2d is
 //! composed from a matrix product and `col2im` and needs no backward code of its own.
 
+use crate::alloc::{OpScope, checked_numel};
 use crate::float::Float;
 use crate::graph::{BackwardCtx, Grads, Var};
 use crate::ops::conv_gemm::{ConvPlan, MIN_COLS, conv2d_backward, conv2d_forward};
 use crate::ops::im2col::{Geometry, Size2, Window};
-use crate::tensor::{OpScope, Tensor, checked_numel};
+use crate::tensor::Tensor;
 
 /// Stride, padding, dilation, groups and (for transposed convolutions) output padding, as
 /// in `torch.nn.functional.conv2d`. The defaults are 1, 0, 1, 1 and 0.

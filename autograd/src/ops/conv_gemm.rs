@@ -30,9 +30,9 @@ use std::sync::{Mutex, PoisonError};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
+use crate::alloc::alloc;
 use crate::float::Float;
 use crate::ops::im2col::{Geometry, col2im_add, im2col_into};
-use crate::tensor::alloc;
 use crate::threads::{Workers, num_threads};
 
 /// Below this many columns (output positions) per GEMM, several images share one GEMM: a

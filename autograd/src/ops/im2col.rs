@@ -9,10 +9,11 @@
 //! stays efficient on the small feature maps of a CNN's later layers; conv2d's own kernels
 //! fold only as many images as a GEMM needs ([`im2col_into`] on a chunk of the batch).
 
+use crate::alloc::alloc;
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
-use crate::tensor::{Tensor, alloc};
+use crate::tensor::Tensor;
 
 /// A height and a width: of a kernel, a stride, a padding, a dilation or an output size.
 /// `2.into()` gives `Size2(2, 2)`; `(3, 1).into()` gives `Size2(3, 1)`.
@@ -100,7 +101,7 @@ impl Window {
     /// returns the output size. All window arithmetic is checked, and every position the
     /// kernels compute (at most `h + 2p`) then fits in `usize`.
     ///
-    /// Pooling ops should follow it with [`checked_numel`](crate::tensor::checked_numel)
+    /// Pooling ops should follow it with [`checked_numel`](crate::alloc::checked_numel)
     /// of their output shape `[N, C, oH, oW]`.
     #[track_caller]
     pub fn checked_out(&self, op: &str, h: usize, w: usize) -> Size2 {

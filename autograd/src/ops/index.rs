@@ -11,12 +11,13 @@ use std::rc::Rc;
 
 use ndarray::{ArrayD, Axis};
 
+use crate::alloc::{OpScope, alloc, try_alloc, try_numel};
 use crate::error::{Error, Result, or_panic};
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
 use crate::kernels::checked_axis;
-use crate::tensor::{OpScope, Tensor, alloc, try_alloc, try_numel};
+use crate::tensor::Tensor;
 
 /// Checks that every index is below `size`.
 fn check_indices<'a>(

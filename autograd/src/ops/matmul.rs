@@ -3,11 +3,12 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, Axis, Ix2};
 
+use crate::alloc::{checked_numel, full_array};
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
 use crate::kernels::broadcast_shapes;
-use crate::tensor::{Tensor, checked_numel, full_array};
+use crate::tensor::Tensor;
 use crate::threads::{Workers, num_threads};
 
 /// The fewest multiply-adds (`m·n·k`, summed over a batch) a matrix product splits across

@@ -8,8 +8,9 @@ use crate::float::Float;
 use crate::graph::Var;
 use ndarray::Slice;
 
+use crate::alloc::{checked_numel, full_array};
 use crate::grads;
-use crate::tensor::{Tensor, checked_numel, full_array};
+use crate::tensor::Tensor;
 
 impl<'g, T: Float> Var<'g, T> {
     /// Pads the trailing dimensions with `value`: `pads[i] = (before, after)` applies to

@@ -10,12 +10,13 @@ use std::rc::Rc;
 
 use ndarray::{ArrayD, IxDyn};
 
+use crate::alloc::{OpScope, checked_numel, full_array};
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
 use crate::ops::conv::ConvOptions;
 use crate::ops::im2col::{Size2, Window};
-use crate::tensor::{OpScope, Tensor, checked_numel, full_array};
+use crate::tensor::Tensor;
 
 /// The `[N, C, H, W]` sizes of a pooling input; as PyTorch, only the batch may be empty.
 #[track_caller]
@@ -85,7 +86,7 @@ fn argmax_windows<T: Float>(
                 .expect("padding is at most half the kernel")
         })
         .collect();
-    let mut idx = crate::tensor::alloc::<usize>("max_pool2d", &[n, c, out.0, out.1]);
+    let mut idx = crate::alloc::alloc::<usize>("max_pool2d", &[n, c, out.0, out.1]);
     let (mut best, mut best_at, mut nan) = (
         vec![T::neg_infinity(); out.1],
         vec![0usize; out.1],
@@ -160,8 +161,8 @@ fn max_windows<T: Float>(
         return (values, idx);
     }
     let (k, s) = (win.kernel, win.stride);
-    let mut values = crate::tensor::alloc::<T>("max_pool2d", &[len]);
-    let mut idx = crate::tensor::alloc::<usize>("max_pool2d", &[len]);
+    let mut values = crate::alloc::alloc::<T>("max_pool2d", &[len]);
+    let mut idx = crate::alloc::alloc::<usize>("max_pool2d", &[len]);
     if len == 0 {
         return (values, idx);
     }
@@ -243,7 +244,7 @@ fn scatter_to_winners<T: Float>(
     positions: usize,
     planes: usize,
 ) -> Vec<T> {
-    let mut dx = crate::tensor::alloc::<T>("max_pool2d_backward", &[planes, plane]);
+    let mut dx = crate::alloc::alloc::<T>("max_pool2d_backward", &[planes, plane]);
     if positions == 0 {
         dx.resize(planes * plane, T::zero());
         return dx;

@@ -5,12 +5,13 @@
 
 use ndarray::{Axis, IxDyn};
 
+use crate::alloc::{alloc, checked_numel};
 use crate::error::{Error, Result, or_panic};
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
 use crate::kernels::{broadcasts_to, checked_axis, checked_insert_axis, normalize_axis, sum_to};
-use crate::tensor::{Tensor, alloc, checked_numel};
+use crate::tensor::Tensor;
 
 /// The value of `t` viewed with `shape` (same element count), copying only if `t` is not
 /// contiguous in row-major order.
