@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use ferrograd_nn::ModuleExt;
 
-use crate::backup::CallbackState;
 use crate::early_stopping::EarlyStopping;
 use crate::fit::{Callback, Context, Logs};
 use crate::schedule::{LrSchedule, Mode, ReduceLrOnPlateau};
+use crate::state::CallbackState;
 
 /// Reads `monitor` from the logs, or explains which keys there are.
 fn monitored(logs: &Logs, monitor: &str) -> Result<f64, String> {

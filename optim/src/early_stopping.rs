@@ -2,8 +2,8 @@
 
 use ferrograd_autograd::{Float, Param, Tensor};
 
-use crate::backup::CallbackState;
 use crate::schedule::Mode;
+use crate::state::CallbackState;
 
 /// Stops training when a monitored metric has not improved for `patience` epochs, as
 /// `keras.callbacks.EarlyStopping`:

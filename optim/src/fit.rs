@@ -11,11 +11,12 @@ use ferrograd_data::dataset::{Batch, DataLoader, Dataset, Targets, TensorDataset
 use ferrograd_nn::loss::{self, CrossEntropy, Reduction};
 use ferrograd_nn::{Module, ModuleExt};
 
-use crate::backup::{self, CallbackState, Plan, Training};
+use crate::backup::{self, Plan, Training};
 use crate::error::{NonFiniteKind, TrainError};
 use crate::history::History;
 use crate::metrics::Metric;
 use crate::optimizer::{Optimizer, Rule};
+use crate::state::CallbackState;
 
 /// One epoch's logs: `loss`, the metrics, `val_`-prefixed validation values, and `lr`.
 pub type Logs = BTreeMap<String, f64>;

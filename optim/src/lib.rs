@@ -42,9 +42,9 @@ mod metrics;
 mod optimizer;
 pub mod schedule;
 mod sgd;
+mod state;
 
 pub use adaptive::{Adagrad, Adam, RmsProp};
-pub use backup::CallbackState;
 pub use clip::{ClipGradNorm, clip_grad_norm, clip_grad_value};
 pub use early_stopping::EarlyStopping;
 pub use error::{NonFiniteKind, OptimizerError, TrainError};
@@ -57,3 +57,4 @@ pub use optimizer::{
     Optimizer, OptimizerState, ParamGroup, ParamUpdate, Penalty, Rule, StepReport,
 };
 pub use sgd::{GradientDescent, Sgd};
+pub use state::CallbackState;

@@ -12,7 +12,7 @@
 
 use std::f64::consts::PI;
 
-use crate::backup::CallbackState;
+use crate::state::CallbackState;
 
 /// A learning rate as a function of the epoch (or step) index, from 0.
 pub trait LrSchedule {
