@@ -5,11 +5,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use ferrograd_nn::ModuleExt;
+use ferrograd_optim::schedule::{LrSchedule, Mode, ReduceLrOnPlateau};
+use ferrograd_optim::{CallbackState, EarlyStopping};
 
-use crate::early_stopping::EarlyStopping;
 use crate::fit::{Callback, Context, Logs};
-use crate::schedule::{LrSchedule, Mode, ReduceLrOnPlateau};
-use crate::state::CallbackState;
 
 /// Reads `monitor` from the logs, or explains which keys there are.
 fn monitored(logs: &Logs, monitor: &str) -> Result<f64, String> {
@@ -24,8 +23,8 @@ fn monitored(logs: &Logs, monitor: &str) -> Result<f64, String> {
 /// [`EarlyStopping`] on a logged metric (`"val_loss"` by default in Keras).
 ///
 /// ```
-/// use ferrograd_optim::callbacks::EarlyStoppingCallback;
 /// use ferrograd_optim::{EarlyStopping, schedule::Mode};
+/// use ferrograd_train::callbacks::EarlyStoppingCallback;
 /// let cb = EarlyStoppingCallback::new("val_loss", EarlyStopping::new(Mode::Min).patience(3).restore_best_weights(true));
 /// # let _ = cb;
 /// ```

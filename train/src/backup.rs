@@ -15,11 +15,10 @@ use std::path::Path;
 use ferrograd_autograd::Tensor;
 use ferrograd_nn::serialize::{self, TensorFile, save_tensors};
 use ferrograd_nn::{Module, ModuleExt, RngState};
+use ferrograd_optim::{CallbackState, Optimizer, OptimizerState, Rule};
 
 use crate::fit::{Callback, Logs};
 use crate::history::History;
-use crate::optimizer::{Optimizer, OptimizerState, Rule};
-use crate::state::CallbackState;
 
 /// The format name and version written into every backup.
 const FORMAT: &str = "ferrograd fit backup";

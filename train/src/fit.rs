@@ -10,13 +10,12 @@ use ferrograd_autograd::{Graph, Tensor, Var};
 use ferrograd_data::dataset::{Batch, DataLoader, Dataset, Targets, TensorDataset};
 use ferrograd_nn::loss::{self, CrossEntropy, Reduction};
 use ferrograd_nn::{Module, ModuleExt};
+use ferrograd_optim::{CallbackState, NonFiniteKind, Optimizer, Rule};
 
 use crate::backup::{self, Plan, Training};
-use crate::error::{NonFiniteKind, TrainError};
+use crate::error::TrainError;
 use crate::history::History;
 use crate::metrics::Metric;
-use crate::optimizer::{Optimizer, Rule};
-use crate::state::CallbackState;
 
 /// One epoch's logs: `loss`, the metrics, `val_`-prefixed validation values, and `lr`.
 pub type Logs = BTreeMap<String, f64>;
@@ -249,7 +248,8 @@ impl FitOptions {
     /// use ferrograd_autograd::Tensor;
     /// use ferrograd_data::dataset::{Targets, TensorDataset};
     /// use ferrograd_nn::{Linear, ModuleExt, init};
-    /// use ferrograd_optim::{FitOptions, Loss, Optimizer, Sgd, TrainError, fit};
+    /// use ferrograd_optim::{Optimizer, Sgd};
+    /// use ferrograd_train::{FitOptions, Loss, TrainError, fit};
     /// let model = Linear::<f32>::new(1, 1, &mut init::rng(0));
     /// let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.1));
     /// // A NaN feature: anomaly mode reports the input leaf that holds it.
@@ -289,7 +289,8 @@ impl FitOptions {
     /// ```
     /// use ferrograd_data::synthetic::make_moons;
     /// use ferrograd_nn::{Dropout, Linear, ModuleExt, ReLU, Sequential, init};
-    /// use ferrograd_optim::{Adam, Callback, Context, FitOptions, Logs, Loss, Optimizer, fit};
+    /// use ferrograd_optim::{Adam, Optimizer};
+    /// use ferrograd_train::{Callback, Context, FitOptions, Logs, Loss, fit};
     ///
     /// /// Fails at the end of one epoch: a stand-in for a crash or a kill.
     /// struct Interrupt(Option<usize>);
@@ -388,7 +389,7 @@ fn check_samples(
 /// use ferrograd_autograd::Tensor;
 /// use ferrograd_data::dataset::{Targets, TensorDataset};
 /// use ferrograd_nn::{Linear, init};
-/// use ferrograd_optim::{Loss, Metric, evaluate};
+/// use ferrograd_train::{Loss, Metric, evaluate};
 /// let model = Linear::<f32>::new(2, 3, &mut init::rng(0));
 /// let data = TensorDataset::new(Tensor::zeros(&[4, 2]), Targets::Classes(vec![0, 1, 2, 0]));
 /// let logs = evaluate(&model, &Loss::cross_entropy(), &data, &[Metric::Accuracy], 2);
@@ -414,7 +415,7 @@ pub fn evaluate<M: Module<f32> + ?Sized>(
 /// use ferrograd_autograd::Tensor;
 /// use ferrograd_data::dataset::{Targets, TensorDataset};
 /// use ferrograd_nn::{Linear, init};
-/// use ferrograd_optim::{Loss, try_evaluate};
+/// use ferrograd_train::{Loss, try_evaluate};
 /// let model = Linear::<f32>::new(2, 3, &mut init::rng(0));
 /// let empty = TensorDataset::new(Tensor::zeros(&[0, 2]), Targets::Classes(vec![]));
 /// let err = try_evaluate(&model, &Loss::cross_entropy(), &empty, &[], 2).unwrap_err();
@@ -448,7 +449,7 @@ pub fn try_evaluate<M: Module<f32> + ?Sized>(
 /// ```
 /// use ferrograd_autograd::Tensor;
 /// use ferrograd_nn::{Linear, init};
-/// use ferrograd_optim::predict;
+/// use ferrograd_train::predict;
 /// let model = Linear::<f32>::new(2, 3, &mut init::rng(0));
 /// assert_eq!(predict(&model, &Tensor::zeros(&[5, 2]), 2).shape(), &[5, 3]);
 /// assert_eq!(predict(&model, &Tensor::zeros(&[0, 2]), 2).shape(), &[0, 3]);
@@ -665,7 +666,8 @@ fn note_without_gradient(history: &mut History, names: &[String], skipped: &[usi
 /// use ferrograd_data::split::train_test_split;
 /// use ferrograd_data::synthetic::make_moons;
 /// use ferrograd_nn::{Linear, ModuleExt, ReLU, Sequential, init};
-/// use ferrograd_optim::{Adam, FitOptions, Loss, Metric, Optimizer, Validation, fit};
+/// use ferrograd_optim::{Adam, Optimizer};
+/// use ferrograd_train::{FitOptions, Loss, Metric, Validation, fit};
 ///
 /// // A held-out split by index (Validation::Split takes the last rows, as Keras does).
 /// let data = make_moons(400, 0.1, 0);
