@@ -17,7 +17,7 @@ use ferrograd_nn::serialize::{self, TensorFile, save_tensors};
 use ferrograd_nn::{Module, ModuleExt, RngState};
 use ferrograd_optim::{CallbackState, Optimizer, OptimizerState, Rule};
 
-use crate::fit::{Callback, Logs};
+use crate::callbacks::{Callback, Logs};
 use crate::history::History;
 
 /// The format name and version written into every backup.

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use ferrograd_nn::serialize::write_atomic;
 
-use crate::fit::Logs;
+use crate::callbacks::Logs;
 
 /// The per-epoch logs of a [`fit`](crate::fit).
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -34,11 +34,12 @@ pub mod callbacks;
 mod error;
 mod fit;
 mod history;
+mod loss;
 mod metrics;
 
+pub use callbacks::{Callback, Context, Logs};
 pub use error::TrainError;
-pub use fit::{
-    Callback, Context, FitOptions, Logs, Loss, Validation, evaluate, fit, predict, try_evaluate,
-};
+pub use fit::{FitOptions, Validation, evaluate, fit, predict, try_evaluate};
 pub use history::History;
+pub use loss::Loss;
 pub use metrics::Metric;
