@@ -9,12 +9,11 @@ use ferrograd::data::dataset::Dataset;
 use ferrograd::data::digits::load_digits;
 use ferrograd::data::split::train_test_split;
 use ferrograd::nn::{Conv2d, Flatten, Linear, MaxPool2d, ModuleExt, ReLU, Sequential, init};
-use ferrograd::optim::callbacks::{CsvLogger, EarlyStoppingCallback, ReduceLrOnPlateauCallback};
 use ferrograd::optim::schedule::{Mode, ReduceLrOnPlateau};
-use ferrograd::optim::{
-    Adam, EarlyStopping, FitOptions, Loss, Metric, Optimizer, Validation, evaluate, fit, predict,
-};
+use ferrograd::optim::{Adam, EarlyStopping, Optimizer};
 use ferrograd::prelude::ConvOptions;
+use ferrograd::train::callbacks::{CsvLogger, EarlyStoppingCallback, ReduceLrOnPlateauCallback};
+use ferrograd::train::{FitOptions, Loss, Metric, Validation, evaluate, fit, predict};
 
 fn main() {
     let digits = load_digits();

@@ -5,9 +5,10 @@
 
 use ferrograd::data::synthetic::sine_forecast;
 use ferrograd::nn::{Linear, Lstm, ModuleExt, Sequential, init};
-use ferrograd::optim::callbacks::LrScheduler;
 use ferrograd::optim::schedule::CosineAnnealing;
-use ferrograd::optim::{Adam, FitOptions, Loss, Metric, Optimizer, Validation, fit};
+use ferrograd::optim::{Adam, Optimizer};
+use ferrograd::train::callbacks::LrScheduler;
+use ferrograd::train::{FitOptions, Loss, Metric, Validation, fit};
 
 fn main() {
     let train = sine_forecast::<f32>(512, 20, 0.3, 0.05, 0);

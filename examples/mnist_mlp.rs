@@ -12,7 +12,8 @@ use ferrograd::data::mnist::{MNIST_DIR, Mnist, Split};
 use ferrograd::data::preprocess::normalize_images;
 use ferrograd::data::split::train_test_split;
 use ferrograd::nn::{Flatten, Linear, ModuleExt, ReLU, Sequential, init};
-use ferrograd::optim::{Adam, FitOptions, Loss, Metric, Optimizer, evaluate, fit};
+use ferrograd::optim::{Adam, Optimizer};
+use ferrograd::train::{FitOptions, Loss, Metric, evaluate, fit};
 
 fn main() {
     let dir = std::env::args().nth(1).or_else(|| std::env::var(MNIST_DIR).ok()).unwrap_or_else(|| {

@@ -1,8 +1,9 @@
 //! ferrograd: reverse-mode automatic differentiation with dynamic graphs, and the
 //! neural-network stack on top of it.
 //!
-//! This facade re-exports the member crates:
-//! [`autograd`] (tensors, the tape, gradient checking), [`nn`], [`optim`] and [`data`].
+//! This facade re-exports the member crates: [`autograd`] (tensors, the tape, gradient
+//! checking), [`nn`] (modules, layers, losses), [`optim`] (optimizers, schedules, early
+//! stopping), [`data`] (datasets and loaders) and [`train`] (`fit`, callbacks, metrics).
 //! Most programs need only the [`prelude`].
 //!
 //! ```
@@ -19,6 +20,7 @@ pub use ferrograd_autograd as autograd;
 pub use ferrograd_data as data;
 pub use ferrograd_nn as nn;
 pub use ferrograd_optim as optim;
+pub use ferrograd_train as train;
 
 /// The thread count of ferrograd's kernels, as `torch.set_num_threads` (see
 /// [`autograd::threads`]).

@@ -169,8 +169,8 @@ pub fn save<T: Float, M: Module<T> + ?Sized>(module: &M, path: impl AsRef<Path>)
 }
 
 /// Writes named tensors and string metadata (safetensors' `__metadata__`) to `path`,
-/// atomically with [`write_atomic`]: what [`save`] and the training checkpoints of
-/// `ferrograd_optim` build on. Read it back with [`TensorFile`].
+/// atomically with [`write_atomic`]: what [`save`] and the training backups of
+/// `ferrograd_train` build on. Read it back with [`TensorFile`].
 ///
 /// # Errors
 /// As [`save`]; [`Error::Format`] naming `path` if two tensors share a name.

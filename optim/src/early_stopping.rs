@@ -2,8 +2,8 @@
 
 use ferrograd_autograd::{Float, Param, Tensor};
 
-use crate::backup::CallbackState;
 use crate::schedule::Mode;
+use crate::state::CallbackState;
 
 /// Stops training when a monitored metric has not improved for `patience` epochs, as
 /// `keras.callbacks.EarlyStopping`:
@@ -166,9 +166,10 @@ impl<T: Float> EarlyStopping<T> {
 }
 
 impl EarlyStopping<f32> {
-    /// Records the progress (not the settings, which the caller builds again) for a
-    /// training backup.
-    pub(crate) fn save_state(&self, state: &mut CallbackState) {
+    /// Records the progress (best value and epoch, wait, stopped epoch, best weights; not
+    /// the settings, which the caller builds again) into `state`: what a training backup
+    /// keeps, and what a hand-written loop saves to resume.
+    pub fn save_state(&self, state: &mut CallbackState) {
         state.set("best", self.best);
         state.set("wait", self.wait);
         if let Some(e) = self.best_epoch {
@@ -183,7 +184,10 @@ impl EarlyStopping<f32> {
     }
 
     /// Restores [`EarlyStopping::save_state`]'s record, all of it or (on an error) none.
-    pub(crate) fn load_state(&mut self, state: &CallbackState) -> Result<(), String> {
+    ///
+    /// # Errors
+    /// If `state` lacks a value or holds a malformed one; then nothing is changed.
+    pub fn load_state(&mut self, state: &CallbackState) -> Result<(), String> {
         let (best, wait) = (state.get("best")?, state.get("wait")?);
         let (best_epoch, stopped_epoch) = (
             state.get_opt("best_epoch")?,

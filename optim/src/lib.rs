@@ -29,31 +29,27 @@
 //!     opt.zero_grad();
 //! }
 //! ```
+//!
+//! The stateful rules, [`EarlyStopping`] and [`schedule::ReduceLrOnPlateau`], save and
+//! restore their progress through a [`CallbackState`]. This crate depends on
+//! `ferrograd-autograd` alone; the Keras-style training loop built on it (`fit`, callbacks,
+//! metrics, history, resumable backups) is the crate `ferrograd-train`.
 
 mod adaptive;
-mod backup;
-pub mod callbacks;
 mod clip;
 mod early_stopping;
 mod error;
-mod fit;
-mod history;
-mod metrics;
 mod optimizer;
 pub mod schedule;
 mod sgd;
+mod state;
 
 pub use adaptive::{Adagrad, Adam, RmsProp};
-pub use backup::CallbackState;
 pub use clip::{ClipGradNorm, clip_grad_norm, clip_grad_value};
 pub use early_stopping::EarlyStopping;
-pub use error::{NonFiniteKind, OptimizerError, TrainError};
-pub use fit::{
-    Callback, Context, FitOptions, Logs, Loss, Validation, evaluate, fit, predict, try_evaluate,
-};
-pub use history::History;
-pub use metrics::Metric;
+pub use error::{NonFiniteKind, OptimizerError};
 pub use optimizer::{
     Optimizer, OptimizerState, ParamGroup, ParamUpdate, Penalty, Rule, StepReport,
 };
 pub use sgd::{GradientDescent, Sgd};
+pub use state::CallbackState;

@@ -12,7 +12,7 @@
 
 use std::f64::consts::PI;
 
-use crate::backup::CallbackState;
+use crate::state::CallbackState;
 
 /// A learning rate as a function of the epoch (or step) index, from 0.
 pub trait LrSchedule {
@@ -408,15 +408,20 @@ impl ReduceLrOnPlateau {
         lr
     }
 
-    /// Records the progress (not the settings) for a training backup.
-    pub(crate) fn save_state(&self, state: &mut CallbackState) {
+    /// Records the progress (best value, epochs without improvement, cooldown left; not the
+    /// settings, which the caller builds again) into `state`: what a training backup keeps,
+    /// and what a hand-written loop saves to resume.
+    pub fn save_state(&self, state: &mut CallbackState) {
         state.set("best", self.best);
         state.set("bad_epochs", self.bad_epochs);
         state.set("cooldown_left", self.cooldown_left);
     }
 
     /// Restores [`ReduceLrOnPlateau::save_state`]'s record, all of it or none.
-    pub(crate) fn load_state(&mut self, state: &CallbackState) -> Result<(), String> {
+    ///
+    /// # Errors
+    /// If `state` lacks a value or holds a malformed one; then nothing is changed.
+    pub fn load_state(&mut self, state: &CallbackState) -> Result<(), String> {
         let best = state.get("best")?;
         let bad_epochs = state.get("bad_epochs")?;
         self.cooldown_left = state.get("cooldown_left")?;

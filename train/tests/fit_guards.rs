@@ -10,6 +10,7 @@ use ferrograd_data::synthetic::make_regression;
 use ferrograd_nn::loss::{Reduction, mse_loss};
 use ferrograd_nn::{Linear, Module, ModuleExt, Sequential, Slot, init, visit_child};
 use ferrograd_optim::*;
+use ferrograd_train::*;
 
 /// 16 rows of 2 features and 2 targets, in batches of 4 (4 batches an epoch, unshuffled).
 fn data() -> TensorDataset<f32> {

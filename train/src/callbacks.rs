@@ -1,15 +1,90 @@
-//! The Keras callbacks for [`fit`](crate::fit): early stopping, plateau and scheduled
-//! learning rates, checkpoints, a CSV log, and stopping on NaN.
+//! Callbacks: the [`Callback`] hooks of [`fit`](crate::fit), the [`Context`] they act on
+//! and the [`Logs`] they read, and the Keras callbacks built on them: early stopping,
+//! plateau and scheduled learning rates, checkpoints, a CSV log, and stopping on NaN.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-use ferrograd_nn::ModuleExt;
+use ferrograd_nn::{Module, ModuleExt};
+use ferrograd_optim::schedule::{LrSchedule, Mode, ReduceLrOnPlateau};
+use ferrograd_optim::{CallbackState, EarlyStopping};
 
-use crate::backup::CallbackState;
-use crate::early_stopping::EarlyStopping;
-use crate::fit::{Callback, Context, Logs};
-use crate::schedule::{LrSchedule, Mode, ReduceLrOnPlateau};
+/// One epoch's logs: `loss`, the metrics, `val_`-prefixed validation values, and `lr`.
+pub type Logs = BTreeMap<String, f64>;
+
+/// What a callback may read and change at the end of an epoch.
+pub struct Context<'a> {
+    model: &'a dyn Module<f32>,
+    lr: f64,
+    stop: bool,
+}
+
+impl<'a> Context<'a> {
+    /// The context of an epoch of training `model` at learning rate `lr`.
+    pub(crate) fn new(model: &'a dyn Module<f32>, lr: f64) -> Self {
+        Context {
+            model,
+            lr,
+            stop: false,
+        }
+    }
+
+    /// Whether a callback asked to end training.
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &dyn Module<f32> {
+        self.model
+    }
+
+    /// The optimizer's learning rate.
+    pub fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    /// Sets the optimizer's learning rate from the next batch on.
+    pub fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    /// Ends training after this epoch.
+    pub fn stop_training(&mut self) {
+        self.stop = true;
+    }
+}
+
+/// Hooks into [`fit`](crate::fit), as Keras callbacks.
+pub trait Callback {
+    /// Before epoch `epoch` (a schedule sets the learning rate here).
+    fn on_epoch_begin(&mut self, _epoch: usize, _ctx: &mut Context<'_>) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// After epoch `epoch`, with its logs.
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        logs: &Logs,
+        ctx: &mut Context<'_>,
+    ) -> Result<(), String>;
+
+    /// Records what the callback needs to go on after a resume (best values, counters,
+    /// best weights) into a [training backup](crate::FitOptions::backup). Nothing by default: a
+    /// callback without state across epochs need not implement it.
+    fn save_state(&self, _state: &mut CallbackState) {}
+
+    /// Restores what [`Callback::save_state`] recorded.
+    ///
+    /// # Errors
+    /// If `state` lacks a value or holds a malformed one; the callback must then be left
+    /// as it was.
+    fn load_state(&mut self, _state: &CallbackState) -> Result<(), String> {
+        Ok(())
+    }
+}
 
 /// Reads `monitor` from the logs, or explains which keys there are.
 fn monitored(logs: &Logs, monitor: &str) -> Result<f64, String> {
@@ -24,8 +99,8 @@ fn monitored(logs: &Logs, monitor: &str) -> Result<f64, String> {
 /// [`EarlyStopping`] on a logged metric (`"val_loss"` by default in Keras).
 ///
 /// ```
-/// use ferrograd_optim::callbacks::EarlyStoppingCallback;
 /// use ferrograd_optim::{EarlyStopping, schedule::Mode};
+/// use ferrograd_train::callbacks::EarlyStoppingCallback;
 /// let cb = EarlyStoppingCallback::new("val_loss", EarlyStopping::new(Mode::Min).patience(3).restore_best_weights(true));
 /// # let _ = cb;
 /// ```

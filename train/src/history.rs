@@ -4,7 +4,7 @@ use std::path::Path;
 
 use ferrograd_nn::serialize::write_atomic;
 
-use crate::fit::Logs;
+use crate::callbacks::Logs;
 
 /// The per-epoch logs of a [`fit`](crate::fit).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -92,7 +92,7 @@ impl History {
     /// A message naming the file if it cannot be written, or if there is nothing to plot.
     ///
     /// ```
-    /// use ferrograd_optim::{History, Logs};
+    /// use ferrograd_train::{History, Logs};
     /// let mut history = History::default();
     /// for (loss, val) in [(1.0, 1.2), (0.5, 0.7), (0.3, 0.6)] {
     ///     history.epochs.push(Logs::from([("loss".to_string(), loss), ("val_loss".to_string(), val)]));

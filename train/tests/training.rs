@@ -5,9 +5,10 @@ use ferrograd_data::dataset::{Dataset, Targets, TensorDataset};
 use ferrograd_data::split::train_test_split;
 use ferrograd_data::synthetic::{make_blobs, make_regression};
 use ferrograd_nn::{Linear, ModuleExt, ReLU, Sequential, init};
-use ferrograd_optim::callbacks::*;
 use ferrograd_optim::schedule::{Mode, ReduceLrOnPlateau, StepLr};
 use ferrograd_optim::*;
+use ferrograd_train::callbacks::*;
+use ferrograd_train::*;
 
 fn mlp(inputs: usize, outputs: usize, seed: u64) -> Sequential<f32> {
     let mut rng = init::rng(seed);

@@ -12,14 +12,12 @@ use ferrograd_autograd::Tensor;
 use ferrograd_data::synthetic::make_moons;
 use ferrograd_nn::loss::{self, CrossEntropy};
 use ferrograd_nn::{BatchNorm1d, Dropout, Linear, ModuleExt, ReLU, Sequential, init};
-use ferrograd_optim::callbacks::{
+use ferrograd_optim::schedule::{Mode, ReduceLrOnPlateau};
+use ferrograd_optim::{Adam, EarlyStopping, Optimizer, Penalty};
+use ferrograd_train::callbacks::{
     CsvLogger, EarlyStoppingCallback, ModelCheckpoint, ReduceLrOnPlateauCallback,
 };
-use ferrograd_optim::schedule::{Mode, ReduceLrOnPlateau};
-use ferrograd_optim::{
-    Adam, EarlyStopping, FitOptions, History, Loss, Metric, Optimizer, Penalty, TrainError,
-    Validation, fit,
-};
+use ferrograd_train::{FitOptions, History, Loss, Metric, TrainError, Validation, fit};
 
 /// Set in the child: the directory it trains in.
 const CHILD_DIR: &str = "FERROGRAD_RESUME_CHILD_DIR";
@@ -185,12 +183,12 @@ fn interrupted_after_epoch_one(name: &str) -> PathBuf {
 /// Fails at the end of epoch `.0`.
 struct Failing(usize);
 
-impl ferrograd_optim::Callback for Failing {
+impl ferrograd_train::Callback for Failing {
     fn on_epoch_end(
         &mut self,
         epoch: usize,
-        _: &ferrograd_optim::Logs,
-        _: &mut ferrograd_optim::Context<'_>,
+        _: &ferrograd_train::Logs,
+        _: &mut ferrograd_train::Context<'_>,
     ) -> Result<(), String> {
         if epoch == self.0 {
             return Err("stop".into());
@@ -211,7 +209,7 @@ fn resume_refused(dir: &Path, batch_size: usize, callbacks: usize) -> (String, b
         .batch_size(batch_size)
         .backup(dir.join("backup.safetensors"));
     let (mut a, mut b) = (Failing(9), Failing(9));
-    let mut all: Vec<&mut dyn ferrograd_optim::Callback> = vec![&mut a, &mut b];
+    let mut all: Vec<&mut dyn ferrograd_train::Callback> = vec![&mut a, &mut b];
     let err = fit(
         &model,
         &Loss::cross_entropy(),

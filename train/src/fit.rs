@@ -1,140 +1,22 @@
-//! Keras-style training: [`fit`], [`evaluate`] and [`predict`], with a [`History`] of the
-//! per-epoch logs and [`Callback`]s.
+//! The training loop, Keras-style: [`fit`] with its [`FitOptions`] and [`Validation`] data,
+//! [`evaluate`] / [`try_evaluate`] and [`predict`]. It returns a [`History`] of the
+//! per-epoch logs and calls the [`Callback`]s at the start and end of every epoch.
 
-use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::PathBuf;
 
 use ferrograd_autograd::ndarray::Dimension;
 use ferrograd_autograd::{Graph, Tensor, Var};
 use ferrograd_data::dataset::{Batch, DataLoader, Dataset, Targets, TensorDataset};
-use ferrograd_nn::loss::{self, CrossEntropy, Reduction};
 use ferrograd_nn::{Module, ModuleExt};
+use ferrograd_optim::{NonFiniteKind, Optimizer, Rule};
 
-use crate::backup::{self, CallbackState, Plan, Training};
-use crate::error::{NonFiniteKind, TrainError};
+use crate::backup::{self, Plan, Training};
+use crate::callbacks::{Callback, Context, Logs};
+use crate::error::TrainError;
 use crate::history::History;
+use crate::loss::Loss;
 use crate::metrics::Metric;
-use crate::optimizer::{Optimizer, Rule};
-
-/// One epoch's logs: `loss`, the metrics, `val_`-prefixed validation values, and `lr`.
-pub type Logs = BTreeMap<String, f64>;
-
-/// `loss(outputs, targets)`, the function a [`Loss`] holds.
-type LossFn = Box<dyn for<'g> Fn(Var<'g, f32>, &Targets<f32>) -> Var<'g, f32>>;
-
-/// A training loss: a function of the model's outputs and a batch's targets.
-pub struct Loss {
-    name: &'static str,
-    f: LossFn,
-}
-
-impl Loss {
-    /// Cross-entropy of logits against class labels (Keras' sparse categorical).
-    pub fn cross_entropy() -> Self {
-        Loss::custom("cross_entropy", |out, y| {
-            loss::cross_entropy(out, y.classes(), &CrossEntropy::new())
-        })
-    }
-
-    /// Mean squared error against value targets.
-    pub fn mse() -> Self {
-        Loss::custom("mse", |out, y| {
-            let target = out.graph().constant(y.values().clone());
-            loss::mse_loss(out, target, Reduction::Mean)
-        })
-    }
-
-    /// Binary cross-entropy of logits `[N, 1]` against 0/1 labels or values.
-    pub fn bce_with_logits() -> Self {
-        Loss::custom("bce_with_logits", |out, y| {
-            let shape = out.shape();
-            let target = match y {
-                Targets::Classes(c) => {
-                    Tensor::from_vec(c.iter().map(|&c| c as f32).collect(), &shape)
-                }
-                Targets::Values(v) => v.clone(),
-            };
-            let target = out.graph().constant(target);
-            loss::binary_cross_entropy_with_logits(out, target, Reduction::Mean)
-        })
-    }
-
-    /// Any loss: `f(outputs, targets)` returning a scalar.
-    pub fn custom(
-        name: &'static str,
-        f: impl for<'g> Fn(Var<'g, f32>, &Targets<f32>) -> Var<'g, f32> + 'static,
-    ) -> Self {
-        Loss {
-            name,
-            f: Box::new(f),
-        }
-    }
-
-    /// The loss's name.
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-}
-
-/// What a callback may read and change at the end of an epoch.
-pub struct Context<'a> {
-    model: &'a dyn Module<f32>,
-    lr: f64,
-    stop: bool,
-}
-
-impl Context<'_> {
-    /// The model being trained.
-    pub fn model(&self) -> &dyn Module<f32> {
-        self.model
-    }
-
-    /// The optimizer's learning rate.
-    pub fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    /// Sets the optimizer's learning rate from the next batch on.
-    pub fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    /// Ends training after this epoch.
-    pub fn stop_training(&mut self) {
-        self.stop = true;
-    }
-}
-
-/// Hooks into [`fit`], as Keras callbacks.
-pub trait Callback {
-    /// Before epoch `epoch` (a schedule sets the learning rate here).
-    fn on_epoch_begin(&mut self, _epoch: usize, _ctx: &mut Context<'_>) -> Result<(), String> {
-        Ok(())
-    }
-
-    /// After epoch `epoch`, with its logs.
-    fn on_epoch_end(
-        &mut self,
-        epoch: usize,
-        logs: &Logs,
-        ctx: &mut Context<'_>,
-    ) -> Result<(), String>;
-
-    /// Records what the callback needs to go on after a resume (best values, counters,
-    /// best weights) into a [training backup](FitOptions::backup). Nothing by default: a
-    /// callback without state across epochs need not implement it.
-    fn save_state(&self, _state: &mut CallbackState) {}
-
-    /// Restores what [`Callback::save_state`] recorded.
-    ///
-    /// # Errors
-    /// If `state` lacks a value or holds a malformed one; the callback must then be left
-    /// as it was.
-    fn load_state(&mut self, _state: &CallbackState) -> Result<(), String> {
-        Ok(())
-    }
-}
 
 /// Where validation data comes from.
 #[derive(Clone, Debug, Default)]
@@ -248,7 +130,8 @@ impl FitOptions {
     /// use ferrograd_autograd::Tensor;
     /// use ferrograd_data::dataset::{Targets, TensorDataset};
     /// use ferrograd_nn::{Linear, ModuleExt, init};
-    /// use ferrograd_optim::{FitOptions, Loss, Optimizer, Sgd, TrainError, fit};
+    /// use ferrograd_optim::{Optimizer, Sgd};
+    /// use ferrograd_train::{FitOptions, Loss, TrainError, fit};
     /// let model = Linear::<f32>::new(1, 1, &mut init::rng(0));
     /// let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.1));
     /// // A NaN feature: anomaly mode reports the input leaf that holds it.
@@ -288,7 +171,8 @@ impl FitOptions {
     /// ```
     /// use ferrograd_data::synthetic::make_moons;
     /// use ferrograd_nn::{Dropout, Linear, ModuleExt, ReLU, Sequential, init};
-    /// use ferrograd_optim::{Adam, Callback, Context, FitOptions, Logs, Loss, Optimizer, fit};
+    /// use ferrograd_optim::{Adam, Optimizer};
+    /// use ferrograd_train::{Callback, Context, FitOptions, Logs, Loss, fit};
     ///
     /// /// Fails at the end of one epoch: a stand-in for a crash or a kill.
     /// struct Interrupt(Option<usize>);
@@ -347,7 +231,7 @@ fn run_eval<M: Module<f32> + ?Sized>(
 }
 
 fn loss_value(loss: &Loss, out: Var<'_, f32>, y: &Targets<f32>) -> f32 {
-    (loss.f)(out, y).item()
+    loss.apply(out, y).item()
 }
 
 /// Joins batch outputs along the rows; `parts` is not empty.
@@ -387,7 +271,7 @@ fn check_samples(
 /// use ferrograd_autograd::Tensor;
 /// use ferrograd_data::dataset::{Targets, TensorDataset};
 /// use ferrograd_nn::{Linear, init};
-/// use ferrograd_optim::{Loss, Metric, evaluate};
+/// use ferrograd_train::{Loss, Metric, evaluate};
 /// let model = Linear::<f32>::new(2, 3, &mut init::rng(0));
 /// let data = TensorDataset::new(Tensor::zeros(&[4, 2]), Targets::Classes(vec![0, 1, 2, 0]));
 /// let logs = evaluate(&model, &Loss::cross_entropy(), &data, &[Metric::Accuracy], 2);
@@ -413,7 +297,7 @@ pub fn evaluate<M: Module<f32> + ?Sized>(
 /// use ferrograd_autograd::Tensor;
 /// use ferrograd_data::dataset::{Targets, TensorDataset};
 /// use ferrograd_nn::{Linear, init};
-/// use ferrograd_optim::{Loss, try_evaluate};
+/// use ferrograd_train::{Loss, try_evaluate};
 /// let model = Linear::<f32>::new(2, 3, &mut init::rng(0));
 /// let empty = TensorDataset::new(Tensor::zeros(&[0, 2]), Targets::Classes(vec![]));
 /// let err = try_evaluate(&model, &Loss::cross_entropy(), &empty, &[], 2).unwrap_err();
@@ -447,7 +331,7 @@ pub fn try_evaluate<M: Module<f32> + ?Sized>(
 /// ```
 /// use ferrograd_autograd::Tensor;
 /// use ferrograd_nn::{Linear, init};
-/// use ferrograd_optim::predict;
+/// use ferrograd_train::predict;
 /// let model = Linear::<f32>::new(2, 3, &mut init::rng(0));
 /// assert_eq!(predict(&model, &Tensor::zeros(&[5, 2]), 2).shape(), &[5, 3]);
 /// assert_eq!(predict(&model, &Tensor::zeros(&[0, 2]), 2).shape(), &[0, 3]);
@@ -552,7 +436,7 @@ fn forward_backward<M: Module<f32>>(
     let run = || {
         g.clear();
         let out = model.forward(g.constant(batch.x.clone()));
-        let l = (loss.f)(out, &batch.y);
+        let l = loss.apply(out, &batch.y);
         let value = f64::from(l.item());
         if !value.is_finite() {
             return Err(TrainError::NonFinite {
@@ -664,7 +548,8 @@ fn note_without_gradient(history: &mut History, names: &[String], skipped: &[usi
 /// use ferrograd_data::split::train_test_split;
 /// use ferrograd_data::synthetic::make_moons;
 /// use ferrograd_nn::{Linear, ModuleExt, ReLU, Sequential, init};
-/// use ferrograd_optim::{Adam, FitOptions, Loss, Metric, Optimizer, Validation, fit};
+/// use ferrograd_optim::{Adam, Optimizer};
+/// use ferrograd_train::{FitOptions, Loss, Metric, Validation, fit};
 ///
 /// // A held-out split by index (Validation::Split takes the last rows, as Keras does).
 /// let data = make_moons(400, 0.1, 0);
@@ -715,16 +600,12 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
     };
     let g = Graph::new();
     for epoch in start..options.epochs {
-        let mut ctx = Context {
-            model,
-            lr: optimizer.lr(),
-            stop: false,
-        };
+        let mut ctx = Context::new(model, optimizer.lr());
         for cb in callbacks.iter_mut() {
             cb.on_epoch_begin(epoch, &mut ctx)
                 .map_err(|message| TrainError::Callback { epoch, message })?;
         }
-        optimizer.set_lr(ctx.lr);
+        optimizer.set_lr(ctx.lr());
         model.train();
         let bar = progress(&options, loader.len(), epoch);
         let (mut total, mut seen, mut outputs) = (0.0, 0, Vec::new());
@@ -774,17 +655,13 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
         }
         history.epochs.push(logs);
         let logs = history.epochs.last().expect("just pushed");
-        let mut ctx = Context {
-            model,
-            lr: optimizer.lr(),
-            stop: false,
-        };
+        let mut ctx = Context::new(model, optimizer.lr());
         for cb in callbacks.iter_mut() {
             cb.on_epoch_end(epoch, logs, &mut ctx)
                 .map_err(|message| TrainError::Callback { epoch, message })?;
         }
-        optimizer.set_lr(ctx.lr);
-        if ctx.stop {
+        optimizer.set_lr(ctx.lr());
+        if ctx.stop_requested() {
             break;
         }
         if let Some(path) = options

@@ -10,90 +10,15 @@
 //! back bit for bit (NaN and infinities included).
 
 use std::collections::BTreeMap;
-use std::fmt::Display;
 use std::path::Path;
-use std::str::FromStr;
 
 use ferrograd_autograd::Tensor;
 use ferrograd_nn::serialize::{self, TensorFile, save_tensors};
 use ferrograd_nn::{Module, ModuleExt, RngState};
+use ferrograd_optim::{CallbackState, Optimizer, OptimizerState, Rule};
 
-use crate::fit::{Callback, Logs};
+use crate::callbacks::{Callback, Logs};
 use crate::history::History;
-use crate::optimizer::{Optimizer, OptimizerState, Rule};
-
-/// What a [`Callback`] saves in a training backup so that it continues after a resume as
-/// if training had not stopped: named values (anything with `Display` and `FromStr` that
-/// round-trips, such as integers and `f64`) and named lists of tensors (best weights).
-///
-/// ```
-/// use ferrograd_optim::CallbackState;
-/// let mut state = CallbackState::default();
-/// state.set("best", f64::INFINITY);
-/// state.set("wait", 3usize);
-/// assert_eq!(state.get::<f64>("best"), Ok(f64::INFINITY));
-/// assert_eq!(state.get_opt::<usize>("best_epoch"), Ok(None));
-/// assert_eq!(
-///     state.get::<usize>("best").unwrap_err(),
-///     "`best` = \"inf\" is not a valid usize"
-/// );
-/// ```
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CallbackState {
-    values: BTreeMap<String, String>,
-    tensors: BTreeMap<String, Vec<Tensor<f32>>>,
-}
-
-impl CallbackState {
-    /// Records `value` under `key` (its `Display` form).
-    pub fn set(&mut self, key: &str, value: impl Display) {
-        self.values.insert(key.to_string(), value.to_string());
-    }
-
-    /// The value under `key`.
-    ///
-    /// # Errors
-    /// If there is none, or it does not parse as a `V`.
-    pub fn get<V: FromStr>(&self, key: &str) -> Result<V, String> {
-        self.get_opt(key)?
-            .ok_or_else(|| format!("`{key}` is missing"))
-    }
-
-    /// The text under `key`.
-    fn text(&self, key: &str) -> Result<&str, String> {
-        self.values
-            .get(key)
-            .map(String::as_str)
-            .ok_or_else(|| format!("`{key}` is missing"))
-    }
-
-    /// The value under `key`, or `None` if there is none (an optional value is recorded
-    /// only when it is `Some`).
-    ///
-    /// # Errors
-    /// If it does not parse as a `V`.
-    pub fn get_opt<V: FromStr>(&self, key: &str) -> Result<Option<V>, String> {
-        let Some(text) = self.values.get(key) else {
-            return Ok(None);
-        };
-        text.parse().map(Some).map_err(|_| {
-            format!(
-                "`{key}` = {text:?} is not a valid {}",
-                std::any::type_name::<V>()
-            )
-        })
-    }
-
-    /// Records a list of tensors under `key`.
-    pub fn set_tensors(&mut self, key: &str, tensors: Vec<Tensor<f32>>) {
-        self.tensors.insert(key.to_string(), tensors);
-    }
-
-    /// The tensors under `key`, if any were recorded.
-    pub fn tensors(&self, key: &str) -> Option<&[Tensor<f32>]> {
-        self.tensors.get(key).map(Vec::as_slice)
-    }
-}
 
 /// The format name and version written into every backup.
 const FORMAT: &str = "ferrograd fit backup";
@@ -159,16 +84,16 @@ pub(crate) fn save<M: Module<f32>, R: Rule<f32>>(
     for (k, cb) in t.callbacks.iter().enumerate() {
         let mut state = CallbackState::default();
         cb.save_state(&mut state);
-        for (key, value) in state.values {
-            put(&format!("callback.{k}.value.{key}"), value);
+        for (key, value) in state.values() {
+            put(&format!("callback.{k}.value.{key}"), value.to_string());
         }
-        for (key, list) in state.tensors {
+        for (key, list) in state.tensor_lists() {
             put(
                 &format!("callback.{k}.tensors.{key}"),
                 list.len().to_string(),
             );
-            for (i, t) in list.into_iter().enumerate() {
-                tensors.push((format!("callback.{k}.{key}.{i}"), t));
+            for (i, t) in list.iter().enumerate() {
+                tensors.push((format!("callback.{k}.{key}.{i}"), t.clone()));
             }
         }
     }
@@ -252,21 +177,22 @@ fn read<M: Module<f32>, R: Rule<f32>>(
     plan: Plan,
 ) -> Result<Restored, Failure> {
     // The metadata is read as a state of named values, as a callback's is.
-    let meta = CallbackState {
-        values: file.metadata(),
-        tensors: BTreeMap::new(),
-    };
-    if meta.text("format")? != FORMAT {
-        return Err(format!("not a fit backup (format {:?})", meta.text("format")?).into());
+    let mut meta = CallbackState::default();
+    for (key, value) in file.metadata() {
+        meta.set(&key, value);
     }
-    if meta.text("version")? != VERSION {
+    let text = |key: &str| meta.get::<String>(key);
+    if text("format")? != FORMAT {
+        return Err(format!("not a fit backup (format {:?})", text("format")?).into());
+    }
+    if text("version")? != VERSION {
         return Err(format!(
             "backup version {:?}, this build reads version {VERSION}",
-            meta.text("version")?
+            text("version")?
         )
         .into());
     }
-    let saved_plan = meta.text("plan")?;
+    let saved_plan = text("plan")?;
     if saved_plan != plan.describe() {
         return Err(format!(
             "made with {saved_plan}, but these options have {}: resume with the same options, or delete the backup to start over",
@@ -275,15 +201,10 @@ fn read<M: Module<f32>, R: Rule<f32>>(
         .into());
     }
     let rule = t.optimizer.rule().name();
-    if meta.text("optimizer")? != rule {
-        return Err(format!(
-            "made with the optimizer {}, not {rule}",
-            meta.text("optimizer")?
-        )
-        .into());
+    if text("optimizer")? != rule {
+        return Err(format!("made with the optimizer {}, not {rule}", text("optimizer")?).into());
     }
-    let counts: Vec<usize> = meta
-        .text("optimizer.buffers")?
+    let counts: Vec<usize> = text("optimizer.buffers")?
         .split(',')
         .filter(|s| !s.is_empty())
         .map(|s| {
@@ -313,8 +234,7 @@ fn read<M: Module<f32>, R: Rule<f32>>(
         buffers,
     };
     let rng = meta
-        .values
-        .iter()
+        .values()
         .filter_map(|(k, v)| k.strip_prefix("rng.").map(|name| (name, v)))
         .map(|(name, v)| {
             Ok((
@@ -332,7 +252,7 @@ fn read<M: Module<f32>, R: Rule<f32>>(
         .into());
     }
     let mut callbacks = vec![CallbackState::default(); n];
-    for (key, value) in &meta.values {
+    for (key, value) in meta.values() {
         let Some(rest) = key.strip_prefix("callback.") else {
             continue;
         };
@@ -345,20 +265,20 @@ fn read<M: Module<f32>, R: Rule<f32>>(
             .and_then(|k| callbacks.get_mut(k))
             .ok_or_else(|| format!("`{key}` names no callback"))?;
         if let Some(name) = rest.strip_prefix("value.") {
-            state.values.insert(name.to_string(), value.clone());
+            state.set(name, value);
         } else if let Some(name) = rest.strip_prefix("tensors.") {
             let len: usize = meta.get(key)?;
             let list = (0..len)
                 .map(|i| file.tensor(&format!("callback.{k}.{name}.{i}"), None))
                 .collect::<Result<Vec<_>, _>>()?;
-            state.tensors.insert(name.to_string(), list);
+            state.set_tensors(name, list);
         } else {
             return Err(format!("bad key `{key}`").into());
         }
     }
     Ok(Restored {
         epoch: meta.get("epoch")?,
-        history: parse_history(meta.text("history")?)?,
+        history: parse_history(&text("history")?)?,
         optimizer,
         rng,
         callbacks,

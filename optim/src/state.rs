@@ -1,0 +1,97 @@
+//! [`CallbackState`]: the keyed state through which a stateful training rule
+//! ([`EarlyStopping`](crate::EarlyStopping),
+//! [`ReduceLrOnPlateau`](crate::schedule::ReduceLrOnPlateau), a callback of
+//! `ferrograd_train`) is saved into a training backup and restored from it.
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::str::FromStr;
+
+use ferrograd_autograd::Tensor;
+
+/// What a stateful training rule (early stopping, a plateau schedule, a callback of
+/// `ferrograd_train`) saves in a training backup so that it continues after a resume as
+/// if training had not stopped: named values (anything with `Display` and `FromStr` that
+/// round-trips, such as integers and `f64`) and named lists of tensors (best weights).
+///
+/// ```
+/// use ferrograd_optim::CallbackState;
+/// let mut state = CallbackState::default();
+/// state.set("best", f64::INFINITY);
+/// state.set("wait", 3usize);
+/// assert_eq!(state.get::<f64>("best"), Ok(f64::INFINITY));
+/// assert_eq!(state.get_opt::<usize>("best_epoch"), Ok(None));
+/// assert_eq!(
+///     state.get::<usize>("best").unwrap_err(),
+///     "`best` = \"inf\" is not a valid usize"
+/// );
+/// assert_eq!(state.values().collect::<Vec<_>>(), [("best", "inf"), ("wait", "3")]);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CallbackState {
+    values: BTreeMap<String, String>,
+    tensors: BTreeMap<String, Vec<Tensor<f32>>>,
+}
+
+impl CallbackState {
+    /// Records `value` under `key` (its `Display` form).
+    pub fn set(&mut self, key: &str, value: impl Display) {
+        self.values.insert(key.to_string(), value.to_string());
+    }
+
+    /// The value under `key`.
+    ///
+    /// # Errors
+    /// If there is none, or it does not parse as a `V`.
+    pub fn get<V: FromStr>(&self, key: &str) -> Result<V, String> {
+        self.get_opt(key)?
+            .ok_or_else(|| format!("`{key}` is missing"))
+    }
+
+    /// The value under `key`, or `None` if there is none (an optional value is recorded
+    /// only when it is `Some`).
+    ///
+    /// # Errors
+    /// If it does not parse as a `V`.
+    pub fn get_opt<V: FromStr>(&self, key: &str) -> Result<Option<V>, String> {
+        let Some(text) = self.values.get(key) else {
+            return Ok(None);
+        };
+        text.parse().map(Some).map_err(|_| {
+            format!(
+                "`{key}` = {text:?} is not a valid {}",
+                std::any::type_name::<V>()
+            )
+        })
+    }
+
+    /// Every recorded value as `(key, text)`, in key order: what a backup writes.
+    pub fn values(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Records a list of tensors under `key`.
+    pub fn set_tensors(&mut self, key: &str, tensors: Vec<Tensor<f32>>) {
+        self.tensors.insert(key.to_string(), tensors);
+    }
+
+    /// The tensors under `key`, if any were recorded.
+    pub fn tensors(&self, key: &str) -> Option<&[Tensor<f32>]> {
+        self.tensors.get(key).map(Vec::as_slice)
+    }
+
+    /// Every recorded list of tensors as `(key, tensors)`, in key order: what a backup
+    /// writes.
+    ///
+    /// ```
+    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd_optim::CallbackState;
+    /// let mut state = CallbackState::default();
+    /// state.set_tensors("best_weights", vec![Tensor::zeros(&[2]), Tensor::ones(&[1])]);
+    /// let lists: Vec<(&str, usize)> = state.tensor_lists().map(|(k, t)| (k, t.len())).collect();
+    /// assert_eq!(lists, [("best_weights", 2)]);
+    /// ```
+    pub fn tensor_lists(&self) -> impl Iterator<Item = (&str, &[Tensor<f32>])> {
+        self.tensors.iter().map(|(k, t)| (k.as_str(), t.as_slice()))
+    }
+}
