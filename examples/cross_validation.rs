@@ -6,7 +6,7 @@
 
 use ferrograd::data::digits::load_digits;
 use ferrograd::data::search::{Grid, grid_search_cv};
-use ferrograd::data::split::{Split, StratifiedKFold, cross_validate};
+use ferrograd::data::split::{Fold, StratifiedKFold, cross_validate};
 use ferrograd::nn::{Flatten, Linear, ModuleExt, ReLU, Sequential, init};
 use ferrograd::optim::{Adam, Optimizer};
 use ferrograd::train::{FitOptions, Loss, Metric, evaluate, fit};
@@ -14,7 +14,7 @@ use ferrograd::train::{FitOptions, Loss, Metric, evaluate, fit};
 /// Trains a fresh MLP on `split.train` and returns its accuracy on `split.test`.
 fn fit_and_score(
     data: &ferrograd::data::dataset::TensorDataset<f32>,
-    split: &Split,
+    split: &Fold,
     lr: f64,
     width: usize,
 ) -> f64 {

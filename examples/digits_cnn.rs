@@ -9,7 +9,7 @@ use ferrograd::data::dataset::Dataset;
 use ferrograd::data::digits::load_digits;
 use ferrograd::data::split::train_test_split;
 use ferrograd::nn::{Conv2d, Flatten, Linear, MaxPool2d, ModuleExt, ReLU, Sequential, init};
-use ferrograd::optim::schedule::{Mode, ReduceLrOnPlateau};
+use ferrograd::optim::schedule::{MonitorMode, ReduceLrOnPlateau};
 use ferrograd::optim::{Adam, EarlyStopping, Optimizer};
 use ferrograd::prelude::ConvOptions;
 use ferrograd::train::callbacks::{CsvLogger, EarlyStoppingCallback, ReduceLrOnPlateauCallback};
@@ -54,13 +54,15 @@ fn main() {
     let mut optimizer = Optimizer::new(model.parameters(), Adam::new(3e-3));
     let mut early = EarlyStoppingCallback::new(
         "val_loss",
-        EarlyStopping::new(Mode::Min)
+        EarlyStopping::new(MonitorMode::Min)
             .patience(5)
             .restore_best_weights(true),
     );
     let mut plateau = ReduceLrOnPlateauCallback::new(
         "val_loss",
-        ReduceLrOnPlateau::new(Mode::Min).factor(0.5).patience(2),
+        ReduceLrOnPlateau::new(MonitorMode::Min)
+            .factor(0.5)
+            .patience(2),
     );
     let log = std::env::temp_dir().join("digits_cnn_log.csv");
     let mut csv = CsvLogger::new(&log);

@@ -44,7 +44,9 @@ fn build<'g>(op: &str, x: &[Var<'g, f64>], p: &Params) -> Var<'g, f64> {
         "minimum" => x[0].minimum(x[1]),
         "sum_axes" => x[0].sum_axes(&p.isizes("axes"), p.bool("keepdim")),
         "mean_axes" => x[0].mean_axes(&p.isizes("axes"), p.bool("keepdim")),
-        "var_axes" => x[0].var_axes(&p.isizes("axes"), p.usize("correction"), p.bool("keepdim")),
+        "var_axes" => {
+            x[0].variance_axes(&p.isizes("axes"), p.usize("correction"), p.bool("keepdim"))
+        }
         "std_axes" => x[0].std_axes(&p.isizes("axes"), p.usize("correction"), p.bool("keepdim")),
         "max_axes" => x[0].max_axes(&p.isizes("axes"), p.bool("keepdim")),
         "min_axes" => x[0].min_axes(&p.isizes("axes"), p.bool("keepdim")),

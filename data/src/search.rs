@@ -17,7 +17,7 @@ use std::fmt;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::split::{CvScores, Split, cross_validate};
+use crate::split::{CvScores, Fold, cross_validate};
 
 /// One hyperparameter value.
 #[derive(Clone, Debug, PartialEq)]
@@ -289,16 +289,16 @@ pub fn grid_search(grid: &Grid, mut score: impl FnMut(&Params) -> f64) -> Search
 /// ```
 pub fn grid_search_cv(
     grid: &Grid,
-    splits: &[Split],
-    mut fit_and_score: impl FnMut(&Params, &Split) -> f64,
+    splits: &[Fold],
+    mut fit_and_score: impl FnMut(&Params, &Fold) -> f64,
 ) -> SearchResults {
     evaluate_cv(grid.points(), splits, &mut fit_and_score)
 }
 
 fn evaluate_cv(
     points: Vec<Params>,
-    splits: &[Split],
-    fit_and_score: &mut impl FnMut(&Params, &Split) -> f64,
+    splits: &[Fold],
+    fit_and_score: &mut impl FnMut(&Params, &Fold) -> f64,
 ) -> SearchResults {
     SearchResults::sorted(
         points
@@ -362,8 +362,8 @@ pub fn random_search_cv(
     space: &[(&str, Dist)],
     n_iter: usize,
     seed: u64,
-    splits: &[Split],
-    mut fit_and_score: impl FnMut(&Params, &Split) -> f64,
+    splits: &[Fold],
+    mut fit_and_score: impl FnMut(&Params, &Fold) -> f64,
 ) -> SearchResults {
     evaluate_cv(
         sample_points(space, n_iter, seed),

@@ -8,10 +8,11 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-/// A train/test partition of `0..n`, as index lists (each in shuffled order when the split
+/// A train/test partition of `0..n` (what `train_test_split` returns, and each fold of a
+/// k-fold split), as index lists (each in shuffled order when the split
 /// shuffled).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Split {
+pub struct Fold {
     /// The training indices.
     pub train: Vec<usize>,
     /// The held-out indices.
@@ -59,7 +60,7 @@ pub fn train_test_split(
     test_fraction: f64,
     seed: u64,
     stratify: Option<&[usize]>,
-) -> Split {
+) -> Fold {
     assert!(
         test_fraction > 0.0 && test_fraction < 1.0,
         "train_test_split: test_fraction must be in (0, 1), got {test_fraction}"
@@ -87,7 +88,7 @@ pub fn train_test_split(
             test.shuffle(&mut rng);
         }
     }
-    Split { train, test }
+    Fold { train, test }
 }
 
 /// Splits `total` over groups in proportion to their `sizes` (largest remainders get the
@@ -154,7 +155,7 @@ impl KFold {
     ///
     /// # Panics
     /// If `n < k`.
-    pub fn folds(&self, n: usize) -> Vec<Split> {
+    pub fn folds(&self, n: usize) -> Vec<Fold> {
         assert!(
             n >= self.k,
             "KFold: {n} samples cannot make {} folds",
@@ -178,11 +179,11 @@ impl KFold {
 }
 
 /// The splits where fold `f` is the test set, in the order of `order`.
-fn splits_from(order: &[usize], fold_of: &[usize], k: usize) -> Vec<Split> {
+fn splits_from(order: &[usize], fold_of: &[usize], k: usize) -> Vec<Fold> {
     (0..k)
         .map(|f| {
             let (test, train) = order.iter().partition(|&&i| fold_of[i] == f);
-            Split { train, test }
+            Fold { train, test }
         })
         .collect()
 }
@@ -225,7 +226,7 @@ impl StratifiedKFold {
     ///
     /// # Panics
     /// If there are fewer samples than folds.
-    pub fn folds(&self, labels: &[usize]) -> Vec<Split> {
+    pub fn folds(&self, labels: &[usize]) -> Vec<Fold> {
         let n = labels.len();
         assert!(
             n >= self.k,
@@ -302,8 +303,8 @@ impl CvScores {
 /// println!("{cv}");
 /// ```
 pub fn cross_validate(
-    splits: &[Split],
-    mut fit_and_score: impl FnMut(usize, &Split) -> f64,
+    splits: &[Fold],
+    mut fit_and_score: impl FnMut(usize, &Fold) -> f64,
 ) -> CvScores {
     CvScores::new(
         splits
@@ -320,7 +321,7 @@ mod tests {
     use proptest::prelude::*;
 
     /// The split partitions `0..n`: every index once, no overlap.
-    fn assert_partition(s: &Split, n: usize) {
+    fn assert_partition(s: &Fold, n: usize) {
         let mut all: Vec<usize> = s.train.iter().chain(&s.test).copied().collect();
         all.sort_unstable();
         assert_eq!(all, (0..n).collect::<Vec<_>>());

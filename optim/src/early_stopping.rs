@@ -2,14 +2,14 @@
 
 use ferrograd_autograd::{Float, Param, Tensor};
 
-use crate::schedule::Mode;
+use crate::schedule::MonitorMode;
 use crate::state::CallbackState;
 
 /// Stops training when a monitored metric has not improved for `patience` epochs, as
 /// `keras.callbacks.EarlyStopping`:
 ///
 /// - an epoch improves when the value beats the best so far by more than `min_delta`
-///   (below it in [`Mode::Min`], above in [`Mode::Max`]);
+///   (below it in [`MonitorMode::Min`], above in [`MonitorMode::Max`]);
 /// - with a `baseline`, the wait only resets on values that also beat the baseline;
 /// - epochs before `start_from_epoch` are ignored;
 /// - with `restore_best_weights`, the best epoch's parameters are kept and put back when it
@@ -18,9 +18,9 @@ use crate::state::CallbackState;
 /// ```
 /// use ferrograd_autograd::{Param, Tensor};
 /// use ferrograd_optim::EarlyStopping;
-/// use ferrograd_optim::schedule::Mode;
+/// use ferrograd_optim::schedule::MonitorMode;
 /// let w = Param::new(Tensor::from_vec(vec![0.0f32], &[1]));
-/// let mut stop = EarlyStopping::new(Mode::Min).patience(2).restore_best_weights(true);
+/// let mut stop = EarlyStopping::new(MonitorMode::Min).patience(2).restore_best_weights(true);
 /// let losses = [1.0, 0.5, 0.6, 0.7, 0.4];
 /// let mut stopped_at = None;
 /// for (epoch, &loss) in losses.iter().enumerate() {
@@ -35,7 +35,7 @@ use crate::state::CallbackState;
 /// ```
 #[derive(Clone, Debug)]
 pub struct EarlyStopping<T: Float = f32> {
-    mode: Mode,
+    mode: MonitorMode,
     min_delta: f64,
     patience: usize,
     baseline: Option<f64>,
@@ -50,7 +50,7 @@ pub struct EarlyStopping<T: Float = f32> {
 
 impl<T: Float> EarlyStopping<T> {
     /// Keras' defaults: `min_delta` 0, `patience` 0, no baseline, no restoring, start at 0.
-    pub fn new(mode: Mode) -> Self {
+    pub fn new(mode: MonitorMode) -> Self {
         EarlyStopping {
             mode,
             min_delta: 0.0,
@@ -58,7 +58,7 @@ impl<T: Float> EarlyStopping<T> {
             baseline: None,
             restore_best_weights: false,
             start_from_epoch: 0,
-            best: if mode == Mode::Min {
+            best: if mode == MonitorMode::Min {
                 f64::INFINITY
             } else {
                 f64::NEG_INFINITY
@@ -109,8 +109,8 @@ impl<T: Float> EarlyStopping<T> {
 
     fn improves(&self, value: f64, reference: f64) -> bool {
         match self.mode {
-            Mode::Min => value + self.min_delta < reference,
-            Mode::Max => value - self.min_delta > reference,
+            MonitorMode::Min => value + self.min_delta < reference,
+            MonitorMode::Max => value - self.min_delta > reference,
         }
     }
 
@@ -217,7 +217,7 @@ mod tests {
         // Keras: EarlyStopping(patience=2) on [1, .9, .95, .96] stops at epoch 3.
         assert_eq!(
             stop_epoch(
-                EarlyStopping::new(Mode::Min).patience(2),
+                EarlyStopping::new(MonitorMode::Min).patience(2),
                 &[1.0, 0.9, 0.95, 0.96, 0.5]
             ),
             Some(3)
@@ -225,14 +225,19 @@ mod tests {
         // An improvement smaller than min_delta does not reset the wait.
         assert_eq!(
             stop_epoch(
-                EarlyStopping::new(Mode::Min).patience(2).min_delta(0.1),
+                EarlyStopping::new(MonitorMode::Min)
+                    .patience(2)
+                    .min_delta(0.1),
                 &[1.0, 0.95, 0.92, 0.8]
             ),
             Some(2)
         );
         // patience 0 stops at the first epoch without improvement.
         assert_eq!(
-            stop_epoch(EarlyStopping::new(Mode::Max).patience(0), &[0.5, 0.6, 0.6]),
+            stop_epoch(
+                EarlyStopping::new(MonitorMode::Max).patience(0),
+                &[0.5, 0.6, 0.6]
+            ),
             Some(2)
         );
     }
@@ -244,18 +249,22 @@ mod tests {
         let values = [1.0, 0.9, 0.8, 0.85, 0.7];
         assert_eq!(
             stop_epoch(
-                EarlyStopping::new(Mode::Min).patience(3).baseline(0.5),
+                EarlyStopping::new(MonitorMode::Min)
+                    .patience(3)
+                    .baseline(0.5),
                 &values
             ),
             Some(3)
         );
         assert_eq!(
-            stop_epoch(EarlyStopping::new(Mode::Min).patience(3), &values),
+            stop_epoch(EarlyStopping::new(MonitorMode::Min).patience(3), &values),
             None
         );
         assert_eq!(
             stop_epoch(
-                EarlyStopping::new(Mode::Min).patience(3).baseline(0.5),
+                EarlyStopping::new(MonitorMode::Min)
+                    .patience(3)
+                    .baseline(0.5),
                 &[0.4, 0.3, 0.2, 0.1]
             ),
             None
@@ -266,7 +275,7 @@ mod tests {
     fn start_from_epoch_ignores_warm_up_epochs() {
         assert_eq!(
             stop_epoch(
-                EarlyStopping::new(Mode::Min)
+                EarlyStopping::new(MonitorMode::Min)
                     .patience(1)
                     .start_from_epoch(3),
                 &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
@@ -278,7 +287,7 @@ mod tests {
     #[test]
     fn restores_the_best_weights_or_the_first_when_nothing_improved() {
         let w = Param::new(Tensor::from_vec(vec![0.0f32], &[1]));
-        let mut es = EarlyStopping::new(Mode::Max)
+        let mut es = EarlyStopping::new(MonitorMode::Max)
             .patience(1)
             .restore_best_weights(true)
             .baseline(0.9);

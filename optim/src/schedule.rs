@@ -269,9 +269,10 @@ impl LrSchedule for OneCycle {
     }
 }
 
-/// Whether a smaller or a larger monitored value is better.
+/// Whether a smaller or a larger monitored value is better: Keras' and PyTorch's `mode`
+/// (`"min"`, `"max"`), named apart from `ferrograd_nn::Mode`, the layers' train/eval switch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub enum MonitorMode {
     /// Lower is better (a loss).
     Min,
     /// Higher is better (an accuracy).
@@ -292,8 +293,8 @@ pub enum ThresholdMode {
 /// improvement, `lr ← max(lr·factor, min_lr)`, then `cooldown` epochs of rest.
 ///
 /// ```
-/// use ferrograd_optim::schedule::{Mode, ReduceLrOnPlateau};
-/// let mut plateau = ReduceLrOnPlateau::new(Mode::Min).factor(0.5).patience(1);
+/// use ferrograd_optim::schedule::{MonitorMode, ReduceLrOnPlateau};
+/// let mut plateau = ReduceLrOnPlateau::new(MonitorMode::Min).factor(0.5).patience(1);
 /// let lrs: Vec<f64> = [1.0, 0.9, 0.9, 0.9, 0.9].iter().scan(0.1, |lr, &loss| {
 ///     *lr = plateau.step(loss, *lr);
 ///     Some(*lr)
@@ -302,7 +303,7 @@ pub enum ThresholdMode {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReduceLrOnPlateau {
-    mode: Mode,
+    mode: MonitorMode,
     factor: f64,
     patience: usize,
     threshold: f64,
@@ -317,7 +318,7 @@ pub struct ReduceLrOnPlateau {
 impl ReduceLrOnPlateau {
     /// PyTorch's defaults: factor 0.1, patience 10, threshold 1e-4 (relative), cooldown 0,
     /// min_lr 0.
-    pub fn new(mode: Mode) -> Self {
+    pub fn new(mode: MonitorMode) -> Self {
         ReduceLrOnPlateau {
             mode,
             factor: 0.1,
@@ -326,7 +327,7 @@ impl ReduceLrOnPlateau {
             threshold_mode: ThresholdMode::Rel,
             cooldown: 0,
             min_lr: 0.0,
-            best: if mode == Mode::Min {
+            best: if mode == MonitorMode::Min {
                 f64::INFINITY
             } else {
                 f64::NEG_INFINITY
@@ -377,10 +378,10 @@ impl ReduceLrOnPlateau {
     fn is_better(&self, a: f64) -> bool {
         let (t, best) = (self.threshold, self.best);
         match (self.mode, self.threshold_mode) {
-            (Mode::Min, ThresholdMode::Rel) => a < best * (1.0 - t),
-            (Mode::Min, ThresholdMode::Abs) => a < best - t,
-            (Mode::Max, ThresholdMode::Rel) => a > best * (1.0 + t),
-            (Mode::Max, ThresholdMode::Abs) => a > best + t,
+            (MonitorMode::Min, ThresholdMode::Rel) => a < best * (1.0 - t),
+            (MonitorMode::Min, ThresholdMode::Abs) => a < best - t,
+            (MonitorMode::Max, ThresholdMode::Rel) => a > best * (1.0 + t),
+            (MonitorMode::Max, ThresholdMode::Abs) => a > best + t,
         }
     }
 
@@ -512,7 +513,7 @@ mod tests {
     #[test]
     fn plateau_follows_pytorch_on_a_scripted_sequence() {
         // patience 2, cooldown 1, factor 0.1, abs threshold 0.05, min_lr 1e-3.
-        let mut p = ReduceLrOnPlateau::new(Mode::Min)
+        let mut p = ReduceLrOnPlateau::new(MonitorMode::Min)
             .patience(2)
             .cooldown(1)
             .threshold(0.05, ThresholdMode::Abs)
@@ -539,7 +540,9 @@ mod tests {
 
     #[test]
     fn plateau_in_max_mode_with_relative_threshold() {
-        let mut p = ReduceLrOnPlateau::new(Mode::Max).patience(0).factor(0.5);
+        let mut p = ReduceLrOnPlateau::new(MonitorMode::Max)
+            .patience(0)
+            .factor(0.5);
         assert_eq!(p.step(0.5, 1.0), 1.0); // first value is an improvement
         assert_eq!(p.step(0.50001, 1.0), 0.5); // within 1e-4 relative: not better
         assert_eq!(p.step(0.9, 0.5), 0.5);

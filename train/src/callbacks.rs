@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use ferrograd_nn::{Module, ModuleExt};
-use ferrograd_optim::schedule::{LrSchedule, Mode, ReduceLrOnPlateau};
+use ferrograd_optim::schedule::{LrSchedule, MonitorMode, ReduceLrOnPlateau};
 use ferrograd_optim::{CallbackState, EarlyStopping};
 
 /// One epoch's logs: `loss`, the metrics, `val_`-prefixed validation values, and `lr`.
@@ -99,9 +99,9 @@ fn monitored(logs: &Logs, monitor: &str) -> Result<f64, String> {
 /// [`EarlyStopping`] on a logged metric (`"val_loss"` by default in Keras).
 ///
 /// ```
-/// use ferrograd_optim::{EarlyStopping, schedule::Mode};
+/// use ferrograd_optim::{EarlyStopping, schedule::MonitorMode};
 /// use ferrograd_train::callbacks::EarlyStoppingCallback;
-/// let cb = EarlyStoppingCallback::new("val_loss", EarlyStopping::new(Mode::Min).patience(3).restore_best_weights(true));
+/// let cb = EarlyStoppingCallback::new("val_loss", EarlyStopping::new(MonitorMode::Min).patience(3).restore_best_weights(true));
 /// # let _ = cb;
 /// ```
 pub struct EarlyStoppingCallback {
@@ -201,20 +201,20 @@ impl<S: LrSchedule> Callback for LrScheduler<S> {
 pub struct ModelCheckpoint {
     path: PathBuf,
     monitor: String,
-    mode: Mode,
+    mode: MonitorMode,
     save_best_only: bool,
     best: f64,
 }
 
 impl ModelCheckpoint {
     /// Saves to `path` when `monitor` reaches a new best in `mode`.
-    pub fn best_only(path: impl Into<PathBuf>, monitor: &str, mode: Mode) -> Self {
+    pub fn best_only(path: impl Into<PathBuf>, monitor: &str, mode: MonitorMode) -> Self {
         ModelCheckpoint {
             path: path.into(),
             monitor: monitor.to_string(),
             mode,
             save_best_only: true,
-            best: if mode == Mode::Min {
+            best: if mode == MonitorMode::Min {
                 f64::INFINITY
             } else {
                 f64::NEG_INFINITY
@@ -226,7 +226,7 @@ impl ModelCheckpoint {
     pub fn every_epoch(path: impl Into<PathBuf>) -> Self {
         ModelCheckpoint {
             save_best_only: false,
-            ..Self::best_only(path, "loss", Mode::Min)
+            ..Self::best_only(path, "loss", MonitorMode::Min)
         }
     }
 }
@@ -236,8 +236,8 @@ impl Callback for ModelCheckpoint {
         if self.save_best_only {
             let value = monitored(logs, &self.monitor)?;
             let better = match self.mode {
-                Mode::Min => value < self.best,
-                Mode::Max => value > self.best,
+                MonitorMode::Min => value < self.best,
+                MonitorMode::Max => value > self.best,
             };
             if !better {
                 return Ok(());

@@ -12,7 +12,7 @@ use ferrograd_autograd::Tensor;
 use ferrograd_data::synthetic::make_moons;
 use ferrograd_nn::loss::{self, CrossEntropy};
 use ferrograd_nn::{BatchNorm1d, Dropout, Linear, ModuleExt, ReLU, Sequential, init};
-use ferrograd_optim::schedule::{Mode, ReduceLrOnPlateau};
+use ferrograd_optim::schedule::{MonitorMode, ReduceLrOnPlateau};
 use ferrograd_optim::{Adam, EarlyStopping, Optimizer, Penalty};
 use ferrograd_train::callbacks::{
     CsvLogger, EarlyStoppingCallback, ModelCheckpoint, ReduceLrOnPlateauCallback,
@@ -69,17 +69,22 @@ fn train(dir: &Path, batch_size: usize) -> Outcome {
     });
     let mut early = EarlyStoppingCallback::new(
         "val_loss",
-        EarlyStopping::new(Mode::Min)
+        EarlyStopping::new(MonitorMode::Min)
             .patience(4)
             .restore_best_weights(true),
     );
     let mut plateau = ReduceLrOnPlateauCallback::new(
         "val_loss",
-        ReduceLrOnPlateau::new(Mode::Min).patience(0).factor(0.5),
+        ReduceLrOnPlateau::new(MonitorMode::Min)
+            .patience(0)
+            .factor(0.5),
     );
     let mut log = CsvLogger::new(dir.join("log.csv"));
-    let mut best =
-        ModelCheckpoint::best_only(dir.join("best.safetensors"), "val_accuracy", Mode::Max);
+    let mut best = ModelCheckpoint::best_only(
+        dir.join("best.safetensors"),
+        "val_accuracy",
+        MonitorMode::Max,
+    );
     let options = FitOptions::new()
         .epochs(6)
         .batch_size(batch_size)

@@ -5,7 +5,7 @@ use ferrograd_data::dataset::{Dataset, Targets, TensorDataset};
 use ferrograd_data::split::train_test_split;
 use ferrograd_data::synthetic::{make_blobs, make_regression};
 use ferrograd_nn::{Linear, ModuleExt, ReLU, Sequential, init};
-use ferrograd_optim::schedule::{Mode, ReduceLrOnPlateau, StepLr};
+use ferrograd_optim::schedule::{MonitorMode, ReduceLrOnPlateau, StepLr};
 use ferrograd_optim::*;
 use ferrograd_train::callbacks::*;
 use ferrograd_train::*;
@@ -143,7 +143,7 @@ fn early_stopping_in_fit_restores_the_best_weights() {
     let mut opt = Optimizer::new(model.parameters(), Adam::new(0.05));
     let mut stop = EarlyStoppingCallback::new(
         "val_loss",
-        EarlyStopping::new(Mode::Min)
+        EarlyStopping::new(MonitorMode::Min)
             .patience(3)
             .restore_best_weights(true),
     );
@@ -186,7 +186,8 @@ fn schedules_plateau_checkpoint_and_csv_callbacks() {
         step_size: 2,
         gamma: 0.5,
     });
-    let mut ckpt = ModelCheckpoint::best_only(dir.join("best.safetensors"), "loss", Mode::Min);
+    let mut ckpt =
+        ModelCheckpoint::best_only(dir.join("best.safetensors"), "loss", MonitorMode::Min);
     let mut csv = CsvLogger::new(dir.join("log.csv"));
     let history = fit(
         &model,
@@ -219,7 +220,9 @@ fn schedules_plateau_checkpoint_and_csv_callbacks() {
     model.freeze();
     let mut plateau = ReduceLrOnPlateauCallback::new(
         "loss",
-        ReduceLrOnPlateau::new(Mode::Min).patience(0).factor(0.5),
+        ReduceLrOnPlateau::new(MonitorMode::Min)
+            .patience(0)
+            .factor(0.5),
     );
     let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.5));
     let history = fit(
@@ -241,7 +244,7 @@ fn a_missing_monitor_is_a_callback_error_naming_the_keys() {
     let data = make_regression::<f32>(16, 2, 0.1, 2);
     let model = Linear::<f32>::new(2, 1, &mut init::rng(0));
     let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.01));
-    let mut stop = EarlyStoppingCallback::new("val_loss", EarlyStopping::new(Mode::Min));
+    let mut stop = EarlyStoppingCallback::new("val_loss", EarlyStopping::new(MonitorMode::Min));
     let err = fit(
         &model,
         &Loss::mse(),

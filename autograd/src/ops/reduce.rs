@@ -189,12 +189,13 @@ impl<'g, T: Float> Var<'g, T> {
     /// use ferrograd_autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[4]));
-    /// assert!((x.var_axes(&[], 1, false).item() - 5.0 / 3.0).abs() < 1e-15);
-    /// assert_eq!(x.var_axes(&[], 0, false).item(), 1.25);
-    /// assert_eq!(x.var_axes(&[], 4, false).item(), f64::INFINITY);
+    /// assert!((x.variance_axes(&[], 1, false).item() - 5.0 / 3.0).abs() < 1e-15);
+    /// assert_eq!(x.variance_axes(&[], 0, false).item(), 1.25);
+    /// assert_eq!(x.variance_axes(&[], 4, false).item(), f64::INFINITY);
     /// ```
     #[track_caller]
-    pub fn var_axes(self, axes: &[isize], correction: usize, keepdim: bool) -> Var<'g, T> {
+    #[doc(alias = "var")]
+    pub fn variance_axes(self, axes: &[isize], correction: usize, keepdim: bool) -> Var<'g, T> {
         let shape = self.shape_for("var");
         let reduced = reduction_axes("var", &shape, axes);
         let n: usize = reduced.iter().map(|&a| shape[a]).product();
@@ -211,20 +212,22 @@ impl<'g, T: Float> Var<'g, T> {
             .mul_scalar(T::one() / dof)
     }
 
-    /// The unbiased variance of all elements (`correction = 1`).
+    /// The unbiased variance of all elements (`correction = 1`): PyTorch's `var`, named
+    /// apart from [`Graph::var`](crate::Graph::var), which enters a value into the graph.
     ///
     /// ```
     /// use ferrograd_autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
-    /// assert_eq!(g.var(Tensor::from_vec(vec![1.0, 3.0], &[2])).var().item(), 2.0);
-    /// assert!(g.var(Tensor::zeros(&[0])).var().item().is_nan());
+    /// assert_eq!(g.var(Tensor::from_vec(vec![1.0, 3.0], &[2])).variance().item(), 2.0);
+    /// assert!(g.var(Tensor::zeros(&[0])).variance().item().is_nan());
     /// ```
+    #[doc(alias = "var")]
     #[track_caller]
-    pub fn var(self) -> Var<'g, T> {
-        self.var_axes(&[], 1, false)
+    pub fn variance(self) -> Var<'g, T> {
+        self.variance_axes(&[], 1, false)
     }
 
-    /// The standard deviation over `axes`: the square root of [`Var::var_axes`].
+    /// The standard deviation over `axes`: the square root of [`Var::variance_axes`].
     ///
     /// Backward: `grad / (2·out)` into the variance's backward, taken as 0 where `out = 0`
     /// (a constant lane), as PyTorch's `std_backward`: the gradient and the Hessian of the
@@ -246,7 +249,7 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn std_axes(self, axes: &[isize], correction: usize, keepdim: bool) -> Var<'g, T> {
         reduction_axes("std", &self.shape_for("std"), axes);
-        self.var_axes(axes, correction, keepdim)
+        self.variance_axes(axes, correction, keepdim)
             .unary("std", T::sqrt, |ctx, g| {
                 let y = ctx.output();
                 let nonzero = y.derive_mask("std_mask", |v| v != T::zero());
@@ -510,11 +513,11 @@ mod tests {
         #[test]
         fn var_std_logsumexp_grads_match_finite_diff((x, axis) in testing::tensor_and_axis(4, -2.0..2.0), keepdim in any::<bool>()) {
             prop_assume!(x.shape()[axis.rem_euclid(x.ndim() as isize) as usize] > 1);
-            check_grads(|v| v[0].var_axes(&[axis], 1, keepdim), std::slice::from_ref(&x))?;
+            check_grads(|v| v[0].variance_axes(&[axis], 1, keepdim), std::slice::from_ref(&x))?;
             check_grads(|v| v[0].std_axes(&[axis], 0, keepdim), std::slice::from_ref(&x))?;
             check_grads(|v| v[0].logsumexp_axes(&[axis], keepdim), std::slice::from_ref(&x))?;
             check_gradgrads(|v| v[0].logsumexp_axes(&[axis], keepdim), std::slice::from_ref(&x))?;
-            check_gradgrads(|v| v[0].var_axes(&[axis], 1, keepdim), std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].variance_axes(&[axis], 1, keepdim), std::slice::from_ref(&x))?;
             check_gradgrads(|v| v[0].std_axes(&[axis], 0, keepdim), &[x])?;
         }
 

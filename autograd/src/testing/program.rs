@@ -368,7 +368,7 @@ const OPS: &[(&str, Op)] = &[
     ("var_axes", |c| {
         let x = c.pick();
         let axis = c.d.axis(x.ndim());
-        x.var_axes(&[axis], c.d.below(2), c.d.below(2) == 0)
+        x.variance_axes(&[axis], c.d.below(2), c.d.below(2) == 0)
     }),
     ("std_axes", |c| {
         let x = c.pick();

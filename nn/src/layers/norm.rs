@@ -63,7 +63,7 @@ impl<T: Float> BatchNorm<T> {
         let eps = T::from_f64(self.eps);
         let (mean, var) = if self.mode.is_training() {
             let mean = x.mean_axes(&axes, true);
-            let var = x.var_axes(&axes, 0, true);
+            let var = x.variance_axes(&axes, 0, true);
             self.update_running(
                 mean.value(),
                 var.value(),
@@ -276,7 +276,7 @@ impl<T: Float> Module<T> for LayerNorm<T> {
         );
         let axes: Vec<isize> = (1..=k as isize).map(|i| -i).collect();
         let mean = x.mean_axes(&axes, true);
-        let var = x.var_axes(&axes, 0, true);
+        let var = x.variance_axes(&axes, 0, true);
         let g = x.graph();
         let xhat = (x - mean) / (var + T::from_f64(self.eps)).sqrt();
         xhat * g.param(&self.weight) + g.param(&self.bias)
