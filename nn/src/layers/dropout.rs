@@ -3,6 +3,7 @@
 use ferrograd_autograd::{Float, Var};
 
 use crate::module::{Mode, Module, Slot};
+use crate::module_ext::ModuleExt;
 use crate::rng::LayerRng;
 
 /// Zeroes each element with probability `p` in training mode and scales the rest by
@@ -26,9 +27,9 @@ use crate::rng::LayerRng;
 /// let g = Graph::<f32>::new();
 /// let x = g.constant(Tensor::ones(&[100]));
 /// assert!(drop.forward(x).value().to_vec().contains(&0.0));
-/// // A bare layer works for every float type, so name the one meant (a model has one).
-/// ModuleExt::<f32>::eval(&drop);
+/// drop.eval(); // no float type to name: the layer has none
 /// assert_eq!(drop.forward(x).value(), x.value());
+/// assert!(!drop.is_training());
 /// ```
 #[derive(Debug)]
 pub struct Dropout {
@@ -53,6 +54,24 @@ impl Dropout {
             rng: LayerRng::new(seed),
         }
     }
+
+    /// Training mode: drop elements ([`ModuleExt::train`](crate::ModuleExt::train), callable
+    /// on the bare layer, which works with every float type and so cannot pick one of
+    /// `ModuleExt`'s impls by itself).
+    pub fn train(&self) {
+        ModuleExt::<f32>::train(self);
+    }
+
+    /// Evaluation mode: the identity ([`ModuleExt::eval`](crate::ModuleExt::eval), callable
+    /// on the bare layer).
+    pub fn eval(&self) {
+        ModuleExt::<f32>::eval(self);
+    }
+
+    /// Whether the layer is in training mode.
+    pub fn is_training(&self) -> bool {
+        self.mode.is_training()
+    }
 }
 
 impl<T: Float> Module<T> for Dropout {
@@ -72,7 +91,6 @@ impl<T: Float> Module<T> for Dropout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ModuleExt;
     use ferrograd_autograd::{Graph, Tensor};
 
     #[test]
@@ -89,10 +107,13 @@ mod tests {
         let d = Dropout::new(1.0, 0);
         let g = Graph::<f32>::new();
         let x = g.constant(Tensor::ones(&[4]));
-        ModuleExt::<f32>::eval(&d);
+        d.eval();
         assert_eq!(d.forward(x).value().to_vec(), vec![1.0; 4]);
-        ModuleExt::<f32>::train(&d);
+        d.train();
         assert_eq!(d.forward(x).value().to_vec(), vec![0.0; 4]);
+        // The trait's switch, for one float type, reaches the same mode.
+        ModuleExt::<f64>::eval(&d);
+        assert!(!d.is_training());
     }
 
     #[test]
