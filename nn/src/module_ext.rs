@@ -164,6 +164,22 @@ pub trait ModuleExt<T: Float>: Module<T> {
         crate::serialize::load(self, path, false)
     }
 
+    /// Loads from the safetensors file at `path` as `options` say: under other names (a
+    /// prefix map or a function), f32 into f64 or back, strictly or not (see
+    /// [`LoadOptions`](crate::serialize::LoadOptions), which has an example). Nothing
+    /// changes on an error.
+    ///
+    /// # Errors
+    /// As [`ModuleExt::load`], and
+    /// [`serialize::Error::RenameCollision`](crate::serialize::Error::RenameCollision).
+    fn load_with(
+        &self,
+        path: impl AsRef<std::path::Path>,
+        options: &crate::serialize::LoadOptions<'_>,
+    ) -> crate::serialize::Result<crate::serialize::LoadReport> {
+        crate::serialize::TensorFile::open(path)?.load_module_with(self, "", options)
+    }
+
     /// Clears every parameter's gradient.
     fn zero_grad(&self) {
         self.parameters().iter().for_each(Param::zero_grad);

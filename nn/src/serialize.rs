@@ -70,7 +70,20 @@ pub enum Error {
         /// `"socket"`.
         kind: &'static str,
     },
-    /// A tensor whose element type differs from the module's.
+    /// Two tensors of the file that a rename maps to the same parameter.
+    #[error("{}: tensors `{first}` and `{second}` are both renamed to `{name}`", path.display())]
+    RenameCollision {
+        /// The file.
+        path: PathBuf,
+        /// The parameter's dotted name both map to.
+        name: String,
+        /// The first tensor's name in the file.
+        first: String,
+        /// The second tensor's name in the file.
+        second: String,
+    },
+    /// A tensor whose element type differs from the module's (and casting was not asked
+    /// for, or the type is not a float type).
     #[error("{}: tensor `{name}` is {found}, the module is {expected}", path.display())]
     Dtype {
         /// The file.
@@ -94,6 +107,104 @@ pub struct LoadReport {
     pub missing: Vec<String>,
     /// Tensors in the file that the module has no parameter for.
     pub unexpected: Vec<String>,
+}
+
+/// How a load matches a file's tensors to a module's parameters: strictly or not, under
+/// which names, and whether f32 and f64 convert. The default is a strict load of the same
+/// names and element type ([`ModuleExt::load`](crate::ModuleExt::load)).
+///
+/// A file name is turned into a parameter name by the first matching
+/// [`rename_prefix`](LoadOptions::rename_prefix), then by the [`rename`](LoadOptions::rename)
+/// function; what comes out is matched against the module's dotted names. As PyTorch users
+/// rewrite a `state_dict`'s keys before `load_state_dict`.
+///
+/// ```
+/// use ferrograd_nn::serialize::LoadOptions;
+/// use ferrograd_nn::{Linear, ModuleExt, Sequential, init};
+/// let path = std::env::temp_dir().join("ferrograd-doc-load-options.safetensors");
+/// // An f64 model saved under `encoder.*`...
+/// let encoder = Sequential::<f64>::new().add(Linear::new(3, 2, &mut init::rng(0)));
+/// let saved = Sequential::<f64>::new().add(encoder);
+/// saved.save(&path)?;
+/// // ...loads into an f32 model whose layers are at the top level.
+/// let model = Sequential::<f32>::new().add(Linear::new(3, 2, &mut init::rng(1)));
+/// let options = LoadOptions::new().rename_prefix("0.", "").cast(true);
+/// let report = model.load_with(&path, &options)?;
+/// assert!(report.missing.is_empty() && report.unexpected.is_empty());
+/// assert_eq!(model.parameters()[0].value().to_vec()[0] as f64, saved.parameters()[0].value().to_vec()[0] as f32 as f64);
+/// # Ok::<(), ferrograd_nn::serialize::Error>(())
+/// ```
+pub struct LoadOptions<'a> {
+    strict: bool,
+    cast: bool,
+    prefixes: Vec<(String, String)>,
+    rename: Option<Rename<'a>>,
+}
+
+/// A function from a file's tensor name to the parameter name it loads into.
+type Rename<'a> = Box<dyn Fn(&str) -> String + 'a>;
+
+impl Default for LoadOptions<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'a> LoadOptions<'a> {
+    /// A strict load of the same names and element type.
+    pub fn new() -> Self {
+        LoadOptions {
+            strict: true,
+            cast: false,
+            prefixes: Vec::new(),
+            rename: None,
+        }
+    }
+
+    /// With `false`, parameters the file lacks keep their values and tensors the module
+    /// lacks are skipped, both listed in the [`LoadReport`] (PyTorch's `strict=False`).
+    pub fn strict(mut self, yes: bool) -> Self {
+        self.strict = yes;
+        self
+    }
+
+    /// With `true`, f32 tensors load into an f64 module and f64 tensors into an f32 one
+    /// (rounded to nearest); other element types are still an error.
+    pub fn cast(mut self, yes: bool) -> Self {
+        self.cast = yes;
+        self
+    }
+
+    /// A file name starting with `from` is read as `to` followed by the rest of the name
+    /// (`rename_prefix("backbone.", "features.")`; an empty `to` strips the prefix). The
+    /// first matching prefix applies, in the order given.
+    pub fn rename_prefix(mut self, from: impl Into<String>, to: impl Into<String>) -> Self {
+        self.prefixes.push((from.into(), to.into()));
+        self
+    }
+
+    /// Maps every file name (after [`rename_prefix`](LoadOptions::rename_prefix)) to the
+    /// parameter name it loads into.
+    pub fn rename(mut self, f: impl Fn(&str) -> String + 'a) -> Self {
+        self.rename = Some(Box::new(f));
+        self
+    }
+
+    /// The parameter name a file name loads into.
+    fn target(&self, name: &str) -> String {
+        let renamed = self
+            .prefixes
+            .iter()
+            .find_map(|(from, to)| {
+                name.strip_prefix(from.as_str())
+                    .map(|rest| format!("{to}{rest}"))
+            })
+            .unwrap_or_else(|| name.to_string());
+        match &self.rename {
+            Some(f) => f(&renamed),
+            None => renamed,
+        }
+    }
 }
 
 fn dtype_of<T: Float>() -> Dtype {
@@ -142,8 +253,8 @@ fn to_bytes<T: Float>(t: &Tensor<T>) -> Bytes {
     }
 }
 
-fn from_bytes<T: Float>(data: &[u8], shape: &[usize]) -> Tensor<T> {
-    let values = if T::DTYPE == "f32" {
+fn from_bytes<T: Float>(data: &[u8], shape: &[usize], dtype: Dtype) -> Tensor<T> {
+    let values = if dtype == Dtype::F32 {
         data.chunks_exact(4)
             .map(|b| T::from_f64(f32::from_le_bytes(b.try_into().expect("4 bytes")) as f64))
             .collect()
@@ -352,7 +463,8 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 const MAX_HEADER: u64 = 100_000_000;
 
 /// A tensor's offsets within the data section and its shape.
-type Entry = ((usize, usize), Vec<usize>);
+/// A checked tensor: its offsets in the data section, its shape and its element type.
+type Entry = ((usize, usize), Vec<usize>, Dtype);
 
 /// A safetensors file opened for reading: its header has been read and checked, and only
 /// the header is in memory; tensors are read one at a time, by the offsets it names.
@@ -453,7 +565,7 @@ impl TensorFile {
 
     /// Checks that tensor `name` exists with element type `T` and, if given, `shape`;
     /// returns its offsets and shape.
-    fn check<T: Float>(&self, name: &str, shape: Option<&[usize]>) -> Result<Entry> {
+    fn check<T: Float>(&self, name: &str, shape: Option<&[usize]>, cast: bool) -> Result<Entry> {
         let path = || self.path.clone();
         let Some(info) = self.metadata.info(name) else {
             return Err(Error::Missing {
@@ -461,7 +573,8 @@ impl TensorFile {
                 name: name.to_string(),
             });
         };
-        if info.dtype != dtype_of::<T>() {
+        let float = matches!(info.dtype, Dtype::F32 | Dtype::F64);
+        if info.dtype != dtype_of::<T>() && !(cast && float) {
             return Err(Error::Dtype {
                 path: path(),
                 name: name.to_string(),
@@ -479,7 +592,7 @@ impl TensorFile {
                 found: info.shape.clone(),
             });
         }
-        Ok((info.data_offsets, info.shape.clone()))
+        Ok((info.data_offsets, info.shape.clone(), info.dtype))
     }
 
     /// Reads tensor `name`, checking its element type and, if given, its shape.
@@ -488,13 +601,13 @@ impl TensorFile {
     /// [`Error::Missing`], [`Error::Dtype`], [`Error::Shape`] naming the tensor;
     /// [`Error::Io`] if it cannot be read.
     pub fn tensor<T: Float>(&mut self, name: &str, shape: Option<&[usize]>) -> Result<Tensor<T>> {
-        let entry = self.check::<T>(name, shape)?;
+        let entry = self.check::<T>(name, shape, false)?;
         self.read(entry)
     }
 
     /// Reads the tensor at `offsets` within the data section (already checked to lie
     /// within the file).
-    fn read<T: Float>(&mut self, ((begin, end), shape): Entry) -> Result<Tensor<T>> {
+    fn read<T: Float>(&mut self, ((begin, end), shape, dtype): Entry) -> Result<Tensor<T>> {
         let io = |source| Error::Io {
             path: self.path.clone(),
             source,
@@ -504,7 +617,7 @@ impl TensorFile {
             .seek(SeekFrom::Start(self.data_start + begin as u64))
             .map_err(io)?;
         self.file.read_exact(&mut data).map_err(io)?;
-        Ok(from_bytes(&data, &shape))
+        Ok(from_bytes(&data, &shape, dtype))
     }
 
     /// Loads `module`'s parameters and buffers from the tensors named `prefix` + their
@@ -520,33 +633,85 @@ impl TensorFile {
         prefix: &str,
         strict: bool,
     ) -> Result<LoadReport> {
+        self.load_module_with(module, prefix, &LoadOptions::new().strict(strict))
+    }
+
+    /// As [`TensorFile::load_module`], matching names and types as `options` say
+    /// ([`LoadOptions`]: renames, casting, strictness); the renames see each name with
+    /// `prefix` removed.
+    ///
+    /// # Errors
+    /// As [`load`], and [`Error::RenameCollision`] if two tensors map to one parameter.
+    pub fn load_module_with<T: Float, M: Module<T> + ?Sized>(
+        &mut self,
+        module: &M,
+        prefix: &str,
+        options: &LoadOptions<'_>,
+    ) -> Result<LoadReport> {
         let state = module::state(module);
         let names: BTreeSet<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
-        let mut report = LoadReport {
-            unexpected: self
-                .names()
-                .into_iter()
-                .filter_map(|n| n.strip_prefix(prefix).map(str::to_string))
-                .filter(|n| !names.contains(n.as_str()))
-                .collect(),
-            ..LoadReport::default()
-        };
+        // Parameter name → the file's key for it.
+        let mut keys = BTreeMap::new();
+        let mut report = LoadReport::default();
+        for key in self.names() {
+            let Some(rest) = key.strip_prefix(prefix) else {
+                continue;
+            };
+            let name = options.target(rest);
+            if !names.contains(name.as_str()) {
+                report.unexpected.push(rest.to_string());
+            } else if let Some(first) = keys.insert(name.clone(), key.clone()) {
+                return Err(Error::RenameCollision {
+                    path: self.path.clone(),
+                    name,
+                    first,
+                    second: key,
+                });
+            }
+        }
         let mut found = Vec::new();
         for (name, p) in &state {
-            let key = format!("{prefix}{name}");
-            match self.check::<T>(&key, Some(&p.shape())) {
-                Ok(entry) => found.push((p, entry)),
-                Err(Error::Missing { .. }) if !strict => report.missing.push(name.clone()),
-                Err(Error::Missing { path, .. }) => {
+            let Some(key) = keys.get(name) else {
+                if options.strict {
                     return Err(Error::Missing {
-                        path,
+                        path: self.path.clone(),
                         name: name.clone(),
                     });
                 }
-                Err(e) => return Err(e),
-            }
+                report.missing.push(name.clone());
+                continue;
+            };
+            let entry = self
+                .check::<T>(key, Some(&p.shape()), options.cast)
+                .map_err(|e| match e {
+                    // Name the parameter, and the file's tensor when a rename made them differ.
+                    Error::Shape {
+                        path,
+                        expected,
+                        found,
+                        ..
+                    } => Error::Shape {
+                        path,
+                        name: describe(name, key),
+                        expected,
+                        found,
+                    },
+                    Error::Dtype {
+                        path,
+                        expected,
+                        found,
+                        ..
+                    } => Error::Dtype {
+                        path,
+                        name: describe(name, key),
+                        expected,
+                        found,
+                    },
+                    e => e,
+                })?;
+            found.push((p, entry));
         }
-        if strict && !report.unexpected.is_empty() {
+        if options.strict && !report.unexpected.is_empty() {
             return Err(Error::Unexpected {
                 path: self.path.clone(),
                 names: report.unexpected,
@@ -560,6 +725,16 @@ impl TensorFile {
             p.set_value(value);
         }
         Ok(report)
+    }
+}
+
+/// A parameter's name for an error (which prints it in backticks): with the file's name
+/// first when a rename made them differ, as `` `1.weight` → `0.weight` ``.
+fn describe(name: &str, key: &str) -> String {
+    if name == key {
+        name.to_string()
+    } else {
+        format!("{key}` → `{name}")
     }
 }
 
@@ -596,6 +771,67 @@ mod tests {
         Sequential::new()
             .add(Linear::new(3, 4, &mut rng))
             .add(Linear::new(4, 2, &mut rng))
+    }
+
+    #[test]
+    fn load_with_renames_casts_and_reports() {
+        let dir = std::env::temp_dir().join(format!("ferrograd-load-with-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("w.safetensors");
+        model(0).save(&path).unwrap();
+        // A rename function: the file's `0.*` / `1.*` load into a model whose layers are
+        // swapped in name only.
+        let target = model(1);
+        let swap = |n: &str| match n.split_once('.') {
+            Some(("0", rest)) => format!("1.{rest}"),
+            Some(("1", rest)) => format!("0.{rest}"),
+            _ => n.to_string(),
+        };
+        // Shapes differ after the swap (3→4 vs 4→2): the error names both names.
+        let err = target
+            .load_with(&path, &LoadOptions::new().rename(swap))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("tensor `1.weight` → `0.weight` has shape [2, 4]"),
+            "{err}"
+        );
+        // f32 into f64: refused unless cast.
+        let wide = Sequential::<f64>::new()
+            .add(Linear::new(3, 4, &mut init::rng(2)))
+            .add(Linear::new(4, 2, &mut init::rng(3)));
+        let err = wide.load(&path).unwrap_err();
+        assert!(matches!(err, Error::Dtype { .. }), "{err}");
+        wide.load_with(&path, &LoadOptions::new().cast(true))
+            .unwrap();
+        let (a, b) = (model(0).parameters(), wide.parameters());
+        for (a, b) in a.iter().zip(&b) {
+            let (a, b) = (a.value().to_vec(), b.value().to_vec());
+            assert!(a.iter().zip(&b).all(|(&x, &y)| f64::from(x) == y));
+        }
+        // Two file names onto one parameter.
+        let err = target
+            .load_with(&path, &LoadOptions::new().rename(|_| "0.bias".to_string()))
+            .unwrap_err();
+        assert!(matches!(err, Error::RenameCollision { .. }), "{err}");
+        // Non-strict with a prefix map: what does not map is reported under its file name.
+        let half = Sequential::<f32>::new().add(Linear::new(4, 2, &mut init::rng(4)));
+        let report = half
+            .load_with(
+                &path,
+                &LoadOptions::new()
+                    .strict(false)
+                    .rename_prefix("1.", "0.")
+                    .rename_prefix("0.", "old."),
+            )
+            .unwrap();
+        assert_eq!(report.missing, Vec::<String>::new());
+        assert_eq!(report.unexpected, vec!["0.bias", "0.weight"]);
+        assert_eq!(
+            half.parameters()[0].value(),
+            model(0).parameters()[2].value()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     fn tmp(name: &str) -> PathBuf {
