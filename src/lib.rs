@@ -85,7 +85,8 @@ pub mod prelude {
         ReduceLrOnPlateauCallback, TerminateOnNaN,
     };
     pub use ferrograd_train::{
-        Callback, FitOptions, History, Loss, Metric, Validation, evaluate, fit, predict,
+        Callback, CallbackError, FitOptions, History, Loss, Metric, Validation, evaluate, fit,
+        predict,
     };
 }
 

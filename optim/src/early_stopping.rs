@@ -186,8 +186,9 @@ impl EarlyStopping<f32> {
     /// Restores [`EarlyStopping::save_state`]'s record, all of it or (on an error) none.
     ///
     /// # Errors
-    /// If `state` lacks a value or holds a malformed one; then nothing is changed.
-    pub fn load_state(&mut self, state: &CallbackState) -> Result<(), String> {
+    /// A [`StateError`](crate::StateError) naming the key if `state` lacks a value or
+    /// holds a malformed one; then nothing is changed.
+    pub fn load_state(&mut self, state: &CallbackState) -> Result<(), crate::StateError> {
         let (best, wait) = (state.get("best")?, state.get("wait")?);
         let (best_epoch, stopped_epoch) = (
             state.get_opt("best_epoch")?,

@@ -1,4 +1,5 @@
-//! The errors of this crate: [`OptimizerError`] from an optimizer or clipping, and
+//! The errors of this crate: [`OptimizerError`] from an optimizer or clipping,
+//! [`StateError`] from reading a [`CallbackState`](crate::CallbackState), and
 //! [`NonFiniteKind`], which says how a value is not finite.
 
 use std::fmt;
@@ -122,5 +123,41 @@ pub enum OptimizerError {
     NonFiniteNorm {
         /// The norm.
         norm: f64,
+    },
+}
+
+/// An error reading a value back from a [`CallbackState`](crate::CallbackState) (what
+/// [`EarlyStopping::load_state`](crate::EarlyStopping::load_state),
+/// [`ReduceLrOnPlateau::load_state`](crate::schedule::ReduceLrOnPlateau::load_state) and a
+/// training backup's callbacks report): the value is missing or does not parse.
+///
+/// ```
+/// use ferrograd_optim::{CallbackState, StateError};
+/// let mut state = CallbackState::default();
+/// state.set("wait", "soon");
+/// let err = state.get::<usize>("wait").unwrap_err();
+/// assert!(matches!(&err, StateError::Invalid { key, .. } if key == "wait"));
+/// assert_eq!(err.to_string(), "`wait` = \"soon\" is not a valid usize");
+/// assert_eq!(state.get::<f64>("best").unwrap_err().to_string(), "`best` is missing");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// No value is recorded under `key`.
+    #[error("`{key}` is missing")]
+    Missing {
+        /// The key asked for.
+        key: String,
+    },
+    /// The value under `key` is not a valid `expected`.
+    #[error("`{key}` = {value:?} is not a valid {expected}")]
+    Invalid {
+        /// The key asked for.
+        key: String,
+        /// The recorded text.
+        value: String,
+        /// What it should have been (a type name such as `usize`, or a description such
+        /// as `JSON list of names`).
+        expected: &'static str,
     },
 }

@@ -47,7 +47,7 @@ mod state;
 pub use adaptive::{Adagrad, Adam, RmsProp};
 pub use clip::{ClipGradNorm, clip_grad_norm, clip_grad_value};
 pub use early_stopping::EarlyStopping;
-pub use error::{NonFiniteKind, OptimizerError};
+pub use error::{NonFiniteKind, OptimizerError, StateError};
 pub use optimizer::{
     Optimizer, OptimizerState, ParamGroup, ParamUpdate, Penalty, Rule, StepReport,
 };

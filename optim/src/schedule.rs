@@ -421,8 +421,9 @@ impl ReduceLrOnPlateau {
     /// Restores [`ReduceLrOnPlateau::save_state`]'s record, all of it or none.
     ///
     /// # Errors
-    /// If `state` lacks a value or holds a malformed one; then nothing is changed.
-    pub fn load_state(&mut self, state: &CallbackState) -> Result<(), String> {
+    /// A [`StateError`](crate::StateError) naming the key if `state` lacks a value or
+    /// holds a malformed one; then nothing is changed.
+    pub fn load_state(&mut self, state: &CallbackState) -> Result<(), crate::StateError> {
         let best = state.get("best")?;
         let bad_epochs = state.get("bad_epochs")?;
         self.cooldown_left = state.get("cooldown_left")?;

@@ -9,6 +9,8 @@ use std::str::FromStr;
 
 use ferrograd_autograd::Tensor;
 
+use crate::error::StateError;
+
 /// What a stateful training rule (early stopping, a plateau schedule, a callback of
 /// `ferrograd_train`) saves in a training backup so that it continues after a resume as
 /// if training had not stopped: named values (anything with `Display` and `FromStr` that
@@ -22,7 +24,7 @@ use ferrograd_autograd::Tensor;
 /// assert_eq!(state.get::<f64>("best"), Ok(f64::INFINITY));
 /// assert_eq!(state.get_opt::<usize>("best_epoch"), Ok(None));
 /// assert_eq!(
-///     state.get::<usize>("best").unwrap_err(),
+///     state.get::<usize>("best").unwrap_err().to_string(),
 ///     "`best` = \"inf\" is not a valid usize"
 /// );
 /// assert_eq!(state.values().collect::<Vec<_>>(), [("best", "inf"), ("wait", "3")]);
@@ -42,26 +44,27 @@ impl CallbackState {
     /// The value under `key`.
     ///
     /// # Errors
-    /// If there is none, or it does not parse as a `V`.
-    pub fn get<V: FromStr>(&self, key: &str) -> Result<V, String> {
-        self.get_opt(key)?
-            .ok_or_else(|| format!("`{key}` is missing"))
+    /// [`StateError::Missing`] if there is none, [`StateError::Invalid`] if it does not
+    /// parse as a `V`; both name `key`.
+    pub fn get<V: FromStr>(&self, key: &str) -> Result<V, StateError> {
+        self.get_opt(key)?.ok_or_else(|| StateError::Missing {
+            key: key.to_string(),
+        })
     }
 
     /// The value under `key`, or `None` if there is none (an optional value is recorded
     /// only when it is `Some`).
     ///
     /// # Errors
-    /// If it does not parse as a `V`.
-    pub fn get_opt<V: FromStr>(&self, key: &str) -> Result<Option<V>, String> {
+    /// [`StateError::Invalid`] naming `key` if it does not parse as a `V`.
+    pub fn get_opt<V: FromStr>(&self, key: &str) -> Result<Option<V>, StateError> {
         let Some(text) = self.values.get(key) else {
             return Ok(None);
         };
-        text.parse().map(Some).map_err(|_| {
-            format!(
-                "`{key}` = {text:?} is not a valid {}",
-                std::any::type_name::<V>()
-            )
+        text.parse().map(Some).map_err(|_| StateError::Invalid {
+            key: key.to_string(),
+            value: text.clone(),
+            expected: std::any::type_name::<V>(),
         })
     }
 

@@ -144,6 +144,12 @@ impl From<serialize::Error> for Failure {
     }
 }
 
+impl From<ferrograd_optim::StateError> for Failure {
+    fn from(e: ferrograd_optim::StateError) -> Self {
+        Failure::Content(e.to_string())
+    }
+}
+
 impl From<String> for Failure {
     fn from(m: String) -> Self {
         Failure::Content(m)
@@ -343,7 +349,8 @@ pub(crate) fn restore<M: Module<f32>, R: Rule<f32>>(
             for (cb, s) in t.callbacks.iter_mut().zip(&callbacks_before).take(k) {
                 cb.load_state(s).expect("a callback's own state loads");
             }
-            return Err(fail(format!("callback {k}: {e}").into()));
+            let name = t.callbacks[k].name();
+            return Err(fail(format!("callback {k} ({name}): {e}").into()));
         }
     }
     Ok((restored.epoch, restored.history))

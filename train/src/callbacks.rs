@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use ferrograd_nn::{Module, ModuleExt};
 use ferrograd_optim::schedule::{LrSchedule, MonitorMode, ReduceLrOnPlateau};
-use ferrograd_optim::{CallbackState, EarlyStopping};
+use ferrograd_optim::{CallbackState, EarlyStopping, StateError};
+
+pub use crate::error::CallbackError;
 
 /// One epoch's logs: `loss`, the metrics, `val_`-prefixed validation values, and `lr`.
 pub type Logs = BTreeMap<String, f64>;
@@ -56,10 +58,50 @@ impl<'a> Context<'a> {
     }
 }
 
-/// Hooks into [`fit`](crate::fit), as Keras callbacks.
+/// Hooks into [`fit`](crate::fit), as Keras callbacks. A hook that fails ends `fit` with
+/// [`TrainError::Callback`](crate::TrainError::Callback), which names the epoch, the
+/// callback and the hook.
+///
+/// ```
+/// use ferrograd_data::synthetic::make_moons;
+/// use ferrograd_nn::{Linear, ModuleExt, init};
+/// use ferrograd_optim::{Optimizer, Sgd};
+/// use ferrograd_train::{Callback, CallbackError, Context, FitOptions, Logs, Loss, TrainError, fit};
+///
+/// /// Fails once the loss exceeds a limit.
+/// struct LossLimit(f64);
+/// impl Callback for LossLimit {
+///     fn on_epoch_end(&mut self, _: usize, logs: &Logs, _: &mut Context<'_>) -> Result<(), CallbackError> {
+///         if logs["loss"] > self.0 {
+///             return Err(format!("loss {:.2} is over {}", logs["loss"], self.0).into());
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let model = Linear::<f32>::new(2, 2, &mut init::rng(0));
+/// let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.1));
+/// let data = make_moons(32, 0.1, 0);
+/// let err = fit(&model, &Loss::cross_entropy(), &mut opt, &data, FitOptions::new(), &mut [&mut LossLimit(0.0)])
+///     .unwrap_err();
+/// assert!(matches!(&err, TrainError::Callback { epoch: 0, index: 0, hook: "on_epoch_end", .. }));
+/// assert!(err.to_string().starts_with("epoch 0: callback 0 (LossLimit) failed in on_epoch_end: loss "));
+/// ```
 pub trait Callback {
+    /// The callback's name in errors (the type name without its path and generics by
+    /// default: `EarlyStoppingCallback`, `LrScheduler`).
+    fn name(&self) -> String {
+        let full = std::any::type_name::<Self>();
+        let base = full.split('<').next().unwrap_or(full);
+        base.rsplit("::").next().unwrap_or(base).to_string()
+    }
+
     /// Before epoch `epoch` (a schedule sets the learning rate here).
-    fn on_epoch_begin(&mut self, _epoch: usize, _ctx: &mut Context<'_>) -> Result<(), String> {
+    fn on_epoch_begin(
+        &mut self,
+        _epoch: usize,
+        _ctx: &mut Context<'_>,
+    ) -> Result<(), CallbackError> {
         Ok(())
     }
 
@@ -69,7 +111,7 @@ pub trait Callback {
         epoch: usize,
         logs: &Logs,
         ctx: &mut Context<'_>,
-    ) -> Result<(), String>;
+    ) -> Result<(), CallbackError>;
 
     /// Records what the callback needs to go on after a resume (best values, counters,
     /// best weights) into a [training backup](crate::FitOptions::backup). Nothing by default: a
@@ -79,21 +121,21 @@ pub trait Callback {
     /// Restores what [`Callback::save_state`] recorded.
     ///
     /// # Errors
-    /// If `state` lacks a value or holds a malformed one; the callback must then be left
-    /// as it was.
-    fn load_state(&mut self, _state: &CallbackState) -> Result<(), String> {
+    /// If `state` lacks a value or holds a malformed one (usually
+    /// [`CallbackError::State`], naming the key); the callback must then be left as it was.
+    fn load_state(&mut self, _state: &CallbackState) -> Result<(), CallbackError> {
         Ok(())
     }
 }
 
-/// Reads `monitor` from the logs, or explains which keys there are.
-fn monitored(logs: &Logs, monitor: &str) -> Result<f64, String> {
-    logs.get(monitor).copied().ok_or_else(|| {
-        format!(
-            "monitored metric `{monitor}` is not in the logs (available: {:?})",
-            logs.keys().collect::<Vec<_>>()
-        )
-    })
+/// Reads `monitor` from the logs, or names it and the keys there are.
+fn monitored(logs: &Logs, monitor: &str) -> Result<f64, CallbackError> {
+    logs.get(monitor)
+        .copied()
+        .ok_or_else(|| CallbackError::MissingMetric {
+            metric: monitor.to_string(),
+            available: logs.keys().cloned().collect(),
+        })
 }
 
 /// [`EarlyStopping`] on a logged metric (`"val_loss"` by default in Keras).
@@ -130,7 +172,7 @@ impl Callback for EarlyStoppingCallback {
         epoch: usize,
         logs: &Logs,
         ctx: &mut Context<'_>,
-    ) -> Result<(), String> {
+    ) -> Result<(), CallbackError> {
         let value = monitored(logs, &self.monitor)?;
         if self.inner.update(epoch, value, &ctx.model().parameters()) {
             ctx.stop_training();
@@ -142,8 +184,8 @@ impl Callback for EarlyStoppingCallback {
         self.inner.save_state(state);
     }
 
-    fn load_state(&mut self, state: &CallbackState) -> Result<(), String> {
-        self.inner.load_state(state)
+    fn load_state(&mut self, state: &CallbackState) -> Result<(), CallbackError> {
+        Ok(self.inner.load_state(state)?)
     }
 }
 
@@ -164,7 +206,12 @@ impl ReduceLrOnPlateauCallback {
 }
 
 impl Callback for ReduceLrOnPlateauCallback {
-    fn on_epoch_end(&mut self, _: usize, logs: &Logs, ctx: &mut Context<'_>) -> Result<(), String> {
+    fn on_epoch_end(
+        &mut self,
+        _: usize,
+        logs: &Logs,
+        ctx: &mut Context<'_>,
+    ) -> Result<(), CallbackError> {
         let value = monitored(logs, &self.monitor)?;
         let lr = self.inner.step(value, ctx.lr());
         ctx.set_lr(lr);
@@ -175,8 +222,8 @@ impl Callback for ReduceLrOnPlateauCallback {
         self.inner.save_state(state);
     }
 
-    fn load_state(&mut self, state: &CallbackState) -> Result<(), String> {
-        self.inner.load_state(state)
+    fn load_state(&mut self, state: &CallbackState) -> Result<(), CallbackError> {
+        Ok(self.inner.load_state(state)?)
     }
 }
 
@@ -185,12 +232,17 @@ impl Callback for ReduceLrOnPlateauCallback {
 pub struct LrScheduler<S>(pub S);
 
 impl<S: LrSchedule> Callback for LrScheduler<S> {
-    fn on_epoch_begin(&mut self, epoch: usize, ctx: &mut Context<'_>) -> Result<(), String> {
+    fn on_epoch_begin(&mut self, epoch: usize, ctx: &mut Context<'_>) -> Result<(), CallbackError> {
         ctx.set_lr(self.0.lr(epoch));
         Ok(())
     }
 
-    fn on_epoch_end(&mut self, _: usize, _: &Logs, _: &mut Context<'_>) -> Result<(), String> {
+    fn on_epoch_end(
+        &mut self,
+        _: usize,
+        _: &Logs,
+        _: &mut Context<'_>,
+    ) -> Result<(), CallbackError> {
         Ok(())
     }
 }
@@ -232,7 +284,12 @@ impl ModelCheckpoint {
 }
 
 impl Callback for ModelCheckpoint {
-    fn on_epoch_end(&mut self, _: usize, logs: &Logs, ctx: &mut Context<'_>) -> Result<(), String> {
+    fn on_epoch_end(
+        &mut self,
+        _: usize,
+        logs: &Logs,
+        ctx: &mut Context<'_>,
+    ) -> Result<(), CallbackError> {
         if self.save_best_only {
             let value = monitored(logs, &self.monitor)?;
             let better = match self.mode {
@@ -244,14 +301,14 @@ impl Callback for ModelCheckpoint {
             }
             self.best = value;
         }
-        ctx.model().save(&self.path).map_err(|e| e.to_string())
+        Ok(ctx.model().save(&self.path)?)
     }
 
     fn save_state(&self, state: &mut CallbackState) {
         state.set("best", self.best);
     }
 
-    fn load_state(&mut self, state: &CallbackState) -> Result<(), String> {
+    fn load_state(&mut self, state: &CallbackState) -> Result<(), CallbackError> {
         self.best = state.get("best")?;
         Ok(())
     }
@@ -285,8 +342,11 @@ impl Callback for CsvLogger {
         epoch: usize,
         logs: &Logs,
         _: &mut Context<'_>,
-    ) -> Result<(), String> {
-        let err = |e: std::io::Error| format!("{}: {e}", self.path.display());
+    ) -> Result<(), CallbackError> {
+        let err = |source| CallbackError::Io {
+            path: self.path.clone(),
+            source,
+        };
         let mut file = if self.columns.is_none() {
             let columns: Vec<String> = logs.keys().cloned().collect();
             let mut f = std::fs::File::create(&self.path).map_err(err)?;
@@ -322,22 +382,30 @@ impl Callback for CsvLogger {
         }
     }
 
-    fn load_state(&mut self, state: &CallbackState) -> Result<(), String> {
+    fn load_state(&mut self, state: &CallbackState) -> Result<(), CallbackError> {
         let Some(columns) = state.get_opt::<String>("columns")? else {
             *self = CsvLogger::new(self.path.clone());
             return Ok(());
         };
-        let columns: Vec<String> = serde_json::from_str(&columns)
-            .map_err(|e| format!("`columns` is not a JSON list of names: {e}"))?;
+        let columns: Vec<String> =
+            serde_json::from_str(&columns).map_err(|_| StateError::Invalid {
+                key: "columns".into(),
+                value: columns.clone(),
+                expected: "JSON list of names",
+            })?;
         let len: u64 = state.get("len")?;
         let now = std::fs::metadata(&self.path)
-            .map_err(|e| format!("{}: {e}", self.path.display()))?
+            .map_err(|source| CallbackError::Io {
+                path: self.path.clone(),
+                source,
+            })?
             .len();
         if now < len {
-            return Err(format!(
-                "{}: the log is {now} bytes, shorter than the {len} it had at the backup",
-                self.path.display()
-            ));
+            return Err(CallbackError::Truncated {
+                path: self.path.clone(),
+                len: now,
+                expected: len,
+            });
         }
         (self.columns, self.len) = (Some(columns), len);
         Ok(())
@@ -350,7 +418,12 @@ impl Callback for CsvLogger {
 pub struct TerminateOnNaN;
 
 impl Callback for TerminateOnNaN {
-    fn on_epoch_end(&mut self, _: usize, logs: &Logs, ctx: &mut Context<'_>) -> Result<(), String> {
+    fn on_epoch_end(
+        &mut self,
+        _: usize,
+        logs: &Logs,
+        ctx: &mut Context<'_>,
+    ) -> Result<(), CallbackError> {
         if logs.values().any(|v| !v.is_finite()) {
             ctx.stop_training();
         }

@@ -1,6 +1,10 @@
-//! [`TrainError`], the error that ends [`fit`](crate::fit).
+//! The errors of this crate: [`TrainError`], the error that ends [`fit`](crate::fit);
+//! [`CallbackError`], what a [`Callback`](crate::Callback) fails with; and [`PlotError`],
+//! from [`History::plot`](crate::History::plot).
 
-use ferrograd_optim::{NonFiniteKind, OptimizerError};
+use std::path::PathBuf;
+
+use ferrograd_optim::{NonFiniteKind, OptimizerError, StateError};
 
 /// An error that ends training.
 #[derive(Debug, thiserror::Error)]
@@ -66,13 +70,21 @@ pub enum TrainError {
         /// What the optimizer reported.
         source: OptimizerError,
     },
-    /// A callback failed (e.g. a checkpoint could not be written).
-    #[error("callback at epoch {epoch}: {message}")]
+    /// A callback failed (e.g. a checkpoint could not be written, or the metric it
+    /// monitors is not logged).
+    #[error("epoch {epoch}: callback {index} ({callback}) failed in {hook}: {source}")]
     Callback {
         /// The epoch.
         epoch: usize,
-        /// What went wrong.
-        message: String,
+        /// The callback's index in the list given to [`fit`](crate::fit).
+        index: usize,
+        /// Its [name](crate::Callback::name) (`EarlyStoppingCallback`).
+        callback: String,
+        /// The hook that failed: `on_epoch_begin` or `on_epoch_end`.
+        hook: &'static str,
+        /// What the callback reported (boxed: it can be large, and `TrainError` travels
+        /// in every `Result` of the training loop).
+        source: Box<CallbackError>,
     },
     /// A training backup ([`FitOptions::backup`](crate::FitOptions::backup)) could not be
     /// restored (then `fit` changed nothing) or written (the previous backup is intact).
@@ -80,5 +92,107 @@ pub enum TrainError {
     Backup {
         /// What went wrong, naming the file.
         message: String,
+    },
+}
+
+/// What a [`Callback`](crate::Callback) fails with. Your own callbacks fail with
+/// [`CallbackError::Custom`], built from any error or message with `.into()` or
+/// [`CallbackError::custom`].
+///
+/// ```
+/// use ferrograd_train::CallbackError;
+/// let err: CallbackError = "the disk is full".into();
+/// assert_eq!(err.to_string(), "the disk is full");
+/// let io = std::io::Error::other("denied");
+/// assert_eq!(CallbackError::custom(io).to_string(), "denied");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackError {
+    /// The metric a callback monitors is not in the epoch's logs (a `val_` metric without
+    /// validation data, or a misspelt name).
+    #[error("monitored metric `{metric}` is not in the logs (available: {available:?})")]
+    MissingMetric {
+        /// The metric asked for.
+        metric: String,
+        /// The keys the logs hold.
+        available: Vec<String>,
+    },
+    /// A saved state ([`Callback::load_state`](crate::Callback::load_state)) lacks a value
+    /// or holds a malformed one; the error names the key.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A file the callback writes or reads (a CSV log) failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A file is shorter than it was when the state was saved (a CSV log cut after the
+    /// backup), so the run cannot go on from that state.
+    #[error("{}: the file is {len} bytes, shorter than the {expected} it had at the backup", path.display())]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Its length now.
+        len: u64,
+        /// Its length at the backup.
+        expected: u64,
+    },
+    /// Saving the model failed ([`ModelCheckpoint`](crate::callbacks::ModelCheckpoint));
+    /// the error names the file.
+    #[error(transparent)]
+    Save(#[from] ferrograd_nn::serialize::Error),
+    /// The error of a user's callback.
+    #[error(transparent)]
+    Custom(Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+impl CallbackError {
+    /// A [`CallbackError::Custom`] from any error, or from a message (`&str`, `String`).
+    pub fn custom(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        CallbackError::Custom(error.into())
+    }
+}
+
+impl From<&str> for CallbackError {
+    fn from(message: &str) -> Self {
+        CallbackError::custom(message)
+    }
+}
+
+impl From<String> for CallbackError {
+    fn from(message: String) -> Self {
+        CallbackError::custom(message)
+    }
+}
+
+/// Why [`History::plot`](crate::History::plot) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlotError {
+    /// The history has no epochs, or no key but `val_` ones: there is nothing to plot.
+    #[error("{}: the history is empty", path.display())]
+    Empty {
+        /// The file that was to be written.
+        path: PathBuf,
+    },
+    /// The SVG file could not be written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The plotting backend failed otherwise (a font, the layout).
+    #[error("{}: {source}", path.display())]
+    Backend {
+        /// The file.
+        path: PathBuf,
+        /// The backend's error.
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
 }

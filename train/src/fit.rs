@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use ferrograd_autograd::ndarray::Dimension;
 use ferrograd_autograd::{Graph, Tensor, Var};
 use ferrograd_data::dataset::{Batch, DataLoader, Dataset, Targets, TensorDataset};
-use ferrograd_nn::{Module, ModuleExt};
+use ferrograd_nn::{Module, ModuleExt, Slot};
 use ferrograd_optim::{NonFiniteKind, Optimizer, Rule};
 
 use crate::backup::{self, Plan, Training};
-use crate::callbacks::{Callback, Context, Logs};
+use crate::callbacks::{Callback, CallbackError, Context, Logs};
 use crate::error::TrainError;
 use crate::history::History;
 use crate::loss::Loss;
@@ -172,12 +172,12 @@ impl FitOptions {
     /// use ferrograd_data::synthetic::make_moons;
     /// use ferrograd_nn::{Dropout, Linear, ModuleExt, ReLU, Sequential, init};
     /// use ferrograd_optim::{Adam, Optimizer};
-    /// use ferrograd_train::{Callback, Context, FitOptions, Logs, Loss, fit};
+    /// use ferrograd_train::{Callback, CallbackError, Context, FitOptions, Logs, Loss, fit};
     ///
     /// /// Fails at the end of one epoch: a stand-in for a crash or a kill.
     /// struct Interrupt(Option<usize>);
     /// impl Callback for Interrupt {
-    ///     fn on_epoch_end(&mut self, epoch: usize, _: &Logs, _: &mut Context<'_>) -> Result<(), String> {
+    ///     fn on_epoch_end(&mut self, epoch: usize, _: &Logs, _: &mut Context<'_>) -> Result<(), CallbackError> {
     ///         if self.0 == Some(epoch) { Err("interrupted".into()) } else { Ok(()) }
     ///     }
     /// }
@@ -206,6 +206,40 @@ impl FitOptions {
     pub fn backup(mut self, path: impl Into<PathBuf>) -> Self {
         self.backup = Some(path.into());
         self
+    }
+}
+
+/// Puts a model in evaluation mode and, when dropped (a panic included), gives every
+/// layer back the mode it had: `evaluate` and `predict` leave the model as they found it.
+struct EvalMode<'a, M: Module<f32> + ?Sized> {
+    model: &'a M,
+    /// Each mode switch's setting before, in visiting order.
+    before: Vec<bool>,
+}
+
+impl<'a, M: Module<f32> + ?Sized> EvalMode<'a, M> {
+    fn new(model: &'a M) -> Self {
+        let mut before = Vec::new();
+        model.visit(&mut |_, slot| {
+            if let Slot::Mode(m) = slot {
+                before.push(m.is_training());
+            }
+        });
+        model.eval();
+        EvalMode { model, before }
+    }
+}
+
+impl<M: Module<f32> + ?Sized> Drop for EvalMode<'_, M> {
+    fn drop(&mut self) {
+        let mut before = self.before.iter();
+        self.model.visit(&mut |_, slot| {
+            if let Slot::Mode(m) = slot
+                && let Some(&on) = before.next()
+            {
+                m.set_training(on);
+            }
+        });
     }
 }
 
@@ -260,8 +294,9 @@ fn check_samples(
     })
 }
 
-/// The loss and metrics of `model` on `data`, in evaluation mode (Keras' `evaluate`).
-/// The panicking form of [`try_evaluate`].
+/// The loss and metrics of `model` on `data`, in evaluation mode (Keras' `evaluate`);
+/// afterwards every layer is back in the mode it had (train or eval). The panicking form
+/// of [`try_evaluate`].
 ///
 /// # Panics
 /// If `data` is empty: `evaluate: no samples (the dataset is empty)` (a mean over no
@@ -288,7 +323,8 @@ pub fn evaluate<M: Module<f32> + ?Sized>(
     try_evaluate(model, loss, data, metrics, batch_size).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The loss and metrics of `model` on `data`, in evaluation mode (Keras' `evaluate`).
+/// The loss and metrics of `model` on `data`, in evaluation mode (Keras' `evaluate`);
+/// afterwards every layer is back in the mode it had (train or eval).
 ///
 /// # Errors
 /// [`TrainError::NoSamples`] if `data` is empty.
@@ -311,8 +347,10 @@ pub fn try_evaluate<M: Module<f32> + ?Sized>(
     batch_size: usize,
 ) -> Result<Logs, TrainError> {
     check_samples("evaluate", None, data, || "the dataset is empty".into())?;
-    model.eval();
-    let (outputs, mean_loss) = run_eval(model, loss, data, batch_size);
+    let (outputs, mean_loss) = {
+        let _eval = EvalMode::new(model);
+        run_eval(model, loss, data, batch_size)
+    };
     let mut logs = Logs::new();
     logs.insert("loss".into(), mean_loss);
     for m in metrics {
@@ -322,7 +360,7 @@ pub fn try_evaluate<M: Module<f32> + ?Sized>(
 }
 
 /// The model's outputs for `inputs` (`[N, ..]`), in evaluation mode, in batches (Keras'
-/// `predict`).
+/// `predict`); afterwards every layer is back in the mode it had (train or eval).
 ///
 /// For `N = 0` the model runs once on the empty input, so the result has the model's
 /// output shape with 0 rows (`[0, classes]`), as PyTorch's forward on an empty batch; a
@@ -341,7 +379,7 @@ pub fn predict<M: Module<f32> + ?Sized>(
     inputs: &Tensor<f32>,
     batch_size: usize,
 ) -> Tensor<f32> {
-    model.eval();
+    let _eval = EvalMode::new(model);
     let g = Graph::new();
     let n = inputs.shape()[0];
     if n == 0 {
@@ -542,7 +580,8 @@ fn note_without_gradient(history: &mut History, names: &[String], skipped: &[usi
 /// - [`TrainError::Anomaly`] in [anomaly mode](FitOptions::detect_anomaly);
 /// - [`TrainError::Step`] if no trainable parameter got a gradient (an optimizer built over
 ///   another model's parameters);
-/// - [`TrainError::Callback`] if a callback fails.
+/// - [`TrainError::Callback`] naming the epoch, the callback (index and name) and the hook
+///   if a callback fails.
 ///
 /// ```
 /// use ferrograd_data::split::train_test_split;
@@ -601,9 +640,9 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
     let g = Graph::new();
     for epoch in start..options.epochs {
         let mut ctx = Context::new(model, optimizer.lr());
-        for cb in callbacks.iter_mut() {
+        for (index, cb) in callbacks.iter_mut().enumerate() {
             cb.on_epoch_begin(epoch, &mut ctx)
-                .map_err(|message| TrainError::Callback { epoch, message })?;
+                .map_err(|source| callback_error(epoch, index, &**cb, "on_epoch_begin", source))?;
         }
         optimizer.set_lr(ctx.lr());
         model.train();
@@ -656,9 +695,9 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
         history.epochs.push(logs);
         let logs = history.epochs.last().expect("just pushed");
         let mut ctx = Context::new(model, optimizer.lr());
-        for cb in callbacks.iter_mut() {
+        for (index, cb) in callbacks.iter_mut().enumerate() {
             cb.on_epoch_end(epoch, logs, &mut ctx)
-                .map_err(|message| TrainError::Callback { epoch, message })?;
+                .map_err(|source| callback_error(epoch, index, &**cb, "on_epoch_end", source))?;
         }
         optimizer.set_lr(ctx.lr());
         if ctx.stop_requested() {
@@ -693,6 +732,23 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
         }
     }
     Ok(history)
+}
+
+/// [`TrainError::Callback`] for callback `index` failing in `hook`.
+fn callback_error(
+    epoch: usize,
+    index: usize,
+    cb: &dyn Callback,
+    hook: &'static str,
+    source: CallbackError,
+) -> TrainError {
+    TrainError::Callback {
+        epoch,
+        index,
+        callback: cb.name(),
+        hook,
+        source: Box::new(source),
+    }
 }
 
 fn progress(options: &FitOptions, batches: usize, epoch: usize) -> Option<indicatif::ProgressBar> {

@@ -5,6 +5,7 @@ use std::path::Path;
 use ferrograd_nn::serialize::write_atomic;
 
 use crate::callbacks::Logs;
+use crate::error::PlotError;
 
 /// The per-epoch logs of a [`fit`](crate::fit).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -89,7 +90,9 @@ impl History {
     /// each metric, `lr`), its training curve in blue and its `val_` curve in red.
     ///
     /// # Errors
-    /// A message naming the file if it cannot be written, or if there is nothing to plot.
+    /// [`PlotError::Empty`] if there is nothing to plot, [`PlotError::Io`] if the file
+    /// cannot be written, [`PlotError::Backend`] if drawing fails otherwise; each names
+    /// the file.
     ///
     /// ```
     /// use ferrograd_train::{History, Logs};
@@ -100,19 +103,23 @@ impl History {
     /// let path = std::env::temp_dir().join("ferrograd-doc-history.svg");
     /// history.plot(&path).unwrap();
     /// assert!(std::fs::read_to_string(&path).unwrap().starts_with("<svg"));
+    /// let err = History::default().plot(&path).unwrap_err();
+    /// assert!(err.to_string().ends_with("ferrograd-doc-history.svg: the history is empty"));
     /// ```
-    pub fn plot(&self, path: impl AsRef<Path>) -> Result<(), String> {
+    pub fn plot(&self, path: impl AsRef<Path>) -> Result<(), PlotError> {
         use plotters::prelude::*;
         let path = path.as_ref();
-        let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+        let err = |e: DrawingAreaErrorKind<std::io::Error>| plot_error(path, e);
         let keys = self.keys();
         let panels: Vec<&String> = keys.iter().filter(|k| !k.starts_with("val_")).collect();
         if panels.is_empty() || self.epochs.is_empty() {
-            return Err(err(&"the history is empty"));
+            return Err(PlotError::Empty {
+                path: path.to_path_buf(),
+            });
         }
         let height = 260 * panels.len() as u32;
         let root = SVGBackend::new(path, (720, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| err(&e))?;
+        root.fill(&WHITE).map_err(err)?;
         let areas = root.split_evenly((panels.len(), 1));
         for (area, key) in areas.iter().zip(panels) {
             let series: Vec<(String, Vec<f64>, RGBColor)> =
@@ -144,12 +151,8 @@ impl History {
                 .x_label_area_size(30)
                 .y_label_area_size(60)
                 .build_cartesian_2d(0f64..epochs as f64, (lo - pad)..(hi + pad))
-                .map_err(|e| err(&e))?;
-            chart
-                .configure_mesh()
-                .x_desc("epoch")
-                .draw()
-                .map_err(|e| err(&e))?;
+                .map_err(err)?;
+            chart.configure_mesh().x_desc("epoch").draw().map_err(err)?;
             for (name, values, color) in series {
                 let points = values
                     .iter()
@@ -158,7 +161,7 @@ impl History {
                     .map(|(e, &v)| (e as f64, v));
                 chart
                     .draw_series(LineSeries::new(points, color.stroke_width(2)))
-                    .map_err(|e| err(&e))?
+                    .map_err(err)?
                     .label(name)
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
             }
@@ -167,8 +170,28 @@ impl History {
                 .background_style(WHITE.mix(0.8))
                 .border_style(BLACK)
                 .draw()
-                .map_err(|e| err(&e))?;
+                .map_err(err)?;
         }
-        root.present().map_err(|e| err(&e))
+        root.present().map_err(err)
+    }
+}
+
+/// A plotting failure as a [`PlotError`] naming `path`: the SVG backend's I/O error as
+/// [`PlotError::Io`], anything else as [`PlotError::Backend`].
+fn plot_error(
+    path: &Path,
+    e: plotters::drawing::DrawingAreaErrorKind<std::io::Error>,
+) -> PlotError {
+    use plotters::drawing::DrawingAreaErrorKind;
+    use plotters_backend::DrawingErrorKind;
+    let path = path.to_path_buf();
+    match e {
+        DrawingAreaErrorKind::BackendError(DrawingErrorKind::DrawingError(source)) => {
+            PlotError::Io { path, source }
+        }
+        other => PlotError::Backend {
+            path,
+            source: Box::new(other),
+        },
     }
 }

@@ -38,7 +38,7 @@ mod loss;
 mod metrics;
 
 pub use callbacks::{Callback, Context, Logs};
-pub use error::TrainError;
+pub use error::{CallbackError, PlotError, TrainError};
 pub use fit::{FitOptions, Validation, evaluate, fit, predict, try_evaluate};
 pub use history::History;
 pub use loss::Loss;

@@ -194,7 +194,7 @@ impl ferrograd_train::Callback for Failing {
         epoch: usize,
         _: &ferrograd_train::Logs,
         _: &mut ferrograd_train::Context<'_>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ferrograd_train::CallbackError> {
         if epoch == self.0 {
             return Err("stop".into());
         }

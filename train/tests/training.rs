@@ -4,7 +4,7 @@ use ferrograd_autograd::Tensor;
 use ferrograd_data::dataset::{Dataset, Targets, TensorDataset};
 use ferrograd_data::split::train_test_split;
 use ferrograd_data::synthetic::{make_blobs, make_regression};
-use ferrograd_nn::{Linear, ModuleExt, ReLU, Sequential, init};
+use ferrograd_nn::{Linear, Module, ModuleExt, ReLU, Sequential, init};
 use ferrograd_optim::schedule::{MonitorMode, ReduceLrOnPlateau, StepLr};
 use ferrograd_optim::*;
 use ferrograd_train::callbacks::*;
@@ -256,8 +256,215 @@ fn a_missing_monitor_is_a_callback_error_naming_the_keys() {
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "callback at epoch 0: monitored metric `val_loss` is not in the logs (available: [\"loss\", \"lr\"])"
+        "epoch 0: callback 0 (EarlyStoppingCallback) failed in on_epoch_end: monitored metric `val_loss` is not in the logs (available: [\"loss\", \"lr\"])"
     );
+    let TrainError::Callback {
+        epoch: 0,
+        index: 0,
+        callback,
+        hook: "on_epoch_end",
+        source,
+    } = err
+    else {
+        panic!("not an on_epoch_end error of callback 0: {err:?}");
+    };
+    let CallbackError::MissingMetric { metric, available } = *source else {
+        panic!("not a missing metric: {source:?}");
+    };
+    assert_eq!(callback, "EarlyStoppingCallback");
+    assert_eq!(metric, "val_loss");
+    assert_eq!(available, ["loss", "lr"]);
+}
+
+#[test]
+fn a_failing_callback_is_named_by_index_name_and_hook() {
+    /// Fails when epoch 1 begins, with an I/O error of its own.
+    struct FailsAtBegin;
+    impl Callback for FailsAtBegin {
+        fn on_epoch_begin(
+            &mut self,
+            epoch: usize,
+            _: &mut Context<'_>,
+        ) -> Result<(), CallbackError> {
+            if epoch == 1 {
+                return Err(CallbackError::custom(std::io::Error::other(
+                    "no space left",
+                )));
+            }
+            Ok(())
+        }
+        fn on_epoch_end(
+            &mut self,
+            _: usize,
+            _: &Logs,
+            _: &mut Context<'_>,
+        ) -> Result<(), CallbackError> {
+            Ok(())
+        }
+    }
+    let data = make_regression::<f32>(16, 2, 0.1, 2);
+    let model = Linear::<f32>::new(2, 1, &mut init::rng(0));
+    let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.01));
+    let err = fit(
+        &model,
+        &Loss::mse(),
+        &mut opt,
+        &data,
+        FitOptions::new().epochs(3),
+        &mut [&mut TerminateOnNaN, &mut FailsAtBegin],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "epoch 1: callback 1 (FailsAtBegin) failed in on_epoch_begin: no space left"
+    );
+    let TrainError::Callback { source, .. } = &err else {
+        panic!("not a callback error: {err:?}");
+    };
+    let CallbackError::Custom(inner) = &**source else {
+        panic!("not a custom callback error: {source:?}");
+    };
+    assert_eq!(
+        inner
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind),
+        Some(std::io::ErrorKind::Other)
+    );
+}
+
+#[test]
+fn a_callback_state_missing_a_key_is_a_state_error_naming_it() {
+    let mut stop = EarlyStoppingCallback::new("val_loss", EarlyStopping::new(MonitorMode::Min));
+    let mut state = CallbackState::default();
+    state.set("best", 0.5);
+    let err = stop.load_state(&state).unwrap_err();
+    assert!(
+        matches!(&err, CallbackError::State(StateError::Missing { key }) if key == "wait"),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), "`wait` is missing");
+    state.set("wait", "x");
+    assert_eq!(
+        stop.load_state(&state).unwrap_err().to_string(),
+        "`wait` = \"x\" is not a valid usize"
+    );
+
+    let mut checkpoint = ModelCheckpoint::every_epoch("unused.safetensors");
+    assert!(matches!(
+        checkpoint.load_state(&CallbackState::default()),
+        Err(CallbackError::State(StateError::Missing { .. }))
+    ));
+}
+
+#[test]
+fn csv_logger_names_the_file_it_cannot_write() {
+    let dir = std::env::temp_dir().join(format!("ferrograd-csv-missing-{}", std::process::id()));
+    let path = dir.join("no-such-dir").join("log.csv");
+    let data = make_regression::<f32>(16, 2, 0.1, 2);
+    let model = Linear::<f32>::new(2, 1, &mut init::rng(0));
+    let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.01));
+    let mut log = CsvLogger::new(&path);
+    let err = fit(
+        &model,
+        &Loss::mse(),
+        &mut opt,
+        &data,
+        FitOptions::new(),
+        &mut [&mut log],
+    )
+    .unwrap_err();
+    let TrainError::Callback { source, .. } = &err else {
+        panic!("not a callback error: {err:?}");
+    };
+    let CallbackError::Io { path: p, .. } = &**source else {
+        panic!("not an I/O callback error: {source:?}");
+    };
+    assert_eq!(p, &path);
+    assert!(err.to_string().contains("log.csv: "), "{err}");
+}
+
+#[test]
+fn plot_errors_name_the_file() {
+    let dir = std::env::temp_dir().join(format!("ferrograd-plot-errors-{}", std::process::id()));
+    let empty = dir.join("empty.svg");
+    let err = History::default().plot(&empty).unwrap_err();
+    assert!(
+        matches!(&err, PlotError::Empty { path } if path == &empty),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("{}: the history is empty", empty.display())
+    );
+
+    let mut history = History::default();
+    history.epochs.push(Logs::from([("loss".to_string(), 1.0)]));
+    let unwritable = dir.join("no-such-dir").join("plot.svg");
+    let err = history.plot(&unwritable).unwrap_err();
+    assert!(
+        matches!(&err, PlotError::Io { path, .. } if path == &unwritable),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with(&format!("{}: ", unwritable.display())),
+        "{err}"
+    );
+}
+
+/// Every mode switch of `model`, in visiting order.
+fn modes(model: &Sequential<f32>) -> Vec<bool> {
+    let mut out = Vec::new();
+    model.visit(&mut |_, slot| {
+        if let ferrograd_nn::Slot::Mode(m) = slot {
+            out.push(m.is_training());
+        }
+    });
+    out
+}
+
+#[test]
+fn evaluate_and_predict_give_the_model_back_in_the_mode_it_had() {
+    let mut rng = init::rng(0);
+    let model = Sequential::<f32>::new()
+        .add(Linear::new(2, 8, &mut rng))
+        .add(ferrograd_nn::BatchNorm1d::new(8))
+        .add(ReLU)
+        .add(ferrograd_nn::Dropout::new(0.5, 1))
+        .add(Linear::new(8, 3, &mut rng));
+    let data = make_blobs::<f32>(12, 2, 3, 1.0, 0);
+    let loss = Loss::cross_entropy();
+    assert_eq!(modes(&model), [true, true], "layers start in training mode");
+
+    evaluate(&model, &loss, &data, &[], 4);
+    assert_eq!(modes(&model), [true, true], "train mode after evaluate");
+    try_evaluate(&model, &loss, &data, &[], 4).unwrap();
+    assert_eq!(modes(&model), [true, true], "train mode after try_evaluate");
+    predict(&model, data.inputs(), 4);
+    assert_eq!(modes(&model), [true, true], "train mode after predict");
+
+    model.eval();
+    let first = predict(&model, data.inputs(), 4);
+    evaluate(&model, &loss, &data, &[], 4);
+    assert_eq!(modes(&model), [false, false], "eval mode after evaluate");
+    predict(&model, data.inputs(), 5);
+    assert_eq!(modes(&model), [false, false], "eval mode after predict");
+    // In eval mode dropout is off and batch norm uses its running statistics: the same
+    // outputs however the rows are batched.
+    assert_eq!(predict(&model, data.inputs(), 5), first);
+
+    // A mixed model (only dropout switched to eval) gets each layer's mode back.
+    model.train();
+    model.visit(&mut |name, slot| {
+        if let ferrograd_nn::Slot::Mode(m) = slot {
+            m.set_training(!name.starts_with("3."));
+        }
+    });
+    let mixed = modes(&model);
+    assert_eq!(mixed, [true, false]);
+    evaluate(&model, &loss, &data, &[], 4);
+    predict(&model, data.inputs(), 4);
+    assert_eq!(modes(&model), mixed);
 }
 
 #[test]
