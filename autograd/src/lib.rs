@@ -28,6 +28,7 @@ mod kernels;
 mod ops;
 mod param;
 mod tensor;
+mod tensor_ops;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod threads;

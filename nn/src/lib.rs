@@ -64,4 +64,4 @@ pub use layers::*;
 pub use module::{Mode, Module, Slot, visit_child};
 pub use module_ext::{ModuleExt, Summary, SummaryRow};
 pub use rng::{LayerRng, RngState};
-pub use sequential::Sequential;
+pub use sequential::{Sequential, SequentialIter};

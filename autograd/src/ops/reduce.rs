@@ -79,12 +79,6 @@ fn first_along<T: Float>(x: &Tensor<T>, axes: &[usize], kept: &[usize]) -> Tenso
     Tensor::from_array(v.to_owned())
 }
 
-/// Whether a candidate `v` replaces the best so far in argmax/argmin: when it is `better`
-/// or NaN, unless the best is NaN already (the first NaN wins).
-fn takes_over<T: Float>(best: T, v: T, better: bool) -> bool {
-    !best.is_nan() && (better || v.is_nan())
-}
-
 impl<'g, T: Float> Var<'g, T> {
     /// The sum of all elements, as a scalar (shape `[]`). Backward: `grad` broadcast to the
     /// input's shape.
@@ -447,7 +441,7 @@ impl<'g, T: Float> Var<'g, T> {
 
     /// The index of the largest element along `axis` (the first on ties), as `torch.argmax`;
     /// NaN counts as the largest, so a lane holding NaN gives its first NaN. Not
-    /// differentiable: returns plain indices.
+    /// differentiable: returns plain indices ([`Tensor::argmax`] on the value).
     ///
     /// # Panics
     /// If `axis` is out of range or has size 0.
@@ -460,37 +454,18 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn argmax(self, axis: isize) -> ArrayD<usize> {
-        self.arg_extremum("argmax", axis, |best, v| takes_over(best, v, v > best))
+        self.value().argmax(axis)
     }
 
     /// The index of the smallest element along `axis` (the first on ties), as
-    /// `torch.argmin`; a lane holding NaN gives its first NaN.
+    /// `torch.argmin`; a lane holding NaN gives its first NaN ([`Tensor::argmin`] on the
+    /// value).
     ///
     /// # Panics
     /// If `axis` is out of range or has size 0.
     #[track_caller]
     pub fn argmin(self, axis: isize) -> ArrayD<usize> {
-        self.arg_extremum("argmin", axis, |best, v| takes_over(best, v, v < best))
-    }
-
-    #[track_caller]
-    fn arg_extremum(self, op: &str, axis: isize, better: fn(T, T) -> bool) -> ArrayD<usize> {
-        let x = self.value();
-        let ax = checked_axis(op, axis, x.shape());
-        assert!(
-            x.shape()[ax] > 0,
-            "{op}: axis {axis} of shape {:?} is empty",
-            x.shape()
-        );
-        x.view().map_axis(Axis(ax), |lane| {
-            let mut best = 0;
-            for (i, &v) in lane.iter().enumerate() {
-                if better(lane[best], v) {
-                    best = i;
-                }
-            }
-            best
-        })
+        self.value().argmin(axis)
     }
 }
 
