@@ -60,8 +60,16 @@ mod sequential;
 pub mod serialize;
 pub mod testing;
 
+/// `#[derive(Module)]`: see [`Module`](trait@Module).
+pub use ferrograd_derive::Module;
 pub use layers::*;
 pub use module::{Mode, Module, Slot, visit_child};
+
+// The derive names this crate as `::ferrograd_nn` (also from inside it) and reaches the
+// autograd types through it, so a user of the derive needs no other dependency.
+extern crate self as ferrograd_nn;
+#[doc(hidden)]
+pub use ferrograd_autograd as __autograd;
 pub use module_ext::{ModuleExt, Summary, SummaryRow};
 pub use rng::{LayerRng, RngState};
 pub use sequential::{Sequential, SequentialIter};

@@ -82,6 +82,56 @@ impl Mode {
 /// let g = Graph::new();
 /// assert_eq!(mlp.forward(g.constant(Tensor::zeros(&[3, 4]))).shape(), vec![3, 2]);
 /// ```
+///
+/// # Deriving
+/// `#[derive(Module)]` writes the impl from the struct: `visit` from its fields, `forward`
+/// calling the struct's own (inherent) `forward` method, which you write. Every field is
+/// visited under its name, so a new field's parameters cannot be forgotten:
+/// - a `Param` is a parameter (`#[module(buffer)]`: a buffer, saved but not trained), a
+///   [`Mode`] the train/eval switch, a [`LayerRng`](crate::LayerRng) a random stream;
+/// - a `Vec` of them or of modules is visited as `name.0`, `name.1`, …, an `Option` under
+///   its name when it is `Some`;
+/// - any other field must be a module (a compile error otherwise), unless marked
+///   `#[module(skip)]`.
+///
+/// The float type is the struct's type parameter bounded by `Float`, else
+/// `#[module(float = f64)]`, else `f32`. Without an inherent `forward` the derive does not
+/// compile (`multiple applicable items in scope`).
+///
+/// ```
+/// use ferrograd_autograd::{Graph, Tensor, Var};
+/// use ferrograd_nn::{Dropout, Linear, Module, ModuleExt, init};
+///
+/// #[derive(Module)]
+/// struct Mlp {
+///     hidden: Vec<Linear>,
+///     drop: Dropout,
+///     out: Linear,
+///     #[module(skip)]
+///     label: &'static str,
+/// }
+///
+/// impl Mlp {
+///     fn forward<'g>(&self, x: Var<'g>) -> Var<'g> {
+///         let h = self.hidden.iter().fold(x, |h, layer| layer.forward(h).relu());
+///         self.out.forward(self.drop.forward(h))
+///     }
+/// }
+///
+/// let mut rng = init::rng(0);
+/// let mlp = Mlp {
+///     hidden: vec![Linear::new(4, 8, &mut rng), Linear::new(8, 8, &mut rng)],
+///     drop: Dropout::new(0.2, 0),
+///     out: Linear::new(8, 2, &mut rng),
+///     label: "mlp",
+/// };
+/// let names: Vec<String> = mlp.named_parameters().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names[..2], ["hidden.0.weight", "hidden.0.bias"]);
+/// assert_eq!(names.last().unwrap(), "out.bias");
+/// mlp.eval();
+/// let g = Graph::new();
+/// assert_eq!(mlp.forward(g.constant(Tensor::zeros(&[3, 4]))).shape(), vec![3, 2]);
+/// ```
 pub trait Module<T: Float = f32> {
     /// The forward pass; parameters enter `x`'s graph with
     /// [`Graph::param`](ferrograd_autograd::Graph::param).

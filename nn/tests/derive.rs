@@ -1,0 +1,151 @@
+//! `#[derive(Module)]`: every kind of field is visited under its name, generic and f64
+//! models work, and skipped fields stay out.
+
+use ferrograd_autograd::{Float, Graph, Param, Tensor, Var};
+use ferrograd_nn::{Dropout, LayerRng, Linear, Mode, Module, ModuleExt, Sequential, init};
+
+#[derive(Module)]
+struct Net {
+    fc1: Linear,
+    drop: Dropout,
+    heads: Vec<Linear>,
+    extra: Option<Linear>,
+    missing: Option<Linear>,
+    scale: Param<f32>,
+    #[module(buffer)]
+    steps: Param<f32>,
+    scales: Vec<Param<f32>>,
+    mode: Mode,
+    rng: LayerRng,
+    #[module(skip)]
+    label: String,
+}
+
+impl Net {
+    fn forward<'g>(&self, x: Var<'g>) -> Var<'g> {
+        let g = x.graph();
+        let h = self.drop.forward(self.fc1.forward(x).relu()) * g.param(&self.scale);
+        self.heads.iter().fold(h, |h, head| head.forward(h))
+    }
+}
+
+fn net() -> Net {
+    let mut rng = init::rng(0);
+    Net {
+        fc1: Linear::new(3, 4, &mut rng),
+        drop: Dropout::new(0.5, 1),
+        heads: vec![Linear::new(4, 4, &mut rng), Linear::new(4, 2, &mut rng)],
+        extra: Some(Linear::new(2, 2, &mut rng)),
+        missing: None,
+        scale: Param::new(Tensor::scalar(1.0)),
+        steps: Param::new(Tensor::scalar(0.0)),
+        scales: vec![Param::new(Tensor::scalar(2.0))],
+        mode: Mode::default(),
+        rng: LayerRng::new(3),
+        label: "net".into(),
+    }
+}
+
+#[test]
+fn every_field_is_visited_under_its_name() {
+    let model = net();
+    let mut seen = Vec::new();
+    Module::<f32>::visit(&model, &mut |name, slot| {
+        let kind = match slot {
+            ferrograd_nn::Slot::Param(_) => "param",
+            ferrograd_nn::Slot::Buffer(_) => "buffer",
+            ferrograd_nn::Slot::Mode(_) => "mode",
+            ferrograd_nn::Slot::Rng(_) => "rng",
+        };
+        seen.push(format!("{name}:{kind}"));
+    });
+    assert_eq!(
+        seen,
+        [
+            "fc1.weight:param",
+            "fc1.bias:param",
+            "drop.mode:mode",
+            "drop.rng:rng",
+            "heads.0.weight:param",
+            "heads.0.bias:param",
+            "heads.1.weight:param",
+            "heads.1.bias:param",
+            "extra.weight:param",
+            "extra.bias:param",
+            "scale:param",
+            "steps:buffer",
+            "scales.0:param",
+            "mode:mode",
+            "rng:rng",
+        ]
+    );
+    assert_eq!(model.label, "net");
+    assert_eq!(
+        model.num_params(),
+        3 * 4 + 4 + 4 * 4 + 4 + 4 * 2 + 2 + 2 * 2 + 2 + 1 + 1
+    );
+}
+
+#[test]
+fn the_derived_forward_is_the_inherent_one_and_gradients_reach_every_field() {
+    let model = net();
+    model.eval();
+    let g = Graph::new();
+    let x = g.constant(Tensor::ones(&[5, 3]));
+    let y = Module::forward(&model, x);
+    assert_eq!(y.value(), model.forward(x).value());
+    y.sum().backward();
+    assert!(model.fc1.weight().grad().is_some() && model.scale.grad().is_some());
+    assert!(!model.drop.is_training());
+}
+
+/// A generic model: the derive implements `Module<T>` for the struct's float parameter.
+#[derive(Module)]
+struct Affine<T: Float> {
+    layer: Linear<T>,
+}
+
+impl<T: Float> Affine<T> {
+    fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
+        self.layer.forward(x)
+    }
+}
+
+/// A tuple struct of f64 layers, its float type named.
+#[derive(Module)]
+#[module(float = f64)]
+struct Pair(Linear<f64>, Sequential<f64>);
+
+impl Pair {
+    fn forward<'g>(&self, x: Var<'g, f64>) -> Var<'g, f64> {
+        self.1.forward(self.0.forward(x))
+    }
+}
+
+#[test]
+fn generic_and_f64_models_derive_too() {
+    let affine = Affine::<f64> {
+        layer: Linear::new(2, 3, &mut init::rng(0)),
+    };
+    let names: Vec<_> = affine
+        .named_parameters()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["layer.weight", "layer.bias"]);
+    let pair = Pair(
+        Linear::new(2, 2, &mut init::rng(1)),
+        Sequential::new().add(Linear::new(2, 1, &mut init::rng(2))),
+    );
+    let names: Vec<_> = pair
+        .named_parameters()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["0.weight", "0.bias", "1.0.weight", "1.0.bias"]);
+    let g = Graph::<f64>::new();
+    assert_eq!(
+        Module::forward(&pair, g.constant(Tensor::ones(&[4, 2]))).shape(),
+        vec![4, 1]
+    );
+}
