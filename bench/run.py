@@ -27,7 +27,7 @@ LABELS = {
     "w1_b128": "W1 MLP step 784-128-10, Adam, batch 128 (ms)",
     "w1_b32": "W1 MLP step, batch 32 (ms)",
     "w2": "W2 MNIST CNN step, batch 32 (ms)",
-    "w3": "W3 per-op overhead, 1,000 ops on [16] + backward (us/op)",
+    "w3": "W3 per-op overhead, 1,000 ops on a 16-vector + backward (us/op)",
     "w4": "W4 LSTM step, seq 28, in 28, hidden 128, batch 64 (ms)",
     "w5": "W5 matmul 1024^3 f32 (GFLOP/s, higher is better)",
     "w6": "W6 one 60,000-sample epoch of W1, batch 128 (s)",

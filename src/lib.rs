@@ -1,7 +1,8 @@
-//! ferrograd: reverse-mode automatic differentiation with dynamic graphs, and the
-//! neural-network stack on top of it.
+#![doc = include_str!("../README.md")]
 //!
-//! This facade re-exports the member crates: [`autograd`] (tensors, the tape, gradient
+//! # This crate
+//!
+//! The facade re-exports the member crates: [`autograd`] (tensors, the tape, gradient
 //! checking), [`nn`] (modules, layers, losses), [`optim`] (optimizers, schedules, early
 //! stopping), [`data`] (datasets and loaders) and [`train`] (`fit`, callbacks, metrics).
 //! Most programs need only the [`prelude`].
@@ -89,7 +90,3 @@ pub mod prelude {
         predict,
     };
 }
-
-#[doc = include_str!("../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;

@@ -25,7 +25,7 @@ pub const WORKLOADS: &[(&str, &str)] = &[
     ("w2", "MNIST CNN train step, Adam, batch 32 (ms)"),
     (
         "w3",
-        "1,000 element-wise ops on [16] + backward (us per op)",
+        "1,000 element-wise ops on a 16-vector + backward (us per op)",
     ),
     (
         "w4",
