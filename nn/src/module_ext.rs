@@ -1,9 +1,10 @@
 //! [`ModuleExt`]: everything built on a module's visitor (parameters, names, train/eval
 //! mode, freezing, saving and loading, the summary table).
 
+use std::cell::RefCell;
 use std::fmt;
 
-use ferrograd_autograd::{Float, Graph, Param, Tensor};
+use ferrograd_autograd::{Float, Graph, Param, Tensor, Var};
 
 use crate::module::{Module, Slot};
 use crate::rng::RngState;
@@ -185,20 +186,124 @@ pub trait ModuleExt<T: Float>: Module<T> {
         self.parameters().iter().for_each(Param::zero_grad);
     }
 
-    /// A Keras-style summary: output shape for an input of `input_shape` and parameter
-    /// counts, in one row for the whole module ([`Sequential::summary`](crate::Sequential::summary) gives a row per
-    /// layer). Runs one forward pass without recording gradients.
+    /// A Keras-style summary for an input of `input_shape`: a row per layer that ran, in
+    /// the order it ran, with its name in the model (`encoder.fc (Linear)`), its output
+    /// shape and parameter count; then the totals. Runs one forward pass without recording
+    /// gradients. A module built of no ferrograd layers gets one row for itself.
+    ///
+    /// ```
+    /// use ferrograd_autograd::Var;
+    /// use ferrograd_nn::{Linear, Module, ModuleExt, ReLU, init};
+    ///
+    /// #[derive(Module)]
+    /// struct Mlp {
+    ///     hidden: Linear,
+    ///     act: ReLU,
+    ///     out: Linear,
+    /// }
+    /// impl Mlp {
+    ///     fn forward<'g>(&self, x: Var<'g>) -> Var<'g> {
+    ///         self.out.forward(self.act.forward(self.hidden.forward(x)))
+    ///     }
+    /// }
+    /// let mut rng = init::rng(0);
+    /// let mlp = Mlp { hidden: Linear::new(4, 8, &mut rng), act: ReLU, out: Linear::new(8, 2, &mut rng) };
+    /// let summary = mlp.summary(&[5, 4]);
+    /// let layers: Vec<&str> = summary.rows.iter().map(|r| r.layer.as_str()).collect();
+    /// assert_eq!(layers, ["hidden (Linear)", "ReLU", "out (Linear)"]);
+    /// assert_eq!(summary.rows[2].output, vec![5, 2]);
+    /// assert_eq!(summary.total, 4 * 8 + 8 + 8 * 2 + 2);
+    /// ```
     fn summary(&self, input_shape: &[usize]) -> Summary {
         let g = Graph::new();
         let _no_grad = g.no_grad();
+        let previous = TRACE.with(|t| t.replace(Some(Vec::new())));
         let y = self.forward(g.constant(Tensor::zeros(input_shape)));
-        let rows = vec![SummaryRow {
-            layer: self.name(),
-            output: y.shape(),
-            params: self.num_params(),
-        }];
+        let traced = TRACE.with(|t| t.replace(previous)).unwrap_or_default();
+        if traced.is_empty() {
+            let rows = vec![SummaryRow {
+                layer: self.name(),
+                output: y.shape(),
+                params: self.num_params(),
+            }];
+            return Summary::new(rows, &self.parameters());
+        }
+        // Each layer's first slot, by identity, to the layer's dotted name in this model.
+        let mut names = std::collections::HashMap::new();
+        self.visit(&mut |name, slot| {
+            let layer = name.rsplit_once('.').map_or("", |(prefix, _)| prefix);
+            names
+                .entry(anchor(&slot))
+                .or_insert_with(|| layer.to_string());
+        });
+        let rows = traced
+            .into_iter()
+            .map(|t| SummaryRow {
+                layer: match t.anchor.and_then(|a| names.get(&a)) {
+                    Some(name) if !name.is_empty() => format!("{name} ({})", t.layer),
+                    _ => t.layer,
+                },
+                output: t.output,
+                params: t.params,
+            })
+            .collect();
         Summary::new(rows, &self.parameters())
     }
+}
+
+/// A layer's output as [`ModuleExt::summary`] saw it.
+struct Traced {
+    anchor: Option<Anchor>,
+    layer: String,
+    output: Vec<usize>,
+    params: usize,
+}
+
+/// The identity of a module's slot: a parameter's id, or the address of a mode switch or
+/// random stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Anchor {
+    Param(u64),
+    Address(usize),
+}
+
+fn anchor<T: Float>(slot: &Slot<'_, T>) -> Anchor {
+    match slot {
+        Slot::Param(p) | Slot::Buffer(p) => Anchor::Param(p.id()),
+        Slot::Mode(m) => Anchor::Address(std::ptr::from_ref(*m) as usize),
+        Slot::Rng(r) => Anchor::Address(std::ptr::from_ref(*r) as usize),
+    }
+}
+
+thread_local! {
+    /// The layers run so far while a [`ModuleExt::summary`] runs on this thread.
+    static TRACE: RefCell<Option<Vec<Traced>>> = const { RefCell::new(None) };
+}
+
+/// Returns `y`, first noting it as `layer`'s output when a [`ModuleExt::summary`] is
+/// running: every ferrograd layer's `forward` ends here, so a struct model's summary has a
+/// row per layer.
+pub(crate) fn traced<'g, T: Float, M: Module<T> + ?Sized>(layer: &M, y: Var<'g, T>) -> Var<'g, T> {
+    TRACE.with(|t| {
+        if let Ok(mut trace) = t.try_borrow_mut()
+            && let Some(rows) = trace.as_mut()
+        {
+            let (mut first, mut params) = (None, 0);
+            layer.visit(&mut |_, slot| {
+                first.get_or_insert(anchor(&slot));
+                if let Slot::Param(p) = slot {
+                    params += p.numel();
+                }
+            });
+            rows.push(Traced {
+                anchor: first,
+                layer: layer.name(),
+                output: y.shape(),
+                params,
+            });
+        }
+    });
+    y
 }
 
 impl<T: Float, M: Module<T> + ?Sized> ModuleExt<T> for M {}

@@ -149,3 +149,37 @@ fn generic_and_f64_models_derive_too() {
         vec![4, 1]
     );
 }
+
+#[test]
+fn a_struct_models_summary_has_a_row_per_layer_under_its_name() {
+    let model = net();
+    let summary = model.summary(&[5, 3]);
+    let rows: Vec<(&str, Vec<usize>, usize)> = summary
+        .rows
+        .iter()
+        .map(|r| (r.layer.as_str(), r.output.clone(), r.params))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("fc1 (Linear)", vec![5, 4], 16),
+            ("drop (Dropout)", vec![5, 4], 0),
+            ("heads.0 (Linear)", vec![5, 4], 20),
+            ("heads.1 (Linear)", vec![5, 2], 10),
+        ]
+    );
+    // The totals count every parameter, those of layers forward did not use included.
+    assert_eq!(summary.total, model.num_params());
+    // A nested Sequential's layers are named by their position in it.
+    let pair = Pair(
+        Linear::new(2, 2, &mut init::rng(1)),
+        Sequential::new().add(Linear::new(2, 1, &mut init::rng(2))),
+    );
+    let names: Vec<String> = pair
+        .summary(&[4, 2])
+        .rows
+        .into_iter()
+        .map(|r| r.layer)
+        .collect();
+    assert_eq!(names, ["0 (Linear)", "1.0 (Linear)"]);
+}

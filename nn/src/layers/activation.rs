@@ -21,7 +21,7 @@ macro_rules! activation {
             fn forward<'g>(&self, $x: Var<'g, T>) -> Var<'g, T> {
                 let $s = self;
                 let _ = $s;
-                $body
+                crate::module_ext::traced(self, $body)
             }
 
             fn visit(&self, _: &mut dyn FnMut(&str, Slot<'_, T>)) {}
@@ -73,7 +73,7 @@ pub struct LeakyReLU(pub f64);
 
 impl<T: Float> Module<T> for LeakyReLU {
     fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
-        x.leaky_relu(T::from_f64(self.0))
+        crate::module_ext::traced(self, x.leaky_relu(T::from_f64(self.0)))
     }
 
     fn visit(&self, _: &mut dyn FnMut(&str, Slot<'_, T>)) {}
@@ -89,7 +89,7 @@ pub struct ELU(pub f64);
 
 impl<T: Float> Module<T> for ELU {
     fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
-        x.elu(T::from_f64(self.0))
+        crate::module_ext::traced(self, x.elu(T::from_f64(self.0)))
     }
 
     fn visit(&self, _: &mut dyn FnMut(&str, Slot<'_, T>)) {}
@@ -113,7 +113,7 @@ pub struct Softmax(pub isize);
 
 impl<T: Float> Module<T> for Softmax {
     fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
-        x.softmax(self.0)
+        crate::module_ext::traced(self, x.softmax(self.0))
     }
 
     fn visit(&self, _: &mut dyn FnMut(&str, Slot<'_, T>)) {}
@@ -129,7 +129,7 @@ pub struct LogSoftmax(pub isize);
 
 impl<T: Float> Module<T> for LogSoftmax {
     fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
-        x.log_softmax(self.0)
+        crate::module_ext::traced(self, x.log_softmax(self.0))
     }
 
     fn visit(&self, _: &mut dyn FnMut(&str, Slot<'_, T>)) {}

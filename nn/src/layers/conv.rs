@@ -110,11 +110,12 @@ impl<T: Float> Module<T> for Conv2d<T> {
     fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
         let g = x.graph();
         let p = &self.params;
-        x.conv2d(
+        let y = x.conv2d(
             g.param(&p.weight),
             p.bias.as_ref().map(|b| g.param(b)),
             p.options,
-        )
+        );
+        crate::module_ext::traced(self, y)
     }
 
     fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
@@ -172,11 +173,12 @@ impl<T: Float> Module<T> for Conv1d<T> {
     fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
         let g = x.graph();
         let p = &self.params;
-        x.conv1d(
+        let y = x.conv1d(
             g.param(&p.weight),
             p.bias.as_ref().map(|b| g.param(b)),
             p.options,
-        )
+        );
+        crate::module_ext::traced(self, y)
     }
 
     fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {

@@ -77,9 +77,9 @@ impl Dropout {
 impl<T: Float> Module<T> for Dropout {
     fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
         if !self.mode.is_training() {
-            return x;
+            return crate::module_ext::traced(self, x);
         }
-        self.rng.with(|rng| x.dropout(self.p, rng))
+        crate::module_ext::traced(self, self.rng.with(|rng| x.dropout(self.p, rng)))
     }
 
     fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {

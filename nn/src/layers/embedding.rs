@@ -81,7 +81,7 @@ impl<T: Float> Module<T> for Embedding<T> {
             })
             .collect();
         let ids = ArrayD::from_shape_vec(IxDyn(value.shape()), ids).expect("same shape");
-        self.lookup(x.graph(), &ids)
+        crate::module_ext::traced(self, self.lookup(x.graph(), &ids))
     }
 
     fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {

@@ -137,10 +137,11 @@ impl<T: Float> Module<T> for Linear<T> {
         );
         let g = x.graph();
         let y = x.matmul(g.param(&self.weight).transpose(0, 1));
-        match &self.bias {
+        let y = match &self.bias {
             Some(b) => y + g.param(b),
             None => y,
-        }
+        };
+        crate::module_ext::traced(self, y)
     }
 
     fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {

@@ -155,7 +155,7 @@ macro_rules! batch_norm {
         impl<T: Float> Module<T> for $name<T> {
             #[track_caller]
             fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
-                self.0.forward(x)
+                crate::module_ext::traced(self, self.0.forward(x))
             }
 
             fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
@@ -279,7 +279,7 @@ impl<T: Float> Module<T> for LayerNorm<T> {
         let var = x.variance_axes(&axes, 0, true);
         let g = x.graph();
         let xhat = (x - mean) / (var + T::from_f64(self.eps)).sqrt();
-        xhat * g.param(&self.weight) + g.param(&self.bias)
+        crate::module_ext::traced(self, xhat * g.param(&self.weight) + g.param(&self.bias))
     }
 
     fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {

@@ -55,7 +55,7 @@ macro_rules! pool_layer {
             #[track_caller]
             fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
                 let w = self.window;
-                x.$op(w.kernel, w.stride, w.padding)
+                crate::module_ext::traced(self, x.$op(w.kernel, w.stride, w.padding))
             }
 
             fn visit(&self, _: &mut dyn FnMut(&str, Slot<'_, T>)) {}
@@ -120,9 +120,9 @@ impl<T: Float> Module<T> for Flatten {
     #[track_caller]
     fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
         if x.ndim() <= 1 {
-            return x;
+            return crate::module_ext::traced(self, x);
         }
-        x.flatten(1, -1)
+        crate::module_ext::traced(self, x.flatten(1, -1))
     }
 
     fn visit(&self, _: &mut dyn FnMut(&str, Slot<'_, T>)) {}

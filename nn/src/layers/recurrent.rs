@@ -273,7 +273,7 @@ macro_rules! recurrent_layer {
         impl<T: Float> Module<T> for $name<T> {
             #[track_caller]
             fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
-                self.0.run(x, None).0
+                crate::module_ext::traced(self, self.0.run(x, None).0)
             }
 
             fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
