@@ -14,7 +14,7 @@ use rand_distr::{Distribution, StandardNormal};
 /// accurate enough to compare against analytic gradients.
 ///
 /// ```
-/// use ferrograd_autograd::Float;
+/// use ferrograd::autograd::Float;
 /// assert_eq!(<f64 as Float>::DTYPE, "f64");
 /// assert_eq!(f32::from_f64(0.5), 0.5f32);
 /// assert!((1.0f64.erf() - 0.842_700_792_949_715).abs() < 1e-12);
@@ -57,7 +57,7 @@ pub trait Float:
     /// (what [`Var::sigmoid`](crate::Var::sigmoid) applies to each element).
     ///
     /// ```
-    /// use ferrograd_autograd::Float;
+    /// use ferrograd::autograd::Float;
     /// assert_eq!(0.0f64.sigmoid(), 0.5);
     /// assert_eq!((-1000.0f32).sigmoid(), 0.0);
     /// ```
@@ -75,7 +75,7 @@ pub trait Float:
     /// for `x ≥ −80`, below `1e-34` beyond and 0 below −88; tested); for `f64`, `sigmoid` per element.
     ///
     /// ```
-    /// use ferrograd_autograd::Float;
+    /// use ferrograd::autograd::Float;
     /// let mut xs = [0.0f32, 2.0, -2.0];
     /// f32::sigmoid_in_place(&mut xs);
     /// assert!((xs[1] - 2.0f32.sigmoid()).abs() < 1e-6 && xs[0] == 0.5);
@@ -89,7 +89,7 @@ pub trait Float:
     /// per element.
     ///
     /// ```
-    /// use ferrograd_autograd::Float;
+    /// use ferrograd::autograd::Float;
     /// let mut xs = [0.0f32, 0.5, -3.0];
     /// f32::tanh_in_place(&mut xs);
     /// assert!((xs[1] - 0.5f32.tanh()).abs() < 1e-6 && xs[0] == 0.0);

@@ -56,8 +56,8 @@ fn check_scalar(op: &str, shape: &[usize]) {
 /// If `v` does not have the output's shape.
 ///
 /// ```
-/// use ferrograd_autograd::Tensor;
-/// use ferrograd_autograd::functional::vjp;
+/// use ferrograd::autograd::Tensor;
+/// use ferrograd::autograd::functional::vjp;
 /// let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
 /// let (y, grads) = vjp(|v| v[0].square(), &[x], &Tensor::from_vec(vec![1.0, 0.5], &[2]));
 /// assert_eq!(y.to_vec(), vec![1.0, 4.0]);
@@ -91,8 +91,8 @@ where
 /// function returns a `Var` of another graph.
 ///
 /// ```
-/// use ferrograd_autograd::Tensor;
-/// use ferrograd_autograd::functional::jacobian;
+/// use ferrograd::autograd::Tensor;
+/// use ferrograd::autograd::functional::jacobian;
 /// let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
 /// let w = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2]);
 /// let j = jacobian(|v| v[1].matmul(v[0]), &[x, w]);
@@ -138,8 +138,8 @@ where
 /// large to allocate (checked before `f` runs).
 ///
 /// ```
-/// use ferrograd_autograd::Tensor;
-/// use ferrograd_autograd::functional::hessian;
+/// use ferrograd::autograd::Tensor;
+/// use ferrograd::autograd::functional::hessian;
 /// // f(x) = x₀²·x₁ has Hessian [[2x₁, 2x₀], [2x₀, 0]].
 /// let h = hessian(|v| (v[0].narrow(0, 0, 1).square() * v[0].narrow(0, 1, 1)).sum(),
 ///                 &Tensor::from_vec(vec![3.0f64, 5.0], &[2]));
@@ -181,8 +181,8 @@ where
 /// shapes.
 ///
 /// ```
-/// use ferrograd_autograd::Tensor;
-/// use ferrograd_autograd::functional::hvp;
+/// use ferrograd::autograd::Tensor;
+/// use ferrograd::autograd::functional::hvp;
 /// // f(x) = Σ x³: H = diag(6x).
 /// let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
 /// let v = Tensor::from_vec(vec![1.0, 1.0], &[2]);

@@ -98,7 +98,7 @@ impl std::error::Error for GradcheckError {}
 /// A [`GradcheckError`] naming the input, the element and both values.
 ///
 /// ```
-/// use ferrograd_autograd::{GradcheckOptions, Tensor, gradcheck};
+/// use ferrograd::autograd::{GradcheckOptions, Tensor, gradcheck};
 /// let x = Tensor::from_vec(vec![0.3, -1.2, 2.0], &[3]);
 /// gradcheck(|v| v[0].tanh() * v[0], &[x], &GradcheckOptions::default()).unwrap();
 /// ```
@@ -124,7 +124,7 @@ where
 /// A [`GradcheckError`] naming the input and element whose second derivative is wrong.
 ///
 /// ```
-/// use ferrograd_autograd::{GradcheckOptions, Tensor, gradgradcheck};
+/// use ferrograd::autograd::{GradcheckOptions, Tensor, gradgradcheck};
 /// let x = Tensor::from_vec(vec![0.3, -1.2], &[2]);
 /// gradgradcheck(|v| v[0].exp() * v[0].tanh(), &[x], &GradcheckOptions::default()).unwrap();
 /// ```

@@ -7,7 +7,7 @@
 //! `testing` feature provides `proptest` strategies to check custom ops with.
 //!
 //! ```
-//! use ferrograd_autograd::{Graph, Param, Tensor};
+//! use ferrograd::autograd::{Graph, Param, Tensor};
 //!
 //! let w = Param::new(Tensor::from_vec(vec![0.5f64, -0.3], &[2, 1]));
 //! let g = Graph::new();

@@ -19,7 +19,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 /// [`Param::update`]. It is `Send + Sync`, so models built from it move between threads.
 ///
 /// ```
-/// use ferrograd_autograd::{Graph, Param, Tensor};
+/// use ferrograd::autograd::{Graph, Param, Tensor};
 /// let w = Param::new(Tensor::from_vec(vec![1.0f32, -2.0], &[2]));
 /// for _ in 0..2 {
 ///     let g = Graph::new();

@@ -17,7 +17,7 @@ use crate::float::Float;
 /// (copy on write), so a graph that still holds a parameter's old value keeps it intact.
 ///
 /// ```
-/// use ferrograd_autograd::Tensor;
+/// use ferrograd::autograd::Tensor;
 /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
 /// assert_eq!(t.shape(), &[2, 3]);
 /// assert_eq!(t.get(&[1, 2]), 6.0);
@@ -46,7 +46,7 @@ impl<T: Float> Tensor<T> {
     /// whose product overflows).
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd::autograd::Tensor;
     /// let err = Tensor::try_from_vec(vec![1.0f64; 5], &[2, 3]).unwrap_err();
     /// assert_eq!(err.to_string(), "from_vec: 5 elements do not fill shape [2, 3] (6 elements)");
     /// ```
@@ -98,7 +98,7 @@ impl<T: Float> Tensor<T> {
     /// A tensor of shape `[]` holding one value.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd::autograd::Tensor;
     /// assert_eq!(Tensor::scalar(2.5f64).item(), 2.5);
     /// ```
     pub fn scalar(value: T) -> Self {
@@ -121,7 +121,7 @@ impl<T: Float> Tensor<T> {
     /// bytes, or the allocator refuses the memory.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd::autograd::Tensor;
     /// let err = Tensor::try_full(&[1 << 32, 1 << 32], 1.0f32).unwrap_err();
     /// assert_eq!(
     ///     err.to_string(),
@@ -138,7 +138,7 @@ impl<T: Float> Tensor<T> {
     /// If the tensor is too large to allocate ([`Tensor::try_zeros`] returns the error).
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd::autograd::Tensor;
     /// assert_eq!(Tensor::<f32>::zeros(&[2, 2]).to_vec(), vec![0.0; 4]);
     /// ```
     #[track_caller]
@@ -152,7 +152,7 @@ impl<T: Float> Tensor<T> {
     /// [`Error::Alloc`], as [`Tensor::try_full`].
     ///
     /// ```
-    /// use ferrograd_autograd::{Error, Tensor};
+    /// use ferrograd::autograd::{Error, Tensor};
     /// let err = Tensor::<f64>::try_zeros(&[usize::MAX, 2]).unwrap_err();
     /// assert!(matches!(err, Error::Alloc { op: "zeros", .. }));
     /// ```
@@ -176,7 +176,7 @@ impl<T: Float> Tensor<T> {
     /// If `step` is zero or not finite, or the tensor is too large to allocate.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd::autograd::Tensor;
     /// assert_eq!(Tensor::arange(0.0f64, 1.0, 0.25).to_vec(), vec![0.0, 0.25, 0.5, 0.75]);
     /// ```
     #[track_caller]
@@ -201,7 +201,7 @@ impl<T: Float> Tensor<T> {
     /// If the tensor is too large to allocate.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd::autograd::Tensor;
     /// assert_eq!(Tensor::linspace(0.0f32, 1.0, 5).to_vec(), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
     /// ```
     #[track_caller]
@@ -225,7 +225,7 @@ impl<T: Float> Tensor<T> {
     /// If the matrix is too large to allocate.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd::autograd::Tensor;
     /// assert_eq!(Tensor::<f64>::eye(2).to_vec(), vec![1.0, 0.0, 0.0, 1.0]);
     /// ```
     #[track_caller]
@@ -248,7 +248,7 @@ impl<T: Float> Tensor<T> {
     /// If the tensor is too large to allocate.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd::autograd::Tensor;
     /// use rand::{SeedableRng, rngs::StdRng};
     /// let a = Tensor::<f32>::rand_uniform(&[3], -1.0, 1.0, &mut StdRng::seed_from_u64(7));
     /// let b = Tensor::<f32>::rand_uniform(&[3], -1.0, 1.0, &mut StdRng::seed_from_u64(7));
@@ -267,7 +267,7 @@ impl<T: Float> Tensor<T> {
     /// If the tensor is too large to allocate.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd::autograd::Tensor;
     /// use rand::{SeedableRng, rngs::StdRng};
     /// let t = Tensor::<f64>::rand_normal(&[10_000], 1.0, 2.0, &mut StdRng::seed_from_u64(0));
     /// let mean = t.to_vec().iter().sum::<f64>() / 10_000.0;
@@ -369,7 +369,7 @@ impl<T: Float> Tensor<T> {
     /// computed alone, so the result does not depend on the thread count.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd::autograd::Tensor;
     /// let t = Tensor::from_vec(vec![1.0f32, -2.0], &[2]).map(|x| x * 3.0);
     /// assert_eq!(t.to_vec(), vec![3.0, -6.0]);
     /// ```
@@ -381,7 +381,7 @@ impl<T: Float> Tensor<T> {
     /// `atol + rtol * |other|`.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd::autograd::Tensor;
     /// let a = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
     /// assert!(a.allclose(&Tensor::from_vec(vec![1.0, 2.0 + 1e-9], &[2]), 1e-6, 1e-6));
     /// ```

@@ -33,7 +33,7 @@ impl<T: Float> Tensor<T> {
     /// The sum of all elements (0 for an empty tensor), as `torch.sum` over everything.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd::autograd::Tensor;
     /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
     /// assert_eq!(t.sum(), 10.0);
     /// assert_eq!(Tensor::<f64>::zeros(&[0, 3]).sum(), 0.0);
@@ -45,7 +45,7 @@ impl<T: Float> Tensor<T> {
     /// The mean of all elements; NaN for an empty tensor (0 / 0), as `torch.mean`.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd::autograd::Tensor;
     /// assert_eq!(Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 6.0], &[4]).mean(), 3.0);
     /// assert!(Tensor::<f64>::zeros(&[0]).mean().is_nan());
     /// ```
@@ -60,7 +60,7 @@ impl<T: Float> Tensor<T> {
     /// If the tensor has no elements.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd::autograd::Tensor;
     /// let t = Tensor::from_vec(vec![1.0f32, 7.0, -3.0], &[3]);
     /// assert_eq!(t.max(), 7.0);
     /// assert!(Tensor::from_vec(vec![1.0f32, f32::NAN, 7.0], &[3]).max().is_nan());
@@ -76,7 +76,7 @@ impl<T: Float> Tensor<T> {
     /// If the tensor has no elements.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd::autograd::Tensor;
     /// assert_eq!(Tensor::from_vec(vec![1.0f64, 7.0, -3.0], &[3]).min(), -3.0);
     /// ```
     #[track_caller]
@@ -112,7 +112,7 @@ impl<T: Float> Tensor<T> {
     /// If `axis` is out of range or has size 0.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd::autograd::Tensor;
     /// let scores = Tensor::from_vec(vec![0.1f32, 0.7, 0.2, 0.9, 0.05, 0.05], &[2, 3]);
     /// let classes: Vec<usize> = scores.argmax(-1).into_iter().collect();
     /// assert_eq!(classes, vec![1, 0]);
@@ -133,7 +133,7 @@ impl<T: Float> Tensor<T> {
     /// If `axis` is out of range or has size 0.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd::autograd::Tensor;
     /// let t = Tensor::from_vec(vec![3.0f64, 1.0, 1.0, 2.0], &[2, 2]);
     /// assert_eq!(t.argmin(1).into_iter().collect::<Vec<_>>(), vec![1, 0]);
     /// ```
@@ -368,7 +368,7 @@ scalar_lhs_ops!(f32, f64);
 /// `−a` for each element `a`.
 ///
 /// ```
-/// use ferrograd_autograd::Tensor;
+/// use ferrograd::autograd::Tensor;
 /// let t = Tensor::from_vec(vec![1.0f32, -2.0], &[2]);
 /// assert_eq!((-&t).to_vec(), vec![-1.0, 2.0]);
 /// assert_eq!((-t).to_vec(), vec![-1.0, 2.0]);

@@ -4,8 +4,8 @@
 //! A custom op is checked the way ferrograd checks its own:
 //!
 //! ```
-//! use ferrograd_autograd::testing::{self, check_grads};
-//! use ferrograd_autograd::{Graph, Var, grads};
+//! use ferrograd::autograd::testing::{self, check_grads};
+//! use ferrograd::autograd::{Graph, Var, grads};
 //! use proptest::prelude::*;
 //!
 //! /// softsign written as one op: x / (1 + |x|), derivative 1 / (1 + |x|)².

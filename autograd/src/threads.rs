@@ -44,7 +44,7 @@ use rayon::{ThreadPool, ThreadPoolBuilder, Yield};
 /// the machine's available parallelism.
 ///
 /// ```
-/// assert_eq!(ferrograd_autograd::NUM_THREADS_ENV, "FERROGRAD_NUM_THREADS");
+/// assert_eq!(ferrograd::autograd::NUM_THREADS_ENV, "FERROGRAD_NUM_THREADS");
 /// ```
 pub const NUM_THREADS_ENV: &str = "FERROGRAD_NUM_THREADS";
 
@@ -60,7 +60,7 @@ static POOL: Mutex<Option<Arc<Pool>>> = Mutex::new(None);
 /// machine's available parallelism; [`set_num_threads`] changes it.
 ///
 /// ```
-/// use ferrograd_autograd::{num_threads, set_num_threads};
+/// use ferrograd::autograd::{num_threads, set_num_threads};
 /// set_num_threads(2);
 /// assert_eq!(num_threads(), 2);
 /// ```
@@ -89,7 +89,7 @@ pub fn num_threads() -> usize {
 /// If `n` is 0.
 ///
 /// ```
-/// use ferrograd_autograd::{Graph, Tensor, num_threads, set_num_threads};
+/// use ferrograd::autograd::{Graph, Tensor, num_threads, set_num_threads};
 /// set_num_threads(1);
 /// assert_eq!(num_threads(), 1);
 /// let g = Graph::<f32>::new();
@@ -122,7 +122,7 @@ pub fn set_num_threads(n: usize) {
 /// thread count as long as `f` treats each part on its own.
 ///
 /// ```
-/// use ferrograd_autograd::threads::for_each_part;
+/// use ferrograd::autograd::threads::for_each_part;
 /// let mut data = vec![1.0f32; 1000];
 /// for_each_part(data.chunks_mut(250).collect(), |part: &mut [f32]| {
 ///     part.iter_mut().for_each(|x| *x *= 2.0)

@@ -85,14 +85,14 @@ pub struct Csv<T: Float = f32> {
 /// [`CsvOptions::max_record_bytes`], or a malformed file.
 ///
 /// ```
-/// use ferrograd_data::csv::{CsvOptions, read_csv};
+/// use ferrograd::data::csv::{CsvOptions, read_csv};
 /// let path = std::env::temp_dir().join("ferrograd-doc.csv");
 /// std::fs::write(&path, "height;weight;species\n1.5;3;cat\n2.0;4.5;dog\n").unwrap();
 /// let csv = read_csv::<f32>(&path, &CsvOptions::new().delimiter(b';').target("species"))?;
 /// assert_eq!(csv.columns, ["height", "weight"]);
 /// assert_eq!(csv.features.to_vec(), vec![1.5, 3.0, 2.0, 4.5]);
 /// assert_eq!(csv.target.unwrap(), ["cat", "dog"]);
-/// # Ok::<(), ferrograd_data::Error>(())
+/// # Ok::<(), ferrograd::data::Error>(())
 /// ```
 pub fn read_csv<T: Float>(path: impl AsRef<Path>, options: &CsvOptions) -> Result<Csv<T>> {
     let path = path.as_ref();
@@ -107,7 +107,7 @@ pub fn read_csv<T: Float>(path: impl AsRef<Path>, options: &CsvOptions) -> Resul
 /// As [`read_csv`].
 ///
 /// ```
-/// use ferrograd_data::csv::{CsvOptions, read_csv_from};
+/// use ferrograd::data::csv::{CsvOptions, read_csv_from};
 /// let endless = std::io::repeat(b'7'); // one line that never ends
 /// let e = read_csv_from::<f32, _>(endless, "<stream>", &CsvOptions::new().max_record_bytes(100))
 ///     .unwrap_err();

@@ -139,8 +139,8 @@ pub fn collate<T: Float>(samples: &[Batch<T>]) -> Batch<T> {
 /// A dataset held in memory: inputs `[N, ..]` and `N` targets.
 ///
 /// ```
-/// use ferrograd_autograd::Tensor;
-/// use ferrograd_data::dataset::{Dataset, Targets, TensorDataset};
+/// use ferrograd::autograd::Tensor;
+/// use ferrograd::data::dataset::{Dataset, Targets, TensorDataset};
 /// let ds = TensorDataset::new(Tensor::<f32>::zeros(&[10, 3]), Targets::Classes(vec![0; 10]));
 /// assert_eq!(ds.len(), 10);
 /// assert_eq!(ds.get(4).x.shape(), &[1, 3]);
@@ -229,8 +229,8 @@ pub trait DatasetExt<T: Float>: Dataset<T> + Sized {
     /// Applies `f` to every sample as it is read.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
-    /// use ferrograd_data::dataset::{Batch, Dataset, DatasetExt, Targets, TensorDataset};
+    /// use ferrograd::autograd::Tensor;
+    /// use ferrograd::data::dataset::{Batch, Dataset, DatasetExt, Targets, TensorDataset};
     /// let ds = TensorDataset::new(Tensor::<f32>::ones(&[4, 2]), Targets::Classes(vec![0; 4]));
     /// let doubled = ds.map(|b: Batch<f32>| Batch { x: b.x.map(|v| v * 2.0), y: b.y });
     /// assert_eq!(doubled.get(0).x.to_vec(), vec![2.0, 2.0]);
@@ -250,8 +250,8 @@ impl<T: Float, D: Dataset<T>> DatasetExt<T> for D {}
 /// collates the next batch while the caller trains on the current one.
 ///
 /// ```
-/// use ferrograd_autograd::Tensor;
-/// use ferrograd_data::dataset::{DataLoader, Targets, TensorDataset};
+/// use ferrograd::autograd::Tensor;
+/// use ferrograd::data::dataset::{DataLoader, Targets, TensorDataset};
 /// let ds = TensorDataset::new(Tensor::<f32>::zeros(&[10, 3]), Targets::Classes((0..10).collect()));
 /// let loader = DataLoader::new(ds, 4).shuffle(7).drop_last(true);
 /// let sizes: Vec<usize> = loader.iter().map(|b| b.x.shape()[0]).collect();

@@ -14,8 +14,8 @@ const LABELS: &[u8] = include_bytes!("../assets/digits-labels-idx1-ubyte.gz");
 /// their labels 0..9 — scikit-learn's `load_digits()`.
 ///
 /// ```
-/// use ferrograd_data::dataset::Dataset;
-/// use ferrograd_data::digits::load_digits;
+/// use ferrograd::data::dataset::Dataset;
+/// use ferrograd::data::digits::load_digits;
 /// let digits = load_digits();
 /// assert_eq!(digits.len(), 1797);
 /// assert_eq!(digits.inputs().shape(), &[1797, 1, 8, 8]);

@@ -31,7 +31,7 @@ pub const DEFAULT_MAX_RATIO: u64 = 100;
 /// Bounds on what an IDX header may announce, see [the module docs](self#how-much-is-read).
 ///
 /// ```
-/// use ferrograd_data::idx::{IdxOptions, read_idx_bytes_with};
+/// use ferrograd::data::idx::{IdxOptions, read_idx_bytes_with};
 /// // A gzip of 64 KiB of zeros, announced as a [65536] u8 file: about 1000× compression.
 /// let mut raw = vec![0, 0, 0x08, 1, 0, 1, 0, 0];
 /// raw.resize(8 + 65536, 0);
@@ -42,7 +42,7 @@ pub const DEFAULT_MAX_RATIO: u64 = 100;
 /// assert!(e.to_string().contains("more than 100 × the"));
 /// let idx = read_idx_bytes_with("zeros.idx.gz", &gz, &IdxOptions::new().max_ratio(2000))?;
 /// assert_eq!(idx.shape, [65536]);
-/// # Ok::<(), ferrograd_data::Error>(())
+/// # Ok::<(), ferrograd::data::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdxOptions {
@@ -169,12 +169,12 @@ impl Idx {
 /// data than [`IdxOptions`] accepts, or the data is shorter or longer than they announce.
 ///
 /// ```
-/// use ferrograd_data::idx::{Idx, IdxType, read_idx, write_idx};
+/// use ferrograd::data::idx::{Idx, IdxType, read_idx, write_idx};
 /// let path = std::env::temp_dir().join("ferrograd-doc.idx");
 /// let idx = Idx { shape: vec![2, 3], dtype: IdxType::U8, bytes: vec![1, 2, 3, 4, 5, 6] };
 /// write_idx(&path, &idx)?;
 /// assert_eq!(read_idx(&path)?, idx);
-/// # Ok::<(), ferrograd_data::Error>(())
+/// # Ok::<(), ferrograd::data::Error>(())
 /// ```
 pub fn read_idx(path: impl AsRef<Path>) -> Result<Idx> {
     read_idx_with(path, &IdxOptions::new())

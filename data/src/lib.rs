@@ -3,12 +3,12 @@
 //! Load, split 80/20 with a seed, standardise on the training part, batch and shuffle:
 //!
 //! ```
-//! use ferrograd_autograd::Tensor;
-//! use ferrograd_data::dataset::{DataLoader, Targets, TensorDataset};
-//! use ferrograd_data::preprocess::StandardScaler;
-//! use ferrograd_data::split::train_test_split;
+//! use ferrograd::autograd::Tensor;
+//! use ferrograd::data::dataset::{DataLoader, Targets, TensorDataset};
+//! use ferrograd::data::preprocess::StandardScaler;
+//! use ferrograd::data::split::train_test_split;
 //!
-//! let x = Tensor::<f32>::rand_normal(&[100, 4], 5.0, 2.0, &mut ferrograd_data::rng(0));
+//! let x = Tensor::<f32>::rand_normal(&[100, 4], 5.0, 2.0, &mut ferrograd::data::rng(0));
 //! let labels: Vec<usize> = (0..100).map(|i| i % 3).collect();
 //! let data = TensorDataset::new(x, Targets::Classes(labels.clone()));
 //! let split = train_test_split(100, 0.2, 42, Some(&labels));
@@ -20,7 +20,7 @@
 //!     assert_eq!(batch.x.shape()[1], 4);
 //! }
 //! assert_eq!(test.len(), 20);
-//! # use ferrograd_data::dataset::Dataset;
+//! # use ferrograd::data::dataset::Dataset;
 //! ```
 
 pub mod csv;

@@ -38,10 +38,10 @@ impl Mnist {
     /// one that is not MNIST-shaped (images `[N, H, W]` of bytes, labels `[N]` below 10).
     ///
     /// ```no_run
-    /// use ferrograd_data::mnist::{Mnist, Split};
+    /// use ferrograd::data::mnist::{Mnist, Split};
     /// let test = Mnist::load("data/mnist", Split::Test)?;
     /// assert_eq!(test.images.shape(), &[10_000, 1, 28, 28]);
-    /// # Ok::<(), ferrograd_data::Error>(())
+    /// # Ok::<(), ferrograd::data::Error>(())
     /// ```
     pub fn load(dir: impl AsRef<Path>, split: Split) -> Result<Self> {
         let dir = dir.as_ref();

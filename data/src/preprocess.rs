@@ -56,8 +56,8 @@ fn column_stats<T: Float>(
 /// `StandardScaler` (population standard deviation; a constant feature is only centred).
 ///
 /// ```
-/// use ferrograd_autograd::Tensor;
-/// use ferrograd_data::preprocess::StandardScaler;
+/// use ferrograd::autograd::Tensor;
+/// use ferrograd::data::preprocess::StandardScaler;
 /// let train = Tensor::from_vec(vec![1.0f32, 10.0, 3.0, 30.0], &[2, 2]);
 /// let scaler = StandardScaler::fit(&train);
 /// assert_eq!(scaler.transform(&train).to_vec(), vec![-1.0, -1.0, 1.0, 1.0]);
@@ -127,8 +127,8 @@ impl StandardScaler {
 /// maximum, as scikit-learn's `MinMaxScaler`; a constant feature maps to `low`.
 ///
 /// ```
-/// use ferrograd_autograd::Tensor;
-/// use ferrograd_data::preprocess::MinMaxScaler;
+/// use ferrograd::autograd::Tensor;
+/// use ferrograd::data::preprocess::MinMaxScaler;
 /// let train = Tensor::from_vec(vec![2.0f64, 5.0, 6.0, 7.0], &[2, 2]);
 /// let scaler = MinMaxScaler::fit(&train);
 /// assert_eq!(scaler.transform(&train).to_vec(), vec![0.0, 0.0, 1.0, 1.0]);
@@ -233,13 +233,13 @@ impl MinMaxScaler {
 /// Maps class names to `0..classes`, in sorted order, as scikit-learn's `LabelEncoder`.
 ///
 /// ```
-/// use ferrograd_data::preprocess::LabelEncoder;
+/// use ferrograd::data::preprocess::LabelEncoder;
 /// let enc = LabelEncoder::fit(&["dog", "cat", "dog", "bird"]);
 /// assert_eq!(enc.classes, ["bird", "cat", "dog"]);
 /// assert_eq!(enc.transform(&["cat", "bird"])?, vec![1, 0]);
 /// assert_eq!(enc.inverse_transform(&[2]), vec!["dog"]);
 /// assert!(enc.transform(&["cow"]).is_err());
-/// # Ok::<(), ferrograd_data::Error>(())
+/// # Ok::<(), ferrograd::data::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LabelEncoder {
@@ -299,8 +299,8 @@ pub fn one_hot<T: Float>(codes: &[usize], classes: usize) -> ferrograd_autograd:
 /// is not positive.
 ///
 /// ```
-/// use ferrograd_autograd::Tensor;
-/// use ferrograd_data::preprocess::normalize_images;
+/// use ferrograd::autograd::Tensor;
+/// use ferrograd::data::preprocess::normalize_images;
 /// let x = Tensor::from_vec(vec![0.5f32, 1.0], &[1, 2, 1, 1]);
 /// assert_eq!(normalize_images(&x, &[0.5, 0.0], &[0.5, 2.0]).to_vec(), vec![0.0, 0.5]);
 /// ```

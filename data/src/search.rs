@@ -3,7 +3,7 @@
 //! `GridSearchCV` / `RandomizedSearchCV` `cv_results_`).
 //!
 //! ```
-//! use ferrograd_data::search::{Grid, grid_search};
+//! use ferrograd::data::search::{Grid, grid_search};
 //! // Find the x and y maximising −(x − 2)² − (y − 1)².
 //! let grid = Grid::new().add("x", [1.0, 2.0, 3.0]).add("y", [0.0, 1.0]);
 //! let results = grid_search(&grid, |p| -(p.f64("x") - 2.0).powi(2) - (p.f64("y") - 1.0).powi(2));
@@ -276,8 +276,8 @@ pub fn grid_search(grid: &Grid, mut score: impl FnMut(&Params) -> f64) -> Search
 /// scores on `split.test`; a point's score is its mean over `splits`.
 ///
 /// ```
-/// use ferrograd_data::search::{Grid, grid_search_cv};
-/// use ferrograd_data::split::KFold;
+/// use ferrograd::data::search::{Grid, grid_search_cv};
+/// use ferrograd::data::split::KFold;
 /// let y: Vec<f64> = (0..12).map(|i| i as f64).collect();
 /// // Shrink the training mean by `alpha`; score by negative squared error.
 /// let results = grid_search_cv(&Grid::new().add("alpha", [0.0, 0.5, 1.0]), &KFold::new(3).shuffle(0).folds(12), |p, s| {
@@ -333,7 +333,7 @@ pub fn sample_points(space: &[(&str, Dist)], n_iter: usize, seed: u64) -> Vec<Pa
 /// Scores `n_iter` points drawn from `space` with `seed`.
 ///
 /// ```
-/// use ferrograd_data::search::{Dist, random_search};
+/// use ferrograd::data::search::{Dist, random_search};
 /// let space = [("lr", Dist::LogUniform(1e-4, 1e-1)), ("width", Dist::IntRange(8, 64))];
 /// let results = random_search(&space, 20, 0, |p| -(p.f64("lr").log10() + 2.0).abs());
 /// assert_eq!(results.rows.len(), 20);

@@ -49,7 +49,7 @@ fn by_class(op: &str, labels: &[usize], n: usize) -> BTreeMap<usize, Vec<usize>>
 /// labels.
 ///
 /// ```
-/// use ferrograd_data::split::train_test_split;
+/// use ferrograd::data::split::train_test_split;
 /// let s = train_test_split(10, 0.2, 42, None);
 /// assert_eq!((s.train.len(), s.test.len()), (8, 2));
 /// assert_eq!(s, train_test_split(10, 0.2, 42, None)); // same seed, same split
@@ -123,7 +123,7 @@ fn apportion(total: usize, sizes: &[usize]) -> Vec<usize> {
 /// the test set of split `i`.
 ///
 /// ```
-/// use ferrograd_data::split::KFold;
+/// use ferrograd::data::split::KFold;
 /// let folds = KFold::new(3).folds(7);
 /// assert_eq!(folds[0].test, vec![0, 1, 2]);
 /// assert_eq!(folds[2].test, vec![5, 6]);
@@ -193,7 +193,7 @@ fn splits_from(order: &[usize], fold_of: &[usize], k: usize) -> Vec<Fold> {
 /// over the folds (after a seeded shuffle within the class, if asked).
 ///
 /// ```
-/// use ferrograd_data::split::StratifiedKFold;
+/// use ferrograd::data::split::StratifiedKFold;
 /// let labels = [0, 0, 0, 0, 1, 1, 1, 1];
 /// for fold in StratifiedKFold::new(2).shuffle(1).folds(&labels) {
 ///     let ones = fold.test.iter().filter(|&&i| labels[i] == 1).count();
@@ -292,7 +292,7 @@ impl CvScores {
 /// `split.train`, return its score on `split.test`) and summarises the scores.
 ///
 /// ```
-/// use ferrograd_data::split::{KFold, cross_validate};
+/// use ferrograd::data::split::{KFold, cross_validate};
 /// let y = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
 /// // "Model": predict the training mean; score: negative mean absolute error.
 /// let cv = cross_validate(&KFold::new(3).folds(6), |_, s| {

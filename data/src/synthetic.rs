@@ -52,8 +52,8 @@ fn shuffled<T: Float>(
 /// are values `[n, 1]`.
 ///
 /// ```
-/// use ferrograd_data::dataset::Dataset;
-/// use ferrograd_data::synthetic::make_regression;
+/// use ferrograd::data::dataset::Dataset;
+/// use ferrograd::data::synthetic::make_regression;
 /// let ds = make_regression::<f32>(100, 3, 0.1, 0);
 /// assert_eq!((ds.len(), ds.inputs().shape()[1]), (100, 3));
 /// ```
@@ -80,7 +80,7 @@ pub fn make_regression<T: Float>(
 /// noise of std `noise`; samples shuffled (seeded).
 ///
 /// ```
-/// use ferrograd_data::synthetic::make_moons;
+/// use ferrograd::data::synthetic::make_moons;
 /// let ds = make_moons::<f32>(200, 0.1, 0);
 /// assert_eq!(ds.inputs().shape(), &[200, 2]);
 /// // Shuffled: the last 20% (a Keras-style validation split) holds both classes.
@@ -186,7 +186,7 @@ pub fn make_blobs<T: Float>(
 /// labelled by whether they hold an odd number of ones.
 ///
 /// ```
-/// use ferrograd_data::synthetic::parity;
+/// use ferrograd::data::synthetic::parity;
 /// let ds = parity::<f32>(4, 6, 0);
 /// let bits = ds.inputs().to_vec();
 /// let ones = bits[..6].iter().filter(|&&b| b == 1.0).count();

@@ -2,7 +2,7 @@
 //! the RNG the caller passes: the same seed gives the same model.
 //!
 //! ```
-//! use ferrograd_nn::init::{self, Init};
+//! use ferrograd::nn::init::{self, Init};
 //! let mut rng = init::rng(42);
 //! let w = Init::glorot_uniform().tensor::<f32, _>(&[64, 32], &mut rng);
 //! let bound = (6.0f32 / (64.0 + 32.0)).sqrt();
@@ -45,7 +45,7 @@ pub enum Nonlinearity {
 /// The recommended gain for a nonlinearity, as `torch.nn.init.calculate_gain`.
 ///
 /// ```
-/// use ferrograd_nn::init::{Nonlinearity, calculate_gain};
+/// use ferrograd::nn::init::{Nonlinearity, calculate_gain};
 /// assert_eq!(calculate_gain(Nonlinearity::Relu), 2f64.sqrt());
 /// ```
 pub fn calculate_gain(nonlinearity: Nonlinearity) -> f64 {
@@ -161,7 +161,7 @@ impl Init {
     /// rule, if the tensor is too large to allocate (the message names the shape and size).
     ///
     /// ```
-    /// use ferrograd_nn::init::{self, Init};
+    /// use ferrograd::nn::init::{self, Init};
     /// let empty = Init::he_uniform().tensor::<f32, _>(&[0, 5], &mut init::rng(0));
     /// assert_eq!(empty.shape(), &[0, 5]);
     /// ```

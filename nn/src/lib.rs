@@ -8,8 +8,8 @@
 //! The classic MNIST CNN (conv32-pool-conv64-pool-conv64-flatten-dense64-dense10):
 //!
 //! ```
-//! use ferrograd_autograd::{ConvOptions, Graph, Tensor};
-//! use ferrograd_nn::*;
+//! use ferrograd::autograd::{ConvOptions, Graph, Tensor};
+//! use ferrograd::nn::*;
 //!
 //! let mut rng = init::rng(0);
 //! let cnn = Sequential::<f32>::new()
@@ -37,8 +37,8 @@
 //! An LSTM classifier over token ids (ids entered as floats, as Keras takes them):
 //!
 //! ```
-//! use ferrograd_autograd::{Graph, Tensor};
-//! use ferrograd_nn::*;
+//! use ferrograd::autograd::{Graph, Tensor};
+//! use ferrograd::nn::*;
 //!
 //! let mut rng = init::rng(0);
 //! let classifier = Sequential::<f32>::new()

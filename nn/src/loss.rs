@@ -4,8 +4,8 @@
 //! ±1e4 (tested). Class labels are `usize` indices, one per row.
 //!
 //! ```
-//! use ferrograd_autograd::{Graph, Tensor};
-//! use ferrograd_nn::loss::{self, Reduction};
+//! use ferrograd::autograd::{Graph, Tensor};
+//! use ferrograd::nn::loss::{self, Reduction};
 //! let g = Graph::<f64>::new();
 //! let logits = g.var(Tensor::from_vec(vec![2.0, 0.0, 0.0, 0.0, 3.0, 0.0], &[2, 3]));
 //! let ce = loss::cross_entropy(logits, &[0, 1], &loss::CrossEntropy::new());
@@ -88,8 +88,8 @@ pub fn l1_loss<'g, T: Float>(
 /// If the shapes differ or `delta` is not positive.
 ///
 /// ```
-/// use ferrograd_autograd::{Graph, Tensor};
-/// use ferrograd_nn::loss::{Reduction, huber_loss};
+/// use ferrograd::autograd::{Graph, Tensor};
+/// use ferrograd::nn::loss::{Reduction, huber_loss};
 /// let g = Graph::<f64>::new();
 /// let x = g.var(Tensor::from_vec(vec![0.0, 3.0], &[2]));
 /// let y = g.constant(Tensor::zeros(&[2]));
@@ -159,8 +159,8 @@ pub fn smooth_l1_loss<'g, T: Float>(
 /// If the shapes differ, or a probability is outside `[0, 1]` or NaN (PyTorch raises too).
 ///
 /// ```
-/// use ferrograd_autograd::{Graph, Tensor};
-/// use ferrograd_nn::loss::{Reduction, binary_cross_entropy};
+/// use ferrograd::autograd::{Graph, Tensor};
+/// use ferrograd::nn::loss::{Reduction, binary_cross_entropy};
 /// let g = Graph::<f64>::new();
 /// let p = g.var(Tensor::from_vec(vec![0.5, 0.0], &[2]));
 /// let y = g.constant(Tensor::from_vec(vec![1.0, 1.0], &[2]));
@@ -377,8 +377,8 @@ pub fn nll_loss<'g, T: Float>(
 /// As [`nll_loss`], and if the label smoothing is outside `[0, 1]`.
 ///
 /// ```
-/// use ferrograd_autograd::{Graph, Tensor};
-/// use ferrograd_nn::loss::{CrossEntropy, cross_entropy};
+/// use ferrograd::autograd::{Graph, Tensor};
+/// use ferrograd::nn::loss::{CrossEntropy, cross_entropy};
 /// let g = Graph::<f64>::new();
 /// let logits = g.var(Tensor::from_vec(vec![1e4, -1e4, 0.0, 0.0], &[2, 2]));
 /// let l = cross_entropy(logits, &[1, 0], &CrossEntropy::new());
@@ -496,8 +496,8 @@ pub fn kl_div<'g, T: Float>(
 /// If the shapes differ or are not 2-D, or the temperature is not positive.
 ///
 /// ```
-/// use ferrograd_autograd::{Graph, Tensor};
-/// use ferrograd_nn::loss::distillation_loss;
+/// use ferrograd::autograd::{Graph, Tensor};
+/// use ferrograd::nn::loss::distillation_loss;
 /// let g = Graph::<f64>::new();
 /// let teacher = g.constant(Tensor::from_vec(vec![3.0, 1.0, 0.0], &[1, 3]));
 /// // A student that matches the teacher has zero loss.

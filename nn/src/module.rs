@@ -56,8 +56,8 @@ impl Mode {
 /// from [`ModuleExt`](crate::ModuleExt), implemented for every module.
 ///
 /// ```
-/// use ferrograd_autograd::{Graph, Tensor, Var};
-/// use ferrograd_nn::{Linear, Module, ModuleExt, Slot, visit_child};
+/// use ferrograd::autograd::{Graph, Tensor, Var};
+/// use ferrograd::nn::{Linear, Module, ModuleExt, Slot, visit_child};
 ///
 /// struct Mlp {
 ///     hidden: Linear,
@@ -74,7 +74,7 @@ impl Mode {
 ///     }
 /// }
 ///
-/// let mut rng = ferrograd_nn::init::rng(0);
+/// let mut rng = ferrograd::nn::init::rng(0);
 /// let mlp = Mlp { hidden: Linear::new(4, 8, &mut rng), out: Linear::new(8, 2, &mut rng) };
 /// assert_eq!(mlp.num_params(), 4 * 8 + 8 + 8 * 2 + 2);
 /// let names: Vec<String> = mlp.named_parameters().into_iter().map(|(n, _)| n).collect();
@@ -99,8 +99,8 @@ impl Mode {
 /// compile (`multiple applicable items in scope`).
 ///
 /// ```
-/// use ferrograd_autograd::{Graph, Tensor, Var};
-/// use ferrograd_nn::{Dropout, Linear, Module, ModuleExt, init};
+/// use ferrograd::autograd::{Graph, Tensor, Var};
+/// use ferrograd::nn::{Dropout, Linear, Module, ModuleExt, init};
 ///
 /// #[derive(Module)]
 /// struct Mlp {

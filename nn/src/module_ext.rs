@@ -38,8 +38,8 @@ pub trait ModuleExt<T: Float>: Module<T> {
     /// (`1.rng`), in visiting order: what a training checkpoint saves beside the weights.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
-    /// use ferrograd_nn::{Dropout, Linear, Module, ModuleExt, Sequential, init};
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{Dropout, Linear, Module, ModuleExt, Sequential, init};
     /// let model = Sequential::<f32>::new()
     ///     .add(Linear::new(4, 4, &mut init::rng(0)))
     ///     .add(Dropout::new(0.5, 1));
@@ -139,15 +139,15 @@ pub trait ModuleExt<T: Float>: Module<T> {
     /// byte offset.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
-    /// use ferrograd_nn::{Linear, Module, ModuleExt, init};
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{Linear, Module, ModuleExt, init};
     /// let path = std::env::temp_dir().join("ferrograd-doc-linear.safetensors");
     /// let a = Linear::<f32>::new(3, 2, &mut init::rng(0));
     /// a.save(&path)?;
     /// let b = Linear::<f32>::new(3, 2, &mut init::rng(1));
     /// b.load(&path)?;
     /// assert_eq!(a.weight().value(), b.weight().value());
-    /// # Ok::<(), ferrograd_nn::serialize::Error>(())
+    /// # Ok::<(), ferrograd::nn::serialize::Error>(())
     /// ```
     fn load(&self, path: impl AsRef<std::path::Path>) -> crate::serialize::Result<()> {
         crate::serialize::load(self, path, true).map(|_| ())
@@ -192,8 +192,8 @@ pub trait ModuleExt<T: Float>: Module<T> {
     /// gradients. A module built of no ferrograd layers gets one row for itself.
     ///
     /// ```
-    /// use ferrograd_autograd::Var;
-    /// use ferrograd_nn::{Linear, Module, ModuleExt, ReLU, init};
+    /// use ferrograd::autograd::Var;
+    /// use ferrograd::nn::{Linear, Module, ModuleExt, ReLU, init};
     ///
     /// #[derive(Module)]
     /// struct Mlp {

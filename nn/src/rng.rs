@@ -18,7 +18,7 @@ use rand::{Rng, SeedableRng};
 /// and word position) can be read and set.
 ///
 /// ```
-/// use ferrograd_nn::LayerRng;
+/// use ferrograd::nn::LayerRng;
 /// use rand::RngExt;
 /// let rng = LayerRng::new(7);
 /// let saved = rng.state();
@@ -59,7 +59,7 @@ impl LayerRng {
 /// position. Its text form (`Display` / `FromStr`) is 98 lowercase hex digits.
 ///
 /// ```
-/// use ferrograd_nn::{LayerRng, RngState};
+/// use ferrograd::nn::{LayerRng, RngState};
 /// let state = LayerRng::new(1).state();
 /// assert_eq!(state.to_string().parse::<RngState>(), Ok(state));
 /// assert!("12ab".parse::<RngState>().unwrap_err().contains("98 hex digits"));

@@ -10,9 +10,9 @@ use crate::module_ext::{ModuleExt, Summary, SummaryRow};
 /// Parameter names are the layer's index: `0.weight`, `2.bias`.
 ///
 /// ```
-/// use ferrograd_autograd::{Graph, Tensor};
-/// use ferrograd_nn::{Linear, ModuleExt, ReLU, Sequential, Module};
-/// let mut rng = ferrograd_nn::init::rng(0);
+/// use ferrograd::autograd::{Graph, Tensor};
+/// use ferrograd::nn::{Linear, ModuleExt, ReLU, Sequential, Module};
+/// let mut rng = ferrograd::nn::init::rng(0);
 /// let model = Sequential::<f32>::new()
 ///     .add(Linear::new(3, 16, &mut rng))
 ///     .add(ReLU)
@@ -60,7 +60,7 @@ impl<T: Float> Sequential<T> {
     /// The layer at position `i`, or `None` past the end; `model[i]` panics instead.
     ///
     /// ```
-    /// use ferrograd_nn::{Linear, Module, ReLU, Sequential, init};
+    /// use ferrograd::nn::{Linear, Module, ReLU, Sequential, init};
     /// let model = Sequential::<f32>::new()
     ///     .add(Linear::new(2, 4, &mut init::rng(0)))
     ///     .add(ReLU);
@@ -74,7 +74,7 @@ impl<T: Float> Sequential<T> {
     /// The layers in order (also `for layer in &model`).
     ///
     /// ```
-    /// use ferrograd_nn::{Linear, Module, ReLU, Sequential, init};
+    /// use ferrograd::nn::{Linear, Module, ReLU, Sequential, init};
     /// let model = Sequential::<f32>::new()
     ///     .add(Linear::new(2, 4, &mut init::rng(0)))
     ///     .add(ReLU);
@@ -100,8 +100,8 @@ impl<T: Float> Sequential<T> {
     /// If `i` is not below [`Sequential::len`].
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
-    /// use ferrograd_nn::{Linear, Module, ModuleExt, ReLU, Sequential, init};
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{Linear, Module, ModuleExt, ReLU, Sequential, init};
     /// let mut rng = init::rng(0);
     /// let mut model = Sequential::<f32>::new()
     ///     .add(Linear::new(3, 8, &mut rng))
@@ -138,7 +138,7 @@ impl<T: Float> Sequential<T> {
 /// If `i` is not below [`Sequential::len`] ([`Sequential::get`] returns `None` instead).
 ///
 /// ```
-/// use ferrograd_nn::{Linear, ModuleExt, ReLU, Sequential, init};
+/// use ferrograd::nn::{Linear, ModuleExt, ReLU, Sequential, init};
 /// let mut rng = init::rng(0);
 /// let model = Sequential::<f32>::new()
 ///     .add(Linear::new(4, 8, &mut rng))

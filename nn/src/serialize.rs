@@ -119,8 +119,8 @@ pub struct LoadReport {
 /// rewrite a `state_dict`'s keys before `load_state_dict`.
 ///
 /// ```
-/// use ferrograd_nn::serialize::LoadOptions;
-/// use ferrograd_nn::{Linear, ModuleExt, Sequential, init};
+/// use ferrograd::nn::serialize::LoadOptions;
+/// use ferrograd::nn::{Linear, ModuleExt, Sequential, init};
 /// let path = std::env::temp_dir().join("ferrograd-doc-load-options.safetensors");
 /// // An f64 model saved under `encoder.*`...
 /// let encoder = Sequential::<f64>::new().add(Linear::new(3, 2, &mut init::rng(0)));
@@ -132,7 +132,7 @@ pub struct LoadReport {
 /// let report = model.load_with(&path, &options)?;
 /// assert!(report.missing.is_empty() && report.unexpected.is_empty());
 /// assert_eq!(model.parameters()[0].value().to_vec()[0] as f64, saved.parameters()[0].value().to_vec()[0] as f32 as f64);
-/// # Ok::<(), ferrograd_nn::serialize::Error>(())
+/// # Ok::<(), ferrograd::nn::serialize::Error>(())
 /// ```
 pub struct LoadOptions<'a> {
     strict: bool,
@@ -288,8 +288,8 @@ pub fn save<T: Float, M: Module<T> + ?Sized>(module: &M, path: impl AsRef<Path>)
 ///
 /// ```
 /// use std::collections::BTreeMap;
-/// use ferrograd_autograd::Tensor;
-/// use ferrograd_nn::serialize::{TensorFile, save_tensors};
+/// use ferrograd::autograd::Tensor;
+/// use ferrograd::nn::serialize::{TensorFile, save_tensors};
 /// let path = std::env::temp_dir().join("ferrograd-doc-tensors.safetensors");
 /// let meta = BTreeMap::from([("epoch".to_string(), "3".to_string())]);
 /// save_tensors(&path, [("w".to_string(), Tensor::<f32>::ones(&[2]))], meta)?;
@@ -298,7 +298,7 @@ pub fn save<T: Float, M: Module<T> + ?Sized>(module: &M, path: impl AsRef<Path>)
 /// assert_eq!(file.tensor::<f32>("w", Some(&[2]))?.to_vec(), vec![1.0, 1.0]);
 /// assert!(file.tensor::<f64>("w", None).unwrap_err().to_string().ends_with("tensor `w` is F32, the module is F64"));
 /// # std::fs::remove_file(&path).ok();
-/// # Ok::<(), ferrograd_nn::serialize::Error>(())
+/// # Ok::<(), ferrograd::nn::serialize::Error>(())
 /// ```
 pub fn save_tensors<T: Float>(
     path: impl AsRef<Path>,
@@ -342,14 +342,14 @@ pub fn save_tensors<T: Float>(
 /// `path` if `write` fails or the file cannot be created, synced or renamed.
 ///
 /// ```
-/// use ferrograd_nn::serialize::write_atomic;
+/// use ferrograd::nn::serialize::write_atomic;
 /// let path = std::env::temp_dir().join("ferrograd-doc-atomic.txt");
 /// write_atomic(&path, |w| w.write_all(b"epoch 1\n"))?;
 /// assert_eq!(std::fs::read_to_string(&path).unwrap(), "epoch 1\n");
 /// let e = write_atomic(std::env::temp_dir(), |w| w.write_all(b"x")).unwrap_err();
 /// assert!(e.to_string().ends_with("is a directory, not a regular file; refusing to replace it"));
 /// # std::fs::remove_file(&path).ok();
-/// # Ok::<(), ferrograd_nn::serialize::Error>(())
+/// # Ok::<(), ferrograd::nn::serialize::Error>(())
 /// ```
 pub fn write_atomic(
     path: impl AsRef<Path>,

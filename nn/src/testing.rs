@@ -17,8 +17,8 @@ use crate::{Module, ModuleExt};
 /// analytic and numeric values.
 ///
 /// ```
-/// use ferrograd_autograd::Tensor;
-/// use ferrograd_nn::{Linear, init, testing::check_module};
+/// use ferrograd::autograd::Tensor;
+/// use ferrograd::nn::{Linear, init, testing::check_module};
 /// let layer = Linear::<f64>::new(3, 2, &mut init::rng(0));
 /// check_module(&layer, &Tensor::from_vec(vec![0.1, -0.2, 0.3], &[1, 3])).unwrap();
 /// ```

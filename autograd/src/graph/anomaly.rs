@@ -59,7 +59,7 @@ impl<T: Float> Graph<T> {
     /// The checks scan every value, so leave it off outside debugging.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// g.set_detect_anomaly(true);
     /// let x = g.var(Tensor::from_vec(vec![1.0, 0.0], &[2]));
@@ -76,7 +76,7 @@ impl<T: Float> Graph<T> {
     /// `torch.autograd.detect_anomaly()` block); see [`Graph::set_detect_anomaly`].
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// {
     ///     let _anomaly = g.detect_anomaly();

@@ -35,7 +35,7 @@ impl<T: Float> Graph<T> {
     /// different graph`.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::scalar(2.0));
     /// let y = x * x * x; // y = x³
@@ -78,7 +78,7 @@ impl<T: Float> Graph<T> {
     /// another graph (`grad: input 0 belongs to a different graph`).
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0], &[2]));
     /// let y = x.square(); // Jacobian diag(2x)
@@ -433,8 +433,8 @@ impl<'g, T: Float> BackwardCtx<'_, 'g, T> {
     /// `Var` ops so they can be differentiated.
     ///
     /// ```
-    /// use ferrograd_autograd::ndarray::Zip;
-    /// use ferrograd_autograd::{Graph, Tensor, Var, grads};
+    /// use ferrograd::autograd::ndarray::Zip;
+    /// use ferrograd::autograd::{Graph, Tensor, Var, grads};
     ///
     /// /// cube(x) = x³, with a fused first-order backward.
     /// fn cube<'g>(x: Var<'g, f64>) -> Var<'g, f64> {
@@ -545,7 +545,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// differs from the value's, or if the `Var` is stale.
     ///
     /// ```
-    /// use ferrograd_autograd::{BackwardOptions, Graph, Tensor};
+    /// use ferrograd::autograd::{BackwardOptions, Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0], &[2]));
     /// let y = x * 3.0;
@@ -592,7 +592,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     /// use std::cell::RefCell;
     /// use std::rc::Rc;
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![1.0, -2.0], &[2]));
     /// let h = x * 3.0;

@@ -63,7 +63,7 @@ impl<T: Float> Graph<T> {
     /// Render with `dot -Tsvg graph.dot -o graph.svg`.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Param, Tensor};
+    /// use ferrograd::autograd::{Graph, Param, Tensor};
     /// let w = Param::new(Tensor::<f32>::ones(&[2, 2]));
     /// let g = Graph::new();
     /// let y = g.var(Tensor::ones(&[1, 2])).matmul(g.param(&w)).relu();
@@ -107,7 +107,7 @@ impl<T: Float> Graph<T> {
     /// Node counts per op and the memory their values hold.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::zeros(&[100]));
     /// let y = (x.exp() + x.exp()).sum();

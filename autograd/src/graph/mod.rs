@@ -74,7 +74,7 @@ struct Inner<T: Float> {
 /// [`backward`](Var::backward) on the result.
 ///
 /// ```
-/// use ferrograd_autograd::{Graph, Tensor};
+/// use ferrograd::autograd::{Graph, Tensor};
 /// let g = Graph::<f64>::new();
 /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]));
 /// let y = (x * x + 1.0).sum(); // y = Σ (x² + 1)
@@ -125,7 +125,7 @@ impl<T: Float> Graph<T> {
     /// nodes`), rather than aborting the process.
     ///
     /// ```
-    /// use ferrograd_autograd::Graph;
+    /// use ferrograd::autograd::Graph;
     /// assert!(Graph::<f32>::with_capacity(64).capacity() >= 64);
     /// ```
     #[track_caller]
@@ -172,7 +172,7 @@ impl<T: Float> Graph<T> {
     /// then the new value enters as a new leaf.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Param, Tensor};
+    /// use ferrograd::autograd::{Graph, Param, Tensor};
     /// let w = Param::new(Tensor::from_vec(vec![3.0f32], &[1]));
     /// let g = Graph::new();
     /// let loss = (g.param(&w) * g.param(&w)).sum(); // w², entered twice
@@ -244,7 +244,7 @@ impl<T: Float> Graph<T> {
     /// If an input is stale or belongs to another graph (naming `op` and the input).
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor, Var, grads};
+    /// use ferrograd::autograd::{Graph, Tensor, Var, grads};
     ///
     /// /// cube(x) = x³, with d/dx = 3x².
     /// fn cube<'g>(x: Var<'g, f64>) -> Var<'g, f64> {
@@ -320,7 +320,7 @@ impl<T: Float> Graph<T> {
     /// only, and their results require no gradient (PyTorch's `torch.no_grad()`).
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let x = g.var(Tensor::ones(&[2]));
     /// {
@@ -342,7 +342,7 @@ impl<T: Float> Graph<T> {
     /// become stale: using one panics.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let x = g.var(Tensor::ones(&[2]));
     /// g.clear();

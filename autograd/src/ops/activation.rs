@@ -18,7 +18,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// (`x.relu().sqrt()` at −1) gives 0, not NaN. Saves the output.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let x = g.var(Tensor::from_vec(vec![-1.0, 0.0, 2.0], &[3]));
     /// let y = x.relu();
@@ -52,7 +52,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// gives 0 (PyTorch multiplies by the slope and gives NaN there).
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let y = g.var(Tensor::from_vec(vec![-2.0, 3.0], &[2])).leaky_relu(0.1);
     /// assert_eq!(y.value().to_vec(), vec![-0.2, 3.0]);
@@ -80,7 +80,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// `x < 0`).
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let y = g.var(Tensor::from_vec(vec![0.0, 1.0], &[2])).elu(1.0);
     /// assert_eq!(y.value().to_vec(), vec![0.0, 1.0]);
@@ -101,7 +101,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// The Gaussian error linear unit, exact form: `x · Φ(x) = x/2 · (1 + erf(x/√2))`.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let y = g.var(Tensor::from_vec(vec![0.0, 1.0], &[2])).gelu();
     /// assert!((y.value().to_vec()[1] - 0.841_344_746_068_543).abs() < 1e-12);
@@ -120,7 +120,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// `x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³)))`.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let y = g.var(Tensor::scalar(1.0)).gelu_tanh();
     /// assert!((y.item() - 0.841_191_990_607_477).abs() < 1e-12);
@@ -142,7 +142,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// output).
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![0.0, -1000.0], &[2]));
     /// let y = x.sigmoid();
@@ -168,7 +168,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// vectorised kernel within 4 ulp). Backward: `grad · (1 − out²)` (saves the output).
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::scalar(0.0));
     /// x.tanh().backward();
@@ -192,7 +192,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// the stable form needs no threshold.)
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let y = g.var(Tensor::from_vec(vec![0.0, 1000.0], &[2])).softplus();
     /// assert_eq!(y.value().to_vec(), vec![2f64.ln(), 1000.0]);
@@ -209,7 +209,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// `x / (1 + |x|)`.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// assert_eq!(g.var(Tensor::scalar(1.0)).softsign().item(), 0.5);
     /// ```
@@ -221,7 +221,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// The sigmoid linear unit (swish): `x · sigmoid(x)`.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// assert_eq!(g.var(Tensor::scalar(0.0)).silu().item(), 0.0);
     /// ```

@@ -41,7 +41,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If the shapes cannot be broadcast together.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let a = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]));
     /// let b = g.var(Tensor::from_vec(vec![10.0, 20.0], &[2]));
@@ -73,7 +73,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If the shapes cannot be broadcast together.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let d = g.var(Tensor::from_vec(vec![5.0, 7.0], &[2])) - g.scalar(1.0);
     /// assert_eq!(d.value().to_vec(), vec![4.0, 6.0]);
@@ -102,7 +102,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If the shapes cannot be broadcast together.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let a = g.var(Tensor::from_vec(vec![2.0, 3.0], &[2]));
     /// let b = g.var(Tensor::from_vec(vec![5.0, 7.0], &[2]));
@@ -135,7 +135,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If the shapes cannot be broadcast together.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let a = g.var(Tensor::scalar(6.0));
     /// let b = g.var(Tensor::scalar(3.0));
@@ -163,7 +163,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// Element-wise `−self`; also the unary `-` operator. Backward: `−grad`.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// assert_eq!((-g.scalar(2.0)).item(), -2.0);
     /// ```
@@ -175,7 +175,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// `self + c` for a scalar `c`; also `var + c` and `c + var`. Backward: `grad`.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// assert_eq!((g.scalar(2.0) + 1.5).item(), 3.5);
     /// assert_eq!((1.5 + g.scalar(2.0)).item(), 3.5);
@@ -189,7 +189,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// Backward: `grad · c`.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// assert_eq!((g.scalar(2.0) * 3.0).item(), 6.0);
     /// assert_eq!((g.scalar(3.0) / 2.0).item(), 1.5);

@@ -44,7 +44,7 @@ impl<'g, T: Float> Var<'g, T> {
         /// The mask of `self > rhs`, broadcasting (`torch.gt`); 1 where true, 0 elsewhere.
         ///
         /// ```
-        /// use ferrograd_autograd::{Graph, Tensor};
+        /// use ferrograd::autograd::{Graph, Tensor};
         /// let g = Graph::<f32>::new();
         /// let x = g.var(Tensor::from_vec(vec![-1.0, 0.0, 2.0], &[3]));
         /// assert_eq!(x.gt(g.scalar(0.0)).value().to_vec(), vec![0.0, 0.0, 1.0]);
@@ -55,7 +55,7 @@ impl<'g, T: Float> Var<'g, T> {
         /// The mask of `self >= rhs`, broadcasting (`torch.ge`).
         ///
         /// ```
-        /// use ferrograd_autograd::{Graph, Tensor};
+        /// use ferrograd::autograd::{Graph, Tensor};
         /// let g = Graph::<f32>::new();
         /// let x = g.var(Tensor::from_vec(vec![-1.0, 0.0, 2.0], &[3]));
         /// assert_eq!(x.ge(g.scalar(0.0)).value().to_vec(), vec![0.0, 1.0, 1.0]);
@@ -66,7 +66,7 @@ impl<'g, T: Float> Var<'g, T> {
         /// The mask of `self < rhs`, broadcasting (`torch.lt`).
         ///
         /// ```
-        /// use ferrograd_autograd::{Graph, Tensor};
+        /// use ferrograd::autograd::{Graph, Tensor};
         /// let g = Graph::<f32>::new();
         /// let x = g.var(Tensor::from_vec(vec![-1.0, 0.0, 2.0], &[3]));
         /// assert_eq!(x.lt(g.scalar(0.0)).value().to_vec(), vec![1.0, 0.0, 0.0]);
@@ -77,7 +77,7 @@ impl<'g, T: Float> Var<'g, T> {
         /// The mask of `self <= rhs`, broadcasting (`torch.le`).
         ///
         /// ```
-        /// use ferrograd_autograd::{Graph, Tensor};
+        /// use ferrograd::autograd::{Graph, Tensor};
         /// let g = Graph::<f32>::new();
         /// let x = g.var(Tensor::from_vec(vec![-1.0, 0.0, 2.0], &[3]));
         /// assert_eq!(x.le(g.scalar(0.0)).value().to_vec(), vec![1.0, 1.0, 0.0]);
@@ -88,7 +88,7 @@ impl<'g, T: Float> Var<'g, T> {
         /// The mask of `self == rhs`, broadcasting (`torch.eq`); NaN equals nothing.
         ///
         /// ```
-        /// use ferrograd_autograd::{Graph, Tensor};
+        /// use ferrograd::autograd::{Graph, Tensor};
         /// let g = Graph::<f32>::new();
         /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0, f32::NAN], &[3]));
         /// let y = g.constant(Tensor::from_vec(vec![1.0, 3.0, f32::NAN], &[3]));
@@ -100,7 +100,7 @@ impl<'g, T: Float> Var<'g, T> {
         /// The mask of `self != rhs`, broadcasting (`torch.ne`).
         ///
         /// ```
-        /// use ferrograd_autograd::{Graph, Tensor};
+        /// use ferrograd::autograd::{Graph, Tensor};
         /// let g = Graph::<f32>::new();
         /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0], &[2]));
         /// assert_eq!(x.ne(g.scalar(1.0)).value().to_vec(), vec![0.0, 1.0]);
@@ -122,7 +122,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If the three shapes cannot be broadcast together.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![-2.0, 3.0], &[2]));
     /// let y = x.where_(x.gt(g.scalar(0.0)), x * 0.1); // leaky ReLU
@@ -186,7 +186,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If the mask does not broadcast to this value's shape.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let scores = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]));
     /// let pad = g.constant(Tensor::from_vec(vec![0.0, 0.0, 1.0], &[3]));

@@ -24,7 +24,7 @@ impl<T: Float> Graph<T> {
     /// differ, or `axis` is out of range.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let a = g.var(Tensor::from_vec(vec![1.0, 2.0], &[1, 2]));
     /// let b = g.var(Tensor::from_vec(vec![3.0, 4.0, 5.0, 6.0], &[2, 2]));
@@ -93,7 +93,7 @@ impl<T: Float> Graph<T> {
     /// out of range.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let a = g.var(Tensor::zeros(&[3]));
     /// assert_eq!(g.stack(&[a, a], 0).shape(), vec![2, 3]);
@@ -151,7 +151,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If `axis` is out of range or `start + len` exceeds its size.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::arange(0.0, 5.0, 1.0));
     /// let y = x.narrow(0, 1, 3);
@@ -222,7 +222,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If `axis` is out of range, `step` is 0, or `start..end` does not lie within the axis.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::arange(0.0, 6.0, 1.0));
     /// let y = x.slice(0, 1, 6, 2);
@@ -252,7 +252,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If `axis` is out of range or `size` is 0.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let parts = g.var(Tensor::zeros(&[5, 2])).split(2, 0);
     /// let sizes: Vec<_> = parts.iter().map(|p| p.shape()[0]).collect();
@@ -276,7 +276,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If `axis` is out of range or `chunks` is 0.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// assert_eq!(g.var(Tensor::zeros(&[6])).chunk(3, 0).len(), 3);
     /// ```

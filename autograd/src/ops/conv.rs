@@ -22,7 +22,7 @@ use crate::tensor::Tensor;
 /// uses the width component.
 ///
 /// ```
-/// use ferrograd_autograd::ConvOptions;
+/// use ferrograd::autograd::ConvOptions;
 /// let opts = ConvOptions::new().stride(2).padding((1, 0)).groups(2);
 /// assert_eq!(opts, ConvOptions::new().stride((2, 2)).padding((1, 0)).groups(2));
 /// ```
@@ -195,7 +195,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// panic naming the op instead of wrapping.
     ///
     /// ```
-    /// use ferrograd_autograd::{ConvOptions, Graph, Tensor};
+    /// use ferrograd::autograd::{ConvOptions, Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.constant(Tensor::arange(0.0, 16.0, 1.0)).reshape(&[1, 1, 4, 4]);
     /// let w = g.var(Tensor::ones(&[1, 1, 2, 2]));
@@ -288,7 +288,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// As [`Var::conv2d`], for 3-D input and weight.
     ///
     /// ```
-    /// use ferrograd_autograd::{ConvOptions, Graph, Tensor};
+    /// use ferrograd::autograd::{ConvOptions, Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[1, 1, 4]));
     /// let w = g.var(Tensor::from_vec(vec![1.0, -1.0], &[1, 1, 2]));
@@ -332,7 +332,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// dilation, or the output would be empty.
     ///
     /// ```
-    /// use ferrograd_autograd::{ConvOptions, Graph, Tensor};
+    /// use ferrograd::autograd::{ConvOptions, Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0], &[1, 1, 1, 2]));
     /// let w = g.var(Tensor::ones(&[1, 1, 2, 2]));

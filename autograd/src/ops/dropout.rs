@@ -23,7 +23,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If `p` is not in `[0, 1]`.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// use rand::SeedableRng;
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::ones(&[1000]));

@@ -73,7 +73,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// latter as an error.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2]));
     /// let rows = x.index_select(0, &[2, 0, 2]);
@@ -93,7 +93,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// is too large to allocate.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let err = g.var(Tensor::zeros(&[3, 2])).try_index_select(0, &[1, 3]).unwrap_err();
     /// assert_eq!(err.to_string(), "index_select: index 3 is out of range for axis 0 of size 3");
@@ -152,7 +152,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// ([`Var::try_index_add`] returns the latter as an error).
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::zeros(&[3]));
     /// let y = x.index_add(0, &[0, 2, 0], g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3])));
@@ -227,8 +227,8 @@ impl<'g, T: Float> Var<'g, T> {
     /// ([`Var::try_gather`] returns the latter as an error).
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
-    /// use ferrograd_autograd::ndarray::{ArrayD, IxDyn};
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::ndarray::{ArrayD, IxDyn};
     /// let g = Graph::<f64>::new();
     /// // The probability each row gives its label.
     /// let p = g.var(Tensor::from_vec(vec![0.1, 0.9, 0.7, 0.3], &[2, 2]));
@@ -295,8 +295,8 @@ impl<'g, T: Float> Var<'g, T> {
     /// ([`Var::try_scatter_add`] returns the latter as an error).
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
-    /// use ferrograd_autograd::ndarray::{ArrayD, IxDyn};
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::ndarray::{ArrayD, IxDyn};
     /// let g = Graph::<f64>::new();
     /// let counts = g.var(Tensor::zeros(&[3]));
     /// let index = ArrayD::from_shape_vec(IxDyn(&[4]), vec![0, 2, 2, 1]).unwrap();
@@ -378,8 +378,8 @@ impl<'g, T: Float> Var<'g, T> {
     /// the latter as an error).
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
-    /// use ferrograd_autograd::ndarray::{ArrayD, IxDyn};
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::ndarray::{ArrayD, IxDyn};
     /// let g = Graph::<f32>::new();
     /// let table = g.var(Tensor::from_vec(vec![0.0, 0.0, 1.0, 1.0, 2.0, 2.0], &[3, 2]));
     /// let tokens = ArrayD::from_shape_vec(IxDyn(&[2, 2]), vec![2, 1, 1, 0]).unwrap();
@@ -480,7 +480,7 @@ impl<T: Float> Tensor<T> {
     /// ([`Tensor::try_one_hot`] returns these errors instead).
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
+    /// use ferrograd::autograd::Tensor;
     /// let t = Tensor::<f32>::one_hot(&[2, 0], 3);
     /// assert_eq!(t.to_vec(), vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
     /// ```

@@ -82,7 +82,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// broadcast together, or the result is too large to allocate.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let a = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]));
     /// let b = g.var(Tensor::from_vec(vec![5.0, 6.0, 7.0, 8.0], &[2, 2]));

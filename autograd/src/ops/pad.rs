@@ -27,7 +27,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// large to allocate.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0], &[1, 2]));
     /// let y = x.pad(&[(0, 1), (1, 0)], 0.0);

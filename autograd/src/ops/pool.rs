@@ -280,7 +280,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// kernel, or the kernel does not fit the padded input.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![
     ///     1.0, 2.0, 5.0, 0.0,
@@ -365,7 +365,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// input.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::arange(0.0, 16.0, 1.0)).reshape(&[1, 1, 4, 4]);
     /// let y = x.avg_pool2d(2, 2, 0);
@@ -408,7 +408,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If the input is not 4-D or an output size is 0.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::arange(0.0, 6.0, 1.0)).reshape(&[1, 1, 2, 3]);
     /// let y = x.adaptive_avg_pool2d((1, 2));
@@ -442,7 +442,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If the input is not 4-D.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let x = g.var(Tensor::ones(&[2, 3, 4, 4]));
     /// assert_eq!(x.global_avg_pool2d().shape(), vec![2, 3]);
@@ -461,7 +461,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If the input is not 4-D.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let x = g.var(Tensor::arange(0.0, 8.0, 1.0)).reshape(&[1, 2, 2, 2]);
     /// assert_eq!(x.global_max_pool2d().value().to_vec(), vec![3.0, 7.0]);

@@ -84,7 +84,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// input's shape.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// assert_eq!(g.var(Tensor::arange(1.0, 5.0, 1.0)).sum().item(), 10.0);
     /// ```
@@ -99,7 +99,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If an axis is out of range or repeated.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]));
     /// assert_eq!(x.sum_axes(&[1], false).value().to_vec(), vec![6.0, 15.0]);
@@ -131,7 +131,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// The mean of all elements, as a scalar.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// assert_eq!(g.var(Tensor::arange(1.0, 5.0, 1.0)).mean().item(), 2.5);
     /// ```
@@ -146,7 +146,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If an axis is out of range or repeated.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]));
     /// assert_eq!(x.mean_axes(&[0], false).value().to_vec(), vec![2.0, 3.0]);
@@ -180,7 +180,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If an axis is out of range or repeated.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[4]));
     /// assert!((x.variance_axes(&[], 1, false).item() - 5.0 / 3.0).abs() < 1e-15);
@@ -210,7 +210,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// apart from [`Graph::var`](crate::Graph::var), which enters a value into the graph.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// assert_eq!(g.var(Tensor::from_vec(vec![1.0, 3.0], &[2])).variance().item(), 2.0);
     /// assert!(g.var(Tensor::zeros(&[0])).variance().item().is_nan());
@@ -231,7 +231,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If an axis is out of range or repeated.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0], &[8]));
     /// assert_eq!(x.std_axes(&[0], 0, false).item(), 2.0);
@@ -260,7 +260,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// The unbiased standard deviation of all elements.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// assert_eq!(g.var(Tensor::from_vec(vec![1.0, 3.0], &[2])).std().item(), 2f64.sqrt());
     /// ```
@@ -272,7 +272,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// The largest element, as a scalar.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// assert_eq!(g.var(Tensor::from_vec(vec![1.0, 7.0, 3.0], &[3])).max().item(), 7.0);
     /// ```
@@ -295,7 +295,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If an axis is out of range or repeated, or the tensor has no elements.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![1.0, 3.0, 3.0, 0.0], &[2, 2]));
     /// let m = x.max_axes(&[1], false);
@@ -323,7 +323,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If an axis is out of range or repeated, or the tensor has no elements.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let x = g.var(Tensor::from_vec(vec![1.0, 3.0, 2.0, 0.0], &[2, 2]));
     /// assert_eq!(x.min_axes(&[0], true).value().to_vec(), vec![1.0, 0.0]);
@@ -403,7 +403,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If an axis is out of range or repeated, or the tensor has no elements.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![1000.0, 1000.0], &[2]));
     /// assert_eq!(x.logsumexp_axes(&[0], false).item(), 1000.0 + 2f64.ln());
@@ -447,7 +447,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If `axis` is out of range or has size 0.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let x = g.var(Tensor::from_vec(vec![0.1, 0.7, 0.2, 0.9, 0.05, 0.05], &[2, 3]));
     /// assert_eq!(x.argmax(-1).into_raw_vec_and_offset().0, vec![1, 0]);

@@ -60,7 +60,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// the error instead.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let x = g.var(Tensor::arange(0.0, 6.0, 1.0));
     /// assert_eq!(x.reshape(&[2, -1]).shape(), vec![2, 3]);
@@ -77,7 +77,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// dimension is below `-1`.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let err = g.var(Tensor::zeros(&[2, 3])).try_reshape(&[4, -1]).unwrap_err();
     /// assert_eq!(err.to_string(), "reshape: cannot reshape [2, 3] (6 elements) into [4, -1]");
@@ -129,7 +129,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If an axis is out of range or `start > end`.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let x = g.var(Tensor::zeros(&[8, 1, 28, 28]));
     /// assert_eq!(x.flatten(1, -1).shape(), vec![8, 784]);
@@ -163,7 +163,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If `axis` is out of range or its size is not 1.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// assert_eq!(g.var(Tensor::zeros(&[3, 1])).squeeze(-1).shape(), vec![3]);
     /// ```
@@ -191,7 +191,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If `axis` is out of range.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// assert_eq!(g.var(Tensor::zeros(&[3])).unsqueeze(0).shape(), vec![1, 3]);
     /// assert_eq!(g.var(Tensor::zeros(&[3])).unsqueeze(-1).shape(), vec![3, 1]);
@@ -218,7 +218,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// allocate.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0], &[2, 1]));
     /// assert_eq!(x.broadcast_to(&[2, 3]).value().to_vec(), vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
@@ -267,7 +267,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If `shape` does not broadcast to the value's shape.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let x = g.var(Tensor::ones(&[4, 2, 3]));
     /// assert_eq!(x.sum_to(&[2, 1]).value().to_vec(), vec![12.0, 12.0]);
@@ -305,7 +305,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If an axis is out of range.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]));
     /// let t = x.transpose(0, 1);
@@ -332,7 +332,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If `axes` is not a permutation of `0..ndim`.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let x = g.var(Tensor::zeros(&[2, 3, 4]));
     /// assert_eq!(x.permute(&[2, 0, 1]).shape(), vec![4, 2, 3]);

@@ -23,7 +23,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If `axis` is out of range.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let p = g.var(Tensor::from_vec(vec![1e4, 1e4, -1e4], &[3])).softmax(-1);
     /// assert_eq!(p.value().to_vec(), vec![0.5, 0.5, 0.0]);
@@ -49,7 +49,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If `axis` is out of range.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let lp = g.var(Tensor::from_vec(vec![0.0, -1e4], &[2])).log_softmax(0);
     /// assert_eq!(lp.value().to_vec(), vec![0.0, -1e4]);

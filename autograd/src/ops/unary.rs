@@ -49,7 +49,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// `eˣ`. Backward: `grad · out` (saves the output).
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::scalar(0.0));
     /// let y = x.exp();
@@ -64,7 +64,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// Natural logarithm `ln x` (NaN below 0, −∞ at 0, as IEEE). Backward: `grad / x`.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::scalar(2.0));
     /// x.ln().backward();
@@ -79,7 +79,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// [`Var::ln`], recorded as `ln`.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::scalar(std::f64::consts::E));
     /// let y = x.log();
@@ -95,7 +95,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// `√x`. Backward: `grad / (2·out)` (saves the output).
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::scalar(4.0));
     /// x.sqrt().backward();
@@ -111,7 +111,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// `x²`. Backward: `2x · grad`.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::scalar(3.0));
     /// x.square().backward();
@@ -129,7 +129,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// `1 / x`. Backward: `−grad · out²` (saves the output).
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::scalar(2.0));
     /// x.reciprocal().backward();
@@ -149,7 +149,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// `x = 0` (`x.abs().sqrt()`) gives 0 where PyTorch gives NaN.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![-2.0, 0.0, 3.0], &[3]));
     /// x.abs().sum().backward();
@@ -175,7 +175,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// would hide it). Piecewise constant, so no gradient flows.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f32>::new();
     /// let s = g.var(Tensor::from_vec(vec![-2.0, 0.0, 3.0], &[3])).sign();
     /// assert_eq!(s.value().to_vec(), vec![-1.0, 0.0, 1.0]);
@@ -205,7 +205,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If `min > max` or either bound is NaN.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::from_vec(vec![-2.0, 0.5, 1.0, 3.0], &[4]));
     /// let y = x.clamp(-1.0, 1.0);
@@ -242,7 +242,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// The error function `erf(x)`. Backward: `grad · 2/√π · e^(−x²)`.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::scalar(0.0));
     /// x.erf().backward();
@@ -259,7 +259,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// `xᵖ` for a scalar exponent `p`. Backward: `grad · p · xᵖ⁻¹` (0 for `p = 0`).
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::scalar(4.0));
     /// let y = x.powf(1.5);
@@ -293,7 +293,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If the shapes cannot be broadcast together.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.var(Tensor::scalar(2.0));
     /// let e = g.var(Tensor::scalar(3.0));
@@ -337,7 +337,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If the shapes cannot be broadcast together.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let a = g.var(Tensor::from_vec(vec![1.0, 5.0, 2.0], &[3]));
     /// let b = g.var(Tensor::from_vec(vec![3.0, 4.0, 2.0], &[3]));
@@ -358,7 +358,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// If the shapes cannot be broadcast together.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let a = g.var(Tensor::from_vec(vec![1.0, 2.0], &[2]));
     /// let m = a.minimum(g.scalar(2.0));

@@ -7,7 +7,7 @@
 //! is reproduced by pasting its bytes into a regression test.
 //!
 //! ```
-//! use ferrograd_autograd::testing::program::run_program;
+//! use ferrograd::autograd::testing::program::run_program;
 //!
 //! // Any bytes are a program. This one: RNG seed 0, one leaf of rank 1 and size 3 with
 //! // values from 200, 40, 90, then op 0 (`relu`) of the latest value.

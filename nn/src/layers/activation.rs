@@ -33,8 +33,8 @@ activation!(
     /// `max(x, 0)`, as `torch.nn.ReLU`.
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
-    /// use ferrograd_nn::{Module, ReLU};
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{Module, ReLU};
     /// let g = Graph::<f32>::new();
     /// let y = ReLU.forward(g.constant(Tensor::from_vec(vec![-1.0, 2.0], &[2])));
     /// assert_eq!(y.value().to_vec(), vec![0.0, 2.0]);
@@ -102,8 +102,8 @@ impl<T: Float> Module<T> for ELU {
 /// - output: the input's shape
 ///
 /// ```
-/// use ferrograd_autograd::{Graph, Tensor};
-/// use ferrograd_nn::{Module, Softmax};
+/// use ferrograd::autograd::{Graph, Tensor};
+/// use ferrograd::nn::{Module, Softmax};
 /// let g = Graph::<f64>::new();
 /// let y = Softmax(-1).forward(g.constant(Tensor::zeros(&[2, 4])));
 /// assert_eq!(y.value().to_vec(), vec![0.25; 8]);

@@ -60,8 +60,8 @@ impl<T: Float> ConvParams<T> {
 /// - output `[N, C_out, H_out, W_out]`, `H_out = ⌊(H + 2p − d·(kH − 1) − 1) / s⌋ + 1`
 ///
 /// ```
-/// use ferrograd_autograd::{ConvOptions, Graph, Tensor};
-/// use ferrograd_nn::{Conv2d, Module, init};
+/// use ferrograd::autograd::{ConvOptions, Graph, Tensor};
+/// use ferrograd::nn::{Conv2d, Module, init};
 /// let conv = Conv2d::<f32>::new(1, 32, 3, ConvOptions::new(), &mut init::rng(0));
 /// let g = Graph::new();
 /// let y = conv.forward(g.constant(Tensor::zeros(&[8, 1, 28, 28])));
@@ -131,8 +131,8 @@ impl<T: Float> Module<T> for Conv2d<T> {
 /// - output `[N, C_out, L_out]`, `L_out = ⌊(L + 2p − d·(k − 1) − 1) / s⌋ + 1`
 ///
 /// ```
-/// use ferrograd_autograd::{ConvOptions, Graph, Tensor};
-/// use ferrograd_nn::{Conv1d, Module, init};
+/// use ferrograd::autograd::{ConvOptions, Graph, Tensor};
+/// use ferrograd::nn::{Conv1d, Module, init};
 /// let conv = Conv1d::<f32>::new(4, 8, 3, ConvOptions::new().padding(1), &mut init::rng(0));
 /// let g = Graph::new();
 /// assert_eq!(conv.forward(g.constant(Tensor::zeros(&[2, 4, 10]))).shape(), vec![2, 8, 10]);

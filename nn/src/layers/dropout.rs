@@ -21,8 +21,8 @@ use crate::rng::LayerRng;
 /// [`Dropout::new`] panics if `p` is not in `[0, 1]`.
 ///
 /// ```
-/// use ferrograd_autograd::{Graph, Tensor};
-/// use ferrograd_nn::{Dropout, Module, ModuleExt};
+/// use ferrograd::autograd::{Graph, Tensor};
+/// use ferrograd::nn::{Dropout, Module, ModuleExt};
 /// let drop = Dropout::new(0.5, 0);
 /// let g = Graph::<f32>::new();
 /// let x = g.constant(Tensor::ones(&[100]));

@@ -19,9 +19,9 @@ use crate::module::{Module, Slot};
 /// - output `[.., dim]`
 ///
 /// ```
-/// use ferrograd_autograd::Graph;
-/// use ferrograd_autograd::ndarray::{ArrayD, IxDyn};
-/// use ferrograd_nn::{Embedding, init};
+/// use ferrograd::autograd::Graph;
+/// use ferrograd::autograd::ndarray::{ArrayD, IxDyn};
+/// use ferrograd::nn::{Embedding, init};
 /// let emb = Embedding::<f32>::new(100, 16, &mut init::rng(0));
 /// let g = Graph::new();
 /// let ids = ArrayD::from_shape_vec(IxDyn(&[2, 5]), vec![1, 2, 3, 4, 5, 5, 4, 3, 2, 1]).unwrap();

@@ -16,8 +16,8 @@ use crate::module::{Module, Slot};
 /// - output `[.., out_features]`
 ///
 /// ```
-/// use ferrograd_autograd::{Graph, Tensor};
-/// use ferrograd_nn::{Linear, Module, ModuleExt, init};
+/// use ferrograd::autograd::{Graph, Tensor};
+/// use ferrograd::nn::{Linear, Module, ModuleExt, init};
 /// let layer = Linear::<f32>::new(3, 2, &mut init::rng(0));
 /// assert_eq!(layer.num_params(), 3 * 2 + 2);
 /// let g = Graph::new();

@@ -176,8 +176,8 @@ batch_norm!(
     /// - output: the input's shape
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
-    /// use ferrograd_nn::{BatchNorm1d, Module, ModuleExt};
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{BatchNorm1d, Module, ModuleExt};
     /// let bn = BatchNorm1d::<f64>::new(2);
     /// let g = Graph::new();
     /// let x = g.constant(Tensor::from_vec(vec![1.0, 10.0, 3.0, 30.0], &[2, 2]));
@@ -203,8 +203,8 @@ batch_norm!(
     /// - output: the input's shape
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
-    /// use ferrograd_nn::{BatchNorm2d, Module};
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{BatchNorm2d, Module};
     /// let bn = BatchNorm2d::<f32>::new(3);
     /// let g = Graph::new();
     /// assert_eq!(bn.forward(g.constant(Tensor::ones(&[2, 3, 4, 4]))).shape(), vec![2, 3, 4, 4]);
@@ -222,8 +222,8 @@ batch_norm!(
 /// - output: the input's shape
 ///
 /// ```
-/// use ferrograd_autograd::{Graph, Tensor};
-/// use ferrograd_nn::{LayerNorm, Module};
+/// use ferrograd::autograd::{Graph, Tensor};
+/// use ferrograd::nn::{LayerNorm, Module};
 /// let ln = LayerNorm::<f64>::new(&[2]).eps(0.0);
 /// let g = Graph::new();
 /// let y = ln.forward(g.constant(Tensor::from_vec(vec![1.0, 3.0, -2.0, 8.0], &[2, 2])));

@@ -72,8 +72,8 @@ pool_layer!(
     /// - output `[N, C, ⌊(H + 2p − kH) / s⌋ + 1, ⌊(W + 2p − kW) / s⌋ + 1]`
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
-    /// use ferrograd_nn::{MaxPool2d, Module};
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{MaxPool2d, Module};
     /// let pool = MaxPool2d::new(2);
     /// let g = Graph::<f32>::new();
     /// assert_eq!(pool.forward(g.constant(Tensor::zeros(&[1, 3, 26, 26]))).shape(), vec![1, 3, 13, 13]);
@@ -90,8 +90,8 @@ pool_layer!(
     /// - output `[N, C, ⌊(H + 2p − kH) / s⌋ + 1, ⌊(W + 2p − kW) / s⌋ + 1]`
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
-    /// use ferrograd_nn::{AvgPool2d, Module};
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{AvgPool2d, Module};
     /// let pool = AvgPool2d::new(3).stride(1).padding(1);
     /// let g = Graph::<f32>::new();
     /// assert_eq!(pool.forward(g.constant(Tensor::zeros(&[1, 3, 8, 8]))).shape(), vec![1, 3, 8, 8]);
@@ -108,8 +108,8 @@ pool_layer!(
 /// - output `[N, d1·d2·..]`
 ///
 /// ```
-/// use ferrograd_autograd::{Graph, Tensor};
-/// use ferrograd_nn::{Flatten, Module};
+/// use ferrograd::autograd::{Graph, Tensor};
+/// use ferrograd::nn::{Flatten, Module};
 /// let g = Graph::<f32>::new();
 /// assert_eq!(Flatten.forward(g.constant(Tensor::zeros(&[2, 64, 3, 3]))).shape(), vec![2, 576]);
 /// ```

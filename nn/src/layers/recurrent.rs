@@ -294,8 +294,8 @@ recurrent_layer!(
     /// - state: `h` per layer `[N, H]`
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
-    /// use ferrograd_nn::{Module, SimpleRnn, init};
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{Module, SimpleRnn, init};
     /// let rnn = SimpleRnn::<f32>::new(3, 8, 2, &mut init::rng(0)).return_sequences(true);
     /// let g = Graph::new();
     /// assert_eq!(rnn.forward(g.constant(Tensor::zeros(&[4, 5, 3]))).shape(), vec![4, 5, 8]);
@@ -344,8 +344,8 @@ recurrent_layer!(
     /// - state: `h` and `c` per layer, `[N, H]`
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
-    /// use ferrograd_nn::{Lstm, Module, ModuleExt, init};
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{Lstm, Module, ModuleExt, init};
     /// let lstm = Lstm::<f32>::new(10, 20, 1, &mut init::rng(0));
     /// // torch.nn.LSTM(10, 20).num_parameters = 4·20·(10 + 20) + 2·4·20
     /// assert_eq!(lstm.num_params(), 4 * 20 * 30 + 160);
@@ -392,8 +392,8 @@ recurrent_layer!(
     /// - state: `h` per layer `[N, H]`
     ///
     /// ```
-    /// use ferrograd_autograd::{Graph, Tensor};
-    /// use ferrograd_nn::{Gru, Module, init};
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{Gru, Module, init};
     /// let gru = Gru::<f32>::new(4, 6, 1, &mut init::rng(0));
     /// let g = Graph::new();
     /// assert_eq!(gru.forward(g.constant(Tensor::zeros(&[3, 2, 4]))).shape(), vec![3, 6]);
