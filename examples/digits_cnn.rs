@@ -12,7 +12,7 @@ use ferrograd::nn::{Conv2d, Flatten, Linear, MaxPool2d, ModuleExt, ReLU, Sequent
 use ferrograd::optim::schedule::{MonitorMode, ReduceLrOnPlateau};
 use ferrograd::optim::{Adam, EarlyStopping, Optimizer};
 use ferrograd::prelude::ConvOptions;
-use ferrograd::train::callbacks::{CsvLogger, EarlyStoppingCallback, ReduceLrOnPlateauCallback};
+use ferrograd::train::callbacks::CsvLogger;
 use ferrograd::train::{FitOptions, Loss, Metric, Validation, evaluate, fit, predict};
 
 fn main() {
@@ -52,18 +52,14 @@ fn main() {
     println!("{}", model.summary(&[1, 1, 8, 8]));
 
     let mut optimizer = Optimizer::new(model.parameters(), Adam::new(3e-3));
-    let mut early = EarlyStoppingCallback::new(
-        "val_loss",
-        EarlyStopping::new(MonitorMode::Min)
-            .patience(5)
-            .restore_best_weights(true),
-    );
-    let mut plateau = ReduceLrOnPlateauCallback::new(
-        "val_loss",
-        ReduceLrOnPlateau::new(MonitorMode::Min)
-            .factor(0.5)
-            .patience(2),
-    );
+    let mut early = EarlyStopping::new(MonitorMode::Min)
+        .monitor("val_loss")
+        .patience(5)
+        .restore_best_weights(true);
+    let mut plateau = ReduceLrOnPlateau::new(MonitorMode::Min)
+        .monitor("val_loss")
+        .factor(0.5)
+        .patience(2);
     let log = std::env::temp_dir().join("digits_cnn_log.csv");
     let mut csv = CsvLogger::new(&log);
     let options = FitOptions::new()

@@ -82,8 +82,7 @@ pub mod prelude {
         clip_grad_value,
     };
     pub use ferrograd_train::callbacks::{
-        self, CsvLogger, EarlyStoppingCallback, LrScheduler, ModelCheckpoint,
-        ReduceLrOnPlateauCallback, TerminateOnNaN,
+        self, CsvLogger, LrScheduler, ModelCheckpoint, TerminateOnNaN,
     };
     pub use ferrograd_train::{
         Callback, CallbackError, FitOptions, History, Loss, Metric, Validation, evaluate, fit,

@@ -15,6 +15,10 @@ use crate::state::CallbackState;
 /// - with `restore_best_weights`, the best epoch's parameters are kept and put back when it
 ///   stops (Keras keeps the first monitored epoch's weights until something improves).
 ///
+/// In a hand-written loop you pass the monitored value to [`EarlyStopping::update`]
+/// yourself; used as a `ferrograd_train` callback, it reads the metric named by
+/// [`EarlyStopping::monitor`] (`"val_loss"` by default) from each epoch's logs.
+///
 /// ```
 /// use ferrograd_autograd::{Param, Tensor};
 /// use ferrograd_optim::EarlyStopping;
@@ -35,6 +39,7 @@ use crate::state::CallbackState;
 /// ```
 #[derive(Clone, Debug)]
 pub struct EarlyStopping<T: Float = f32> {
+    monitor: String,
     mode: MonitorMode,
     min_delta: f64,
     patience: usize,
@@ -49,9 +54,11 @@ pub struct EarlyStopping<T: Float = f32> {
 }
 
 impl<T: Float> EarlyStopping<T> {
-    /// Keras' defaults: `min_delta` 0, `patience` 0, no baseline, no restoring, start at 0.
+    /// Keras' defaults: monitor `"val_loss"`, `min_delta` 0, `patience` 0, no baseline, no
+    /// restoring, start at 0.
     pub fn new(mode: MonitorMode) -> Self {
         EarlyStopping {
+            monitor: "val_loss".to_string(),
             mode,
             min_delta: 0.0,
             patience: 0,
@@ -68,6 +75,29 @@ impl<T: Float> EarlyStopping<T> {
             stopped_epoch: None,
             best_weights: None,
         }
+    }
+
+    /// The name of the logged metric to watch when used as a callback of
+    /// `ferrograd_train::fit` (Keras' `monitor`; default `"val_loss"`). A hand-written loop
+    /// ignores it: it passes the value to [`EarlyStopping::update`] itself. There is no
+    /// fallback: when the logs lack the metric (`val_loss` without validation data), `fit`
+    /// fails with an error naming the metric and the logged ones, rather than silently
+    /// watching another.
+    ///
+    /// ```
+    /// use ferrograd_optim::{EarlyStopping, schedule::MonitorMode};
+    /// let stop = EarlyStopping::<f32>::new(MonitorMode::Max).monitor("val_accuracy");
+    /// assert_eq!(stop.monitored(), "val_accuracy");
+    /// assert_eq!(EarlyStopping::<f32>::new(MonitorMode::Min).monitored(), "val_loss");
+    /// ```
+    pub fn monitor(mut self, metric: &str) -> Self {
+        self.monitor = metric.to_string();
+        self
+    }
+
+    /// The name of the metric it watches as a callback (see [`EarlyStopping::monitor`]).
+    pub fn monitored(&self) -> &str {
+        &self.monitor
     }
 
     /// The least change that counts as an improvement.

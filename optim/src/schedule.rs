@@ -14,9 +14,26 @@ use std::f64::consts::PI;
 
 use crate::state::CallbackState;
 
-/// A learning rate as a function of the epoch (or step) index, from 0.
+/// A learning rate as a function of a step index, from 0.
+///
+/// The index counts whatever unit the caller steps the schedule in, and the schedule's
+/// lengths (`step_size`, `t_max`, `warmup`, `total`, ...) are in that unit: epochs when it
+/// is called once per epoch (`ferrograd_train`'s `LrScheduler` by default, and the
+/// parameter is named `epoch` for that common case), or optimizer steps (batches, counted
+/// from 0 across epochs) when it is called before every batch (`LrScheduler::per_batch`),
+/// as PyTorch's `OneCycleLR` and warm-up schedules usually are. Nothing is stored: the
+/// same index always gives the same rate, so a resumed run needs no schedule state.
+///
+/// ```
+/// use ferrograd_optim::schedule::{LrSchedule, OneCycle};
+/// // 10 epochs of 50 batches: a one-cycle schedule stepped per batch spans 500 steps.
+/// let sched = OneCycle::new(0.1, 10 * 50);
+/// let (epoch, batch) = (3, 7);
+/// let lr = sched.lr(epoch * 50 + batch);
+/// assert!(lr > 0.0 && lr <= 0.1);
+/// ```
 pub trait LrSchedule {
-    /// The learning rate at `epoch`.
+    /// The learning rate at step `epoch` (an epoch or a batch index, from 0).
     fn lr(&self, epoch: usize) -> f64;
 }
 
@@ -184,8 +201,9 @@ impl LrSchedule for CosineAnnealing {
     }
 }
 
-/// Linear warm-up over `warmup` epochs from `start_factor` times the schedule's first
-/// rate up to it, then `then` (shifted so its epoch 0 follows the warm-up).
+/// Linear warm-up over `warmup` steps (epochs, or batches when stepped per batch) from
+/// `start_factor` times the schedule's first rate up to it, then `then` (shifted so its
+/// step 0 follows the warm-up).
 pub struct Warmup<S> {
     warmup: usize,
     start_factor: f64,
@@ -303,6 +321,7 @@ pub enum ThresholdMode {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReduceLrOnPlateau {
+    monitor: String,
     mode: MonitorMode,
     factor: f64,
     patience: usize,
@@ -317,9 +336,10 @@ pub struct ReduceLrOnPlateau {
 
 impl ReduceLrOnPlateau {
     /// PyTorch's defaults: factor 0.1, patience 10, threshold 1e-4 (relative), cooldown 0,
-    /// min_lr 0.
+    /// min_lr 0; monitor `"val_loss"` (Keras').
     pub fn new(mode: MonitorMode) -> Self {
         ReduceLrOnPlateau {
+            monitor: "val_loss".to_string(),
             mode,
             factor: 0.1,
             patience: 10,
@@ -335,6 +355,27 @@ impl ReduceLrOnPlateau {
             bad_epochs: 0,
             cooldown_left: 0,
         }
+    }
+
+    /// The name of the logged metric to watch when used as a callback of
+    /// `ferrograd_train::fit` (Keras' `monitor`; default `"val_loss"`). A hand-written loop
+    /// ignores it: it passes the value to [`ReduceLrOnPlateau::step`] itself. There is no
+    /// fallback: when the logs lack the metric, `fit` fails with an error naming the metric
+    /// and the logged ones.
+    ///
+    /// ```
+    /// use ferrograd_optim::schedule::{MonitorMode, ReduceLrOnPlateau};
+    /// let plateau = ReduceLrOnPlateau::new(MonitorMode::Min).monitor("loss");
+    /// assert_eq!(plateau.monitored(), "loss");
+    /// ```
+    pub fn monitor(mut self, metric: &str) -> Self {
+        self.monitor = metric.to_string();
+        self
+    }
+
+    /// The name of the metric it watches as a callback (see [`ReduceLrOnPlateau::monitor`]).
+    pub fn monitored(&self) -> &str {
+        &self.monitor
     }
 
     /// The factor in `[0, 1)` the rate is multiplied by.

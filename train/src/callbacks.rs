@@ -12,23 +12,38 @@ use ferrograd_optim::{CallbackState, EarlyStopping, StateError};
 
 pub use crate::error::CallbackError;
 
-/// One epoch's logs: `loss`, the metrics, `val_`-prefixed validation values, and `lr`.
+/// Logs: an epoch's (`loss`, the metrics, `val_`-prefixed validation values, and `lr`) or
+/// a batch's (its `loss` and the `lr` it was trained at).
 pub type Logs = BTreeMap<String, f64>;
 
-/// What a callback may read and change at the end of an epoch.
+/// What a callback may read and change: the model, the learning rate, where training is,
+/// and whether to stop.
 pub struct Context<'a> {
     model: &'a dyn Module<f32>,
     lr: f64,
     stop: bool,
+    epoch: usize,
+    step: usize,
+    steps_per_epoch: usize,
 }
 
 impl<'a> Context<'a> {
-    /// The context of an epoch of training `model` at learning rate `lr`.
-    pub(crate) fn new(model: &'a dyn Module<f32>, lr: f64) -> Self {
+    /// The context of training `model` at learning rate `lr`, at `epoch` and global batch
+    /// `step`, with `steps_per_epoch` batches an epoch.
+    pub(crate) fn new(
+        model: &'a dyn Module<f32>,
+        lr: f64,
+        epoch: usize,
+        step: usize,
+        steps_per_epoch: usize,
+    ) -> Self {
         Context {
             model,
             lr,
             stop: false,
+            epoch,
+            step,
+            steps_per_epoch,
         }
     }
 
@@ -47,20 +62,61 @@ impl<'a> Context<'a> {
         self.lr
     }
 
-    /// Sets the optimizer's learning rate from the next batch on.
+    /// Sets the optimizer's learning rate: from the next batch on (from this batch on in
+    /// [`Callback::on_batch_begin`], from the first batch in [`Callback::on_epoch_begin`]).
     pub fn set_lr(&mut self, lr: f64) {
         self.lr = lr;
     }
 
-    /// Ends training after this epoch.
+    /// The epoch (from 0): the current one in epoch and batch hooks, the first to run in
+    /// [`Callback::on_train_begin`] (the saved one when resuming a
+    /// [backup](crate::FitOptions::backup)), the last run in [`Callback::on_train_end`].
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
+    /// The global batch index, from 0 and across epochs:
+    /// `epoch · steps_per_epoch + batch`, the batch's own in batch hooks. It is the step of
+    /// a per-batch schedule ([`LrScheduler::per_batch`]) and continues where it was after a
+    /// resume. Outside batch hooks it is the index of the next batch to run (the first of
+    /// the epoch in `on_epoch_begin`, the first of the next epoch in `on_epoch_end`).
+    pub fn step(&self) -> usize {
+        self.step
+    }
+
+    /// The number of batches of a (whole) epoch.
+    pub fn steps_per_epoch(&self) -> usize {
+        self.steps_per_epoch
+    }
+
+    /// Ends training (Keras' `model.stop_training = True`): the batch in progress (or, from
+    /// `on_train_begin` or `on_epoch_begin`, the next one) is the epoch's last;
+    /// `on_epoch_end` then runs with the logs of the batches run, and `on_train_end` after.
     pub fn stop_training(&mut self) {
         self.stop = true;
     }
 }
 
-/// Hooks into [`fit`](crate::fit), as Keras callbacks. A hook that fails ends `fit` with
-/// [`TrainError::Callback`](crate::TrainError::Callback), which names the epoch, the
-/// callback and the hook.
+/// Hooks into [`fit`](crate::fit), as Keras callbacks. Every hook does nothing by default;
+/// implement those you need. `fit` calls them in this order:
+///
+/// ```text
+/// on_train_begin
+/// for each epoch:  on_epoch_begin
+///                  for each batch:  on_batch_begin, (forward, backward, step), on_batch_end
+///                  (epoch logs, validation)  on_epoch_end
+/// on_train_end     (only when training ends without an error)
+/// ```
+///
+/// Each hook is called on every callback, in the order they were given, before the next
+/// hook. A learning rate set through the [`Context`] is given to the optimizer right
+/// after the hook. When resuming from a [backup](crate::FitOptions::backup), the saved
+/// states are restored first ([`Callback::load_state`]), then `on_train_begin` runs (with
+/// [`Context::epoch`] the epoch training resumes at), and the epochs go on from there; a
+/// refused backup fails `fit` before any hook runs.
+///
+/// A hook that fails ends `fit` with [`TrainError::Callback`](crate::TrainError::Callback),
+/// which names the epoch, the callback and the hook.
 ///
 /// ```
 /// use ferrograd_data::synthetic::make_moons;
@@ -89,14 +145,25 @@ impl<'a> Context<'a> {
 /// ```
 pub trait Callback {
     /// The callback's name in errors (the type name without its path and generics by
-    /// default: `EarlyStoppingCallback`, `LrScheduler`).
+    /// default: `EarlyStopping`, `LrScheduler`).
     fn name(&self) -> String {
         let full = std::any::type_name::<Self>();
         let base = full.split('<').next().unwrap_or(full);
         base.rsplit("::").next().unwrap_or(base).to_string()
     }
 
-    /// Before epoch `epoch` (a schedule sets the learning rate here).
+    /// Once, before the first epoch this call of `fit` runs (after a backup was restored).
+    fn on_train_begin(&mut self, _ctx: &mut Context<'_>) -> Result<(), CallbackError> {
+        Ok(())
+    }
+
+    /// Once, after the last epoch (all run, or stopped early), with the last epoch's logs
+    /// (empty if no epoch ran). Not called when `fit` fails.
+    fn on_train_end(&mut self, _logs: &Logs, _ctx: &mut Context<'_>) -> Result<(), CallbackError> {
+        Ok(())
+    }
+
+    /// Before epoch `epoch` (an epoch schedule sets the learning rate here).
     fn on_epoch_begin(
         &mut self,
         _epoch: usize,
@@ -108,10 +175,34 @@ pub trait Callback {
     /// After epoch `epoch`, with its logs.
     fn on_epoch_end(
         &mut self,
-        epoch: usize,
-        logs: &Logs,
-        ctx: &mut Context<'_>,
-    ) -> Result<(), CallbackError>;
+        _epoch: usize,
+        _logs: &Logs,
+        _ctx: &mut Context<'_>,
+    ) -> Result<(), CallbackError> {
+        Ok(())
+    }
+
+    /// Before batch `batch` (from 0 within the epoch; [`Context::step`] counts across
+    /// epochs). A per-batch schedule sets the learning rate here; it applies to this batch.
+    fn on_batch_begin(
+        &mut self,
+        _batch: usize,
+        _ctx: &mut Context<'_>,
+    ) -> Result<(), CallbackError> {
+        Ok(())
+    }
+
+    /// After batch `batch`'s optimizer step, with its logs: `loss`, this batch's mean loss
+    /// (Keras logs the running mean over the epoch instead; that mean is the epoch's
+    /// `loss`), and `lr`, the rate it was trained at.
+    fn on_batch_end(
+        &mut self,
+        _batch: usize,
+        _logs: &Logs,
+        _ctx: &mut Context<'_>,
+    ) -> Result<(), CallbackError> {
+        Ok(())
+    }
 
     /// Records what the callback needs to go on after a resume (best values, counters,
     /// best weights) into a [training backup](crate::FitOptions::backup). Nothing by default: a
@@ -138,111 +229,131 @@ fn monitored(logs: &Logs, monitor: &str) -> Result<f64, CallbackError> {
         })
 }
 
-/// [`EarlyStopping`] on a logged metric (`"val_loss"` by default in Keras).
+/// [`EarlyStopping`] is itself a callback (Keras' `EarlyStopping`): after each epoch it
+/// reads its [monitored metric](EarlyStopping::monitor) (`"val_loss"` by default) from the
+/// logs and stops training when [`EarlyStopping::update`] says so, restoring the best
+/// weights if asked. Its progress is kept in a training backup.
 ///
 /// ```
-/// use ferrograd_optim::{EarlyStopping, schedule::MonitorMode};
-/// use ferrograd_train::callbacks::EarlyStoppingCallback;
-/// let cb = EarlyStoppingCallback::new("val_loss", EarlyStopping::new(MonitorMode::Min).patience(3).restore_best_weights(true));
-/// # let _ = cb;
+/// use ferrograd_data::synthetic::make_moons;
+/// use ferrograd_nn::{Linear, ModuleExt, init};
+/// use ferrograd_optim::{EarlyStopping, Optimizer, Sgd, schedule::MonitorMode};
+/// use ferrograd_train::{FitOptions, Loss, fit};
+/// let model = Linear::<f32>::new(2, 2, &mut init::rng(0));
+/// let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.0)); // lr 0: nothing improves
+/// let mut stop = EarlyStopping::new(MonitorMode::Min).monitor("loss").patience(2);
+/// let options = FitOptions::new().epochs(50).shuffle(None);
+/// let history = fit(&model, &Loss::cross_entropy(), &mut opt, &make_moons(32, 0.1, 0), options, &mut [&mut stop]).unwrap();
+/// assert_eq!(history.epochs.len(), 3);
+/// assert_eq!(stop.stopped_epoch(), Some(2));
 /// ```
-pub struct EarlyStoppingCallback {
-    monitor: String,
-    inner: EarlyStopping<f32>,
-}
-
-impl EarlyStoppingCallback {
-    /// Watches `monitor` with the rule `inner`.
-    pub fn new(monitor: &str, inner: EarlyStopping<f32>) -> Self {
-        EarlyStoppingCallback {
-            monitor: monitor.to_string(),
-            inner,
-        }
-    }
-
-    /// The rule's state (best value and epoch, stopped epoch).
-    pub fn state(&self) -> &EarlyStopping<f32> {
-        &self.inner
-    }
-}
-
-impl Callback for EarlyStoppingCallback {
+impl Callback for EarlyStopping<f32> {
     fn on_epoch_end(
         &mut self,
         epoch: usize,
         logs: &Logs,
         ctx: &mut Context<'_>,
     ) -> Result<(), CallbackError> {
-        let value = monitored(logs, &self.monitor)?;
-        if self.inner.update(epoch, value, &ctx.model().parameters()) {
+        let value = monitored(logs, self.monitored())?;
+        if self.update(epoch, value, &ctx.model().parameters()) {
             ctx.stop_training();
         }
         Ok(())
     }
 
     fn save_state(&self, state: &mut CallbackState) {
-        self.inner.save_state(state);
+        EarlyStopping::save_state(self, state);
     }
 
     fn load_state(&mut self, state: &CallbackState) -> Result<(), CallbackError> {
-        Ok(self.inner.load_state(state)?)
+        Ok(EarlyStopping::load_state(self, state)?)
     }
 }
 
-/// [`ReduceLrOnPlateau`] on a logged metric.
-pub struct ReduceLrOnPlateauCallback {
-    monitor: String,
-    inner: ReduceLrOnPlateau,
-}
-
-impl ReduceLrOnPlateauCallback {
-    /// Watches `monitor` with the rule `inner`.
-    pub fn new(monitor: &str, inner: ReduceLrOnPlateau) -> Self {
-        ReduceLrOnPlateauCallback {
-            monitor: monitor.to_string(),
-            inner,
-        }
-    }
-}
-
-impl Callback for ReduceLrOnPlateauCallback {
+/// [`ReduceLrOnPlateau`] is itself a callback (Keras' `ReduceLROnPlateau`): after each
+/// epoch it reads its [monitored metric](ReduceLrOnPlateau::monitor) (`"val_loss"` by
+/// default) from the logs and sets the learning rate [`ReduceLrOnPlateau::step`] returns.
+/// Its progress is kept in a training backup.
+impl Callback for ReduceLrOnPlateau {
     fn on_epoch_end(
         &mut self,
         _: usize,
         logs: &Logs,
         ctx: &mut Context<'_>,
     ) -> Result<(), CallbackError> {
-        let value = monitored(logs, &self.monitor)?;
-        let lr = self.inner.step(value, ctx.lr());
+        let value = monitored(logs, self.monitored())?;
+        let lr = self.step(value, ctx.lr());
         ctx.set_lr(lr);
         Ok(())
     }
 
     fn save_state(&self, state: &mut CallbackState) {
-        self.inner.save_state(state);
+        ReduceLrOnPlateau::save_state(self, state);
     }
 
     fn load_state(&mut self, state: &CallbackState) -> Result<(), CallbackError> {
-        Ok(self.inner.load_state(state)?)
+        Ok(ReduceLrOnPlateau::load_state(self, state)?)
     }
 }
 
-/// Sets the learning rate from a schedule at the start of every epoch (Keras'
-/// `LearningRateScheduler`).
-pub struct LrScheduler<S>(pub S);
+/// Sets the learning rate from a schedule (Keras' `LearningRateScheduler`): at the start of
+/// every epoch, to `schedule.lr(epoch)`, or with [`LrScheduler::per_batch`] before every
+/// batch, to `schedule.lr(step)` where `step` is the global batch index
+/// ([`Context::step`]), for warm-up and one-cycle schedules whose lengths count optimizer
+/// steps. The step is a function of the epoch and batch, so a resumed run goes on with the
+/// same rates and the scheduler has no state to save.
+///
+/// ```
+/// use ferrograd_data::synthetic::make_moons;
+/// use ferrograd_nn::{Linear, ModuleExt, init};
+/// use ferrograd_optim::{Optimizer, Sgd, schedule::OneCycle};
+/// use ferrograd_train::{FitOptions, Loss, callbacks::LrScheduler, fit};
+/// let model = Linear::<f32>::new(2, 2, &mut init::rng(0));
+/// let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.1));
+/// // 4 epochs of 64 / 16 = 4 batches: one cycle over 16 steps.
+/// let mut sched = LrScheduler::new(OneCycle::new(0.1, 16)).per_batch(true);
+/// let options = FitOptions::new().epochs(4).batch_size(16);
+/// fit(&model, &Loss::cross_entropy(), &mut opt, &make_moons(64, 0.1, 0), options, &mut [&mut sched]).unwrap();
+/// assert!(opt.lr() < 1e-5); // the cycle's end, max_lr / 25 / 1e4
+/// ```
+pub struct LrScheduler<S> {
+    schedule: S,
+    per_batch: bool,
+}
+
+impl<S: LrSchedule> LrScheduler<S> {
+    /// Steps `schedule` once per epoch.
+    pub fn new(schedule: S) -> Self {
+        LrScheduler {
+            schedule,
+            per_batch: false,
+        }
+    }
+
+    /// Steps the schedule before every batch (`yes`) or every epoch (the default).
+    pub fn per_batch(mut self, yes: bool) -> Self {
+        self.per_batch = yes;
+        self
+    }
+
+    /// The schedule.
+    pub fn schedule(&self) -> &S {
+        &self.schedule
+    }
+}
 
 impl<S: LrSchedule> Callback for LrScheduler<S> {
     fn on_epoch_begin(&mut self, epoch: usize, ctx: &mut Context<'_>) -> Result<(), CallbackError> {
-        ctx.set_lr(self.0.lr(epoch));
+        if !self.per_batch {
+            ctx.set_lr(self.schedule.lr(epoch));
+        }
         Ok(())
     }
 
-    fn on_epoch_end(
-        &mut self,
-        _: usize,
-        _: &Logs,
-        _: &mut Context<'_>,
-    ) -> Result<(), CallbackError> {
+    fn on_batch_begin(&mut self, _: usize, ctx: &mut Context<'_>) -> Result<(), CallbackError> {
+        if self.per_batch {
+            ctx.set_lr(self.schedule.lr(ctx.step()));
+        }
         Ok(())
     }
 }

@@ -78,9 +78,10 @@ pub enum TrainError {
         epoch: usize,
         /// The callback's index in the list given to [`fit`](crate::fit).
         index: usize,
-        /// Its [name](crate::Callback::name) (`EarlyStoppingCallback`).
+        /// Its [name](crate::Callback::name) (`EarlyStopping`).
         callback: String,
-        /// The hook that failed: `on_epoch_begin` or `on_epoch_end`.
+        /// The hook that failed: `on_train_begin`, `on_epoch_begin`, `on_batch_begin`,
+        /// `on_batch_end`, `on_epoch_end` or `on_train_end`.
         hook: &'static str,
         /// What the callback reported (boxed: it can be large, and `TrainError` travels
         /// in every `Result` of the training loop).

@@ -1,6 +1,7 @@
 //! The training loop, Keras-style: [`fit`] with its [`FitOptions`] and [`Validation`] data,
 //! [`evaluate`] / [`try_evaluate`] and [`predict`]. It returns a [`History`] of the
-//! per-epoch logs and calls the [`Callback`]s at the start and end of every epoch.
+//! per-epoch logs and calls the [`Callback`]s' hooks at the start and end of training, of
+//! every epoch and of every batch.
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::PathBuf;
@@ -562,6 +563,9 @@ fn note_without_gradient(history: &mut History, names: &[String], skipped: &[usi
 /// forward, backward and through the optimizer in training mode, logs the mean `loss`,
 /// the metrics, `lr`, and (with validation data) `val_loss` and `val_<metric>` in
 /// evaluation mode, then calls the callbacks, which may change the learning rate or stop.
+/// The callbacks' hooks run at the start and end of training, of each epoch and of each
+/// batch, in the order [`Callback`] shows; when resuming from a
+/// [backup](FitOptions::backup), `on_train_begin` runs after the states were restored.
 ///
 /// Before each update `fit` checks the loss and then every gradient the optimizer would
 /// use: training never goes on with a NaN or an infinity. A trainable parameter that got no
@@ -637,19 +641,36 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
         }
         _ => (0, History::default()),
     };
+    let steps_per_epoch = loader.len();
+    let ctx_at =
+        |lr: f64, epoch: usize, step: usize| Context::new(model, lr, epoch, step, steps_per_epoch);
+    let mut ctx = ctx_at(optimizer.lr(), start, start * steps_per_epoch);
+    run_hooks(callbacks, start, "on_train_begin", |cb| {
+        cb.on_train_begin(&mut ctx)
+    })?;
+    optimizer.set_lr(ctx.lr());
+    let mut stop = ctx.stop_requested();
     let g = Graph::new();
+    let mut last = None;
     for epoch in start..options.epochs {
-        let mut ctx = Context::new(model, optimizer.lr());
-        for (index, cb) in callbacks.iter_mut().enumerate() {
+        let mut ctx = ctx_at(optimizer.lr(), epoch, epoch * steps_per_epoch);
+        run_hooks(callbacks, epoch, "on_epoch_begin", |cb| {
             cb.on_epoch_begin(epoch, &mut ctx)
-                .map_err(|source| callback_error(epoch, index, &**cb, "on_epoch_begin", source))?;
-        }
+        })?;
         optimizer.set_lr(ctx.lr());
+        stop |= ctx.stop_requested();
         model.train();
-        let bar = progress(&options, loader.len(), epoch);
+        let bar = progress(&options, steps_per_epoch, epoch);
         let (mut total, mut seen, mut outputs) = (0.0, 0, Vec::new());
         for (b, batch) in loader.epoch(epoch as u64).enumerate() {
             let at = At { epoch, batch: b };
+            let step = epoch * steps_per_epoch + b;
+            let mut ctx = ctx_at(optimizer.lr(), epoch, step);
+            run_hooks(callbacks, epoch, "on_batch_begin", |cb| {
+                cb.on_batch_begin(b, &mut ctx)
+            })?;
+            optimizer.set_lr(ctx.lr());
+            stop |= ctx.stop_requested();
             let (value, out) =
                 forward_backward(&g, model, loss, &batch, at, options.detect_anomaly)?;
             if !options.metrics.is_empty() {
@@ -669,6 +690,16 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
             if let Some(bar) = &bar {
                 bar.set_message(format!("loss {:.4}", total / seen as f64));
                 bar.inc(1);
+            }
+            let batch_logs = Logs::from([("loss".into(), value), ("lr".into(), optimizer.lr())]);
+            let mut ctx = ctx_at(optimizer.lr(), epoch, step);
+            run_hooks(callbacks, epoch, "on_batch_end", |cb| {
+                cb.on_batch_end(b, &batch_logs, &mut ctx)
+            })?;
+            optimizer.set_lr(ctx.lr());
+            stop |= ctx.stop_requested();
+            if stop {
+                break;
             }
         }
         let mut logs = Logs::new();
@@ -694,13 +725,13 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
         }
         history.epochs.push(logs);
         let logs = history.epochs.last().expect("just pushed");
-        let mut ctx = Context::new(model, optimizer.lr());
-        for (index, cb) in callbacks.iter_mut().enumerate() {
+        let mut ctx = ctx_at(optimizer.lr(), epoch, (epoch + 1) * steps_per_epoch);
+        run_hooks(callbacks, epoch, "on_epoch_end", |cb| {
             cb.on_epoch_end(epoch, logs, &mut ctx)
-                .map_err(|source| callback_error(epoch, index, &**cb, "on_epoch_end", source))?;
-        }
+        })?;
         optimizer.set_lr(ctx.lr());
-        if ctx.stop_requested() {
+        last = Some((epoch, logs.clone()));
+        if stop || ctx.stop_requested() {
             break;
         }
         if let Some(path) = options
@@ -718,6 +749,15 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
             })?;
         }
     }
+    let (epoch, logs, step) = match last {
+        Some((epoch, logs)) => (epoch, logs, (epoch + 1) * steps_per_epoch),
+        None => (start, Logs::new(), start * steps_per_epoch),
+    };
+    let mut ctx = ctx_at(optimizer.lr(), epoch, step);
+    run_hooks(callbacks, epoch, "on_train_end", |cb| {
+        cb.on_train_end(&logs, &mut ctx)
+    })?;
+    optimizer.set_lr(ctx.lr());
     if let Some(path) = &options.backup {
         match std::fs::remove_file(path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -732,6 +772,20 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
         }
     }
     Ok(history)
+}
+
+/// Calls `hook` on every callback in order; the first failure becomes
+/// [`TrainError::Callback`] naming `epoch`, the callback and `name`.
+fn run_hooks(
+    callbacks: &mut [&mut dyn Callback],
+    epoch: usize,
+    name: &'static str,
+    mut hook: impl FnMut(&mut dyn Callback) -> Result<(), CallbackError>,
+) -> Result<(), TrainError> {
+    for (index, cb) in callbacks.iter_mut().enumerate() {
+        hook(&mut **cb).map_err(|source| callback_error(epoch, index, &**cb, name, source))?;
+    }
+    Ok(())
 }
 
 /// [`TrainError::Callback`] for callback `index` failing in `hook`.

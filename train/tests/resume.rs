@@ -14,9 +14,7 @@ use ferrograd_nn::loss::{self, CrossEntropy};
 use ferrograd_nn::{BatchNorm1d, Dropout, Linear, ModuleExt, ReLU, Sequential, init};
 use ferrograd_optim::schedule::{MonitorMode, ReduceLrOnPlateau};
 use ferrograd_optim::{Adam, EarlyStopping, Optimizer, Penalty};
-use ferrograd_train::callbacks::{
-    CsvLogger, EarlyStoppingCallback, ModelCheckpoint, ReduceLrOnPlateauCallback,
-};
+use ferrograd_train::callbacks::{CsvLogger, ModelCheckpoint};
 use ferrograd_train::{FitOptions, History, Loss, Metric, TrainError, Validation, fit};
 
 /// Set in the child: the directory it trains in.
@@ -67,18 +65,14 @@ fn train(dir: &Path, batch_size: usize) -> Outcome {
         }
         loss::cross_entropy(out, y.classes(), &CrossEntropy::new())
     });
-    let mut early = EarlyStoppingCallback::new(
-        "val_loss",
-        EarlyStopping::new(MonitorMode::Min)
-            .patience(4)
-            .restore_best_weights(true),
-    );
-    let mut plateau = ReduceLrOnPlateauCallback::new(
-        "val_loss",
-        ReduceLrOnPlateau::new(MonitorMode::Min)
-            .patience(0)
-            .factor(0.5),
-    );
+    let mut early = EarlyStopping::new(MonitorMode::Min)
+        .monitor("val_loss")
+        .patience(4)
+        .restore_best_weights(true);
+    let mut plateau = ReduceLrOnPlateau::new(MonitorMode::Min)
+        .monitor("val_loss")
+        .patience(0)
+        .factor(0.5);
     let mut log = CsvLogger::new(dir.join("log.csv"));
     let mut best = ModelCheckpoint::best_only(
         dir.join("best.safetensors"),

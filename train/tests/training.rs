@@ -141,12 +141,11 @@ fn early_stopping_in_fit_restores_the_best_weights() {
     let split = train_test_split(120, 0.5, 1, None);
     let model = mlp(2, 2, 1);
     let mut opt = Optimizer::new(model.parameters(), Adam::new(0.05));
-    let mut stop = EarlyStoppingCallback::new(
-        "val_loss",
-        EarlyStopping::new(MonitorMode::Min)
-            .patience(3)
-            .restore_best_weights(true),
-    );
+    // EarlyStopping is itself the callback (Keras' one type per concept).
+    let mut stop = EarlyStopping::new(MonitorMode::Min)
+        .monitor("val_loss")
+        .patience(3)
+        .restore_best_weights(true);
     let val = data.subset(&split.test);
     let options = FitOptions::new()
         .epochs(200)
@@ -163,7 +162,7 @@ fn early_stopping_in_fit_restores_the_best_weights() {
     .unwrap();
     let epochs = history.epochs.len();
     assert!(epochs < 200, "stopped early");
-    let best = stop.state().best_epoch().unwrap();
+    let best = stop.best_epoch().unwrap();
     assert_eq!(epochs, best + 4, "stops patience epochs after the best");
     let val_loss = history.get("val_loss");
     let restored = evaluate(&model, &Loss::cross_entropy(), &val, &[], 10)["loss"];
@@ -181,7 +180,7 @@ fn schedules_plateau_checkpoint_and_csv_callbacks() {
     let data = make_regression::<f32>(64, 2, 0.1, 2);
     let model = Linear::<f32>::new(2, 1, &mut init::rng(0));
     let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.1));
-    let mut sched = LrScheduler(StepLr {
+    let mut sched = LrScheduler::new(StepLr {
         base: 0.1,
         step_size: 2,
         gamma: 0.5,
@@ -218,12 +217,11 @@ fn schedules_plateau_checkpoint_and_csv_callbacks() {
     // ReduceLrOnPlateau: a frozen model's loss cannot improve after the first epoch, so
     // with patience 0 the rate halves after every later epoch.
     model.freeze();
-    let mut plateau = ReduceLrOnPlateauCallback::new(
-        "loss",
-        ReduceLrOnPlateau::new(MonitorMode::Min)
-            .patience(0)
-            .factor(0.5),
-    );
+    // ReduceLrOnPlateau is itself the callback.
+    let mut plateau = ReduceLrOnPlateau::new(MonitorMode::Min)
+        .monitor("loss")
+        .patience(0)
+        .factor(0.5);
     let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.5));
     let history = fit(
         &model,
@@ -244,7 +242,8 @@ fn a_missing_monitor_is_a_callback_error_naming_the_keys() {
     let data = make_regression::<f32>(16, 2, 0.1, 2);
     let model = Linear::<f32>::new(2, 1, &mut init::rng(0));
     let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.01));
-    let mut stop = EarlyStoppingCallback::new("val_loss", EarlyStopping::new(MonitorMode::Min));
+    // The default monitor is `val_loss`; without validation data it is not logged.
+    let mut stop = EarlyStopping::new(MonitorMode::Min);
     let err = fit(
         &model,
         &Loss::mse(),
@@ -256,7 +255,7 @@ fn a_missing_monitor_is_a_callback_error_naming_the_keys() {
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "epoch 0: callback 0 (EarlyStoppingCallback) failed in on_epoch_end: monitored metric `val_loss` is not in the logs (available: [\"loss\", \"lr\"])"
+        "epoch 0: callback 0 (EarlyStopping) failed in on_epoch_end: monitored metric `val_loss` is not in the logs (available: [\"loss\", \"lr\"])"
     );
     let TrainError::Callback {
         epoch: 0,
@@ -271,7 +270,7 @@ fn a_missing_monitor_is_a_callback_error_naming_the_keys() {
     let CallbackError::MissingMetric { metric, available } = *source else {
         panic!("not a missing metric: {source:?}");
     };
-    assert_eq!(callback, "EarlyStoppingCallback");
+    assert_eq!(callback, "EarlyStopping");
     assert_eq!(metric, "val_loss");
     assert_eq!(available, ["loss", "lr"]);
 }
@@ -334,10 +333,10 @@ fn a_failing_callback_is_named_by_index_name_and_hook() {
 
 #[test]
 fn a_callback_state_missing_a_key_is_a_state_error_naming_it() {
-    let mut stop = EarlyStoppingCallback::new("val_loss", EarlyStopping::new(MonitorMode::Min));
+    let mut stop = EarlyStopping::new(MonitorMode::Min);
     let mut state = CallbackState::default();
     state.set("best", 0.5);
-    let err = stop.load_state(&state).unwrap_err();
+    let err = Callback::load_state(&mut stop, &state).unwrap_err();
     assert!(
         matches!(&err, CallbackError::State(StateError::Missing { key }) if key == "wait"),
         "{err:?}"
@@ -345,7 +344,9 @@ fn a_callback_state_missing_a_key_is_a_state_error_naming_it() {
     assert_eq!(err.to_string(), "`wait` is missing");
     state.set("wait", "x");
     assert_eq!(
-        stop.load_state(&state).unwrap_err().to_string(),
+        Callback::load_state(&mut stop, &state)
+            .unwrap_err()
+            .to_string(),
         "`wait` = \"x\" is not a valid usize"
     );
 
