@@ -35,7 +35,7 @@ fn check_eps(who: &str, eps: f64) {
 /// (PyTorch's constructors raise `ValueError` for these).
 ///
 /// ```
-/// use ferrograd_optim::{Adagrad, Rule};
+/// use ferrograd::optim::{Adagrad, Rule};
 /// let a = Adagrad::new(0.01).eps(1e-8).lr_decay(1e-4);
 /// assert_eq!(Rule::<f32>::lr(&a), 0.01);
 /// let err = std::panic::catch_unwind(|| Adagrad::new(0.01).eps(0.0)).unwrap_err();
@@ -112,7 +112,7 @@ impl<T: Float> Rule<T> for Adagrad {
 /// is not a positive number.
 ///
 /// ```
-/// use ferrograd_optim::{RmsProp, Rule};
+/// use ferrograd::optim::{RmsProp, Rule};
 /// let r = RmsProp::new(0.01).alpha(0.9).momentum(0.5).centered(true);
 /// assert_eq!(Rule::<f32>::name(&r), "RmsProp");
 /// let err = std::panic::catch_unwind(|| RmsProp::new(0.01).alpha(1.0)).unwrap_err();
@@ -243,7 +243,7 @@ impl<T: Float> Rule<T> for RmsProp {
 /// not a positive number.
 ///
 /// ```
-/// use ferrograd_optim::{Adam, Rule};
+/// use ferrograd::optim::{Adam, Rule};
 /// let adam = Adam::new(1e-3).betas(0.9, 0.99).eps(1e-6).amsgrad(true);
 /// assert_eq!(Rule::<f32>::lr(&adam), 1e-3);
 /// let err = std::panic::catch_unwind(|| Adam::adamw(f64::NAN)).unwrap_err();

@@ -15,8 +15,8 @@ use crate::error::OptimizerError;
 /// If `clip` is negative or NaN.
 ///
 /// ```
-/// use ferrograd_autograd::{Param, Tensor};
-/// use ferrograd_optim::clip_grad_value;
+/// use ferrograd::autograd::{Param, Tensor};
+/// use ferrograd::optim::clip_grad_value;
 /// let p = Param::new(Tensor::<f32>::zeros(&[3]));
 /// p.set_grad(Some(Tensor::from_vec(vec![-5.0, 0.5, f32::NAN], &[3])));
 /// clip_grad_value(std::slice::from_ref(&p), 1.0);
@@ -53,8 +53,8 @@ pub fn clip_grad_value<T: Float>(params: &[Param<T>], clip: f64) {
 /// If `max_norm` is negative or NaN.
 ///
 /// ```
-/// use ferrograd_autograd::{Param, Tensor};
-/// use ferrograd_optim::clip_grad_norm;
+/// use ferrograd::autograd::{Param, Tensor};
+/// use ferrograd::optim::clip_grad_norm;
 /// let p = Param::new(Tensor::<f64>::zeros(&[2]));
 /// p.set_grad(Some(Tensor::from_vec(vec![3.0, 4.0], &[2])));
 /// assert_eq!(clip_grad_norm(std::slice::from_ref(&p), 1.0), 5.0);
@@ -80,8 +80,8 @@ pub fn clip_grad_norm<T: Float>(params: &[Param<T>], max_norm: f64) -> f64 {
 /// `ClipGradNorm::new(max_norm)` without the error.
 ///
 /// ```
-/// use ferrograd_autograd::{Param, Tensor};
-/// use ferrograd_optim::ClipGradNorm;
+/// use ferrograd::autograd::{Param, Tensor};
+/// use ferrograd::optim::ClipGradNorm;
 /// let p = Param::new(Tensor::<f32>::zeros(&[2]));
 /// p.set_grad(Some(Tensor::from_vec(vec![f32::INFINITY, 1.0], &[2])));
 /// let err = ClipGradNorm::new(1.0).error_if_nonfinite(true).apply(std::slice::from_ref(&p)).unwrap_err();

@@ -20,9 +20,9 @@ use crate::state::CallbackState;
 /// [`EarlyStopping::monitor`] (`"val_loss"` by default) from each epoch's logs.
 ///
 /// ```
-/// use ferrograd_autograd::{Param, Tensor};
-/// use ferrograd_optim::EarlyStopping;
-/// use ferrograd_optim::schedule::MonitorMode;
+/// use ferrograd::autograd::{Param, Tensor};
+/// use ferrograd::optim::EarlyStopping;
+/// use ferrograd::optim::schedule::MonitorMode;
 /// let w = Param::new(Tensor::from_vec(vec![0.0f32], &[1]));
 /// let mut stop = EarlyStopping::new(MonitorMode::Min).patience(2).restore_best_weights(true);
 /// let losses = [1.0, 0.5, 0.6, 0.7, 0.4];
@@ -85,7 +85,7 @@ impl<T: Float> EarlyStopping<T> {
     /// watching another.
     ///
     /// ```
-    /// use ferrograd_optim::{EarlyStopping, schedule::MonitorMode};
+    /// use ferrograd::optim::{EarlyStopping, schedule::MonitorMode};
     /// let stop = EarlyStopping::<f32>::new(MonitorMode::Max).monitor("val_accuracy");
     /// assert_eq!(stop.monitored(), "val_accuracy");
     /// assert_eq!(EarlyStopping::<f32>::new(MonitorMode::Min).monitored(), "val_loss");

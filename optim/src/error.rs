@@ -17,7 +17,7 @@ impl NonFiniteKind {
     /// The kind of `v`, or `None` if it is finite.
     ///
     /// ```
-    /// use ferrograd_optim::NonFiniteKind;
+    /// use ferrograd::optim::NonFiniteKind;
     /// assert_eq!(NonFiniteKind::of(f64::NEG_INFINITY), Some(NonFiniteKind::Inf));
     /// assert_eq!(NonFiniteKind::of(1.0), None);
     /// ```
@@ -132,7 +132,7 @@ pub enum OptimizerError {
 /// training backup's callbacks report): the value is missing or does not parse.
 ///
 /// ```
-/// use ferrograd_optim::{CallbackState, StateError};
+/// use ferrograd::optim::{CallbackState, StateError};
 /// let mut state = CallbackState::default();
 /// state.set("wait", "soon");
 /// let err = state.get::<usize>("wait").unwrap_err();

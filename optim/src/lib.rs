@@ -6,9 +6,9 @@
 //! decoupled (AdamW). Everything works from a hand-written loop:
 //!
 //! ```
-//! use ferrograd_autograd::{Graph, Tensor};
-//! use ferrograd_nn::{Linear, Module, ModuleExt, init};
-//! use ferrograd_optim::{Adam, Optimizer, ParamGroup, Penalty, clip_grad_norm};
+//! use ferrograd::autograd::{Graph, Tensor};
+//! use ferrograd::nn::{Linear, Module, ModuleExt, init};
+//! use ferrograd::optim::{Adam, Optimizer, ParamGroup, Penalty, clip_grad_norm};
 //!
 //! let model = Linear::<f32>::new(3, 1, &mut init::rng(0));
 //! // Weight decay on the weight, none on the bias.

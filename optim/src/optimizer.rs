@@ -31,8 +31,8 @@ pub(crate) use lr_field;
 /// A custom rule, signSGD with momentum (`b ← μ·b + g`, `w ← w − lr·sign(b)`):
 ///
 /// ```
-/// use ferrograd_autograd::{Float, Param, Tensor};
-/// use ferrograd_optim::{Optimizer, ParamUpdate, Rule};
+/// use ferrograd::autograd::{Float, Param, Tensor};
+/// use ferrograd::optim::{Optimizer, ParamUpdate, Rule};
 /// struct SignSgd { lr: f64, momentum: f64 }
 /// impl<T: Float> Rule<T> for SignSgd {
 ///     fn name(&self) -> &'static str { "SignSgd" }
@@ -407,8 +407,8 @@ pub struct OptimizerState<T: Float = f32> {
 /// An optimizer: a [`Rule`] run over parameter groups by one shared loop.
 ///
 /// ```
-/// use ferrograd_autograd::{Graph, Param, Tensor};
-/// use ferrograd_optim::{Optimizer, Sgd};
+/// use ferrograd::autograd::{Graph, Param, Tensor};
+/// use ferrograd::optim::{Optimizer, Sgd};
 /// let w = Param::new(Tensor::from_vec(vec![3.0f64], &[1]));
 /// let mut opt = Optimizer::new(vec![w.clone()], Sgd::new(0.25));
 /// for _ in 0..20 {
@@ -505,8 +505,8 @@ impl<T: Float, R: Rule<T>> Optimizer<R, T> {
     /// If no trainable parameter has a gradient (see [`OptimizerError::NoGradient`]).
     ///
     /// ```should_panic
-    /// use ferrograd_autograd::{Param, Tensor};
-    /// use ferrograd_optim::{Optimizer, Sgd};
+    /// use ferrograd::autograd::{Param, Tensor};
+    /// use ferrograd::optim::{Optimizer, Sgd};
     /// let mut opt = Optimizer::new(vec![Param::new(Tensor::<f32>::zeros(&[2]))], Sgd::new(0.1));
     /// opt.step(); // Sgd: none of its 1 trainable parameters has a gradient; ...
     /// ```
@@ -528,8 +528,8 @@ impl<T: Float, R: Rule<T>> Optimizer<R, T> {
     /// updated and the step count is unchanged.
     ///
     /// ```
-    /// use ferrograd_autograd::{Param, Tensor};
-    /// use ferrograd_optim::{Optimizer, Sgd, StepReport};
+    /// use ferrograd::autograd::{Param, Tensor};
+    /// use ferrograd::optim::{Optimizer, Sgd, StepReport};
     /// let (a, b) = (Param::new(Tensor::<f32>::ones(&[1])), Param::new(Tensor::ones(&[1])));
     /// let mut opt = Optimizer::new(vec![a.clone(), b.clone()], Sgd::new(0.5));
     /// assert_eq!(
@@ -655,8 +655,8 @@ impl<T: Float, R: Rule<T>> Optimizer<R, T> {
     /// is then unchanged.
     ///
     /// ```
-    /// use ferrograd_autograd::{Param, Tensor};
-    /// use ferrograd_optim::{Adam, Optimizer};
+    /// use ferrograd::autograd::{Param, Tensor};
+    /// use ferrograd::optim::{Adam, Optimizer};
     /// let mut opt = Optimizer::new(vec![Param::new(Tensor::<f32>::zeros(&[2]))], Adam::new(0.1));
     /// let mut state = opt.state();
     /// state.lr = f64::NAN;

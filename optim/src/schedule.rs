@@ -3,7 +3,7 @@
 //! schedule, [`ReduceLrOnPlateau`].
 //!
 //! ```
-//! use ferrograd_optim::schedule::{CosineAnnealing, LrSchedule, Warmup};
+//! use ferrograd::optim::schedule::{CosineAnnealing, LrSchedule, Warmup};
 //! let sched = Warmup::new(5, 0.1, CosineAnnealing::new(0.1, 95, 0.0));
 //! assert!((sched.lr(0) - 0.01).abs() < 1e-12); // warm-up starts at 10%
 //! assert!((sched.lr(5) - 0.1).abs() < 1e-12); // then the cosine starts at its peak
@@ -25,7 +25,7 @@ use crate::state::CallbackState;
 /// same index always gives the same rate, so a resumed run needs no schedule state.
 ///
 /// ```
-/// use ferrograd_optim::schedule::{LrSchedule, OneCycle};
+/// use ferrograd::optim::schedule::{LrSchedule, OneCycle};
 /// // 10 epochs of 50 batches: a one-cycle schedule stepped per batch spans 500 steps.
 /// let sched = OneCycle::new(0.1, 10 * 50);
 /// let (epoch, batch) = (3, 7);
@@ -311,7 +311,7 @@ pub enum ThresholdMode {
 /// improvement, `lr ← max(lr·factor, min_lr)`, then `cooldown` epochs of rest.
 ///
 /// ```
-/// use ferrograd_optim::schedule::{MonitorMode, ReduceLrOnPlateau};
+/// use ferrograd::optim::schedule::{MonitorMode, ReduceLrOnPlateau};
 /// let mut plateau = ReduceLrOnPlateau::new(MonitorMode::Min).factor(0.5).patience(1);
 /// let lrs: Vec<f64> = [1.0, 0.9, 0.9, 0.9, 0.9].iter().scan(0.1, |lr, &loss| {
 ///     *lr = plateau.step(loss, *lr);
@@ -364,7 +364,7 @@ impl ReduceLrOnPlateau {
     /// and the logged ones.
     ///
     /// ```
-    /// use ferrograd_optim::schedule::{MonitorMode, ReduceLrOnPlateau};
+    /// use ferrograd::optim::schedule::{MonitorMode, ReduceLrOnPlateau};
     /// let plateau = ReduceLrOnPlateau::new(MonitorMode::Min).monitor("loss");
     /// assert_eq!(plateau.monitored(), "loss");
     /// ```

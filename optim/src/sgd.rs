@@ -20,7 +20,7 @@ use crate::optimizer::{ParamUpdate, Rule, check, lr_field};
 /// `[0, 1)` / `[0, 1]`, or Nesterov without momentum or with dampening, naming the field.
 ///
 /// ```
-/// use ferrograd_optim::Sgd;
+/// use ferrograd::optim::Sgd;
 /// let sgd = Sgd::new(0.1).momentum(0.9).nesterov(true);
 /// assert_eq!(sgd.get_momentum(), 0.9);
 /// ```

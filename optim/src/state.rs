@@ -17,7 +17,7 @@ use crate::error::StateError;
 /// round-trips, such as integers and `f64`) and named lists of tensors (best weights).
 ///
 /// ```
-/// use ferrograd_optim::CallbackState;
+/// use ferrograd::optim::CallbackState;
 /// let mut state = CallbackState::default();
 /// state.set("best", f64::INFINITY);
 /// state.set("wait", 3usize);
@@ -87,8 +87,8 @@ impl CallbackState {
     /// writes.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
-    /// use ferrograd_optim::CallbackState;
+    /// use ferrograd::autograd::Tensor;
+    /// use ferrograd::optim::CallbackState;
     /// let mut state = CallbackState::default();
     /// state.set_tensors("best_weights", vec![Tensor::zeros(&[2]), Tensor::ones(&[1])]);
     /// let lists: Vec<(&str, usize)> = state.tensor_lists().map(|(k, t)| (k, t.len())).collect();

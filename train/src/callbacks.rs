@@ -119,10 +119,10 @@ impl<'a> Context<'a> {
 /// which names the epoch, the callback and the hook.
 ///
 /// ```
-/// use ferrograd_data::synthetic::make_moons;
-/// use ferrograd_nn::{Linear, ModuleExt, init};
-/// use ferrograd_optim::{Optimizer, Sgd};
-/// use ferrograd_train::{Callback, CallbackError, Context, FitOptions, Logs, Loss, TrainError, fit};
+/// use ferrograd::data::synthetic::make_moons;
+/// use ferrograd::nn::{Linear, ModuleExt, init};
+/// use ferrograd::optim::{Optimizer, Sgd};
+/// use ferrograd::train::{Callback, CallbackError, Context, FitOptions, Logs, Loss, TrainError, fit};
 ///
 /// /// Fails once the loss exceeds a limit.
 /// struct LossLimit(f64);
@@ -235,10 +235,10 @@ fn monitored(logs: &Logs, monitor: &str) -> Result<f64, CallbackError> {
 /// weights if asked. Its progress is kept in a training backup.
 ///
 /// ```
-/// use ferrograd_data::synthetic::make_moons;
-/// use ferrograd_nn::{Linear, ModuleExt, init};
-/// use ferrograd_optim::{EarlyStopping, Optimizer, Sgd, schedule::MonitorMode};
-/// use ferrograd_train::{FitOptions, Loss, fit};
+/// use ferrograd::data::synthetic::make_moons;
+/// use ferrograd::nn::{Linear, ModuleExt, init};
+/// use ferrograd::optim::{EarlyStopping, Optimizer, Sgd, schedule::MonitorMode};
+/// use ferrograd::train::{FitOptions, Loss, fit};
 /// let model = Linear::<f32>::new(2, 2, &mut init::rng(0));
 /// let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.0)); // lr 0: nothing improves
 /// let mut stop = EarlyStopping::new(MonitorMode::Min).monitor("loss").patience(2);
@@ -304,10 +304,10 @@ impl Callback for ReduceLrOnPlateau {
 /// same rates and the scheduler has no state to save.
 ///
 /// ```
-/// use ferrograd_data::synthetic::make_moons;
-/// use ferrograd_nn::{Linear, ModuleExt, init};
-/// use ferrograd_optim::{Optimizer, Sgd, schedule::OneCycle};
-/// use ferrograd_train::{FitOptions, Loss, callbacks::LrScheduler, fit};
+/// use ferrograd::data::synthetic::make_moons;
+/// use ferrograd::nn::{Linear, ModuleExt, init};
+/// use ferrograd::optim::{Optimizer, Sgd, schedule::OneCycle};
+/// use ferrograd::train::{FitOptions, Loss, callbacks::LrScheduler, fit};
 /// let model = Linear::<f32>::new(2, 2, &mut init::rng(0));
 /// let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.1));
 /// // 4 epochs of 64 / 16 = 4 batches: one cycle over 16 steps.

@@ -101,7 +101,7 @@ pub enum TrainError {
 /// [`CallbackError::custom`].
 ///
 /// ```
-/// use ferrograd_train::CallbackError;
+/// use ferrograd::train::CallbackError;
 /// let err: CallbackError = "the disk is full".into();
 /// assert_eq!(err.to_string(), "the disk is full");
 /// let io = std::io::Error::other("denied");

@@ -128,11 +128,11 @@ impl FitOptions {
     /// `panic = "abort"` the process stops with the same message instead.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
-    /// use ferrograd_data::dataset::{Targets, TensorDataset};
-    /// use ferrograd_nn::{Linear, ModuleExt, init};
-    /// use ferrograd_optim::{Optimizer, Sgd};
-    /// use ferrograd_train::{FitOptions, Loss, TrainError, fit};
+    /// use ferrograd::autograd::Tensor;
+    /// use ferrograd::data::dataset::{Targets, TensorDataset};
+    /// use ferrograd::nn::{Linear, ModuleExt, init};
+    /// use ferrograd::optim::{Optimizer, Sgd};
+    /// use ferrograd::train::{FitOptions, Loss, TrainError, fit};
     /// let model = Linear::<f32>::new(1, 1, &mut init::rng(0));
     /// let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.1));
     /// // A NaN feature: anomaly mode reports the input leaf that holds it.
@@ -170,10 +170,10 @@ impl FitOptions {
     /// (a dataset that augments at random) is not saved.
     ///
     /// ```
-    /// use ferrograd_data::synthetic::make_moons;
-    /// use ferrograd_nn::{Dropout, Linear, ModuleExt, ReLU, Sequential, init};
-    /// use ferrograd_optim::{Adam, Optimizer};
-    /// use ferrograd_train::{Callback, CallbackError, Context, FitOptions, Logs, Loss, fit};
+    /// use ferrograd::data::synthetic::make_moons;
+    /// use ferrograd::nn::{Dropout, Linear, ModuleExt, ReLU, Sequential, init};
+    /// use ferrograd::optim::{Adam, Optimizer};
+    /// use ferrograd::train::{Callback, CallbackError, Context, FitOptions, Logs, Loss, fit};
     ///
     /// /// Fails at the end of one epoch: a stand-in for a crash or a kill.
     /// struct Interrupt(Option<usize>);
@@ -304,10 +304,10 @@ fn check_samples(
 /// samples has no value; it used to be reported as 0).
 ///
 /// ```
-/// use ferrograd_autograd::Tensor;
-/// use ferrograd_data::dataset::{Targets, TensorDataset};
-/// use ferrograd_nn::{Linear, init};
-/// use ferrograd_train::{Loss, Metric, evaluate};
+/// use ferrograd::autograd::Tensor;
+/// use ferrograd::data::dataset::{Targets, TensorDataset};
+/// use ferrograd::nn::{Linear, init};
+/// use ferrograd::train::{Loss, Metric, evaluate};
 /// let model = Linear::<f32>::new(2, 3, &mut init::rng(0));
 /// let data = TensorDataset::new(Tensor::zeros(&[4, 2]), Targets::Classes(vec![0, 1, 2, 0]));
 /// let logs = evaluate(&model, &Loss::cross_entropy(), &data, &[Metric::Accuracy], 2);
@@ -331,10 +331,10 @@ pub fn evaluate<M: Module<f32> + ?Sized>(
 /// [`TrainError::NoSamples`] if `data` is empty.
 ///
 /// ```
-/// use ferrograd_autograd::Tensor;
-/// use ferrograd_data::dataset::{Targets, TensorDataset};
-/// use ferrograd_nn::{Linear, init};
-/// use ferrograd_train::{Loss, try_evaluate};
+/// use ferrograd::autograd::Tensor;
+/// use ferrograd::data::dataset::{Targets, TensorDataset};
+/// use ferrograd::nn::{Linear, init};
+/// use ferrograd::train::{Loss, try_evaluate};
 /// let model = Linear::<f32>::new(2, 3, &mut init::rng(0));
 /// let empty = TensorDataset::new(Tensor::zeros(&[0, 2]), Targets::Classes(vec![]));
 /// let err = try_evaluate(&model, &Loss::cross_entropy(), &empty, &[], 2).unwrap_err();
@@ -368,9 +368,9 @@ pub fn try_evaluate<M: Module<f32> + ?Sized>(
 /// layer that cannot take an empty batch panics with its own message.
 ///
 /// ```
-/// use ferrograd_autograd::Tensor;
-/// use ferrograd_nn::{Linear, init};
-/// use ferrograd_train::predict;
+/// use ferrograd::autograd::Tensor;
+/// use ferrograd::nn::{Linear, init};
+/// use ferrograd::train::predict;
 /// let model = Linear::<f32>::new(2, 3, &mut init::rng(0));
 /// assert_eq!(predict(&model, &Tensor::zeros(&[5, 2]), 2).shape(), &[5, 3]);
 /// assert_eq!(predict(&model, &Tensor::zeros(&[0, 2]), 2).shape(), &[0, 3]);
@@ -588,11 +588,11 @@ fn note_without_gradient(history: &mut History, names: &[String], skipped: &[usi
 ///   if a callback fails.
 ///
 /// ```
-/// use ferrograd_data::split::train_test_split;
-/// use ferrograd_data::synthetic::make_moons;
-/// use ferrograd_nn::{Linear, ModuleExt, ReLU, Sequential, init};
-/// use ferrograd_optim::{Adam, Optimizer};
-/// use ferrograd_train::{FitOptions, Loss, Metric, Validation, fit};
+/// use ferrograd::data::split::train_test_split;
+/// use ferrograd::data::synthetic::make_moons;
+/// use ferrograd::nn::{Linear, ModuleExt, ReLU, Sequential, init};
+/// use ferrograd::optim::{Adam, Optimizer};
+/// use ferrograd::train::{FitOptions, Loss, Metric, Validation, fit};
 ///
 /// // A held-out split by index (Validation::Split takes the last rows, as Keras does).
 /// let data = make_moons(400, 0.1, 0);

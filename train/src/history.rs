@@ -95,7 +95,7 @@ impl History {
     /// the file.
     ///
     /// ```
-    /// use ferrograd_train::{History, Logs};
+    /// use ferrograd::train::{History, Logs};
     /// let mut history = History::default();
     /// for (loss, val) in [(1.0, 1.2), (0.5, 0.7), (0.3, 0.6)] {
     ///     history.epochs.push(Logs::from([("loss".to_string(), loss), ("val_loss".to_string(), val)]));

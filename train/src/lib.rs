@@ -7,10 +7,10 @@
 //! [`TrainError`] naming the epoch, the batch and the parameter rather than go on with a NaN.
 //!
 //! ```
-//! use ferrograd_data::synthetic::make_moons;
-//! use ferrograd_nn::{Linear, ModuleExt, ReLU, Sequential, init};
-//! use ferrograd_optim::{Adam, Optimizer};
-//! use ferrograd_train::{FitOptions, Loss, Metric, Validation, fit};
+//! use ferrograd::data::synthetic::make_moons;
+//! use ferrograd::nn::{Linear, ModuleExt, ReLU, Sequential, init};
+//! use ferrograd::optim::{Adam, Optimizer};
+//! use ferrograd::train::{FitOptions, Loss, Metric, Validation, fit};
 //!
 //! let data = make_moons(200, 0.1, 0);
 //! let mut rng = init::rng(0);

@@ -51,9 +51,9 @@ impl Metric {
     /// values for MSE/MAE) or the sample counts differ.
     ///
     /// ```
-    /// use ferrograd_autograd::Tensor;
-    /// use ferrograd_data::dataset::Targets;
-    /// use ferrograd_train::Metric;
+    /// use ferrograd::autograd::Tensor;
+    /// use ferrograd::data::dataset::Targets;
+    /// use ferrograd::train::Metric;
     /// let logits = Tensor::from_vec(vec![2.0f32, 0.1, 0.2, 0.9, 0.5, 0.4], &[3, 2]);
     /// let labels = Targets::Classes(vec![0, 1, 1]);
     /// assert!((Metric::Accuracy.compute(&logits, &labels) - 2.0 / 3.0).abs() < 1e-12);
