@@ -367,6 +367,9 @@ pub fn try_evaluate<M: Module<f32> + ?Sized>(
 /// output shape with 0 rows (`[0, classes]`), as PyTorch's forward on an empty batch; a
 /// layer that cannot take an empty batch panics with its own message.
 ///
+/// For class predictions take [`Tensor::argmax`](ferrograd_autograd::Tensor::argmax) of
+/// the scores along the class axis (Keras' `np.argmax(model.predict(x), -1)`):
+///
 /// ```
 /// use ferrograd::autograd::Tensor;
 /// use ferrograd::nn::{Linear, init};
@@ -374,6 +377,11 @@ pub fn try_evaluate<M: Module<f32> + ?Sized>(
 /// let model = Linear::<f32>::new(2, 3, &mut init::rng(0));
 /// assert_eq!(predict(&model, &Tensor::zeros(&[5, 2]), 2).shape(), &[5, 3]);
 /// assert_eq!(predict(&model, &Tensor::zeros(&[0, 2]), 2).shape(), &[0, 3]);
+/// // Class predictions: the index of the largest score in each row.
+/// let x = Tensor::from_vec(vec![1.0, -1.0, 0.5, 2.0], &[2, 2]);
+/// let classes: Vec<usize> = predict(&model, &x, 2).argmax(-1).into_iter().collect();
+/// assert_eq!(classes.len(), 2);
+/// assert!(classes.iter().all(|&c| c < 3));
 /// ```
 pub fn predict<M: Module<f32> + ?Sized>(
     model: &M,
