@@ -18,6 +18,7 @@ use crate::error::TrainError;
 use crate::history::History;
 use crate::loss::Loss;
 use crate::metrics::Metric;
+use crate::progress::Reporter;
 
 /// Where validation data comes from.
 #[derive(Clone, Debug, Default)]
@@ -110,8 +111,10 @@ impl FitOptions {
         self
     }
 
-    /// Prints a progress bar per epoch with the loss and metrics (hidden when the output is
-    /// not a terminal).
+    /// Prints progress to standard error: on a terminal a bar per epoch (steps, ETA, time
+    /// per step, samples per second, running loss, then the epoch's logs); otherwise one
+    /// line per epoch (Keras' `verbose=2`). Learning-rate changes and early stops made by
+    /// callbacks are announced, naming the hook or the callback.
     pub fn verbose(mut self, yes: bool) -> Self {
         self.verbose = yes;
         self
@@ -653,30 +656,40 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
     let ctx_at =
         |lr: f64, epoch: usize, step: usize| Context::new(model, lr, epoch, step, steps_per_epoch);
     let mut ctx = ctx_at(optimizer.lr(), start, start * steps_per_epoch);
-    run_hooks(callbacks, start, "on_train_begin", |cb| {
-        cb.on_train_begin(&mut ctx)
+    run_hooks(callbacks, start, "on_train_begin", &mut ctx, |cb, ctx| {
+        cb.on_train_begin(ctx)
     })?;
     optimizer.set_lr(ctx.lr());
     let mut stop = ctx.stop_requested();
+    let reporter = Reporter::new(options.verbose, options.epochs, options.batch_size);
     let g = Graph::new();
     let mut last = None;
     for epoch in start..options.epochs {
         let mut ctx = ctx_at(optimizer.lr(), epoch, epoch * steps_per_epoch);
-        run_hooks(callbacks, epoch, "on_epoch_begin", |cb| {
-            cb.on_epoch_begin(epoch, &mut ctx)
-        })?;
+        let lr = optimizer.lr();
+        if let Some(name) = run_hooks(callbacks, epoch, "on_epoch_begin", &mut ctx, |cb, ctx| {
+            cb.on_epoch_begin(epoch, ctx)
+        })? {
+            reporter.stopped(epoch, &name);
+        }
+        reporter.lr_changed(epoch, "on_epoch_begin", lr, ctx.lr());
         optimizer.set_lr(ctx.lr());
         stop |= ctx.stop_requested();
         model.train();
-        let bar = progress(&options, steps_per_epoch, epoch);
+        let progress = reporter.epoch(epoch, steps_per_epoch);
         let (mut total, mut seen, mut outputs) = (0.0, 0, Vec::new());
+        let mut steps_run = 0;
         for (b, batch) in loader.epoch(epoch as u64).enumerate() {
             let at = At { epoch, batch: b };
             let step = epoch * steps_per_epoch + b;
             let mut ctx = ctx_at(optimizer.lr(), epoch, step);
-            run_hooks(callbacks, epoch, "on_batch_begin", |cb| {
-                cb.on_batch_begin(b, &mut ctx)
-            })?;
+            if let Some(name) =
+                run_hooks(callbacks, epoch, "on_batch_begin", &mut ctx, |cb, ctx| {
+                    cb.on_batch_begin(b, ctx)
+                })?
+            {
+                reporter.stopped(epoch, &name);
+            }
             optimizer.set_lr(ctx.lr());
             stop |= ctx.stop_requested();
             let (value, out) =
@@ -695,15 +708,15 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
             optimizer.zero_grad();
             total += value * batch.y.len() as f64;
             seen += batch.y.len();
-            if let Some(bar) = &bar {
-                bar.set_message(format!("loss {:.4}", total / seen as f64));
-                bar.inc(1);
-            }
+            reporter.batch(&progress, total / seen as f64);
+            steps_run = b + 1;
             let batch_logs = Logs::from([("loss".into(), value), ("lr".into(), optimizer.lr())]);
             let mut ctx = ctx_at(optimizer.lr(), epoch, step);
-            run_hooks(callbacks, epoch, "on_batch_end", |cb| {
-                cb.on_batch_end(b, &batch_logs, &mut ctx)
-            })?;
+            if let Some(name) = run_hooks(callbacks, epoch, "on_batch_end", &mut ctx, |cb, ctx| {
+                cb.on_batch_end(b, &batch_logs, ctx)
+            })? {
+                reporter.stopped(epoch, &name);
+            }
             optimizer.set_lr(ctx.lr());
             stop |= ctx.stop_requested();
             if stop {
@@ -727,16 +740,17 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
                 logs.insert(format!("val_{k}"), v);
             }
         }
-        if let Some(bar) = bar {
-            let text: Vec<String> = logs.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
-            bar.finish_with_message(text.join("  "));
-        }
+        reporter.epoch_end(epoch, progress, steps_run, &logs);
         history.epochs.push(logs);
         let logs = history.epochs.last().expect("just pushed");
         let mut ctx = ctx_at(optimizer.lr(), epoch, (epoch + 1) * steps_per_epoch);
-        run_hooks(callbacks, epoch, "on_epoch_end", |cb| {
-            cb.on_epoch_end(epoch, logs, &mut ctx)
-        })?;
+        let lr = optimizer.lr();
+        if let Some(name) = run_hooks(callbacks, epoch, "on_epoch_end", &mut ctx, |cb, ctx| {
+            cb.on_epoch_end(epoch, logs, ctx)
+        })? {
+            reporter.stopped(epoch, &name);
+        }
+        reporter.lr_changed(epoch, "on_epoch_end", lr, ctx.lr());
         optimizer.set_lr(ctx.lr());
         last = Some((epoch, logs.clone()));
         if stop || ctx.stop_requested() {
@@ -762,8 +776,8 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
         None => (start, Logs::new(), start * steps_per_epoch),
     };
     let mut ctx = ctx_at(optimizer.lr(), epoch, step);
-    run_hooks(callbacks, epoch, "on_train_end", |cb| {
-        cb.on_train_end(&logs, &mut ctx)
+    run_hooks(callbacks, epoch, "on_train_end", &mut ctx, |cb, ctx| {
+        cb.on_train_end(&logs, ctx)
     })?;
     optimizer.set_lr(ctx.lr());
     if let Some(path) = &options.backup {
@@ -782,18 +796,25 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
     Ok(history)
 }
 
-/// Calls `hook` on every callback in order; the first failure becomes
-/// [`TrainError::Callback`] naming `epoch`, the callback and `name`.
-fn run_hooks(
+/// Calls `hook` on every callback in order with `ctx`; the first failure becomes
+/// [`TrainError::Callback`] naming `epoch`, the callback and `name`. Returns the name of
+/// the callback that asked training to stop, if one did in this call.
+fn run_hooks<'c>(
     callbacks: &mut [&mut dyn Callback],
     epoch: usize,
     name: &'static str,
-    mut hook: impl FnMut(&mut dyn Callback) -> Result<(), CallbackError>,
-) -> Result<(), TrainError> {
+    ctx: &mut Context<'c>,
+    mut hook: impl FnMut(&mut dyn Callback, &mut Context<'c>) -> Result<(), CallbackError>,
+) -> Result<Option<String>, TrainError> {
+    let mut stopper = None;
     for (index, cb) in callbacks.iter_mut().enumerate() {
-        hook(&mut **cb).map_err(|source| callback_error(epoch, index, &**cb, name, source))?;
+        let before = ctx.stop_requested();
+        hook(&mut **cb, ctx).map_err(|source| callback_error(epoch, index, &**cb, name, source))?;
+        if !before && ctx.stop_requested() {
+            stopper.get_or_insert_with(|| cb.name());
+        }
     }
-    Ok(())
+    Ok(stopper)
 }
 
 /// [`TrainError::Callback`] for callback `index` failing in `hook`.
@@ -811,18 +832,4 @@ fn callback_error(
         hook,
         source: Box::new(source),
     }
-}
-
-fn progress(options: &FitOptions, batches: usize, epoch: usize) -> Option<indicatif::ProgressBar> {
-    if !options.verbose {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(batches as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("epoch {prefix:>3} [{bar:30}] {pos}/{len} {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix((epoch + 1).to_string());
-    Some(bar)
 }

@@ -36,6 +36,7 @@ mod fit;
 mod history;
 mod loss;
 mod metrics;
+mod progress;
 
 pub use callbacks::{Callback, Context, Logs};
 pub use error::{CallbackError, PlotError, TrainError};
