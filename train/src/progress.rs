@@ -84,7 +84,10 @@ impl Reporter {
         if !self.verbose {
             return;
         }
-        let values: Vec<String> = logs.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+        let values: Vec<String> = logs
+            .iter()
+            .map(|(k, &v)| format!("{k} {}", number(v)))
+            .collect();
         match progress.bar {
             Some(bar) => bar.finish_with_message(values.join("  ")),
             None => eprintln!(
@@ -121,7 +124,7 @@ impl Reporter {
 }
 
 /// An epoch's line without a terminal:
-/// `epoch 2/10: 469/469 steps in 1.2 s (2.6ms/step) - loss 0.1234 - lr 0.0010`.
+/// `epoch 2/10: 469/469 steps in 1.22s (2.6ms/step) - loss 0.1234 - lr 7.500e-4`.
 fn epoch_line(
     epoch: usize,
     epochs: usize,
@@ -131,9 +134,9 @@ fn epoch_line(
     values: &[String],
 ) -> String {
     format!(
-        "epoch {}/{epochs}: {steps_run}/{steps} steps in {:.1} s ({}/step) - {}",
+        "epoch {}/{epochs}: {steps_run}/{steps} steps in {} ({}/step) - {}",
         epoch + 1,
-        elapsed.as_secs_f64(),
+        per_step(elapsed, 1),
         per_step(elapsed, steps_run),
         values.join(" - ")
     )
@@ -145,6 +148,16 @@ fn lr_line(epoch: usize, epochs: usize, hook: &str, from: f64, to: f64) -> Strin
         "epoch {}/{epochs}: learning rate {from:.6} -> {to:.6} ({hook})",
         epoch + 1
     )
+}
+
+/// A logged value: four decimals, or four significant digits below 10⁻³ (a learning
+/// rate of 7.5e-4 would read 0.0008).
+fn number(v: f64) -> String {
+    if v != 0.0 && v.abs() < 1e-3 {
+        format!("{v:.3e}")
+    } else {
+        format!("{v:.4}")
+    }
 }
 
 /// `elapsed / steps` in a readable unit (`12.3ms`, `1.2s`); `-` before the first step.
@@ -175,11 +188,19 @@ mod tests {
     }
 
     #[test]
+    fn small_values_keep_their_digits() {
+        assert_eq!(number(0.12345), "0.1235");
+        assert_eq!(number(0.00075), "7.500e-4");
+        assert_eq!(number(0.0), "0.0000");
+        assert_eq!(number(f64::NAN), "NaN");
+    }
+
+    #[test]
     fn lines_name_the_epoch_the_steps_and_the_change() {
         let values = ["loss 0.1234".to_string(), "lr 0.0010".to_string()];
         assert_eq!(
             epoch_line(1, 10, 40, 50, Duration::from_millis(800), &values),
-            "epoch 2/10: 40/50 steps in 0.8 s (20.0ms/step) - loss 0.1234 - lr 0.0010"
+            "epoch 2/10: 40/50 steps in 800.0ms (20.0ms/step) - loss 0.1234 - lr 0.0010"
         );
         assert_eq!(
             lr_line(2, 10, "on_epoch_end", 0.01, 0.005),
