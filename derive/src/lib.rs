@@ -34,58 +34,55 @@ enum Kind {
     Child,
 }
 
-/// The crate path to generate: `::ferrograd_nn`, `::ferrograd::nn`, or the user's choice
-/// (`#[module(crate = path)]`).
-fn nn_path(input: &DeriveInput) -> syn::Result<Tokens> {
-    for attr in input.attrs.iter().filter(|a| a.path().is_ident("module")) {
-        let mut path = None;
-        attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("crate") {
-                path = Some(meta.value()?.parse::<syn::Path>()?);
-                Ok(())
-            } else if meta.path.is_ident("float") {
-                meta.value()?.parse::<Type>()?;
-                Ok(())
-            } else {
-                Err(meta.error("expected `crate = path` or `float = f32|f64`"))
-            }
-        })?;
-        if let Some(path) = path {
-            return Ok(quote!(#path));
-        }
-    }
-    Ok(match crate_name("ferrograd-nn") {
-        // Inside ferrograd-nn (which declares `extern crate self as ferrograd_nn`).
-        Ok(FoundCrate::Itself) => quote!(::ferrograd_nn),
-        Ok(FoundCrate::Name(name)) => {
-            let name = Ident::new(&name, Span::call_site());
-            quote!(::#name)
-        }
-        Err(_) => match crate_name("ferrograd") {
-            Ok(FoundCrate::Name(name)) => {
-                let name = Ident::new(&name, Span::call_site());
-                quote!(::#name::nn)
-            }
-            _ => quote!(::ferrograd::nn),
-        },
-    })
+/// The struct's own `#[module(...)]` options.
+#[derive(Default)]
+struct StructAttrs {
+    /// `crate = path`: where the generated impl finds ferrograd-nn.
+    krate: Option<syn::Path>,
+    /// `float = f32|f64`: the float type of a struct without a `Float` parameter.
+    float: Option<Type>,
 }
 
-/// The float type from `#[module(float = f64)]`, if given.
-fn float_attr(input: &DeriveInput) -> syn::Result<Option<Type>> {
-    let mut float = None;
-    for attr in input.attrs.iter().filter(|a| a.path().is_ident("module")) {
-        attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("float") {
-                float = Some(meta.value()?.parse::<Type>()?);
-            } else {
-                // `crate = ...`, read by nn_path.
-                meta.value()?.parse::<syn::Path>()?;
-            }
-            Ok(())
-        })?;
+impl StructAttrs {
+    fn parse(input: &DeriveInput) -> syn::Result<Self> {
+        let mut attrs = StructAttrs::default();
+        for attr in input.attrs.iter().filter(|a| a.path().is_ident("module")) {
+            attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("crate") {
+                    attrs.krate = Some(meta.value()?.parse()?);
+                } else if meta.path.is_ident("float") {
+                    attrs.float = Some(meta.value()?.parse()?);
+                } else {
+                    return Err(meta.error("expected `crate = path` or `float = f32|f64`"));
+                }
+                Ok(())
+            })?;
+        }
+        Ok(attrs)
     }
-    Ok(float)
+
+    /// The crate path to generate: the user's choice, else `::ferrograd_nn` or
+    /// `::ferrograd::nn`, whichever the user's Cargo.toml depends on.
+    fn nn_path(&self) -> Tokens {
+        if let Some(path) = &self.krate {
+            return quote!(#path);
+        }
+        match crate_name("ferrograd-nn") {
+            // Inside ferrograd-nn (which declares `extern crate self as ferrograd_nn`).
+            Ok(FoundCrate::Itself) => quote!(::ferrograd_nn),
+            Ok(FoundCrate::Name(name)) => {
+                let name = Ident::new(&name, Span::call_site());
+                quote!(::#name)
+            }
+            Err(_) => match crate_name("ferrograd") {
+                Ok(FoundCrate::Name(name)) => {
+                    let name = Ident::new(&name, Span::call_site());
+                    quote!(::#name::nn)
+                }
+                _ => quote!(::ferrograd::nn),
+            },
+        }
+    }
 }
 
 /// The kind a field's `#[module(...)]` attribute gives, if any.
@@ -158,7 +155,8 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             "#[derive(Module)] works on structs; implement Module by hand for an enum",
         ));
     };
-    let nn = nn_path(input)?;
+    let attrs = StructAttrs::parse(input)?;
+    let nn = attrs.nn_path();
     let mut body = Vec::new();
     let fields: Vec<(Tokens, String, &syn::Field)> = match &data.fields {
         Fields::Named(named) => named
@@ -222,7 +220,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             _ => false,
         })
     });
-    let float: Tokens = match (float_attr(input)?, float_param) {
+    let float: Tokens = match (attrs.float, float_param) {
         (Some(t), _) => quote!(#t),
         (None, Some(p)) => {
             let id = &p.ident;
