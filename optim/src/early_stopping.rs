@@ -195,7 +195,7 @@ impl<T: Float> EarlyStopping<T> {
     }
 }
 
-impl EarlyStopping<f32> {
+impl<T: Float> EarlyStopping<T> {
     /// Records the progress (best value and epoch, wait, stopped epoch, best weights; not
     /// the settings, which the caller builds again) into `state`: what a training backup
     /// keeps, and what a hand-written loop saves to resume.
@@ -224,7 +224,7 @@ impl EarlyStopping<f32> {
             state.get_opt("best_epoch")?,
             state.get_opt("stopped_epoch")?,
         );
-        self.best_weights = state.tensors("best_weights").map(<[_]>::to_vec);
+        self.best_weights = state.tensors("best_weights");
         (self.best, self.wait, self.best_epoch, self.stopped_epoch) =
             (best, wait, best_epoch, stopped_epoch);
         Ok(())

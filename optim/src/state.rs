@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::str::FromStr;
 
-use ferrograd_autograd::Tensor;
+use ferrograd_autograd::{Float, Tensor};
 
 use crate::error::StateError;
 
@@ -32,7 +32,8 @@ use crate::error::StateError;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CallbackState {
     values: BTreeMap<String, String>,
-    tensors: BTreeMap<String, Vec<Tensor<f32>>>,
+    /// Kept as f64, which holds an f32 tensor exactly: one state serves both float types.
+    tensors: BTreeMap<String, Vec<Tensor<f64>>>,
 }
 
 impl CallbackState {
@@ -73,14 +74,18 @@ impl CallbackState {
         self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
-    /// Records a list of tensors under `key`.
-    pub fn set_tensors(&mut self, key: &str, tensors: Vec<Tensor<f32>>) {
-        self.tensors.insert(key.to_string(), tensors);
+    /// Records a list of tensors (of either float type) under `key`.
+    pub fn set_tensors<T: Float>(&mut self, key: &str, tensors: Vec<Tensor<T>>) {
+        let exact = tensors.iter().map(Tensor::cast).collect();
+        self.tensors.insert(key.to_string(), exact);
     }
 
-    /// The tensors under `key`, if any were recorded.
-    pub fn tensors(&self, key: &str) -> Option<&[Tensor<f32>]> {
-        self.tensors.get(key).map(Vec::as_slice)
+    /// The tensors under `key` as `T`, if any were recorded (exactly as recorded when
+    /// they were recorded as `T`).
+    pub fn tensors<T: Float>(&self, key: &str) -> Option<Vec<Tensor<T>>> {
+        self.tensors
+            .get(key)
+            .map(|list| list.iter().map(Tensor::cast).collect())
     }
 
     /// Every recorded list of tensors as `(key, tensors)`, in key order: what a backup
@@ -90,11 +95,11 @@ impl CallbackState {
     /// use ferrograd::autograd::Tensor;
     /// use ferrograd::optim::CallbackState;
     /// let mut state = CallbackState::default();
-    /// state.set_tensors("best_weights", vec![Tensor::zeros(&[2]), Tensor::ones(&[1])]);
+    /// state.set_tensors("best_weights", vec![Tensor::<f32>::zeros(&[2]), Tensor::ones(&[1])]);
     /// let lists: Vec<(&str, usize)> = state.tensor_lists().map(|(k, t)| (k, t.len())).collect();
     /// assert_eq!(lists, [("best_weights", 2)]);
     /// ```
-    pub fn tensor_lists(&self) -> impl Iterator<Item = (&str, &[Tensor<f32>])> {
+    pub fn tensor_lists(&self) -> impl Iterator<Item = (&str, &[Tensor<f64>])> {
         self.tensors.iter().map(|(k, t)| (k.as_str(), t.as_slice()))
     }
 }

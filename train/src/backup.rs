@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ferrograd_autograd::Tensor;
+use ferrograd_autograd::{Float, Tensor};
 use ferrograd_nn::serialize::{self, TensorFile, save_tensors};
 use ferrograd_nn::{Module, ModuleExt, RngState};
 use ferrograd_optim::{CallbackState, Optimizer, OptimizerState, Rule};
@@ -39,16 +39,16 @@ impl Plan {
 }
 
 /// Everything a backup is written from and restored into.
-pub(crate) struct Training<'a, 'c, M, R> {
+pub(crate) struct Training<'a, 'c, T: Float, M, R> {
     pub(crate) model: &'a M,
-    pub(crate) optimizer: &'a mut Optimizer<R, f32>,
-    pub(crate) callbacks: &'a mut [&'c mut dyn Callback],
+    pub(crate) optimizer: &'a mut Optimizer<R, T>,
+    pub(crate) callbacks: &'a mut [&'c mut dyn Callback<T>],
 }
 
 /// Writes the backup: training goes on at `epoch` with `history` so far.
-pub(crate) fn save<M: Module<f32>, R: Rule<f32>>(
+pub(crate) fn save<T: Float, M: Module<T>, R: Rule<T>>(
     path: &Path,
-    t: &Training<'_, '_, M, R>,
+    t: &Training<'_, '_, T, M, R>,
     plan: Plan,
     epoch: usize,
     history: &History,
@@ -70,7 +70,7 @@ pub(crate) fn save<M: Module<f32>, R: Rule<f32>>(
         put(&format!("rng.{name}"), state.to_string());
     }
     put("callbacks", t.callbacks.len().to_string());
-    let mut tensors: Vec<(String, Tensor<f32>)> = t
+    let mut tensors: Vec<(String, Tensor<T>)> = t
         .model
         .state()
         .into_iter()
@@ -93,7 +93,7 @@ pub(crate) fn save<M: Module<f32>, R: Rule<f32>>(
                 list.len().to_string(),
             );
             for (i, t) in list.iter().enumerate() {
-                tensors.push((format!("callback.{k}.{key}.{i}"), t.clone()));
+                tensors.push((format!("callback.{k}.{key}.{i}"), t.cast()));
             }
         }
     }
@@ -167,21 +167,21 @@ impl Failure {
 }
 
 /// What a backup restores, read and checked before anything is changed.
-struct Restored {
+struct Restored<T: Float> {
     epoch: usize,
     history: History,
-    optimizer: OptimizerState<f32>,
+    optimizer: OptimizerState<T>,
     rng: Vec<(String, RngState)>,
     callbacks: Vec<CallbackState>,
 }
 
 /// Reads everything but the model's tensors (those [`TensorFile::load_module`] reads and
 /// checks itself) and checks it against the training it is to resume.
-fn read<M: Module<f32>, R: Rule<f32>>(
+fn read<T: Float, M: Module<T>, R: Rule<T>>(
     file: &mut TensorFile,
-    t: &Training<'_, '_, M, R>,
+    t: &Training<'_, '_, T, M, R>,
     plan: Plan,
-) -> Result<Restored, Failure> {
+) -> Result<Restored<T>, Failure> {
     // The metadata is read as a state of named values, as a callback's is.
     let mut meta = CallbackState::default();
     for (key, value) in file.metadata() {
@@ -275,7 +275,7 @@ fn read<M: Module<f32>, R: Rule<f32>>(
         } else if let Some(name) = rest.strip_prefix("tensors.") {
             let len: usize = meta.get(key)?;
             let list = (0..len)
-                .map(|i| file.tensor(&format!("callback.{k}.{name}.{i}"), None))
+                .map(|i| file.tensor::<T>(&format!("callback.{k}.{name}.{i}"), None))
                 .collect::<Result<Vec<_>, _>>()?;
             state.set_tensors(name, list);
         } else {
@@ -293,9 +293,9 @@ fn read<M: Module<f32>, R: Rule<f32>>(
 
 /// Restores the training at `path` into `t`: all of it, or (on an error) none of it.
 /// Returns the epoch to go on from and the history so far.
-pub(crate) fn restore<M: Module<f32>, R: Rule<f32>>(
+pub(crate) fn restore<T: Float, M: Module<T>, R: Rule<T>>(
     path: &Path,
-    t: &mut Training<'_, '_, M, R>,
+    t: &mut Training<'_, '_, T, M, R>,
     plan: Plan,
 ) -> Result<(usize, History), String> {
     let fail = |f: Failure| f.message(path);
@@ -310,7 +310,7 @@ pub(crate) fn restore<M: Module<f32>, R: Rule<f32>>(
         .collect();
     let optimizer_before = t.optimizer.state();
     let rng_before = t.model.rng_states();
-    let undo_model = |t: &Training<'_, '_, M, R>| {
+    let undo_model = |t: &Training<'_, '_, T, M, R>| {
         for ((_, p), v) in t.model.state().into_iter().zip(&model_before) {
             p.set_value(v.clone());
         }
@@ -321,7 +321,7 @@ pub(crate) fn restore<M: Module<f32>, R: Rule<f32>>(
         undo_model(t);
         return Err(fail(e.to_string().into()));
     }
-    let undo_optimizer = |t: &mut Training<'_, '_, M, R>| {
+    let undo_optimizer = |t: &mut Training<'_, '_, T, M, R>| {
         undo_model(t);
         t.optimizer
             .load_state(optimizer_before.clone())

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
+use ferrograd_autograd::Float;
 use ferrograd_nn::{Module, ModuleExt};
 use ferrograd_optim::schedule::{LrSchedule, MonitorMode, ReduceLrOnPlateau};
 use ferrograd_optim::{CallbackState, EarlyStopping, StateError};
@@ -18,8 +19,8 @@ pub type Logs = BTreeMap<String, f64>;
 
 /// What a callback may read and change: the model, the learning rate, where training is,
 /// and whether to stop.
-pub struct Context<'a> {
-    model: &'a dyn Module<f32>,
+pub struct Context<'a, T: Float = f32> {
+    model: &'a dyn Module<T>,
     lr: f64,
     stop: bool,
     epoch: usize,
@@ -27,11 +28,11 @@ pub struct Context<'a> {
     steps_per_epoch: usize,
 }
 
-impl<'a> Context<'a> {
+impl<'a, T: Float> Context<'a, T> {
     /// The context of training `model` at learning rate `lr`, at `epoch` and global batch
     /// `step`, with `steps_per_epoch` batches an epoch.
     pub(crate) fn new(
-        model: &'a dyn Module<f32>,
+        model: &'a dyn Module<T>,
         lr: f64,
         epoch: usize,
         step: usize,
@@ -53,7 +54,7 @@ impl<'a> Context<'a> {
     }
 
     /// The model being trained.
-    pub fn model(&self) -> &dyn Module<f32> {
+    pub fn model(&self) -> &dyn Module<T> {
         self.model
     }
 
@@ -143,7 +144,7 @@ impl<'a> Context<'a> {
 /// assert!(matches!(&err, TrainError::Callback { epoch: 0, index: 0, hook: "on_epoch_end", .. }));
 /// assert!(err.to_string().starts_with("epoch 0: callback 0 (LossLimit) failed in on_epoch_end: loss "));
 /// ```
-pub trait Callback {
+pub trait Callback<T: Float = f32> {
     /// The callback's name in errors (the type name without its path and generics by
     /// default: `EarlyStopping`, `LrScheduler`).
     fn name(&self) -> String {
@@ -153,13 +154,17 @@ pub trait Callback {
     }
 
     /// Once, before the first epoch this call of `fit` runs (after a backup was restored).
-    fn on_train_begin(&mut self, _ctx: &mut Context<'_>) -> Result<(), CallbackError> {
+    fn on_train_begin(&mut self, _ctx: &mut Context<'_, T>) -> Result<(), CallbackError> {
         Ok(())
     }
 
     /// Once, after the last epoch (all run, or stopped early), with the last epoch's logs
     /// (empty if no epoch ran). Not called when `fit` fails.
-    fn on_train_end(&mut self, _logs: &Logs, _ctx: &mut Context<'_>) -> Result<(), CallbackError> {
+    fn on_train_end(
+        &mut self,
+        _logs: &Logs,
+        _ctx: &mut Context<'_, T>,
+    ) -> Result<(), CallbackError> {
         Ok(())
     }
 
@@ -167,7 +172,7 @@ pub trait Callback {
     fn on_epoch_begin(
         &mut self,
         _epoch: usize,
-        _ctx: &mut Context<'_>,
+        _ctx: &mut Context<'_, T>,
     ) -> Result<(), CallbackError> {
         Ok(())
     }
@@ -177,7 +182,7 @@ pub trait Callback {
         &mut self,
         _epoch: usize,
         _logs: &Logs,
-        _ctx: &mut Context<'_>,
+        _ctx: &mut Context<'_, T>,
     ) -> Result<(), CallbackError> {
         Ok(())
     }
@@ -187,7 +192,7 @@ pub trait Callback {
     fn on_batch_begin(
         &mut self,
         _batch: usize,
-        _ctx: &mut Context<'_>,
+        _ctx: &mut Context<'_, T>,
     ) -> Result<(), CallbackError> {
         Ok(())
     }
@@ -199,7 +204,7 @@ pub trait Callback {
         &mut self,
         _batch: usize,
         _logs: &Logs,
-        _ctx: &mut Context<'_>,
+        _ctx: &mut Context<'_, T>,
     ) -> Result<(), CallbackError> {
         Ok(())
     }
@@ -247,12 +252,12 @@ fn monitored(logs: &Logs, monitor: &str) -> Result<f64, CallbackError> {
 /// assert_eq!(history.epochs.len(), 3);
 /// assert_eq!(stop.stopped_epoch(), Some(2));
 /// ```
-impl Callback for EarlyStopping<f32> {
+impl<T: Float> Callback<T> for EarlyStopping<T> {
     fn on_epoch_end(
         &mut self,
         epoch: usize,
         logs: &Logs,
-        ctx: &mut Context<'_>,
+        ctx: &mut Context<'_, T>,
     ) -> Result<(), CallbackError> {
         let value = monitored(logs, self.monitored())?;
         if self.update(epoch, value, &ctx.model().parameters()) {
@@ -274,12 +279,12 @@ impl Callback for EarlyStopping<f32> {
 /// epoch it reads its [monitored metric](ReduceLrOnPlateau::monitor) (`"val_loss"` by
 /// default) from the logs and sets the learning rate [`ReduceLrOnPlateau::step`] returns.
 /// Its progress is kept in a training backup.
-impl Callback for ReduceLrOnPlateau {
+impl<T: Float> Callback<T> for ReduceLrOnPlateau {
     fn on_epoch_end(
         &mut self,
         _: usize,
         logs: &Logs,
-        ctx: &mut Context<'_>,
+        ctx: &mut Context<'_, T>,
     ) -> Result<(), CallbackError> {
         let value = monitored(logs, self.monitored())?;
         let lr = self.step(value, ctx.lr());
@@ -342,15 +347,19 @@ impl<S: LrSchedule> LrScheduler<S> {
     }
 }
 
-impl<S: LrSchedule> Callback for LrScheduler<S> {
-    fn on_epoch_begin(&mut self, epoch: usize, ctx: &mut Context<'_>) -> Result<(), CallbackError> {
+impl<T: Float, S: LrSchedule> Callback<T> for LrScheduler<S> {
+    fn on_epoch_begin(
+        &mut self,
+        epoch: usize,
+        ctx: &mut Context<'_, T>,
+    ) -> Result<(), CallbackError> {
         if !self.per_batch {
             ctx.set_lr(self.schedule.lr(epoch));
         }
         Ok(())
     }
 
-    fn on_batch_begin(&mut self, _: usize, ctx: &mut Context<'_>) -> Result<(), CallbackError> {
+    fn on_batch_begin(&mut self, _: usize, ctx: &mut Context<'_, T>) -> Result<(), CallbackError> {
         if self.per_batch {
             ctx.set_lr(self.schedule.lr(ctx.step()));
         }
@@ -394,12 +403,12 @@ impl ModelCheckpoint {
     }
 }
 
-impl Callback for ModelCheckpoint {
+impl<T: Float> Callback<T> for ModelCheckpoint {
     fn on_epoch_end(
         &mut self,
         _: usize,
         logs: &Logs,
-        ctx: &mut Context<'_>,
+        ctx: &mut Context<'_, T>,
     ) -> Result<(), CallbackError> {
         if self.save_best_only {
             let value = monitored(logs, &self.monitor)?;
@@ -447,12 +456,12 @@ impl CsvLogger {
     }
 }
 
-impl Callback for CsvLogger {
+impl<T: Float> Callback<T> for CsvLogger {
     fn on_epoch_end(
         &mut self,
         epoch: usize,
         logs: &Logs,
-        _: &mut Context<'_>,
+        _: &mut Context<'_, T>,
     ) -> Result<(), CallbackError> {
         let err = |source| CallbackError::Io {
             path: self.path.clone(),
@@ -528,12 +537,12 @@ impl Callback for CsvLogger {
 /// with an error.
 pub struct TerminateOnNaN;
 
-impl Callback for TerminateOnNaN {
+impl<T: Float> Callback<T> for TerminateOnNaN {
     fn on_epoch_end(
         &mut self,
         _: usize,
         logs: &Logs,
-        ctx: &mut Context<'_>,
+        ctx: &mut Context<'_, T>,
     ) -> Result<(), CallbackError> {
         if logs.values().any(|v| !v.is_finite()) {
             ctx.stop_training();

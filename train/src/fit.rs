@@ -7,7 +7,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::PathBuf;
 
 use ferrograd_autograd::ndarray::Dimension;
-use ferrograd_autograd::{Graph, Tensor, Var};
+use ferrograd_autograd::{Float, Graph, Tensor, Var};
 use ferrograd_data::dataset::{Batch, DataLoader, Dataset, Targets, TensorDataset};
 use ferrograd_nn::{Module, ModuleExt, Slot};
 use ferrograd_optim::{NonFiniteKind, Optimizer, Rule};
@@ -22,7 +22,7 @@ use crate::progress::Reporter;
 
 /// Where validation data comes from.
 #[derive(Clone, Debug, Default)]
-pub enum Validation {
+pub enum Validation<T: Float = f32> {
     /// No validation.
     #[default]
     None,
@@ -30,29 +30,29 @@ pub enum Validation {
     /// `validation_split`).
     Split(f64),
     /// A separate dataset.
-    Data(TensorDataset<f32>),
+    Data(TensorDataset<T>),
 }
 
 /// The options of [`fit`], Keras' keyword arguments.
 #[derive(Clone, Debug)]
-pub struct FitOptions {
+pub struct FitOptions<T: Float = f32> {
     epochs: usize,
     batch_size: usize,
     shuffle: Option<u64>,
-    validation: Validation,
+    validation: Validation<T>,
     metrics: Vec<Metric>,
     verbose: bool,
     detect_anomaly: bool,
     backup: Option<PathBuf>,
 }
 
-impl Default for FitOptions {
+impl<T: Float> Default for FitOptions<T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl FitOptions {
+impl<T: Float> FitOptions<T> {
     /// One epoch, batches of 32, shuffled with seed 0, no validation, no metrics, quiet,
     /// anomaly mode off, no backup.
     pub fn new() -> Self {
@@ -94,7 +94,7 @@ impl FitOptions {
     ///
     /// # Panics
     /// For a split fraction not in `(0, 1)`.
-    pub fn validation(mut self, validation: Validation) -> Self {
+    pub fn validation(mut self, validation: Validation<T>) -> Self {
         if let Validation::Split(f) = validation {
             assert!(
                 f > 0.0 && f < 1.0,
@@ -215,13 +215,14 @@ impl FitOptions {
 
 /// Puts a model in evaluation mode and, when dropped (a panic included), gives every
 /// layer back the mode it had: `evaluate` and `predict` leave the model as they found it.
-struct EvalMode<'a, M: Module<f32> + ?Sized> {
+struct EvalMode<'a, T: Float, M: Module<T> + ?Sized> {
     model: &'a M,
+    float: std::marker::PhantomData<T>,
     /// Each mode switch's setting before, in visiting order.
     before: Vec<bool>,
 }
 
-impl<'a, M: Module<f32> + ?Sized> EvalMode<'a, M> {
+impl<'a, T: Float, M: Module<T> + ?Sized> EvalMode<'a, T, M> {
     fn new(model: &'a M) -> Self {
         let mut before = Vec::new();
         model.visit(&mut |_, slot| {
@@ -230,11 +231,15 @@ impl<'a, M: Module<f32> + ?Sized> EvalMode<'a, M> {
             }
         });
         model.eval();
-        EvalMode { model, before }
+        EvalMode {
+            model,
+            float: std::marker::PhantomData,
+            before,
+        }
     }
 }
 
-impl<M: Module<f32> + ?Sized> Drop for EvalMode<'_, M> {
+impl<T: Float, M: Module<T> + ?Sized> Drop for EvalMode<'_, T, M> {
     fn drop(&mut self) {
         let mut before = self.before.iter();
         self.model.visit(&mut |_, slot| {
@@ -249,12 +254,12 @@ impl<M: Module<f32> + ?Sized> Drop for EvalMode<'_, M> {
 
 /// Runs the model over `data` without gradients; returns the outputs and the mean loss.
 /// `data` must not be empty.
-fn run_eval<M: Module<f32> + ?Sized>(
+fn run_eval<T: Float, M: Module<T> + ?Sized>(
     model: &M,
-    loss: &Loss,
-    data: &TensorDataset<f32>,
+    loss: &Loss<T>,
+    data: &TensorDataset<T>,
     batch_size: usize,
-) -> (Tensor<f32>, f64) {
+) -> (Tensor<T>, f64) {
     let g = Graph::new();
     let mut outputs = Vec::new();
     let mut total = 0.0;
@@ -262,18 +267,18 @@ fn run_eval<M: Module<f32> + ?Sized>(
         g.clear();
         let _no_grad = g.no_grad();
         let out = model.forward(g.constant(batch.x.clone()));
-        total += f64::from(loss_value(loss, out, &batch.y)) * batch.y.len() as f64;
+        total += loss_value(loss, out, &batch.y).as_f64() * batch.y.len() as f64;
         outputs.push(out.value());
     }
     (concat_rows(&outputs), total / data.len() as f64)
 }
 
-fn loss_value(loss: &Loss, out: Var<'_, f32>, y: &Targets<f32>) -> f32 {
+fn loss_value<T: Float>(loss: &Loss<T>, out: Var<'_, T>, y: &Targets<T>) -> T {
     loss.apply(out, y).item()
 }
 
 /// Joins batch outputs along the rows; `parts` is not empty.
-fn concat_rows(parts: &[Tensor<f32>]) -> Tensor<f32> {
+fn concat_rows<T: Float>(parts: &[Tensor<T>]) -> Tensor<T> {
     let views: Vec<_> = parts.iter().map(Tensor::view).collect();
     Tensor::from_array(
         ferrograd_autograd::ndarray::concatenate(ferrograd_autograd::ndarray::Axis(0), &views)
@@ -282,10 +287,10 @@ fn concat_rows(parts: &[Tensor<f32>]) -> Tensor<f32> {
 }
 
 /// The one check behind `evaluate`, `try_evaluate` and `fit`: `data` has samples.
-fn check_samples(
+fn check_samples<T: Float>(
     op: &'static str,
     which: Option<&'static str>,
-    data: &TensorDataset<f32>,
+    data: &TensorDataset<T>,
     reason: impl FnOnce() -> String,
 ) -> Result<(), TrainError> {
     if data.len() > 0 {
@@ -317,10 +322,10 @@ fn check_samples(
 /// assert!(logs["loss"] > 0.0 && logs.contains_key("accuracy"));
 /// ```
 #[track_caller]
-pub fn evaluate<M: Module<f32> + ?Sized>(
+pub fn evaluate<T: Float, M: Module<T> + ?Sized>(
     model: &M,
-    loss: &Loss,
-    data: &TensorDataset<f32>,
+    loss: &Loss<T>,
+    data: &TensorDataset<T>,
     metrics: &[Metric],
     batch_size: usize,
 ) -> Logs {
@@ -343,10 +348,10 @@ pub fn evaluate<M: Module<f32> + ?Sized>(
 /// let err = try_evaluate(&model, &Loss::cross_entropy(), &empty, &[], 2).unwrap_err();
 /// assert_eq!(err.to_string(), "evaluate: no samples (the dataset is empty)");
 /// ```
-pub fn try_evaluate<M: Module<f32> + ?Sized>(
+pub fn try_evaluate<T: Float, M: Module<T> + ?Sized>(
     model: &M,
-    loss: &Loss,
-    data: &TensorDataset<f32>,
+    loss: &Loss<T>,
+    data: &TensorDataset<T>,
     metrics: &[Metric],
     batch_size: usize,
 ) -> Result<Logs, TrainError> {
@@ -386,11 +391,11 @@ pub fn try_evaluate<M: Module<f32> + ?Sized>(
 /// assert_eq!(classes.len(), 2);
 /// assert!(classes.iter().all(|&c| c < 3));
 /// ```
-pub fn predict<M: Module<f32> + ?Sized>(
+pub fn predict<T: Float, M: Module<T> + ?Sized>(
     model: &M,
-    inputs: &Tensor<f32>,
+    inputs: &Tensor<T>,
     batch_size: usize,
-) -> Tensor<f32> {
+) -> Tensor<T> {
     let _eval = EvalMode::new(model);
     let g = Graph::new();
     let n = inputs.shape()[0];
@@ -409,10 +414,10 @@ pub fn predict<M: Module<f32> + ?Sized>(
 }
 
 /// Splits off the validation data and checks that both parts have samples.
-fn split_validation(
-    train: &TensorDataset<f32>,
-    validation: &Validation,
-) -> Result<(TensorDataset<f32>, Option<TensorDataset<f32>>), TrainError> {
+fn split_validation<T: Float>(
+    train: &TensorDataset<T>,
+    validation: &Validation<T>,
+) -> Result<(TensorDataset<T>, Option<TensorDataset<T>>), TrainError> {
     let n = train.len();
     let (train, validation) = match validation {
         Validation::None => (train.clone(), None),
@@ -449,9 +454,9 @@ fn split_validation(
 
 /// Each of the optimizer's parameters by its name in the model (`optimizer parameter 3`
 /// for one the model does not hold).
-fn parameter_names<M: Module<f32>, R: Rule<f32>>(
+fn parameter_names<T: Float, M: Module<T>, R: Rule<T>>(
     model: &M,
-    optimizer: &Optimizer<R, f32>,
+    optimizer: &Optimizer<R, T>,
 ) -> Vec<String> {
     let named = model.named_parameters();
     optimizer
@@ -475,19 +480,19 @@ struct At {
 
 /// Forward, the loss guard and backward of one training batch; returns the loss and the
 /// outputs. In anomaly mode, an anomaly panic becomes [`TrainError::Anomaly`].
-fn forward_backward<M: Module<f32>>(
-    g: &Graph<f32>,
+fn forward_backward<T: Float, M: Module<T>>(
+    g: &Graph<T>,
     model: &M,
-    loss: &Loss,
-    batch: &Batch<f32>,
+    loss: &Loss<T>,
+    batch: &Batch<T>,
     at: At,
     anomaly: bool,
-) -> Result<(f64, Tensor<f32>), TrainError> {
+) -> Result<(f64, Tensor<T>), TrainError> {
     let run = || {
         g.clear();
         let out = model.forward(g.constant(batch.x.clone()));
         let l = loss.apply(out, &batch.y);
-        let value = f64::from(l.item());
+        let value = l.item().as_f64();
         if !value.is_finite() {
             return Err(TrainError::NonFinite {
                 epoch: at.epoch,
@@ -520,8 +525,8 @@ fn forward_backward<M: Module<f32>>(
 
 /// The gradient guard: the first non-finite gradient element of a parameter the optimizer
 /// would update, by the parameter's name.
-fn check_gradients<R: Rule<f32>>(
-    optimizer: &Optimizer<R, f32>,
+fn check_gradients<T: Float, R: Rule<T>>(
+    optimizer: &Optimizer<R, T>,
     names: &[String],
     at: At,
 ) -> Result<(), TrainError> {
@@ -536,7 +541,7 @@ fn check_gradients<R: Rule<f32>>(
         }
         let (element, kind) = view
             .indexed_iter()
-            .find_map(|(i, v)| NonFiniteKind::of(f64::from(*v)).map(|k| (i, k)))
+            .find_map(|(i, v)| NonFiniteKind::of(v.as_f64()).map(|k| (i, k)))
             .expect("a non-finite element");
         return Err(TrainError::NonFiniteGradient {
             epoch: at.epoch,
@@ -577,6 +582,10 @@ fn note_without_gradient(history: &mut History, names: &[String], skipped: &[usi
 /// The callbacks' hooks run at the start and end of training, of each epoch and of each
 /// batch, in the order [`Callback`] shows; when resuming from a
 /// [backup](FitOptions::backup), `on_train_begin` runs after the states were restored.
+///
+/// Training is generic over the float type: an f64 model trains with an f64 dataset,
+/// [`Loss`], optimizer and callbacks exactly as an f32 one does (the callbacks without a
+/// float type of their own, such as `ModelCheckpoint`, serve both).
 ///
 /// Before each update `fit` checks the loss and then every gradient the optimizer would
 /// use: training never goes on with a NaN or an infinity. A trainable parameter that got no
@@ -623,13 +632,13 @@ fn note_without_gradient(history: &mut History, names: &[String], skipped: &[usi
 /// assert!(*history.get("val_accuracy").last().unwrap() > 0.9);
 /// assert!(history.without_gradient.is_empty());
 /// ```
-pub fn fit<M: Module<f32>, R: Rule<f32>>(
+pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
     model: &M,
-    loss: &Loss,
-    optimizer: &mut Optimizer<R, f32>,
-    train: &TensorDataset<f32>,
-    options: FitOptions,
-    callbacks: &mut [&mut dyn Callback],
+    loss: &Loss<T>,
+    optimizer: &mut Optimizer<R, T>,
+    train: &TensorDataset<T>,
+    options: FitOptions<T>,
+    callbacks: &mut [&mut dyn Callback<T>],
 ) -> Result<History, TrainError> {
     let (train, validation) = split_validation(train, &options.validation)?;
     let names = parameter_names(model, optimizer);
@@ -799,12 +808,12 @@ pub fn fit<M: Module<f32>, R: Rule<f32>>(
 /// Calls `hook` on every callback in order with `ctx`; the first failure becomes
 /// [`TrainError::Callback`] naming `epoch`, the callback and `name`. Returns the name of
 /// the callback that asked training to stop, if one did in this call.
-fn run_hooks<'c>(
-    callbacks: &mut [&mut dyn Callback],
+fn run_hooks<'c, T: Float>(
+    callbacks: &mut [&mut dyn Callback<T>],
     epoch: usize,
     name: &'static str,
-    ctx: &mut Context<'c>,
-    mut hook: impl FnMut(&mut dyn Callback, &mut Context<'c>) -> Result<(), CallbackError>,
+    ctx: &mut Context<'c, T>,
+    mut hook: impl FnMut(&mut dyn Callback<T>, &mut Context<'c, T>) -> Result<(), CallbackError>,
 ) -> Result<Option<String>, TrainError> {
     let mut stopper = None;
     for (index, cb) in callbacks.iter_mut().enumerate() {
@@ -818,10 +827,10 @@ fn run_hooks<'c>(
 }
 
 /// [`TrainError::Callback`] for callback `index` failing in `hook`.
-fn callback_error(
+fn callback_error<T: Float>(
     epoch: usize,
     index: usize,
-    cb: &dyn Callback,
+    cb: &dyn Callback<T>,
     hook: &'static str,
     source: CallbackError,
 ) -> TrainError {

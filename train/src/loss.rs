@@ -1,20 +1,20 @@
 //! [`Loss`]: what [`fit`](crate::fit) minimises and [`evaluate`](crate::evaluate) reports,
 //! a function of the model's outputs and a batch's targets.
 
-use ferrograd_autograd::{Tensor, Var};
+use ferrograd_autograd::{Float, Tensor, Var};
 use ferrograd_data::dataset::Targets;
 use ferrograd_nn::loss::{self, CrossEntropy, Reduction};
 
 /// `loss(outputs, targets)`, the function a [`Loss`] holds.
-type LossFn = Box<dyn for<'g> Fn(Var<'g, f32>, &Targets<f32>) -> Var<'g, f32>>;
+type LossFn<T> = Box<dyn for<'g> Fn(Var<'g, T>, &Targets<T>) -> Var<'g, T>>;
 
 /// A training loss: a function of the model's outputs and a batch's targets.
-pub struct Loss {
+pub struct Loss<T: Float = f32> {
     name: &'static str,
-    f: LossFn,
+    f: LossFn<T>,
 }
 
-impl Loss {
+impl<T: Float> Loss<T> {
     /// Cross-entropy of logits against class labels (Keras' sparse categorical).
     pub fn cross_entropy() -> Self {
         Loss::custom("cross_entropy", |out, y| {
@@ -36,7 +36,7 @@ impl Loss {
             let shape = out.shape();
             let target = match y {
                 Targets::Classes(c) => {
-                    Tensor::from_vec(c.iter().map(|&c| c as f32).collect(), &shape)
+                    Tensor::from_vec(c.iter().map(|&c| T::from_f64(c as f64)).collect(), &shape)
                 }
                 Targets::Values(v) => v.clone(),
             };
@@ -48,7 +48,7 @@ impl Loss {
     /// Any loss: `f(outputs, targets)` returning a scalar.
     pub fn custom(
         name: &'static str,
-        f: impl for<'g> Fn(Var<'g, f32>, &Targets<f32>) -> Var<'g, f32> + 'static,
+        f: impl for<'g> Fn(Var<'g, T>, &Targets<T>) -> Var<'g, T> + 'static,
     ) -> Self {
         Loss {
             name,
@@ -62,7 +62,7 @@ impl Loss {
     }
 
     /// The loss of `outputs` against `targets`, recorded on their graph.
-    pub(crate) fn apply<'g>(&self, outputs: Var<'g, f32>, targets: &Targets<f32>) -> Var<'g, f32> {
+    pub(crate) fn apply<'g>(&self, outputs: Var<'g, T>, targets: &Targets<T>) -> Var<'g, T> {
         (self.f)(outputs, targets)
     }
 }

@@ -298,7 +298,7 @@ fn reduce_lr_on_plateau_used_directly_as_a_callback_lowers_the_rate() {
     .unwrap();
     assert_eq!(history.get("lr"), vec![0.8, 0.8, 0.4, 0.2]);
     assert_eq!(opt.lr(), 0.1);
-    assert_eq!(Callback::name(&plateau), "ReduceLrOnPlateau");
+    assert_eq!(Callback::<f32>::name(&plateau), "ReduceLrOnPlateau");
 }
 
 /// Fails at the end of epoch `.0`.

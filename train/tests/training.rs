@@ -333,7 +333,7 @@ fn a_failing_callback_is_named_by_index_name_and_hook() {
 
 #[test]
 fn a_callback_state_missing_a_key_is_a_state_error_naming_it() {
-    let mut stop = EarlyStopping::new(MonitorMode::Min);
+    let mut stop = EarlyStopping::<f32>::new(MonitorMode::Min);
     let mut state = CallbackState::default();
     state.set("best", 0.5);
     let err = Callback::load_state(&mut stop, &state).unwrap_err();
@@ -352,7 +352,7 @@ fn a_callback_state_missing_a_key_is_a_state_error_naming_it() {
 
     let mut checkpoint = ModelCheckpoint::every_epoch("unused.safetensors");
     assert!(matches!(
-        checkpoint.load_state(&CallbackState::default()),
+        Callback::<f32>::load_state(&mut checkpoint, &CallbackState::default()),
         Err(CallbackError::State(StateError::Missing { .. }))
     ));
 }
@@ -492,4 +492,43 @@ fn terminate_on_nan_stops_on_a_non_finite_log() {
     .unwrap();
     assert_eq!(history.epochs.len(), 1);
     assert!(history.get("val_loss")[0].is_nan());
+}
+
+#[test]
+fn an_f64_model_trains_with_fit_like_an_f32_one() {
+    use ferrograd_data::dataset::Targets;
+    let x: Vec<f64> = (0..64).map(|i| f64::from(i) / 32.0 - 1.0).collect();
+    let y: Vec<f64> = x.iter().map(|v| 3.0 * v - 0.5).collect();
+    let data = TensorDataset::new(
+        Tensor::from_vec(x, &[64, 1]),
+        Targets::Values(Tensor::from_vec(y, &[64, 1])),
+    );
+    let model = Linear::<f64>::new(1, 1, &mut init::rng(0));
+    let mut opt = Optimizer::new(model.parameters(), Adam::new(0.05));
+    let mut stop = EarlyStopping::<f64>::new(MonitorMode::Min)
+        .monitor("loss")
+        .min_delta(1e-9)
+        .patience(20)
+        .restore_best_weights(true);
+    let options = FitOptions::new()
+        .epochs(200)
+        .batch_size(16)
+        .validation(Validation::Split(0.25));
+    let history = fit(
+        &model,
+        &Loss::mse(),
+        &mut opt,
+        &data,
+        options,
+        &mut [&mut stop],
+    )
+    .unwrap();
+    let losses = history.get("loss");
+    assert!(
+        losses.iter().cloned().fold(f64::INFINITY, f64::min) < 1e-3,
+        "{losses:?}"
+    );
+    let w = model.weight().value().to_vec()[0];
+    assert!((w - 3.0).abs() < 0.1, "weight {w}");
+    assert!(evaluate(&model, &Loss::mse(), &data, &[], 16)["loss"] < 1e-2);
 }
