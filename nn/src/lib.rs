@@ -71,5 +71,5 @@ extern crate self as ferrograd_nn;
 #[doc(hidden)]
 pub use ferrograd_autograd as __autograd;
 pub use module_ext::{ModuleExt, Summary, SummaryRow};
-pub use rng::{LayerRng, RngState};
+pub use rng::{LayerRng, RngState, RngStateError};
 pub use sequential::{Sequential, SequentialIter};

@@ -7,7 +7,7 @@ use std::fmt;
 use ferrograd_autograd::{Float, Graph, Param, Tensor, Var};
 
 use crate::module::{Module, Slot};
-use crate::rng::RngState;
+use crate::rng::{RngState, RngStateError};
 /// What every [`Module`] can do through its visitor.
 pub trait ModuleExt<T: Float>: Module<T> {
     /// The trainable parameters, in visiting order.
@@ -64,15 +64,20 @@ pub trait ModuleExt<T: Float>: Module<T> {
     /// Restores the random streams from [`ModuleExt::rng_states`].
     ///
     /// # Errors
-    /// Naming the stream, if `states` lacks one of this module's streams or names one it
-    /// does not have; nothing is changed then.
-    fn set_rng_states(&self, states: &[(String, RngState)]) -> Result<(), String> {
+    /// [`RngStateError::Missing`] or [`RngStateError::Unknown`] naming the stream, if
+    /// `states` lacks one of this module's streams or names one it does not have; nothing
+    /// is changed then.
+    fn set_rng_states(&self, states: &[(String, RngState)]) -> Result<(), RngStateError> {
         let mine: Vec<String> = self.rng_states().into_iter().map(|(n, _)| n).collect();
         if let Some((extra, _)) = states.iter().find(|(n, _)| !mine.contains(n)) {
-            return Err(format!("the module has no random stream `{extra}`"));
+            return Err(RngStateError::Unknown {
+                name: extra.clone(),
+            });
         }
         if let Some(missing) = mine.iter().find(|n| states.iter().all(|(s, _)| s != *n)) {
-            return Err(format!("no state for the random stream `{missing}`"));
+            return Err(RngStateError::Missing {
+                name: missing.clone(),
+            });
         }
         self.visit(&mut |name, slot| {
             if let Slot::Rng(r) = slot {
@@ -365,6 +370,29 @@ mod tests {
     use super::*;
     use crate::{Dropout, Linear, ReLU, Sequential, init, visit_child};
     use ferrograd_autograd::Var;
+
+    #[test]
+    fn mismatched_rng_states_are_refused_naming_the_stream() {
+        let model = Sequential::<f32>::new()
+            .add(Linear::new(2, 2, &mut init::rng(0)))
+            .add(Dropout::new(0.5, 1));
+        let saved = model.rng_states();
+        assert_eq!(
+            model.set_rng_states(&[]),
+            Err(crate::RngStateError::Missing {
+                name: "1.rng".into()
+            })
+        );
+        let mut extra = saved.clone();
+        extra.push(("2.rng".into(), saved[0].1));
+        assert_eq!(
+            model.set_rng_states(&extra),
+            Err(crate::RngStateError::Unknown {
+                name: "2.rng".into()
+            })
+        );
+        assert_eq!(model.set_rng_states(&saved), Ok(()));
+    }
 
     struct Encoder {
         fc: Linear,

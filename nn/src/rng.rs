@@ -62,7 +62,7 @@ impl LayerRng {
 /// use ferrograd::nn::{LayerRng, RngState};
 /// let state = LayerRng::new(1).state();
 /// assert_eq!(state.to_string().parse::<RngState>(), Ok(state));
-/// assert!("12ab".parse::<RngState>().unwrap_err().contains("98 hex digits"));
+/// assert!("12ab".parse::<RngState>().unwrap_err().to_string().contains("98 hex digits"));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RngState([u8; 49]);
@@ -73,12 +73,45 @@ impl fmt::Display for RngState {
     }
 }
 
+/// A random-stream state that cannot be used: text that is not one, or a set of states
+/// that does not match a module's streams.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RngStateError {
+    /// Text that is not 98 hex digits.
+    #[error("an RNG state is 98 hex digits, got {text:?}")]
+    Malformed {
+        /// The text given.
+        text: String,
+    },
+    /// A word position beyond its 68 bits (the last byte above `0f`).
+    #[error("an RNG state's word position has 68 bits, got {text:?} (last byte above 0f)")]
+    Position {
+        /// The text given.
+        text: String,
+    },
+    /// A state for a stream the module does not have.
+    #[error("the module has no random stream `{name}`")]
+    Unknown {
+        /// The stream's dotted name.
+        name: String,
+    },
+    /// No state for one of the module's streams.
+    #[error("no state for the random stream `{name}`")]
+    Missing {
+        /// The stream's dotted name.
+        name: String,
+    },
+}
+
 impl FromStr for RngState {
-    type Err = String;
+    type Err = RngStateError;
 
     /// Parses the text form; the error says what is wrong with it.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let wrong = || format!("an RNG state is 98 hex digits, got {s:?}");
+    fn from_str(s: &str) -> Result<Self, RngStateError> {
+        let wrong = || RngStateError::Malformed {
+            text: s.to_string(),
+        };
         if s.len() != 98 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(wrong());
         }
@@ -88,9 +121,9 @@ impl FromStr for RngState {
         }
         // The word position has 68 bits: the last byte holds its top 4.
         if bytes[48] > 0x0f {
-            return Err(format!(
-                "an RNG state's word position has 68 bits, got {s:?} (last byte above 0f)"
-            ));
+            return Err(RngStateError::Position {
+                text: s.to_string(),
+            });
         }
         Ok(RngState(bytes))
     }
@@ -130,18 +163,19 @@ mod tests {
     #[test]
     fn bad_state_text_is_refused_with_a_reason() {
         let good = LayerRng::new(0).state().to_string();
-        assert!(
-            "".parse::<RngState>()
-                .unwrap_err()
-                .contains("98 hex digits")
+        assert_eq!(
+            "".parse::<RngState>().unwrap_err().to_string(),
+            "an RNG state is 98 hex digits, got \"\""
         );
         let bad = format!("{}zz", &good[..96]);
-        assert!(
-            bad.parse::<RngState>()
-                .unwrap_err()
-                .contains("98 hex digits")
-        );
+        assert!(matches!(
+            bad.parse::<RngState>(),
+            Err(RngStateError::Malformed { text }) if text == bad
+        ));
         let high = format!("{}f0", &good[..96]);
-        assert!(high.parse::<RngState>().unwrap_err().contains("68 bits"));
+        assert!(matches!(
+            high.parse::<RngState>(),
+            Err(RngStateError::Position { .. })
+        ));
     }
 }

@@ -329,7 +329,7 @@ pub(crate) fn restore<T: Float, M: Module<T>, R: Rule<T>>(
     };
     if let Err(e) = t.model.set_rng_states(&restored.rng) {
         undo_optimizer(t);
-        return Err(fail(e.into()));
+        return Err(fail(e.to_string().into()));
     }
     let callbacks_before: Vec<CallbackState> = t
         .callbacks
