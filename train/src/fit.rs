@@ -664,23 +664,31 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
     let steps_per_epoch = loader.len();
     let ctx_at =
         |lr: f64, epoch: usize, step: usize| Context::new(model, lr, epoch, step, steps_per_epoch);
+    let reporter = Reporter::new(options.verbose, options.epochs, options.batch_size);
     let mut ctx = ctx_at(optimizer.lr(), start, start * steps_per_epoch);
-    run_hooks(callbacks, start, "on_train_begin", &mut ctx, |cb, ctx| {
-        cb.on_train_begin(ctx)
-    })?;
+    run_hooks(
+        callbacks,
+        start,
+        "on_train_begin",
+        &reporter,
+        &mut ctx,
+        |cb, ctx| cb.on_train_begin(ctx),
+    )?;
     optimizer.set_lr(ctx.lr());
     let mut stop = ctx.stop_requested();
-    let reporter = Reporter::new(options.verbose, options.epochs, options.batch_size);
     let g = Graph::new();
     let mut last = None;
     for epoch in start..options.epochs {
         let mut ctx = ctx_at(optimizer.lr(), epoch, epoch * steps_per_epoch);
         let lr = optimizer.lr();
-        if let Some(name) = run_hooks(callbacks, epoch, "on_epoch_begin", &mut ctx, |cb, ctx| {
-            cb.on_epoch_begin(epoch, ctx)
-        })? {
-            reporter.stopped(epoch, &name);
-        }
+        run_hooks(
+            callbacks,
+            epoch,
+            "on_epoch_begin",
+            &reporter,
+            &mut ctx,
+            |cb, ctx| cb.on_epoch_begin(epoch, ctx),
+        )?;
         reporter.lr_changed(epoch, "on_epoch_begin", lr, ctx.lr());
         optimizer.set_lr(ctx.lr());
         stop |= ctx.stop_requested();
@@ -692,13 +700,14 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
             let at = At { epoch, batch: b };
             let step = epoch * steps_per_epoch + b;
             let mut ctx = ctx_at(optimizer.lr(), epoch, step);
-            if let Some(name) =
-                run_hooks(callbacks, epoch, "on_batch_begin", &mut ctx, |cb, ctx| {
-                    cb.on_batch_begin(b, ctx)
-                })?
-            {
-                reporter.stopped(epoch, &name);
-            }
+            run_hooks(
+                callbacks,
+                epoch,
+                "on_batch_begin",
+                &reporter,
+                &mut ctx,
+                |cb, ctx| cb.on_batch_begin(b, ctx),
+            )?;
             optimizer.set_lr(ctx.lr());
             stop |= ctx.stop_requested();
             let (value, out) =
@@ -721,11 +730,14 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
             steps_run = b + 1;
             let batch_logs = Logs::from([("loss".into(), value), ("lr".into(), optimizer.lr())]);
             let mut ctx = ctx_at(optimizer.lr(), epoch, step);
-            if let Some(name) = run_hooks(callbacks, epoch, "on_batch_end", &mut ctx, |cb, ctx| {
-                cb.on_batch_end(b, &batch_logs, ctx)
-            })? {
-                reporter.stopped(epoch, &name);
-            }
+            run_hooks(
+                callbacks,
+                epoch,
+                "on_batch_end",
+                &reporter,
+                &mut ctx,
+                |cb, ctx| cb.on_batch_end(b, &batch_logs, ctx),
+            )?;
             optimizer.set_lr(ctx.lr());
             stop |= ctx.stop_requested();
             if stop {
@@ -754,11 +766,14 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
         let logs = history.epochs.last().expect("just pushed");
         let mut ctx = ctx_at(optimizer.lr(), epoch, (epoch + 1) * steps_per_epoch);
         let lr = optimizer.lr();
-        if let Some(name) = run_hooks(callbacks, epoch, "on_epoch_end", &mut ctx, |cb, ctx| {
-            cb.on_epoch_end(epoch, logs, ctx)
-        })? {
-            reporter.stopped(epoch, &name);
-        }
+        run_hooks(
+            callbacks,
+            epoch,
+            "on_epoch_end",
+            &reporter,
+            &mut ctx,
+            |cb, ctx| cb.on_epoch_end(epoch, logs, ctx),
+        )?;
         reporter.lr_changed(epoch, "on_epoch_end", lr, ctx.lr());
         optimizer.set_lr(ctx.lr());
         last = Some((epoch, logs.clone()));
@@ -785,9 +800,14 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
         None => (start, Logs::new(), start * steps_per_epoch),
     };
     let mut ctx = ctx_at(optimizer.lr(), epoch, step);
-    run_hooks(callbacks, epoch, "on_train_end", &mut ctx, |cb, ctx| {
-        cb.on_train_end(&logs, ctx)
-    })?;
+    run_hooks(
+        callbacks,
+        epoch,
+        "on_train_end",
+        &reporter,
+        &mut ctx,
+        |cb, ctx| cb.on_train_end(&logs, ctx),
+    )?;
     optimizer.set_lr(ctx.lr());
     if let Some(path) = &options.backup {
         match std::fs::remove_file(path) {
@@ -806,24 +826,24 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
 }
 
 /// Calls `hook` on every callback in order with `ctx`; the first failure becomes
-/// [`TrainError::Callback`] naming `epoch`, the callback and `name`. Returns the name of
-/// the callback that asked training to stop, if one did in this call.
+/// [`TrainError::Callback`] naming `epoch`, the callback and `name`. The callback that asks
+/// training to stop is announced through `reporter`.
 fn run_hooks<'c, T: Float>(
     callbacks: &mut [&mut dyn Callback<T>],
     epoch: usize,
     name: &'static str,
+    reporter: &Reporter,
     ctx: &mut Context<'c, T>,
     mut hook: impl FnMut(&mut dyn Callback<T>, &mut Context<'c, T>) -> Result<(), CallbackError>,
-) -> Result<Option<String>, TrainError> {
-    let mut stopper = None;
+) -> Result<(), TrainError> {
     for (index, cb) in callbacks.iter_mut().enumerate() {
         let before = ctx.stop_requested();
         hook(&mut **cb, ctx).map_err(|source| callback_error(epoch, index, &**cb, name, source))?;
         if !before && ctx.stop_requested() {
-            stopper.get_or_insert_with(|| cb.name());
+            reporter.stopped(epoch, &cb.name());
         }
     }
-    Ok(stopper)
+    Ok(())
 }
 
 /// [`TrainError::Callback`] for callback `index` failing in `hook`.
