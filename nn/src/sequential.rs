@@ -220,16 +220,10 @@ impl<T: Float> Sequential<T> {
     fn traced<'g>(&self, mut x: Var<'g, T>, rows: &mut Vec<SummaryRow>) -> Var<'g, T> {
         for layer in &self.layers {
             x = layer.forward(x);
-            let mut params = 0;
-            layer.visit(&mut |_, slot| {
-                if let Slot::Param(p) = slot {
-                    params += p.numel();
-                }
-            });
             rows.push(SummaryRow {
                 layer: layer.name(),
                 output: x.shape(),
-                params,
+                params: layer.num_params(),
             });
         }
         x
