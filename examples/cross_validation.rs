@@ -9,7 +9,8 @@ use ferrograd::data::search::{Grid, grid_search_cv};
 use ferrograd::data::split::{Fold, StratifiedKFold, cross_validate};
 use ferrograd::nn::{Flatten, Linear, ModuleExt, ReLU, Sequential, init};
 use ferrograd::optim::{Adam, Optimizer};
-use ferrograd::train::{FitOptions, Loss, Metric, evaluate, fit};
+use ferrograd::train::metrics::Accuracy;
+use ferrograd::train::{FitOptions, Loss, evaluate, fit};
 
 /// Trains a fresh MLP on `split.train` and returns its accuracy on `split.test`.
 fn fit_and_score(
@@ -39,7 +40,7 @@ fn fit_and_score(
         &model,
         &Loss::cross_entropy(),
         &data.subset(&split.test),
-        &[Metric::Accuracy],
+        &mut [&mut Accuracy::new()],
         256,
     )["accuracy"]
 }

@@ -13,7 +13,8 @@ use ferrograd::optim::schedule::{MonitorMode, ReduceLrOnPlateau};
 use ferrograd::optim::{Adam, EarlyStopping, Optimizer};
 use ferrograd::prelude::ConvOptions;
 use ferrograd::train::callbacks::CsvLogger;
-use ferrograd::train::{FitOptions, Loss, Metric, Validation, evaluate, fit, predict};
+use ferrograd::train::metrics::{Accuracy, F1};
+use ferrograd::train::{FitOptions, Loss, Validation, evaluate, fit, predict};
 
 fn main() {
     let digits = load_digits();
@@ -65,7 +66,7 @@ fn main() {
     let options = FitOptions::new()
         .epochs(40)
         .batch_size(32)
-        .metrics(&[Metric::Accuracy])
+        .metric(Accuracy::new())
         .validation(Validation::Data(test.clone()))
         .verbose(true);
     let history = fit(
@@ -93,7 +94,7 @@ fn main() {
         &model,
         &Loss::cross_entropy(),
         &test,
-        &[Metric::Accuracy, Metric::F1],
+        &mut [&mut Accuracy::new(), &mut F1::new()],
         64,
     );
     println!(

@@ -8,7 +8,8 @@ use ferrograd::nn::{Linear, Lstm, ModuleExt, Sequential, init};
 use ferrograd::optim::schedule::CosineAnnealing;
 use ferrograd::optim::{Adam, Optimizer};
 use ferrograd::train::callbacks::LrScheduler;
-use ferrograd::train::{FitOptions, Loss, Metric, Validation, fit};
+use ferrograd::train::metrics::Mae;
+use ferrograd::train::{FitOptions, Loss, Validation, fit};
 
 fn main() {
     let train = sine_forecast::<f32>(512, 20, 0.3, 0.05, 0);
@@ -24,7 +25,7 @@ fn main() {
     let options = FitOptions::new()
         .epochs(epochs)
         .batch_size(32)
-        .metrics(&[Metric::Mae])
+        .metric(Mae::new())
         .validation(Validation::Data(test));
     let history = fit(
         &model,

@@ -13,7 +13,8 @@ use ferrograd::data::preprocess::normalize_images;
 use ferrograd::data::split::train_test_split;
 use ferrograd::nn::{Flatten, Linear, ModuleExt, ReLU, Sequential, init};
 use ferrograd::optim::{Adam, Optimizer};
-use ferrograd::train::{FitOptions, Loss, Metric, evaluate, fit};
+use ferrograd::train::metrics::Accuracy;
+use ferrograd::train::{FitOptions, Loss, evaluate, fit};
 
 fn main() {
     let dir = std::env::args().nth(1).or_else(|| std::env::var(MNIST_DIR).ok()).unwrap_or_else(|| {
@@ -41,7 +42,7 @@ fn main() {
     let options = FitOptions::new()
         .epochs(5)
         .batch_size(64)
-        .metrics(&[Metric::Accuracy])
+        .metric(Accuracy::new())
         .verbose(true);
     let history = fit(
         &model,
@@ -65,7 +66,7 @@ fn main() {
         &model,
         &Loss::cross_entropy(),
         &test,
-        &[Metric::Accuracy],
+        &mut [&mut Accuracy::new()],
         256,
     );
     println!(

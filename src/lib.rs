@@ -86,6 +86,6 @@ pub mod prelude {
     };
     pub use ferrograd_train::{
         Callback, CallbackError, FitOptions, History, Loss, Metric, Validation, evaluate, fit,
-        predict,
+        metrics, predict,
     };
 }

@@ -34,13 +34,12 @@ pub enum Validation<T: Float = f32> {
 }
 
 /// The options of [`fit`], Keras' keyword arguments.
-#[derive(Clone, Debug)]
 pub struct FitOptions<T: Float = f32> {
     epochs: usize,
     batch_size: usize,
     shuffle: Option<u64>,
     validation: Validation<T>,
-    metrics: Vec<Metric>,
+    metrics: Vec<Box<dyn Metric<T>>>,
     verbose: bool,
     detect_anomaly: bool,
     backup: Option<PathBuf>,
@@ -49,6 +48,22 @@ pub struct FitOptions<T: Float = f32> {
 impl<T: Float> Default for FitOptions<T> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl<T: Float> std::fmt::Debug for FitOptions<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let metrics: Vec<String> = self.metrics.iter().map(|m| m.name()).collect();
+        f.debug_struct("FitOptions")
+            .field("epochs", &self.epochs)
+            .field("batch_size", &self.batch_size)
+            .field("shuffle", &self.shuffle)
+            .field("validation", &self.validation)
+            .field("metrics", &metrics)
+            .field("verbose", &self.verbose)
+            .field("detect_anomaly", &self.detect_anomaly)
+            .field("backup", &self.backup)
+            .finish()
     }
 }
 
@@ -105,9 +120,18 @@ impl<T: Float> FitOptions<T> {
         self
     }
 
-    /// Metrics to log, for training and validation.
-    pub fn metrics(mut self, metrics: &[Metric]) -> Self {
-        self.metrics = metrics.to_vec();
+    /// Adds a metric to log, for training (`accuracy`) and validation (`val_accuracy`).
+    /// `fit` resets it before every epoch and every validation pass and updates it batch
+    /// by batch, so the epoch's outputs are not kept.
+    ///
+    /// ```
+    /// use ferrograd::train::FitOptions;
+    /// use ferrograd::train::metrics::{Accuracy, F1};
+    /// let options = FitOptions::<f32>::new().metric(Accuracy::new()).metric(F1::new());
+    /// assert!(format!("{options:?}").contains(r#"metrics: ["accuracy", "f1"]"#));
+    /// ```
+    pub fn metric(mut self, metric: impl Metric<T> + 'static) -> Self {
+        self.metrics.push(Box::new(metric));
         self
     }
 
@@ -252,25 +276,31 @@ impl<T: Float, M: Module<T> + ?Sized> Drop for EvalMode<'_, T, M> {
     }
 }
 
-/// Runs the model over `data` without gradients; returns the outputs and the mean loss.
-/// `data` must not be empty.
+/// Runs the model over `data` without gradients, updating `metrics` (reset first) batch
+/// by batch; returns the mean loss. `data` must not be empty.
 fn run_eval<T: Float, M: Module<T> + ?Sized>(
     model: &M,
     loss: &Loss<T>,
     data: &TensorDataset<T>,
+    metrics: &mut [&mut dyn Metric<T>],
     batch_size: usize,
-) -> (Tensor<T>, f64) {
+) -> f64 {
     let g = Graph::new();
-    let mut outputs = Vec::new();
     let mut total = 0.0;
+    for m in metrics.iter_mut() {
+        m.reset();
+    }
     for batch in DataLoader::new(data.clone(), batch_size).iter() {
         g.clear();
         let _no_grad = g.no_grad();
         let out = model.forward(g.constant(batch.x.clone()));
         total += loss_value(loss, out, &batch.y).as_f64() * batch.y.len() as f64;
-        outputs.push(out.value());
+        let out = out.value();
+        for m in metrics.iter_mut() {
+            m.update(&out, &batch.y);
+        }
     }
-    (concat_rows(&outputs), total / data.len() as f64)
+    total / data.len() as f64
 }
 
 fn loss_value<T: Float>(loss: &Loss<T>, out: Var<'_, T>, y: &Targets<T>) -> T {
@@ -315,10 +345,11 @@ fn check_samples<T: Float>(
 /// use ferrograd::autograd::Tensor;
 /// use ferrograd::data::dataset::{Targets, TensorDataset};
 /// use ferrograd::nn::{Linear, init};
-/// use ferrograd::train::{Loss, Metric, evaluate};
+/// use ferrograd::train::metrics::Accuracy;
+/// use ferrograd::train::{Loss, evaluate};
 /// let model = Linear::<f32>::new(2, 3, &mut init::rng(0));
 /// let data = TensorDataset::new(Tensor::zeros(&[4, 2]), Targets::Classes(vec![0, 1, 2, 0]));
-/// let logs = evaluate(&model, &Loss::cross_entropy(), &data, &[Metric::Accuracy], 2);
+/// let logs = evaluate(&model, &Loss::cross_entropy(), &data, &mut [&mut Accuracy::new()], 2);
 /// assert!(logs["loss"] > 0.0 && logs.contains_key("accuracy"));
 /// ```
 #[track_caller]
@@ -326,7 +357,7 @@ pub fn evaluate<T: Float, M: Module<T> + ?Sized>(
     model: &M,
     loss: &Loss<T>,
     data: &TensorDataset<T>,
-    metrics: &[Metric],
+    metrics: &mut [&mut dyn Metric<T>],
     batch_size: usize,
 ) -> Logs {
     try_evaluate(model, loss, data, metrics, batch_size).unwrap_or_else(|e| panic!("{e}"))
@@ -345,25 +376,25 @@ pub fn evaluate<T: Float, M: Module<T> + ?Sized>(
 /// use ferrograd::train::{Loss, try_evaluate};
 /// let model = Linear::<f32>::new(2, 3, &mut init::rng(0));
 /// let empty = TensorDataset::new(Tensor::zeros(&[0, 2]), Targets::Classes(vec![]));
-/// let err = try_evaluate(&model, &Loss::cross_entropy(), &empty, &[], 2).unwrap_err();
+/// let err = try_evaluate(&model, &Loss::cross_entropy(), &empty, &mut [], 2).unwrap_err();
 /// assert_eq!(err.to_string(), "evaluate: no samples (the dataset is empty)");
 /// ```
 pub fn try_evaluate<T: Float, M: Module<T> + ?Sized>(
     model: &M,
     loss: &Loss<T>,
     data: &TensorDataset<T>,
-    metrics: &[Metric],
+    metrics: &mut [&mut dyn Metric<T>],
     batch_size: usize,
 ) -> Result<Logs, TrainError> {
     check_samples("evaluate", None, data, || "the dataset is empty".into())?;
-    let (outputs, mean_loss) = {
+    let mean_loss = {
         let _eval = EvalMode::new(model);
-        run_eval(model, loss, data, batch_size)
+        run_eval(model, loss, data, metrics, batch_size)
     };
     let mut logs = Logs::new();
     logs.insert("loss".into(), mean_loss);
-    for m in metrics {
-        logs.insert(m.name(), m.compute(&outputs, data.targets()));
+    for m in metrics.iter() {
+        logs.insert(m.name(), m.result());
     }
     Ok(logs)
 }
@@ -612,7 +643,8 @@ fn note_without_gradient(history: &mut History, names: &[String], skipped: &[usi
 /// use ferrograd::data::synthetic::make_moons;
 /// use ferrograd::nn::{Linear, ModuleExt, ReLU, Sequential, init};
 /// use ferrograd::optim::{Adam, Optimizer};
-/// use ferrograd::train::{FitOptions, Loss, Metric, Validation, fit};
+/// use ferrograd::train::metrics::Accuracy;
+/// use ferrograd::train::{FitOptions, Loss, Validation, fit};
 ///
 /// // A held-out split by index (Validation::Split takes the last rows, as Keras does).
 /// let data = make_moons(400, 0.1, 0);
@@ -626,7 +658,7 @@ fn note_without_gradient(history: &mut History, names: &[String], skipped: &[usi
 /// let options = FitOptions::new()
 ///     .epochs(40)
 ///     .batch_size(32)
-///     .metrics(&[Metric::Accuracy])
+///     .metric(Accuracy::new())
 ///     .validation(Validation::Data(data.subset(&split.test)));
 /// let history = fit(&model, &Loss::cross_entropy(), &mut opt, &data.subset(&split.train), options, &mut []).unwrap();
 /// assert!(*history.get("val_accuracy").last().unwrap() > 0.9);
@@ -637,10 +669,11 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
     loss: &Loss<T>,
     optimizer: &mut Optimizer<R, T>,
     train: &TensorDataset<T>,
-    options: FitOptions<T>,
+    mut options: FitOptions<T>,
     callbacks: &mut [&mut dyn Callback<T>],
 ) -> Result<History, TrainError> {
     let (train, validation) = split_validation(train, &options.validation)?;
+    let mut metrics = std::mem::take(&mut options.metrics);
     let names = parameter_names(model, optimizer);
     let mut loader = DataLoader::new(train.clone(), options.batch_size);
     if let Some(seed) = options.shuffle {
@@ -694,7 +727,10 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
         stop |= ctx.stop_requested();
         model.train();
         let progress = reporter.epoch(epoch, steps_per_epoch);
-        let (mut total, mut seen, mut outputs) = (0.0, 0, Vec::new());
+        let (mut total, mut seen) = (0.0, 0);
+        for m in &mut metrics {
+            m.reset();
+        }
         let mut steps_run = 0;
         for (b, batch) in loader.epoch(epoch as u64).enumerate() {
             let at = At { epoch, batch: b };
@@ -712,8 +748,8 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
             stop |= ctx.stop_requested();
             let (value, out) =
                 forward_backward(&g, model, loss, &batch, at, options.detect_anomaly)?;
-            if !options.metrics.is_empty() {
-                outputs.push(out);
+            for m in &mut metrics {
+                m.update(&out, &batch.y);
             }
             g.clear();
             check_gradients(optimizer, &names, at)?;
@@ -747,17 +783,13 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
         let mut logs = Logs::new();
         logs.insert("loss".into(), total / seen as f64);
         logs.insert("lr".into(), optimizer.lr());
-        if !options.metrics.is_empty() {
-            // Training metrics over the epoch's outputs, in the order the batches came.
-            let order = loader.order(epoch as u64);
-            let targets = train.targets().select(&order[..seen]);
-            let outputs = concat_rows(&outputs);
-            for m in &options.metrics {
-                logs.insert(m.name(), m.compute(&outputs, &targets));
-            }
+        for m in &metrics {
+            logs.insert(m.name(), m.result());
         }
         if let Some(val) = &validation {
-            for (k, v) in try_evaluate(model, loss, val, &options.metrics, options.batch_size)? {
+            let mut metrics: Vec<&mut dyn Metric<T>> =
+                metrics.iter_mut().map(|m| &mut **m as _).collect();
+            for (k, v) in try_evaluate(model, loss, val, &mut metrics, options.batch_size)? {
                 logs.insert(format!("val_{k}"), v);
             }
         }

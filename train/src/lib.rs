@@ -1,6 +1,6 @@
 //! Keras-style training for ferrograd: [`fit`], [`evaluate`] and [`predict`] over a
 //! `Module` of `ferrograd-nn`, a `Dataset` of `ferrograd-data` and an `Optimizer` of
-//! `ferrograd-optim`, with [`Metric`]s, [`callbacks`], a [`History`] of the per-epoch logs
+//! `ferrograd-optim`, with streaming [`metrics`], [`callbacks`], a [`History`] of the per-epoch logs
 //! and resumable training ([`FitOptions::backup`]).
 //!
 //! Before every update `fit` checks the loss and each gradient, so training stops with a
@@ -10,7 +10,8 @@
 //! use ferrograd::data::synthetic::make_moons;
 //! use ferrograd::nn::{Linear, ModuleExt, ReLU, Sequential, init};
 //! use ferrograd::optim::{Adam, Optimizer};
-//! use ferrograd::train::{FitOptions, Loss, Metric, Validation, fit};
+//! use ferrograd::train::metrics::Accuracy;
+//! use ferrograd::train::{FitOptions, Loss, Validation, fit};
 //!
 //! let data = make_moons(200, 0.1, 0);
 //! let mut rng = init::rng(0);
@@ -22,7 +23,7 @@
 //! let options = FitOptions::new()
 //!     .epochs(30)
 //!     .batch_size(20)
-//!     .metrics(&[Metric::Accuracy])
+//!     .metric(Accuracy::new())
 //!     .validation(Validation::Split(0.2));
 //! let history = fit(&model, &Loss::cross_entropy(), &mut opt, &data, options, &mut []).unwrap();
 //! assert_eq!(history.epochs.len(), 30);
@@ -35,7 +36,7 @@ mod error;
 mod fit;
 mod history;
 mod loss;
-mod metrics;
+pub mod metrics;
 mod progress;
 
 pub use callbacks::{Callback, Context, Logs};

@@ -10,6 +10,7 @@ use ferrograd_data::synthetic::make_regression;
 use ferrograd_nn::loss::{Reduction, mse_loss};
 use ferrograd_nn::{Linear, Module, ModuleExt, Sequential, Slot, init, visit_child};
 use ferrograd_optim::*;
+use ferrograd_train::metrics::*;
 use ferrograd_train::*;
 
 /// 16 rows of 2 features and 2 targets, in batches of 4 (4 batches an epoch, unshuffled).
@@ -262,7 +263,7 @@ fn fit_on_empty_data_is_an_error_not_a_loss_of_zero() {
 #[test]
 fn evaluate_on_empty_data_is_an_error_from_try_evaluate() {
     let model = linear();
-    let err = try_evaluate(&model, &Loss::mse(), &empty(), &[Metric::Mae], 4).unwrap_err();
+    let err = try_evaluate(&model, &Loss::mse(), &empty(), &mut [&mut Mae::new()], 4).unwrap_err();
     assert!(matches!(
         &err,
         TrainError::NoSamples {
@@ -280,7 +281,7 @@ fn evaluate_on_empty_data_is_an_error_from_try_evaluate() {
 #[test]
 #[should_panic(expected = "evaluate: no samples (the dataset is empty)")]
 fn evaluate_panics_on_empty_data() {
-    evaluate(&linear(), &Loss::mse(), &empty(), &[], 4);
+    evaluate(&linear(), &Loss::mse(), &empty(), &mut [], 4);
 }
 
 #[test]

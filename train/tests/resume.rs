@@ -15,7 +15,8 @@ use ferrograd_nn::{BatchNorm1d, Dropout, Linear, ModuleExt, ReLU, Sequential, in
 use ferrograd_optim::schedule::{MonitorMode, ReduceLrOnPlateau};
 use ferrograd_optim::{Adam, EarlyStopping, Optimizer, Penalty};
 use ferrograd_train::callbacks::{CsvLogger, ModelCheckpoint};
-use ferrograd_train::{FitOptions, History, Loss, Metric, TrainError, Validation, fit};
+use ferrograd_train::metrics::Accuracy;
+use ferrograd_train::{FitOptions, History, Loss, TrainError, Validation, fit};
 
 /// Set in the child: the directory it trains in.
 const CHILD_DIR: &str = "FERROGRAD_RESUME_CHILD_DIR";
@@ -83,7 +84,7 @@ fn train(dir: &Path, batch_size: usize) -> Outcome {
         .epochs(6)
         .batch_size(batch_size)
         .validation(Validation::Split(0.25))
-        .metrics(&[Metric::Accuracy])
+        .metric(Accuracy::new())
         .backup(dir.join("backup.safetensors"));
     let history = fit(
         &model,

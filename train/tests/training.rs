@@ -8,6 +8,7 @@ use ferrograd_nn::{Linear, Module, ModuleExt, ReLU, Sequential, init};
 use ferrograd_optim::schedule::{MonitorMode, ReduceLrOnPlateau, StepLr};
 use ferrograd_optim::*;
 use ferrograd_train::callbacks::*;
+use ferrograd_train::metrics::*;
 use ferrograd_train::*;
 
 fn mlp(inputs: usize, outputs: usize, seed: u64) -> Sequential<f32> {
@@ -28,7 +29,8 @@ fn fit_classifies_blobs_and_predict_agrees_with_evaluate() {
     let options = FitOptions::new()
         .epochs(30)
         .batch_size(16)
-        .metrics(&[Metric::Accuracy, Metric::TopK(2)])
+        .metric(Accuracy::new())
+        .metric(Accuracy::top_k(2))
         .validation(Validation::Data(test.clone()));
     let history = fit(
         &model,
@@ -46,7 +48,7 @@ fn fit_classifies_blobs_and_predict_agrees_with_evaluate() {
         &model,
         &Loss::cross_entropy(),
         &test,
-        &[Metric::Accuracy],
+        &mut [&mut Accuracy::new()],
         32,
     );
     assert!(eval["accuracy"] >= 0.95, "{eval:?}");
@@ -80,7 +82,11 @@ fn fit_classifies_blobs_and_predict_agrees_with_evaluate() {
     let logits = predict(&model, test.inputs(), 7);
     assert_eq!(logits.shape(), &[test.len(), 3]);
     assert_eq!(
-        Metric::Accuracy.compute(&logits, test.targets()),
+        {
+            let mut accuracy = metrics::Accuracy::new();
+            accuracy.update(&logits, test.targets());
+            accuracy.result()
+        },
         eval["accuracy"]
     );
 }
@@ -93,7 +99,7 @@ fn fit_regression_reaches_the_noise_floor() {
     let options = FitOptions::new()
         .epochs(40)
         .batch_size(32)
-        .metrics(&[Metric::Mae]);
+        .metric(Mae::new());
     let history = fit(&model, &Loss::mse(), &mut opt, &data, options, &mut []).unwrap();
     // Noise of std 0.1 gives an MSE floor of 0.01.
     assert!(
@@ -165,7 +171,7 @@ fn early_stopping_in_fit_restores_the_best_weights() {
     let best = stop.best_epoch().unwrap();
     assert_eq!(epochs, best + 4, "stops patience epochs after the best");
     let val_loss = history.get("val_loss");
-    let restored = evaluate(&model, &Loss::cross_entropy(), &val, &[], 10)["loss"];
+    let restored = evaluate(&model, &Loss::cross_entropy(), &val, &mut [], 10)["loss"];
     assert!(
         (restored - val_loss[best]).abs() < 1e-6,
         "{restored} vs {}",
@@ -437,16 +443,16 @@ fn evaluate_and_predict_give_the_model_back_in_the_mode_it_had() {
     let loss = Loss::cross_entropy();
     assert_eq!(modes(&model), [true, true], "layers start in training mode");
 
-    evaluate(&model, &loss, &data, &[], 4);
+    evaluate(&model, &loss, &data, &mut [], 4);
     assert_eq!(modes(&model), [true, true], "train mode after evaluate");
-    try_evaluate(&model, &loss, &data, &[], 4).unwrap();
+    try_evaluate(&model, &loss, &data, &mut [], 4).unwrap();
     assert_eq!(modes(&model), [true, true], "train mode after try_evaluate");
     predict(&model, data.inputs(), 4);
     assert_eq!(modes(&model), [true, true], "train mode after predict");
 
     model.eval();
     let first = predict(&model, data.inputs(), 4);
-    evaluate(&model, &loss, &data, &[], 4);
+    evaluate(&model, &loss, &data, &mut [], 4);
     assert_eq!(modes(&model), [false, false], "eval mode after evaluate");
     predict(&model, data.inputs(), 5);
     assert_eq!(modes(&model), [false, false], "eval mode after predict");
@@ -463,7 +469,7 @@ fn evaluate_and_predict_give_the_model_back_in_the_mode_it_had() {
     });
     let mixed = modes(&model);
     assert_eq!(mixed, [true, false]);
-    evaluate(&model, &loss, &data, &[], 4);
+    evaluate(&model, &loss, &data, &mut [], 4);
     predict(&model, data.inputs(), 4);
     assert_eq!(modes(&model), mixed);
 }
@@ -530,5 +536,5 @@ fn an_f64_model_trains_with_fit_like_an_f32_one() {
     );
     let w = model.weight().value().to_vec()[0];
     assert!((w - 3.0).abs() < 0.1, "weight {w}");
-    assert!(evaluate(&model, &Loss::mse(), &data, &[], 16)["loss"] < 1e-2);
+    assert!(evaluate(&model, &Loss::mse(), &data, &mut [], 16)["loss"] < 1e-2);
 }
