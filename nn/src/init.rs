@@ -158,7 +158,8 @@ impl Init {
     ///
     /// # Panics
     /// For the Xavier and Kaiming rules, if `shape` has fewer than 2 dimensions; for any
-    /// rule, if the tensor is too large to allocate (the message names the shape and size).
+    /// rule, if the tensor is too large to allocate (the message names the shape and size;
+    /// [`Init::try_tensor`] returns the error instead).
     ///
     /// ```
     /// use ferrograd::nn::init::{self, Init};
@@ -167,8 +168,11 @@ impl Init {
     /// ```
     #[track_caller]
     pub fn tensor<T: Float, R: Rng + ?Sized>(&self, shape: &[usize], rng: &mut R) -> Tensor<T> {
-        self.draw(shape, rng)
-            .unwrap_or_else(|e| panic!("Init::tensor: shape {shape:?} is too large: {e}"))
+        match self.try_tensor(shape, rng) {
+            Ok(t) => t,
+            // "Init::tensor: shape [..] is too large: ..."
+            Err(e) => panic!("Init::tensor: {e}"),
+        }
     }
 
     /// A parameter of `shape` drawn by this rule, for a layer constructor: a tensor too
@@ -182,19 +186,40 @@ impl Init {
         shape: &[usize],
         rng: &mut R,
     ) -> Param<T> {
-        match self.draw(shape, rng) {
+        match self.try_tensor(shape, rng) {
             Ok(t) => Param::new(t),
-            Err(e) => panic!("{op}: {what} of shape {shape:?} is too large: {e}"),
+            // "Linear::new: weight of shape [..] is too large: ..."
+            Err(e) => panic!("{op}: {what} of {e}"),
         }
     }
 
-    /// The tensor, or why it cannot be allocated. Elements are drawn in row-major order,
-    /// as `Tensor::rand_uniform` / `Tensor::rand_normal` draw them.
-    fn draw<T: Float, R: Rng + ?Sized>(
+    /// [`Init::tensor`], returning an error if the tensor is too large to allocate.
+    /// Elements are drawn in row-major order, as `Tensor::rand_uniform` /
+    /// `Tensor::rand_normal` draw them.
+    ///
+    /// # Panics
+    /// For the Xavier and Kaiming rules, if `shape` has fewer than 2 dimensions (a broken
+    /// caller contract, not a size).
+    ///
+    /// # Errors
+    /// [`InitError::Overflow`] if the shape's non-zero dimensions multiply past
+    /// `isize::MAX`; [`InitError::Alloc`] if the allocator refuses the memory. Nothing is
+    /// drawn from `rng` then.
+    ///
+    /// ```
+    /// use ferrograd::nn::init::{self, Init, InitError};
+    /// let err = Init::Zeros.try_tensor::<f32, _>(&[1 << 40, 1 << 40], &mut init::rng(0));
+    /// assert_eq!(err, Err(InitError::Overflow { shape: vec![1 << 40, 1 << 40] }));
+    /// assert_eq!(
+    ///     err.unwrap_err().to_string(),
+    ///     "shape [1099511627776, 1099511627776] is too large: its dimensions multiply past isize::MAX"
+    /// );
+    /// ```
+    pub fn try_tensor<T: Float, R: Rng + ?Sized>(
         &self,
         shape: &[usize],
         rng: &mut R,
-    ) -> Result<Tensor<T>, String> {
+    ) -> Result<Tensor<T>, InitError> {
         let scaled = matches!(
             self,
             Init::XavierUniform { .. }
@@ -248,11 +273,41 @@ impl Init {
     }
 }
 
+/// A tensor that [`Init::try_tensor`] cannot create. Each variant names the shape, and its
+/// message starts `shape [..] is too large: `, followed by the reason.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    /// A shape whose non-zero dimensions multiply past `isize::MAX` (its element count
+    /// overflows, or ndarray cannot represent it even with no elements).
+    #[error("shape {shape:?} is too large: its dimensions multiply past isize::MAX")]
+    Overflow {
+        /// The shape requested.
+        shape: Vec<usize>,
+    },
+    /// A shape whose memory the allocator refused (reported instead of aborting the
+    /// process).
+    #[error(
+        "shape {shape:?} is too large: {elements} elements of {dtype} ({bytes} bytes) cannot be allocated"
+    )]
+    Alloc {
+        /// The shape requested.
+        shape: Vec<usize>,
+        /// Its element count.
+        elements: usize,
+        /// The element type, `"f32"` or `"f64"`.
+        dtype: &'static str,
+        /// The bytes requested (`elements` times the element size; a `u128`, as it may
+        /// not fit a `usize`).
+        bytes: u128,
+    },
+}
+
 /// Room for the elements of `shape` and their count, or why there is none: the element
 /// count overflows (or, as ndarray counts, the product of the non-zero dimensions
 /// exceeds `isize::MAX`), or the allocator refuses the memory (reported instead of aborting the
 /// process).
-fn alloc<T: Float>(shape: &[usize]) -> Result<(Vec<T>, usize), String> {
+fn alloc<T: Float>(shape: &[usize]) -> Result<(Vec<T>, usize), InitError> {
     // ndarray also refuses a shape whose non-zero dimensions multiply past isize::MAX,
     // even with no elements.
     shape
@@ -260,15 +315,16 @@ fn alloc<T: Float>(shape: &[usize]) -> Result<(Vec<T>, usize), String> {
         .filter(|&&d| d != 0)
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .filter(|&p| p <= isize::MAX as usize)
-        .ok_or("its dimensions multiply past isize::MAX")?;
+        .ok_or_else(|| InitError::Overflow {
+            shape: shape.to_vec(),
+        })?;
     let n = shape.iter().product();
     let mut data = Vec::new();
-    data.try_reserve_exact(n).map_err(|_| {
-        let bytes = n as u128 * std::mem::size_of::<T>() as u128;
-        format!(
-            "{n} elements of {} ({bytes} bytes) cannot be allocated",
-            T::DTYPE
-        )
+    data.try_reserve_exact(n).map_err(|_| InitError::Alloc {
+        shape: shape.to_vec(),
+        elements: n,
+        dtype: T::DTYPE,
+        bytes: n as u128 * std::mem::size_of::<T>() as u128,
     })?;
     Ok((data, n))
 }
@@ -287,7 +343,8 @@ pub(crate) fn constant_param<T: Float>(
             data.resize(n, T::from_f64(value));
             Param::new(Tensor::from_vec(data, shape))
         }
-        Err(e) => panic!("{op}: {what} of shape {shape:?} is too large: {e}"),
+        // "BatchNorm2d::new: weight of shape [..] is too large: ..."
+        Err(e) => panic!("{op}: {what} of {e}"),
     }
 }
 
@@ -372,6 +429,62 @@ mod tests {
         let a = Init::he_uniform().tensor::<f32, _>(&[4, 4], &mut rng(3));
         let b = Init::he_uniform().tensor::<f32, _>(&[4, 4], &mut rng(3));
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn try_tensor_reports_an_overflowing_shape_by_name() {
+        // No elements, but the non-zero dimensions multiply past isize::MAX.
+        let shape = [0, 1 << 40, 1 << 40];
+        let err = Init::he_uniform()
+            .try_tensor::<f32, _>(&shape, &mut rng(0))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            InitError::Overflow {
+                shape: shape.to_vec()
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "shape [0, 1099511627776, 1099511627776] is too large: its dimensions multiply past isize::MAX"
+        );
+    }
+
+    #[test]
+    fn try_tensor_reports_a_refused_allocation_with_its_size_and_leaves_the_rng_alone() {
+        // 2^60 elements of f64 are 2^63 bytes, past isize::MAX: refused on every host.
+        let mut r = rng(3);
+        let err = Init::glorot_uniform()
+            .try_tensor::<f64, _>(&[1 << 50, 1024], &mut r)
+            .unwrap_err();
+        match &err {
+            InitError::Alloc {
+                shape,
+                elements,
+                dtype,
+                bytes,
+            } => {
+                assert_eq!(shape, &[1 << 50, 1024]);
+                assert_eq!((*elements, *dtype, *bytes), (1 << 60, "f64", 1 << 63));
+            }
+            other => panic!("expected InitError::Alloc, got {other:?}"),
+        }
+        assert_eq!(
+            err.to_string(),
+            "shape [1125899906842624, 1024] is too large: 1152921504606846976 elements of f64 (9223372036854775808 bytes) cannot be allocated"
+        );
+        assert_eq!(
+            Init::he_uniform().tensor::<f64, _>(&[2, 2], &mut r),
+            Init::he_uniform().tensor::<f64, _>(&[2, 2], &mut rng(3))
+        );
+    }
+
+    #[test]
+    fn try_tensor_and_tensor_draw_the_same_values() {
+        assert_eq!(
+            Init::he_normal().try_tensor::<f32, _>(&[3, 4], &mut rng(9)),
+            Ok(Init::he_normal().tensor::<f32, _>(&[3, 4], &mut rng(9)))
+        );
     }
 
     #[test]
