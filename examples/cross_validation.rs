@@ -7,10 +7,11 @@
 use ferrograd::data::digits::load_digits;
 use ferrograd::data::search::{Grid, grid_search_cv};
 use ferrograd::data::split::{Fold, StratifiedKFold, cross_validate};
+use ferrograd::nn::loss::CrossEntropy;
 use ferrograd::nn::{Flatten, Linear, ModuleExt, ReLU, Sequential, init};
 use ferrograd::optim::{Adam, Optimizer};
 use ferrograd::train::metrics::Accuracy;
-use ferrograd::train::{FitOptions, Loss, evaluate, fit};
+use ferrograd::train::{FitOptions, evaluate, fit};
 
 /// Trains a fresh MLP on `split.train` and returns its accuracy on `split.test`.
 fn fit_and_score(
@@ -29,7 +30,7 @@ fn fit_and_score(
     let options = FitOptions::new().epochs(10).batch_size(32);
     fit(
         &model,
-        &Loss::cross_entropy(),
+        CrossEntropy::new(),
         &mut opt,
         &data.subset(&split.train),
         options,
@@ -38,7 +39,7 @@ fn fit_and_score(
     .unwrap_or_else(|e| panic!("{e}"));
     evaluate(
         &model,
-        &Loss::cross_entropy(),
+        CrossEntropy::new(),
         &data.subset(&split.test),
         &mut [&mut Accuracy::new()],
         256,
@@ -49,7 +50,7 @@ fn main() {
     let digits = load_digits();
     let folds = StratifiedKFold::new(5)
         .shuffle(0)
-        .folds(digits.targets().classes());
+        .folds(digits.y().classes());
 
     let cv = cross_validate(&folds, |i, split| {
         let acc = fit_and_score(&digits, split, 1e-2, 64);

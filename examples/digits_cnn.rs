@@ -8,17 +8,18 @@
 use ferrograd::data::dataset::Dataset;
 use ferrograd::data::digits::load_digits;
 use ferrograd::data::split::train_test_split;
+use ferrograd::nn::loss::CrossEntropy;
 use ferrograd::nn::{Conv2d, Flatten, Linear, MaxPool2d, ModuleExt, ReLU, Sequential, init};
 use ferrograd::optim::schedule::{MonitorMode, ReduceLrOnPlateau};
 use ferrograd::optim::{Adam, EarlyStopping, Optimizer};
 use ferrograd::prelude::ConvOptions;
 use ferrograd::train::callbacks::CsvLogger;
 use ferrograd::train::metrics::{Accuracy, F1};
-use ferrograd::train::{FitOptions, Loss, Validation, evaluate, fit, predict};
+use ferrograd::train::{FitOptions, Validation, evaluate, fit, predict};
 
 fn main() {
     let digits = load_digits();
-    let split = train_test_split(digits.len(), 0.2, 42, Some(digits.targets().classes()));
+    let split = train_test_split(digits.len(), 0.2, 42, Some(digits.y().classes()));
     let (train, test) = (digits.subset(&split.train), digits.subset(&split.test));
     println!(
         "{} training and {} test images of 8x8 pixels",
@@ -71,7 +72,7 @@ fn main() {
         .verbose(true);
     let history = fit(
         &model,
-        &Loss::cross_entropy(),
+        CrossEntropy::new(),
         &mut optimizer,
         &train,
         options,
@@ -92,7 +93,7 @@ fn main() {
 
     let eval = evaluate(
         &model,
-        &Loss::cross_entropy(),
+        CrossEntropy::new(),
         &test,
         &mut [&mut Accuracy::new(), &mut F1::new()],
         64,
@@ -101,7 +102,7 @@ fn main() {
         "test loss {:.4}, accuracy {:.3}, macro F1 {:.3}",
         eval["loss"], eval["accuracy"], eval["f1"]
     );
-    let logits = predict(&model, &test.inputs().clone(), 64);
+    let logits = predict(&model, &test.x().clone(), 64);
     let first: Vec<usize> = (0..10)
         .map(|i| {
             let row: Vec<f32> = (0..10).map(|c| logits.get(&[i, c])).collect();
@@ -112,7 +113,7 @@ fn main() {
         .collect();
     println!(
         "first ten predictions {first:?}, labels {:?}",
-        &test.targets().classes()[..10]
+        &test.y().classes()[..10]
     );
 
     let svg = std::env::temp_dir().join("digits_cnn_history.svg");

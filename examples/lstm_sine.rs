@@ -29,7 +29,7 @@ fn main() {
         .validation(Validation::Data(test));
     let history = fit(
         &model,
-        &Loss::mse(),
+        Loss::mse(),
         &mut opt,
         &train,
         options,

@@ -11,10 +11,11 @@ use ferrograd::data::dataset::{Dataset, Targets, TensorDataset};
 use ferrograd::data::mnist::{MNIST_DIR, Mnist, Split};
 use ferrograd::data::preprocess::normalize_images;
 use ferrograd::data::split::train_test_split;
+use ferrograd::nn::loss::CrossEntropy;
 use ferrograd::nn::{Flatten, Linear, ModuleExt, ReLU, Sequential, init};
 use ferrograd::optim::{Adam, Optimizer};
 use ferrograd::train::metrics::Accuracy;
-use ferrograd::train::{FitOptions, Loss, evaluate, fit};
+use ferrograd::train::{FitOptions, evaluate, fit};
 
 fn main() {
     let dir = std::env::args().nth(1).or_else(|| std::env::var(MNIST_DIR).ok()).unwrap_or_else(|| {
@@ -46,7 +47,7 @@ fn main() {
         .verbose(true);
     let history = fit(
         &model,
-        &Loss::cross_entropy(),
+        CrossEntropy::new(),
         &mut opt,
         &train,
         options,
@@ -64,7 +65,7 @@ fn main() {
     }
     let eval = evaluate(
         &model,
-        &Loss::cross_entropy(),
+        CrossEntropy::new(),
         &test,
         &mut [&mut Accuracy::new()],
         256,

@@ -51,7 +51,7 @@ pub use ferrograd_autograd::{NUM_THREADS_ENV, num_threads, set_num_threads};
 ///     Targets::Values(Tensor::from_vec(vec![0.0, 1.0, 1.0, 2.0], &[4, 1])),
 /// );
 /// let options = FitOptions::new().epochs(200).batch_size(4);
-/// let history = fit(&model, &Loss::mse(), &mut opt, &data, options, &mut []).unwrap();
+/// let history = fit(&model, Loss::mse(), &mut opt, &data, options, &mut []).unwrap();
 /// assert!(history.get("loss")[199] < 0.05);
 /// ```
 ///
@@ -71,7 +71,7 @@ pub mod prelude {
         AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, Dropout, ELU, Embedding, Flatten,
         GELU, Gru, LayerNorm, LeakyReLU, Linear, LogSoftmax, Lstm, MaxPool2d, Module, ModuleExt,
         ReLU, Sequential, SiLU, Sigmoid, SimpleRnn, Slot, Softmax, Softplus, Tanh, init, loss,
-        visit_child,
+        loss::CrossEntropy, visit_child,
     };
     pub use ferrograd_optim::schedule::{
         self, CosineAnnealing, ExponentialLr, LrSchedule, MonitorMode, MultiStepLr, OneCycle,
@@ -86,6 +86,6 @@ pub mod prelude {
     };
     pub use ferrograd_train::{
         Callback, CallbackError, FitOptions, History, Loss, Metric, Validation, evaluate, fit,
-        metrics, predict,
+        metrics, predict, predict_inputs,
     };
 }

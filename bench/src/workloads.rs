@@ -265,7 +265,7 @@ fn mlp_epoch(n: usize, batch: usize, samples: usize) -> Vec<f64> {
             } = TrainStep::mlp(batch);
             let start = std::time::Instant::now();
             for b in loader.iter() {
-                sink += train_step(&graph, &model, &mut opt, &b.x, b.y.classes());
+                sink += train_step(&graph, &model, &mut opt, b.x(), b.y().classes());
             }
             start.elapsed().as_secs_f64()
         })

@@ -71,13 +71,48 @@ fn select_rows<T: Float>(t: &Tensor<T>, indices: &[usize]) -> Tensor<T> {
     Tensor::from_array(t.view().select(Axis(0), indices))
 }
 
-/// A batch: inputs stacked along a new first dimension, and their targets.
+/// A batch: one or more inputs, each with the samples along its first dimension, and one
+/// or more targets, one per sample each. Most datasets have one of each ([`Batch::new`],
+/// read with [`x`](Batch::x) and [`y`](Batch::y)); a model of several inputs reads them all
+/// from [`inputs`](Batch::inputs) (see `Module::forward_inputs`), and a loss of several
+/// targets (distillation: the labels and a teacher's logits) from
+/// [`targets`](Batch::targets).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Batch<T: Float = f32> {
-    /// `[batch, ..sample shape]`.
-    pub x: Tensor<T>,
-    /// One target per sample.
-    pub y: Targets<T>,
+    /// The inputs, each `[batch, ..sample shape]`; at least one.
+    pub inputs: Vec<Tensor<T>>,
+    /// The targets, each with one entry per sample; at least one.
+    pub targets: Vec<Targets<T>>,
+}
+
+impl<T: Float> Batch<T> {
+    /// A batch of one input and one target.
+    pub fn new(x: Tensor<T>, y: Targets<T>) -> Self {
+        Batch {
+            inputs: vec![x],
+            targets: vec![y],
+        }
+    }
+
+    /// The first (often the only) input.
+    pub fn x(&self) -> &Tensor<T> {
+        &self.inputs[0]
+    }
+
+    /// The first (often the only) target.
+    pub fn y(&self) -> &Targets<T> {
+        &self.targets[0]
+    }
+
+    /// The number of samples.
+    pub fn len(&self) -> usize {
+        self.y().len()
+    }
+
+    /// True if the batch has no samples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A collection of samples that can be read by index, as `torch.utils.data.Dataset`.
@@ -106,49 +141,76 @@ pub trait Dataset<T: Float = f32>: Send + Sync {
     }
 }
 
-/// Stacks single-sample batches into one.
+/// Stacks single-sample batches into one, input by input and target by target.
 ///
 /// # Panics
-/// If `samples` is empty or they differ in shape or target kind.
+/// If `samples` is empty or they differ in their number of inputs or targets, in shape or
+/// in target kind.
 pub fn collate<T: Float>(samples: &[Batch<T>]) -> Batch<T> {
     assert!(!samples.is_empty(), "collate: no samples");
-    let views: Vec<_> = samples.iter().map(|s| s.x.view()).collect();
-    let x = ferrograd_autograd::ndarray::concatenate(Axis(0), &views)
-        .unwrap_or_else(|_| panic!("collate: samples differ in shape"));
-    let y = match &samples[0].y {
-        Targets::Classes(_) => Targets::Classes(
-            samples
-                .iter()
-                .flat_map(|s| s.y.classes().iter().copied())
-                .collect(),
-        ),
-        Targets::Values(_) => {
-            let views: Vec<_> = samples.iter().map(|s| s.y.values().view()).collect();
-            Targets::Values(Tensor::from_array(
-                ferrograd_autograd::ndarray::concatenate(Axis(0), &views)
-                    .unwrap_or_else(|_| panic!("collate: targets differ in shape")),
-            ))
-        }
+    let first = &samples[0];
+    assert!(
+        samples
+            .iter()
+            .all(|s| s.inputs.len() == first.inputs.len() && s.targets.len() == first.targets.len()),
+        "collate: samples differ in their number of inputs or targets"
+    );
+    let stack = |what: &str, parts: Vec<_>| {
+        Tensor::from_array(
+            ferrograd_autograd::ndarray::concatenate(Axis(0), &parts)
+                .unwrap_or_else(|_| panic!("collate: {what} differ in shape")),
+        )
     };
-    Batch {
-        x: Tensor::from_array(x),
-        y,
-    }
+    let inputs = (0..first.inputs.len())
+        .map(|i| {
+            stack(
+                "samples",
+                samples.iter().map(|s| s.inputs[i].view()).collect(),
+            )
+        })
+        .collect();
+    let targets = (0..first.targets.len())
+        .map(|i| match &first.targets[i] {
+            Targets::Classes(_) => Targets::Classes(
+                samples
+                    .iter()
+                    .flat_map(|s| s.targets[i].classes().iter().copied())
+                    .collect(),
+            ),
+            Targets::Values(_) => Targets::Values(stack(
+                "targets",
+                samples
+                    .iter()
+                    .map(|s| s.targets[i].values().view())
+                    .collect(),
+            )),
+        })
+        .collect();
+    Batch { inputs, targets }
 }
 
-/// A dataset held in memory: inputs `[N, ..]` and `N` targets.
+/// A dataset held in memory: inputs `[N, ..]` and `N` targets; or several inputs (a model
+/// of several inputs) and several targets (distillation: labels and a teacher's logits),
+/// added with [`with_input`](TensorDataset::with_input) and
+/// [`with_target`](TensorDataset::with_target).
 ///
 /// ```
 /// use ferrograd::autograd::Tensor;
 /// use ferrograd::data::dataset::{Dataset, Targets, TensorDataset};
 /// let ds = TensorDataset::new(Tensor::<f32>::zeros(&[10, 3]), Targets::Classes(vec![0; 10]));
 /// assert_eq!(ds.len(), 10);
-/// assert_eq!(ds.get(4).x.shape(), &[1, 3]);
+/// assert_eq!(ds.get(4).x().shape(), &[1, 3]);
+///
+/// // Labels and a teacher's logits, for distillation.
+/// let teacher_logits = Tensor::<f32>::zeros(&[10, 5]);
+/// let ds = ds.with_target(Targets::Values(teacher_logits));
+/// let batch = ds.batch(&[0, 1]);
+/// assert_eq!(batch.targets[1].values().shape(), &[2, 5]);
 /// ```
 #[derive(Clone, Debug)]
 pub struct TensorDataset<T: Float = f32> {
-    x: Tensor<T>,
-    y: Targets<T>,
+    inputs: Vec<Tensor<T>>,
+    targets: Vec<Targets<T>>,
 }
 
 impl<T: Float> TensorDataset<T> {
@@ -158,41 +220,85 @@ impl<T: Float> TensorDataset<T> {
     /// If `x` is 0-D or the sample counts differ.
     #[track_caller]
     pub fn new(x: Tensor<T>, y: Targets<T>) -> Self {
+        TensorDataset {
+            inputs: Vec::new(),
+            targets: vec![y],
+        }
+        .with_input(x)
+    }
+
+    /// Adds an input (the next argument of a model of several inputs).
+    ///
+    /// # Panics
+    /// If `x` is 0-D or its sample count differs from the dataset's.
+    #[track_caller]
+    pub fn with_input(mut self, x: Tensor<T>) -> Self {
         assert!(
             x.ndim() > 0,
             "TensorDataset: inputs need a sample dimension, got shape []"
         );
+        let n = self.targets[0].len();
         assert!(
-            x.shape()[0] == y.len(),
-            "TensorDataset: {} inputs and {} targets",
-            x.shape()[0],
+            x.shape()[0] == n,
+            "TensorDataset: {} inputs and {n} targets",
+            x.shape()[0]
+        );
+        self.inputs.push(x);
+        self
+    }
+
+    /// Adds a target (a teacher's logits beside the labels, for distillation).
+    ///
+    /// # Panics
+    /// If its sample count differs from the dataset's.
+    #[track_caller]
+    pub fn with_target(mut self, y: Targets<T>) -> Self {
+        assert!(
+            y.len() == self.len(),
+            "TensorDataset: {} samples and {} targets",
+            self.len(),
             y.len()
         );
-        TensorDataset { x, y }
+        self.targets.push(y);
+        self
     }
 
     /// The samples at `indices` as a new dataset (a split's part).
     pub fn subset(&self, indices: &[usize]) -> Self {
         TensorDataset {
-            x: select_rows(&self.x, indices),
-            y: self.y.select(indices),
+            inputs: self
+                .inputs
+                .iter()
+                .map(|x| select_rows(x, indices))
+                .collect(),
+            targets: self.targets.iter().map(|y| y.select(indices)).collect(),
         }
     }
 
-    /// All inputs.
-    pub fn inputs(&self) -> &Tensor<T> {
-        &self.x
+    /// The first (often the only) input, all samples.
+    pub fn x(&self) -> &Tensor<T> {
+        &self.inputs[0]
     }
 
-    /// All targets.
-    pub fn targets(&self) -> &Targets<T> {
-        &self.y
+    /// The first (often the only) target, all samples.
+    pub fn y(&self) -> &Targets<T> {
+        &self.targets[0]
+    }
+
+    /// Every input, all samples.
+    pub fn inputs(&self) -> &[Tensor<T>] {
+        &self.inputs
+    }
+
+    /// Every target, all samples.
+    pub fn targets(&self) -> &[Targets<T>] {
+        &self.targets
     }
 }
 
 impl<T: Float> Dataset<T> for TensorDataset<T> {
     fn len(&self) -> usize {
-        self.y.len()
+        self.targets[0].len()
     }
 
     fn get(&self, index: usize) -> Batch<T> {
@@ -200,9 +306,16 @@ impl<T: Float> Dataset<T> for TensorDataset<T> {
     }
 
     fn batch(&self, indices: &[usize]) -> Batch<T> {
+        self.subset(indices).into()
+    }
+}
+
+impl<T: Float> From<TensorDataset<T>> for Batch<T> {
+    /// The whole dataset as one batch.
+    fn from(data: TensorDataset<T>) -> Self {
         Batch {
-            x: select_rows(&self.x, indices),
-            y: self.y.select(indices),
+            inputs: data.inputs,
+            targets: data.targets,
         }
     }
 }
@@ -232,8 +345,8 @@ pub trait DatasetExt<T: Float>: Dataset<T> + Sized {
     /// use ferrograd::autograd::Tensor;
     /// use ferrograd::data::dataset::{Batch, Dataset, DatasetExt, Targets, TensorDataset};
     /// let ds = TensorDataset::new(Tensor::<f32>::ones(&[4, 2]), Targets::Classes(vec![0; 4]));
-    /// let doubled = ds.map(|b: Batch<f32>| Batch { x: b.x.map(|v| v * 2.0), y: b.y });
-    /// assert_eq!(doubled.get(0).x.to_vec(), vec![2.0, 2.0]);
+    /// let doubled = ds.map(|b: Batch<f32>| Batch::new(b.x().map(|v| v * 2.0), b.y().clone()));
+    /// assert_eq!(doubled.get(0).x().to_vec(), vec![2.0, 2.0]);
     /// ```
     fn map<F: Fn(Batch<T>) -> Batch<T> + Send + Sync>(self, f: F) -> Map<Self, F> {
         Map { inner: self, f }
@@ -254,7 +367,7 @@ impl<T: Float, D: Dataset<T>> DatasetExt<T> for D {}
 /// use ferrograd::data::dataset::{DataLoader, Targets, TensorDataset};
 /// let ds = TensorDataset::new(Tensor::<f32>::zeros(&[10, 3]), Targets::Classes((0..10).collect()));
 /// let loader = DataLoader::new(ds, 4).shuffle(7).drop_last(true);
-/// let sizes: Vec<usize> = loader.iter().map(|b| b.x.shape()[0]).collect();
+/// let sizes: Vec<usize> = loader.iter().map(|b| b.x().shape()[0]).collect();
 /// assert_eq!(sizes, vec![4, 4]);
 /// assert_eq!(loader.len(), 2);
 /// ```
@@ -458,8 +571,8 @@ mod tests {
                 .prefetch(prefetch);
             let mut seen = Vec::new();
             for batch in loader.iter() {
-                for (row, &label) in batch.y.classes().iter().enumerate() {
-                    assert_eq!(batch.x.get(&[row, 0]), (label * 2) as f32);
+                for (row, &label) in batch.y().classes().iter().enumerate() {
+                    assert_eq!(batch.x().get(&[row, 0]), (label * 2) as f32);
                     seen.push(label);
                 }
             }
@@ -472,30 +585,30 @@ mod tests {
     fn each_epoch_reshuffles_reproducibly() {
         let a = DataLoader::new(dataset(20), 5).shuffle(3);
         let b = DataLoader::new(dataset(20), 5).shuffle(3);
-        let first: Vec<_> = a.iter().flat_map(|x| x.y.classes().to_vec()).collect();
-        let second: Vec<_> = a.iter().flat_map(|x| x.y.classes().to_vec()).collect();
+        let first: Vec<_> = a.iter().flat_map(|x| x.y().classes().to_vec()).collect();
+        let second: Vec<_> = a.iter().flat_map(|x| x.y().classes().to_vec()).collect();
         assert_ne!(first, second, "a new order every epoch");
         assert_eq!(
             first,
             b.epoch(0)
-                .flat_map(|x| x.y.classes().to_vec())
+                .flat_map(|x| x.y().classes().to_vec())
                 .collect::<Vec<_>>()
         );
         assert_eq!(
             second,
             b.epoch(1)
-                .flat_map(|x| x.y.classes().to_vec())
+                .flat_map(|x| x.y().classes().to_vec())
                 .collect::<Vec<_>>()
         );
         let unshuffled = DataLoader::new(dataset(4), 4).iter().next().unwrap();
-        assert_eq!(unshuffled.y.classes(), &[0, 1, 2, 3]);
+        assert_eq!(unshuffled.y().classes(), &[0, 1, 2, 3]);
     }
 
     #[test]
     fn drop_last_and_batch_counts() {
         let keep = DataLoader::new(dataset(10), 4);
         assert_eq!(
-            keep.iter().map(|b| b.x.shape()[0]).collect::<Vec<_>>(),
+            keep.iter().map(|b| b.x().shape()[0]).collect::<Vec<_>>(),
             vec![4, 4, 2]
         );
         assert_eq!(keep.len(), 3);
@@ -506,13 +619,44 @@ mod tests {
     fn default_batch_collates_samples() {
         let ds = dataset(5).map(|b| b);
         let b = ds.batch(&[4, 1]);
-        assert_eq!(b.x.to_vec(), vec![8.0, 9.0, 2.0, 3.0]);
-        assert_eq!(b.y.classes(), &[4, 1]);
+        assert_eq!(b.x().to_vec(), vec![8.0, 9.0, 2.0, 3.0]);
+        assert_eq!(b.y().classes(), &[4, 1]);
     }
 
     #[test]
     #[should_panic(expected = "TensorDataset: 3 inputs and 2 targets")]
     fn tensor_dataset_panics_on_a_count_mismatch() {
         TensorDataset::new(Tensor::<f32>::zeros(&[3, 1]), Targets::Classes(vec![0, 1]));
+    }
+
+    #[test]
+    fn several_inputs_and_targets_stay_together_through_shuffling_and_collation() {
+        let ds = dataset(6)
+            .with_input(Tensor::from_vec(
+                (0..6).map(|v| v as f32 * 10.0).collect(),
+                &[6, 1],
+            ))
+            .with_target(Targets::Values(Tensor::from_vec(
+                (0..6).map(|v| v as f32).collect(),
+                &[6, 1],
+            )));
+        for prefetch in [false, true] {
+            let loader = DataLoader::new(ds.clone(), 4).shuffle(2).prefetch(prefetch);
+            for batch in loader.iter() {
+                assert_eq!((batch.inputs.len(), batch.targets.len()), (2, 2));
+                for (row, &label) in batch.y().classes().iter().enumerate() {
+                    assert_eq!(batch.inputs[1].get(&[row, 0]), label as f32 * 10.0);
+                    assert_eq!(batch.targets[1].values().get(&[row, 0]), label as f32);
+                }
+            }
+        }
+        let mapped = ds.clone().map(|b| b);
+        assert_eq!(mapped.batch(&[5, 0]), ds.batch(&[5, 0]));
+    }
+
+    #[test]
+    #[should_panic(expected = "TensorDataset: 6 samples and 5 targets")]
+    fn a_target_of_another_length_is_refused() {
+        dataset(6).with_target(Targets::Classes(vec![0; 5]));
     }
 }

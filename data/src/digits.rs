@@ -18,7 +18,7 @@ const LABELS: &[u8] = include_bytes!("../assets/digits-labels-idx1-ubyte.gz");
 /// use ferrograd::data::digits::load_digits;
 /// let digits = load_digits();
 /// assert_eq!(digits.len(), 1797);
-/// assert_eq!(digits.inputs().shape(), &[1797, 1, 8, 8]);
+/// assert_eq!(digits.x().shape(), &[1797, 1, 8, 8]);
 /// ```
 pub fn load_digits() -> TensorDataset<f32> {
     let images =
@@ -40,11 +40,11 @@ mod tests {
     #[test]
     fn the_bundled_digits_have_the_published_shape_and_class_counts() {
         let d = load_digits();
-        assert_eq!(d.inputs().shape(), &[1797, 1, 8, 8]);
+        assert_eq!(d.x().shape(), &[1797, 1, 8, 8]);
         let mut counts = [0usize; 10];
-        d.targets().classes().iter().for_each(|&c| counts[c] += 1);
+        d.y().classes().iter().for_each(|&c| counts[c] += 1);
         assert_eq!(counts, [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]);
-        let px = d.inputs().to_vec();
+        let px = d.x().to_vec();
         assert!(px.iter().all(|&p| (0.0..=1.0).contains(&p)));
         assert!(px.contains(&1.0));
         // sklearn: load_digits().images[0][0] == [0, 0, 5, 13, 9, 1, 0, 0]

@@ -13,11 +13,11 @@
 //! let data = TensorDataset::new(x, Targets::Classes(labels.clone()));
 //! let split = train_test_split(100, 0.2, 42, Some(&labels));
 //! let (train, test) = (data.subset(&split.train), data.subset(&split.test));
-//! let scaler = StandardScaler::fit(train.inputs());
-//! let train = TensorDataset::new(scaler.transform(train.inputs()), train.targets().clone());
+//! let scaler = StandardScaler::fit(train.x());
+//! let train = TensorDataset::new(scaler.transform(train.x()), train.y().clone());
 //! let loader = DataLoader::new(train, 16).shuffle(0);
 //! for batch in loader.iter() {
-//!     assert_eq!(batch.x.shape()[1], 4);
+//!     assert_eq!(batch.x().shape()[1], 4);
 //! }
 //! assert_eq!(test.len(), 20);
 //! # use ferrograd::data::dataset::Dataset;

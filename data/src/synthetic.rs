@@ -55,7 +55,7 @@ fn shuffled<T: Float>(
 /// use ferrograd::data::dataset::Dataset;
 /// use ferrograd::data::synthetic::make_regression;
 /// let ds = make_regression::<f32>(100, 3, 0.1, 0);
-/// assert_eq!((ds.len(), ds.inputs().shape()[1]), (100, 3));
+/// assert_eq!((ds.len(), ds.x().shape()[1]), (100, 3));
 /// ```
 pub fn make_regression<T: Float>(
     n: usize,
@@ -82,9 +82,9 @@ pub fn make_regression<T: Float>(
 /// ```
 /// use ferrograd::data::synthetic::make_moons;
 /// let ds = make_moons::<f32>(200, 0.1, 0);
-/// assert_eq!(ds.inputs().shape(), &[200, 2]);
+/// assert_eq!(ds.x().shape(), &[200, 2]);
 /// // Shuffled: the last 20% (a Keras-style validation split) holds both classes.
-/// let tail = &ds.targets().classes()[160..];
+/// let tail = &ds.y().classes()[160..];
 /// assert!(tail.contains(&0) && tail.contains(&1));
 /// ```
 pub fn make_moons<T: Float>(n: usize, noise: f64, seed: u64) -> TensorDataset<T> {
@@ -188,9 +188,9 @@ pub fn make_blobs<T: Float>(
 /// ```
 /// use ferrograd::data::synthetic::parity;
 /// let ds = parity::<f32>(4, 6, 0);
-/// let bits = ds.inputs().to_vec();
+/// let bits = ds.x().to_vec();
 /// let ones = bits[..6].iter().filter(|&&b| b == 1.0).count();
-/// assert_eq!(ds.targets().classes()[0], ones % 2);
+/// assert_eq!(ds.y().classes()[0], ones % 2);
 /// ```
 pub fn parity<T: Float>(n: usize, len: usize, seed: u64) -> TensorDataset<T> {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -235,32 +235,24 @@ mod tests {
     #[test]
     fn generators_are_reproducible_and_labelled() {
         assert_eq!(
-            make_moons::<f64>(50, 0.1, 3).inputs(),
-            make_moons::<f64>(50, 0.1, 3).inputs()
+            make_moons::<f64>(50, 0.1, 3).x(),
+            make_moons::<f64>(50, 0.1, 3).x()
         );
         assert_ne!(
-            make_moons::<f64>(50, 0.1, 3).inputs(),
-            make_moons::<f64>(50, 0.1, 4).inputs()
+            make_moons::<f64>(50, 0.1, 3).x(),
+            make_moons::<f64>(50, 0.1, 4).x()
         );
         let circles = make_circles::<f64>(100, 0.0, 0.5, 0);
-        let x = circles.inputs().to_vec();
-        for (i, &label) in circles.targets().classes().iter().enumerate() {
+        let x = circles.x().to_vec();
+        for (i, &label) in circles.y().classes().iter().enumerate() {
             let r = (x[2 * i].powi(2) + x[2 * i + 1].powi(2)).sqrt();
             assert!((r - if label == 1 { 0.5 } else { 1.0 }).abs() < 1e-12);
         }
         let blobs = make_blobs::<f32>(30, 4, 3, 1.0, 1);
-        assert_eq!(
-            blobs
-                .targets()
-                .classes()
-                .iter()
-                .filter(|&&c| c == 2)
-                .count(),
-            10
-        );
+        assert_eq!(blobs.y().classes().iter().filter(|&&c| c == 2).count(), 10);
         assert_eq!(make_spirals::<f32>(20, 3, 0.2, 0).len(), 60);
         assert_eq!(
-            sine_forecast::<f32>(8, 10, 0.1, 0.0, 0).inputs().shape(),
+            sine_forecast::<f32>(8, 10, 0.1, 0.0, 0).x().shape(),
             &[8, 10, 1]
         );
     }
@@ -276,7 +268,7 @@ mod tests {
         ];
         for (name, make) in generators {
             let ds = make(7);
-            let y = ds.targets().classes();
+            let y = ds.y().classes();
             let fifth = y.len() / 5;
             for part in [&y[..fifth], &y[y.len() - fifth..]] {
                 assert!(
@@ -286,17 +278,17 @@ mod tests {
                 );
             }
             let again = make(7);
-            assert_eq!(again.inputs(), ds.inputs(), "{name}");
-            assert_eq!(again.targets(), ds.targets(), "{name}");
-            assert_ne!(make(8).targets(), ds.targets(), "{name}");
+            assert_eq!(again.x(), ds.x(), "{name}");
+            assert_eq!(again.y(), ds.y(), "{name}");
+            assert_ne!(make(8).y(), ds.y(), "{name}");
         }
     }
 
     #[test]
     fn shuffling_keeps_each_point_with_its_label() {
         let moons = make_moons::<f64>(60, 0.0, 1);
-        let x = moons.inputs().to_vec();
-        let y = moons.targets().classes();
+        let x = moons.x().to_vec();
+        let y = moons.y().classes();
         assert_eq!(y.iter().filter(|&&c| c == 1).count(), 30);
         for (i, &label) in y.iter().enumerate() {
             let (a, b) = (x[2 * i], x[2 * i + 1]);
@@ -315,7 +307,7 @@ mod tests {
     #[test]
     fn noiseless_regression_is_exactly_linear() {
         let ds = make_regression::<f64>(20, 2, 0.0, 5);
-        let (x, y) = (ds.inputs().to_vec(), ds.targets().values().to_vec());
+        let (x, y) = (ds.x().to_vec(), ds.y().values().to_vec());
         // Recover w from two samples and check the rest.
         let det = x[0] * x[3] - x[1] * x[2];
         let w0 = (y[0] * x[3] - x[1] * y[1]) / det;

@@ -13,7 +13,7 @@ fn faulty() -> impl ferrograd_data::dataset::Dataset<f32> {
         Targets::Classes((0..100).collect()),
     );
     ds.map(|b: Batch<f32>| {
-        if b.y.classes()[0] == 30 {
+        if b.y().classes()[0] == 30 {
             panic!("bad sample 30");
         }
         b
@@ -27,7 +27,7 @@ fn run(
     let mut seen = 0;
     let failure = catch_unwind(AssertUnwindSafe(|| {
         for batch in loader.iter() {
-            seen += batch.y.len();
+            seen += batch.y().len();
         }
     }))
     .expect_err("the epoch must fail, not end short");
@@ -67,7 +67,7 @@ fn without_prefetch_the_dataset_panic_is_the_consumer_panic() {
 fn a_training_loop_over_a_faulty_prefetching_loader_panics() {
     let loader = DataLoader::new(faulty(), 10).prefetch(true);
     for batch in loader.iter() {
-        assert_eq!(batch.x.shape()[0], 10);
+        assert_eq!(batch.x().shape()[0], 10);
     }
 }
 
@@ -79,7 +79,7 @@ fn a_healthy_prefetching_epoch_is_complete_and_then_ends() {
     );
     let loader = DataLoader::new(ds, 10).prefetch(true).shuffle(1);
     let mut batches = loader.iter();
-    let sizes: Vec<usize> = batches.by_ref().map(|b| b.y.len()).collect();
+    let sizes: Vec<usize> = batches.by_ref().map(|b| b.y().len()).collect();
     assert_eq!(sizes, [10, 10, 10, 10, 10, 10, 10, 10, 10, 5]);
     assert!(batches.next().is_none());
 }

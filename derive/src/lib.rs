@@ -41,6 +41,8 @@ struct StructAttrs {
     krate: Option<syn::Path>,
     /// `float = f32|f64`: the float type of a struct without a `Float` parameter.
     float: Option<Type>,
+    /// `inputs = N`: the inherent `forward` takes N inputs (`Module::forward_inputs`).
+    inputs: Option<usize>,
 }
 
 impl StructAttrs {
@@ -52,8 +54,17 @@ impl StructAttrs {
                     attrs.krate = Some(meta.value()?.parse()?);
                 } else if meta.path.is_ident("float") {
                     attrs.float = Some(meta.value()?.parse()?);
+                } else if meta.path.is_ident("inputs") {
+                    let n: syn::LitInt = meta.value()?.parse()?;
+                    let n = n.base10_parse::<usize>()?;
+                    if n == 0 {
+                        return Err(meta.error("`inputs` must be at least 1"));
+                    }
+                    attrs.inputs = Some(n);
                 } else {
-                    return Err(meta.error("expected `crate = path` or `float = f32|f64`"));
+                    return Err(
+                        meta.error("expected `crate = path`, `float = f32|f64` or `inputs = N`")
+                    );
                 }
                 Ok(())
             })?;
@@ -229,8 +240,8 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
         (None, None) => quote!(f32),
     };
     let autograd = quote!(#nn::__autograd);
-    Ok(quote! {
-        impl #impl_generics #nn::Module<#float> for #ident #ty_generics #where_clause {
+    let forward = match attrs.inputs.unwrap_or(1) {
+        1 => quote! {
             fn forward<'g>(&self, x: #autograd::Var<'g, #float>) -> #autograd::Var<'g, #float> {
                 // The struct's inherent `forward`: inherent functions take precedence. Without
                 // one, this trait's `forward` makes the call ambiguous or ill-typed, a compile
@@ -244,6 +255,39 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
                 }
                 Self::forward(self, x)
             }
+        },
+        n => {
+            // The inherent `forward` takes n inputs; `Self::forward` resolves to it (the
+            // trait's takes one, so without it the call does not compile).
+            let args: Vec<Ident> = (0..n).map(|i| format_ident!("input{}", i)).collect();
+            quote! {
+                #[track_caller]
+                fn forward<'g>(&self, _: #autograd::Var<'g, #float>) -> #autograd::Var<'g, #float> {
+                    panic!(
+                        "{}: forward takes {} inputs, got one; call Module::forward_inputs",
+                        #nn::Module::<#float>::name(self),
+                        #n
+                    )
+                }
+
+                #[track_caller]
+                fn forward_inputs<'g>(&self, inputs: &[#autograd::Var<'g, #float>]) -> #autograd::Var<'g, #float> {
+                    match inputs {
+                        [#(#args),*] => Self::forward(self, #(*#args),*),
+                        _ => panic!(
+                            "{}: forward takes {} inputs, the batch has {}",
+                            #nn::Module::<#float>::name(self),
+                            #n,
+                            inputs.len()
+                        ),
+                    }
+                }
+            }
+        }
+    };
+    Ok(quote! {
+        impl #impl_generics #nn::Module<#float> for #ident #ty_generics #where_clause {
+            #forward
 
             fn visit(&self, f: &mut dyn FnMut(&str, #nn::Slot<'_, #float>)) {
                 #(#body)*

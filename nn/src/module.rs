@@ -141,6 +141,60 @@ pub trait Module<T: Float = f32> {
     /// module holds, its children's under their dotted names (see [`visit_child`]).
     fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>));
 
+    /// The forward pass over several inputs, one per tensor of a batch (a model of two
+    /// inputs: an image and its metadata). `fit`, `evaluate` and `predict` call this with
+    /// a batch's inputs. The default takes exactly one input and calls
+    /// [`forward`](Module::forward); a model of several inputs overrides it, or, with
+    /// `#[derive(Module)]`, says `#[module(inputs = 2)]` and writes an inherent `forward` of
+    /// two inputs.
+    ///
+    /// # Panics
+    /// The default, if `inputs` is not one input.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor, Var};
+    /// use ferrograd::nn::{Linear, Module, ModuleExt, init};
+    ///
+    /// /// Two towers, joined: `inputs = 2` makes `forward_inputs` call the inherent
+    /// /// `forward` with the two inputs.
+    /// #[derive(Module)]
+    /// #[module(inputs = 2)]
+    /// struct TwoTower {
+    ///     image: Linear,
+    ///     meta: Linear,
+    ///     head: Linear,
+    /// }
+    ///
+    /// impl TwoTower {
+    ///     fn forward<'g>(&self, image: Var<'g>, meta: Var<'g>) -> Var<'g> {
+    ///         let h = self.image.forward(image).relu() + self.meta.forward(meta).relu();
+    ///         self.head.forward(h)
+    ///     }
+    /// }
+    ///
+    /// let mut rng = init::rng(0);
+    /// let model = TwoTower {
+    ///     image: Linear::new(16, 8, &mut rng),
+    ///     meta: Linear::new(3, 8, &mut rng),
+    ///     head: Linear::new(8, 2, &mut rng),
+    /// };
+    /// let g = Graph::new();
+    /// let (image, meta) = (g.constant(Tensor::zeros(&[4, 16])), g.constant(Tensor::zeros(&[4, 3])));
+    /// assert_eq!(model.forward_inputs(&[image, meta]).shape(), vec![4, 2]);
+    /// assert_eq!(model.num_params(), 16 * 8 + 8 + 3 * 8 + 8 + 8 * 2 + 2);
+    /// ```
+    #[track_caller]
+    fn forward_inputs<'g>(&self, inputs: &[Var<'g, T>]) -> Var<'g, T> {
+        match inputs {
+            [x] => self.forward(*x),
+            _ => panic!(
+                "{}: forward takes one input, the batch has {}; a model of several inputs overrides Module::forward_inputs",
+                self.name(),
+                inputs.len()
+            ),
+        }
+    }
+
     /// The layer's name in [`ModuleExt::summary`](crate::ModuleExt::summary) (the type name by default).
     fn name(&self) -> String {
         let full = std::any::type_name::<Self>();

@@ -183,3 +183,52 @@ fn a_struct_models_summary_has_a_row_per_layer_under_its_name() {
         .collect();
     assert_eq!(names, ["0 (Linear)", "1.0 (Linear)"]);
 }
+
+/// `inputs = 2`: `forward_inputs` calls the inherent forward of two inputs.
+#[derive(Module)]
+#[module(inputs = 2)]
+struct TwoTower {
+    left: Linear,
+    right: Linear,
+}
+
+impl TwoTower {
+    fn forward<'g>(&self, a: Var<'g>, b: Var<'g>) -> Var<'g> {
+        self.left.forward(a) * self.right.forward(b)
+    }
+}
+
+fn two_tower() -> TwoTower {
+    TwoTower {
+        left: Linear::new(2, 3, &mut init::rng(0)),
+        right: Linear::new(4, 3, &mut init::rng(1)),
+    }
+}
+
+#[test]
+fn a_model_of_two_inputs_takes_them_through_forward_inputs() {
+    let model = two_tower();
+    let g = Graph::new();
+    let (a, b) = (
+        g.constant(Tensor::ones(&[5, 2])),
+        g.constant(Tensor::ones(&[5, 4])),
+    );
+    let out = model.forward_inputs(&[a, b]);
+    assert_eq!(out.value(), TwoTower::forward(&model, a, b).value());
+    assert_eq!(out.shape(), vec![5, 3]);
+}
+
+#[test]
+#[should_panic(expected = "TwoTower: forward takes 2 inputs, got one; call Module::forward_inputs")]
+fn a_model_of_two_inputs_called_with_one_says_so() {
+    let g = Graph::new();
+    Module::forward(&two_tower(), g.constant(Tensor::ones(&[5, 2])));
+}
+
+#[test]
+#[should_panic(expected = "TwoTower: forward takes 2 inputs, the batch has 3")]
+fn a_model_of_two_inputs_given_three_says_so() {
+    let g = Graph::new();
+    let x = g.constant(Tensor::ones(&[5, 2]));
+    two_tower().forward_inputs(&[x, x, x]);
+}

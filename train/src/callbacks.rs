@@ -123,7 +123,8 @@ impl<'a, T: Float> Context<'a, T> {
 /// use ferrograd::data::synthetic::make_moons;
 /// use ferrograd::nn::{Linear, ModuleExt, init};
 /// use ferrograd::optim::{Optimizer, Sgd};
-/// use ferrograd::train::{Callback, CallbackError, Context, FitOptions, Logs, Loss, TrainError, fit};
+/// use ferrograd::nn::loss::CrossEntropy;
+/// use ferrograd::train::{Callback, CallbackError, Context, FitOptions, Logs, TrainError, fit};
 ///
 /// /// Fails once the loss exceeds a limit.
 /// struct LossLimit(f64);
@@ -139,7 +140,7 @@ impl<'a, T: Float> Context<'a, T> {
 /// let model = Linear::<f32>::new(2, 2, &mut init::rng(0));
 /// let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.1));
 /// let data = make_moons(32, 0.1, 0);
-/// let err = fit(&model, &Loss::cross_entropy(), &mut opt, &data, FitOptions::new(), &mut [&mut LossLimit(0.0)])
+/// let err = fit(&model, CrossEntropy::new(), &mut opt, &data, FitOptions::new(), &mut [&mut LossLimit(0.0)])
 ///     .unwrap_err();
 /// assert!(matches!(&err, TrainError::Callback { epoch: 0, index: 0, hook: "on_epoch_end", .. }));
 /// assert!(err.to_string().starts_with("epoch 0: callback 0 (LossLimit) failed in on_epoch_end: loss "));
@@ -243,12 +244,13 @@ fn monitored(logs: &Logs, monitor: &str) -> Result<f64, CallbackError> {
 /// use ferrograd::data::synthetic::make_moons;
 /// use ferrograd::nn::{Linear, ModuleExt, init};
 /// use ferrograd::optim::{EarlyStopping, Optimizer, Sgd, schedule::MonitorMode};
-/// use ferrograd::train::{FitOptions, Loss, fit};
+/// use ferrograd::nn::loss::CrossEntropy;
+/// use ferrograd::train::{FitOptions, fit};
 /// let model = Linear::<f32>::new(2, 2, &mut init::rng(0));
 /// let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.0)); // lr 0: nothing improves
 /// let mut stop = EarlyStopping::new(MonitorMode::Min).monitor("loss").patience(2);
 /// let options = FitOptions::new().epochs(50).shuffle(None);
-/// let history = fit(&model, &Loss::cross_entropy(), &mut opt, &make_moons(32, 0.1, 0), options, &mut [&mut stop]).unwrap();
+/// let history = fit(&model, CrossEntropy::new(), &mut opt, &make_moons(32, 0.1, 0), options, &mut [&mut stop]).unwrap();
 /// assert_eq!(history.epochs.len(), 3);
 /// assert_eq!(stop.stopped_epoch(), Some(2));
 /// ```
@@ -312,13 +314,14 @@ impl<T: Float> Callback<T> for ReduceLrOnPlateau {
 /// use ferrograd::data::synthetic::make_moons;
 /// use ferrograd::nn::{Linear, ModuleExt, init};
 /// use ferrograd::optim::{Optimizer, Sgd, schedule::OneCycle};
-/// use ferrograd::train::{FitOptions, Loss, callbacks::LrScheduler, fit};
+/// use ferrograd::nn::loss::CrossEntropy;
+/// use ferrograd::train::{FitOptions, callbacks::LrScheduler, fit};
 /// let model = Linear::<f32>::new(2, 2, &mut init::rng(0));
 /// let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.1));
 /// // 4 epochs of 64 / 16 = 4 batches: one cycle over 16 steps.
 /// let mut sched = LrScheduler::new(OneCycle::new(0.1, 16)).per_batch(true);
 /// let options = FitOptions::new().epochs(4).batch_size(16);
-/// fit(&model, &Loss::cross_entropy(), &mut opt, &make_moons(64, 0.1, 0), options, &mut [&mut sched]).unwrap();
+/// fit(&model, CrossEntropy::new(), &mut opt, &make_moons(64, 0.1, 0), options, &mut [&mut sched]).unwrap();
 /// assert!(opt.lr() < 1e-5); // the cycle's end, max_lr / 25 / 1e4
 /// ```
 pub struct LrScheduler<S> {

@@ -168,7 +168,7 @@ impl<T: Float> FitOptions<T> {
     ///     Targets::Values(Tensor::zeros(&[2, 1])),
     /// );
     /// let options = FitOptions::new().batch_size(1).shuffle(None).detect_anomaly(true);
-    /// let err = fit(&model, &Loss::mse(), &mut opt, &data, options, &mut []).unwrap_err();
+    /// let err = fit(&model, Loss::mse(), &mut opt, &data, options, &mut []).unwrap_err();
     /// assert!(matches!(err, TrainError::Anomaly { epoch: 0, batch: 1, .. }));
     /// assert!(err.to_string().starts_with("epoch 0, batch 1: anomaly: the `constant` leaf holds NaN"));
     /// ```
@@ -200,7 +200,8 @@ impl<T: Float> FitOptions<T> {
     /// use ferrograd::data::synthetic::make_moons;
     /// use ferrograd::nn::{Dropout, Linear, ModuleExt, ReLU, Sequential, init};
     /// use ferrograd::optim::{Adam, Optimizer};
-    /// use ferrograd::train::{Callback, CallbackError, Context, FitOptions, Logs, Loss, fit};
+    /// use ferrograd::nn::loss::CrossEntropy;
+    /// use ferrograd::train::{Callback, CallbackError, Context, FitOptions, Logs, fit};
     ///
     /// /// Fails at the end of one epoch: a stand-in for a crash or a kill.
     /// struct Interrupt(Option<usize>);
@@ -221,7 +222,7 @@ impl<T: Float> FitOptions<T> {
     ///         .add(Linear::new(16, 2, &mut rng));
     ///     let mut opt = Optimizer::new(model.parameters(), Adam::new(0.01));
     ///     let options = FitOptions::new().epochs(4).batch_size(16).backup(&path);
-    ///     let history = fit(&model, &Loss::cross_entropy(), &mut opt, &data, options, &mut [&mut Interrupt(interrupt)]);
+    ///     let history = fit(&model, CrossEntropy::new(), &mut opt, &data, options, &mut [&mut Interrupt(interrupt)]);
     ///     history.map(|h| (h, model.parameters()[0].value()))
     /// };
     /// let uninterrupted = train(None).unwrap();
@@ -293,18 +294,24 @@ fn run_eval<T: Float, M: Module<T> + ?Sized>(
     for batch in DataLoader::new(data.clone(), batch_size).iter() {
         g.clear();
         let _no_grad = g.no_grad();
-        let out = model.forward(g.constant(batch.x.clone()));
-        total += loss_value(loss, out, &batch.y).as_f64() * batch.y.len() as f64;
+        let out = forward_batch(&g, model, &batch.inputs);
+        total += loss.value(out, &batch.targets).item().as_f64() * batch.len() as f64;
         let out = out.value();
         for m in metrics.iter_mut() {
-            m.update(&out, &batch.y);
+            m.update(&out, batch.y());
         }
     }
     total / data.len() as f64
 }
 
-fn loss_value<T: Float>(loss: &Loss<T>, out: Var<'_, T>, y: &Targets<T>) -> T {
-    loss.apply(out, y).item()
+/// The model's output for a batch's inputs, each entering `g` as a constant.
+fn forward_batch<'g, T: Float, M: Module<T> + ?Sized>(
+    g: &'g Graph<T>,
+    model: &M,
+    inputs: &[Tensor<T>],
+) -> Var<'g, T> {
+    let inputs: Vec<Var<'g, T>> = inputs.iter().map(|x| g.constant(x.clone())).collect();
+    model.forward_inputs(&inputs)
 }
 
 /// Joins batch outputs along the rows; `parts` is not empty.
@@ -346,16 +353,17 @@ fn check_samples<T: Float>(
 /// use ferrograd::data::dataset::{Targets, TensorDataset};
 /// use ferrograd::nn::{Linear, init};
 /// use ferrograd::train::metrics::Accuracy;
-/// use ferrograd::train::{Loss, evaluate};
+/// use ferrograd::nn::loss::CrossEntropy;
+/// use ferrograd::train::evaluate;
 /// let model = Linear::<f32>::new(2, 3, &mut init::rng(0));
 /// let data = TensorDataset::new(Tensor::zeros(&[4, 2]), Targets::Classes(vec![0, 1, 2, 0]));
-/// let logs = evaluate(&model, &Loss::cross_entropy(), &data, &mut [&mut Accuracy::new()], 2);
+/// let logs = evaluate(&model, CrossEntropy::new(), &data, &mut [&mut Accuracy::new()], 2);
 /// assert!(logs["loss"] > 0.0 && logs.contains_key("accuracy"));
 /// ```
 #[track_caller]
 pub fn evaluate<T: Float, M: Module<T> + ?Sized>(
     model: &M,
-    loss: &Loss<T>,
+    loss: impl Into<Loss<T>>,
     data: &TensorDataset<T>,
     metrics: &mut [&mut dyn Metric<T>],
     batch_size: usize,
@@ -373,15 +381,16 @@ pub fn evaluate<T: Float, M: Module<T> + ?Sized>(
 /// use ferrograd::autograd::Tensor;
 /// use ferrograd::data::dataset::{Targets, TensorDataset};
 /// use ferrograd::nn::{Linear, init};
-/// use ferrograd::train::{Loss, try_evaluate};
+/// use ferrograd::nn::loss::CrossEntropy;
+/// use ferrograd::train::{try_evaluate};
 /// let model = Linear::<f32>::new(2, 3, &mut init::rng(0));
 /// let empty = TensorDataset::new(Tensor::zeros(&[0, 2]), Targets::Classes(vec![]));
-/// let err = try_evaluate(&model, &Loss::cross_entropy(), &empty, &mut [], 2).unwrap_err();
+/// let err = try_evaluate(&model, CrossEntropy::new(), &empty, &mut [], 2).unwrap_err();
 /// assert_eq!(err.to_string(), "evaluate: no samples (the dataset is empty)");
 /// ```
 pub fn try_evaluate<T: Float, M: Module<T> + ?Sized>(
     model: &M,
-    loss: &Loss<T>,
+    loss: impl Into<Loss<T>>,
     data: &TensorDataset<T>,
     metrics: &mut [&mut dyn Metric<T>],
     batch_size: usize,
@@ -389,7 +398,7 @@ pub fn try_evaluate<T: Float, M: Module<T> + ?Sized>(
     check_samples("evaluate", None, data, || "the dataset is empty".into())?;
     let mean_loss = {
         let _eval = EvalMode::new(model);
-        run_eval(model, loss, data, metrics, batch_size)
+        run_eval(model, &loss.into(), data, metrics, batch_size)
     };
     let mut logs = Logs::new();
     logs.insert("loss".into(), mean_loss);
@@ -427,19 +436,54 @@ pub fn predict<T: Float, M: Module<T> + ?Sized>(
     inputs: &Tensor<T>,
     batch_size: usize,
 ) -> Tensor<T> {
+    predict_inputs(model, std::slice::from_ref(inputs), batch_size)
+}
+
+/// [`predict`] for a model of several inputs ([`Module::forward_inputs`]): `inputs` holds
+/// each input for all samples, `[N, ..]` each.
+///
+/// # Panics
+/// If `inputs` is empty or the inputs differ in sample count.
+///
+/// ```
+/// use ferrograd::autograd::{Tensor, Var};
+/// use ferrograd::nn::{Linear, Module, init};
+/// use ferrograd::train::predict_inputs;
+///
+/// #[derive(Module)]
+/// #[module(inputs = 2)]
+/// struct Sum { a: Linear, b: Linear }
+/// impl Sum {
+///     fn forward<'g>(&self, a: Var<'g>, b: Var<'g>) -> Var<'g> { self.a.forward(a) + self.b.forward(b) }
+/// }
+///
+/// let model = Sum { a: Linear::new(3, 2, &mut init::rng(0)), b: Linear::new(5, 2, &mut init::rng(1)) };
+/// let out = predict_inputs(&model, &[Tensor::zeros(&[7, 3]), Tensor::zeros(&[7, 5])], 4);
+/// assert_eq!(out.shape(), &[7, 2]);
+/// ```
+#[track_caller]
+pub fn predict_inputs<T: Float, M: Module<T> + ?Sized>(
+    model: &M,
+    inputs: &[Tensor<T>],
+    batch_size: usize,
+) -> Tensor<T> {
+    assert!(!inputs.is_empty(), "predict: no inputs");
     let _eval = EvalMode::new(model);
     let g = Graph::new();
-    let n = inputs.shape()[0];
+    let n = inputs[0].shape()[0];
     if n == 0 {
         let _no_grad = g.no_grad();
-        return model.forward(g.constant(inputs.clone())).value();
+        return forward_batch(&g, model, inputs).value();
     }
-    let data = TensorDataset::new(inputs.clone(), Targets::Classes(vec![0; n]));
+    let data = inputs[1..].iter().fold(
+        TensorDataset::new(inputs[0].clone(), Targets::Classes(vec![0; n])),
+        |data, x| data.with_input(x.clone()),
+    );
     let mut outputs = Vec::new();
     for batch in DataLoader::new(data, batch_size).iter() {
         g.clear();
         let _no_grad = g.no_grad();
-        outputs.push(model.forward(g.constant(batch.x)).value());
+        outputs.push(forward_batch(&g, model, &batch.inputs).value());
     }
     concat_rows(&outputs)
 }
@@ -521,8 +565,8 @@ fn forward_backward<T: Float, M: Module<T>>(
 ) -> Result<(f64, Tensor<T>), TrainError> {
     let run = || {
         g.clear();
-        let out = model.forward(g.constant(batch.x.clone()));
-        let l = loss.apply(out, &batch.y);
+        let out = forward_batch(g, model, &batch.inputs);
+        let l = loss.value(out, &batch.targets);
         let value = l.item().as_f64();
         if !value.is_finite() {
             return Err(TrainError::NonFinite {
@@ -644,7 +688,8 @@ fn note_without_gradient(history: &mut History, names: &[String], skipped: &[usi
 /// use ferrograd::nn::{Linear, ModuleExt, ReLU, Sequential, init};
 /// use ferrograd::optim::{Adam, Optimizer};
 /// use ferrograd::train::metrics::Accuracy;
-/// use ferrograd::train::{FitOptions, Loss, Validation, fit};
+/// use ferrograd::nn::loss::CrossEntropy;
+/// use ferrograd::train::{FitOptions, Validation, fit};
 ///
 /// // A held-out split by index (Validation::Split takes the last rows, as Keras does).
 /// let data = make_moons(400, 0.1, 0);
@@ -660,18 +705,19 @@ fn note_without_gradient(history: &mut History, names: &[String], skipped: &[usi
 ///     .batch_size(32)
 ///     .metric(Accuracy::new())
 ///     .validation(Validation::Data(data.subset(&split.test)));
-/// let history = fit(&model, &Loss::cross_entropy(), &mut opt, &data.subset(&split.train), options, &mut []).unwrap();
+/// let history = fit(&model, CrossEntropy::new(), &mut opt, &data.subset(&split.train), options, &mut []).unwrap();
 /// assert!(*history.get("val_accuracy").last().unwrap() > 0.9);
 /// assert!(history.without_gradient.is_empty());
 /// ```
 pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
     model: &M,
-    loss: &Loss<T>,
+    loss: impl Into<Loss<T>>,
     optimizer: &mut Optimizer<R, T>,
     train: &TensorDataset<T>,
     mut options: FitOptions<T>,
     callbacks: &mut [&mut dyn Callback<T>],
 ) -> Result<History, TrainError> {
+    let loss = &loss.into();
     let (train, validation) = split_validation(train, &options.validation)?;
     let mut metrics = std::mem::take(&mut options.metrics);
     let names = parameter_names(model, optimizer);
@@ -749,7 +795,7 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
             let (value, out) =
                 forward_backward(&g, model, loss, &batch, at, options.detect_anomaly)?;
             for m in &mut metrics {
-                m.update(&out, &batch.y);
+                m.update(&out, batch.y());
             }
             g.clear();
             check_gradients(optimizer, &names, at)?;
@@ -760,8 +806,8 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
             })?;
             note_without_gradient(&mut history, &names, &report.without_gradient, at);
             optimizer.zero_grad();
-            total += value * batch.y.len() as f64;
-            seen += batch.y.len();
+            total += value * batch.len() as f64;
+            seen += batch.len();
             reporter.batch(&progress, total / seen as f64);
             steps_run = b + 1;
             let batch_logs = Logs::from([("loss".into(), value), ("lr".into(), optimizer.lr())]);

@@ -11,7 +11,8 @@
 //! use ferrograd::nn::{Linear, ModuleExt, ReLU, Sequential, init};
 //! use ferrograd::optim::{Adam, Optimizer};
 //! use ferrograd::train::metrics::Accuracy;
-//! use ferrograd::train::{FitOptions, Loss, Validation, fit};
+//! use ferrograd::nn::loss::CrossEntropy;
+//! use ferrograd::train::{FitOptions, Validation, fit};
 //!
 //! let data = make_moons(200, 0.1, 0);
 //! let mut rng = init::rng(0);
@@ -25,7 +26,7 @@
 //!     .batch_size(20)
 //!     .metric(Accuracy::new())
 //!     .validation(Validation::Split(0.2));
-//! let history = fit(&model, &Loss::cross_entropy(), &mut opt, &data, options, &mut []).unwrap();
+//! let history = fit(&model, CrossEntropy::new(), &mut opt, &data, options, &mut []).unwrap();
 //! assert_eq!(history.epochs.len(), 30);
 //! assert!(history.get("loss")[29] < history.get("loss")[0]);
 //! ```
@@ -41,7 +42,7 @@ mod progress;
 
 pub use callbacks::{Callback, Context, Logs};
 pub use error::{CallbackError, PlotError, TrainError};
-pub use fit::{FitOptions, Validation, evaluate, fit, predict, try_evaluate};
+pub use fit::{FitOptions, Validation, evaluate, fit, predict, predict_inputs, try_evaluate};
 pub use history::History;
 pub use loss::Loss;
 pub use metrics::Metric;

@@ -53,7 +53,7 @@ use ferrograd_data::dataset::Targets;
 ///
 /// let model = Linear::<f32>::new(2, 1, &mut init::rng(0));
 /// let data = TensorDataset::new(Tensor::zeros(&[5, 2]), Targets::Values(Tensor::zeros(&[5, 1])));
-/// let logs = evaluate(&model, &Loss::mse(), &data, &mut [&mut MeanOutput::default()], 2);
+/// let logs = evaluate(&model, Loss::mse(), &data, &mut [&mut MeanOutput::default()], 2);
 /// // Zero inputs: every output is the bias.
 /// let bias = predict(&model, &Tensor::zeros(&[1, 2]), 1).to_vec()[0];
 /// assert!((logs["mean_output"] - bias as f64).abs() < 1e-6);

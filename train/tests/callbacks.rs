@@ -100,7 +100,7 @@ fn hooks_run_in_keras_order_with_epoch_batch_and_step_indices() {
     let options = FitOptions::new().epochs(2).batch_size(4);
     fit(
         &model,
-        &Loss::mse(),
+        Loss::mse(),
         &mut opt,
         &ten_samples(),
         options,
@@ -151,7 +151,7 @@ fn a_per_batch_schedule_sets_the_rate_of_every_step_before_it_runs() {
     let options = FitOptions::new().epochs(2).batch_size(4);
     let history = fit(
         &model,
-        &Loss::mse(),
+        Loss::mse(),
         &mut opt,
         &ten_samples(),
         options,
@@ -182,7 +182,7 @@ fn one_cycle_per_batch_changes_the_rate_every_step_and_ends_at_its_floor() {
     let options = FitOptions::new().epochs(4).batch_size(4);
     fit(
         &model,
-        &Loss::mse(),
+        Loss::mse(),
         &mut opt,
         &ten_samples(),
         options,
@@ -201,7 +201,7 @@ fn one_cycle_per_batch_changes_the_rate_every_step_and_ends_at_its_floor() {
     let options = FitOptions::new().epochs(2).batch_size(4);
     fit(
         &model,
-        &Loss::mse(),
+        Loss::mse(),
         &mut opt,
         &ten_samples(),
         options,
@@ -223,7 +223,7 @@ fn stopping_in_a_batch_hook_ends_the_epoch_then_runs_epoch_and_train_end() {
     let options = FitOptions::new().epochs(5).batch_size(4);
     let history = fit(
         &model,
-        &Loss::mse(),
+        Loss::mse(),
         &mut opt,
         &ten_samples(),
         options,
@@ -260,7 +260,7 @@ fn early_stopping_used_directly_as_a_callback_stops_training() {
     let options = FitOptions::new().epochs(20).batch_size(4).shuffle(None);
     let history = fit(
         &model,
-        &Loss::mse(),
+        Loss::mse(),
         &mut opt,
         &ten_samples(),
         options,
@@ -289,7 +289,7 @@ fn reduce_lr_on_plateau_used_directly_as_a_callback_lowers_the_rate() {
     model.freeze(); // nothing improves
     let history = fit(
         &model,
-        &Loss::mse(),
+        Loss::mse(),
         &mut opt,
         &data,
         options,
@@ -332,7 +332,7 @@ fn a_resumed_run_calls_train_begin_at_the_saved_epoch_and_keeps_per_batch_steps(
         let options = FitOptions::new().epochs(4).batch_size(4).backup(&path);
         let result = fit(
             &model,
-            &Loss::mse(),
+            Loss::mse(),
             &mut opt,
             &ten_samples(),
             options,
@@ -378,7 +378,7 @@ fn a_failing_batch_hook_is_named() {
     );
     let err = fit(
         &model,
-        &Loss::mse(),
+        Loss::mse(),
         &mut opt,
         &data,
         FitOptions::new().batch_size(4),

@@ -237,7 +237,7 @@ fn fit_on_empty_data_is_an_error_not_a_loss_of_zero() {
     let mut fit_on = |train: &TensorDataset<f32>, validation| {
         fit(
             &model,
-            &Loss::mse(),
+            Loss::mse(),
             &mut opt,
             train,
             options().validation(validation),
@@ -263,7 +263,7 @@ fn fit_on_empty_data_is_an_error_not_a_loss_of_zero() {
 #[test]
 fn evaluate_on_empty_data_is_an_error_from_try_evaluate() {
     let model = linear();
-    let err = try_evaluate(&model, &Loss::mse(), &empty(), &mut [&mut Mae::new()], 4).unwrap_err();
+    let err = try_evaluate(&model, Loss::mse(), &empty(), &mut [&mut Mae::new()], 4).unwrap_err();
     assert!(matches!(
         &err,
         TrainError::NoSamples {
@@ -281,7 +281,7 @@ fn evaluate_on_empty_data_is_an_error_from_try_evaluate() {
 #[test]
 #[should_panic(expected = "evaluate: no samples (the dataset is empty)")]
 fn evaluate_panics_on_empty_data() {
-    evaluate(&linear(), &Loss::mse(), &empty(), &mut [], 4);
+    evaluate(&linear(), Loss::mse(), &empty(), &mut [], 4);
 }
 
 #[test]
@@ -298,7 +298,7 @@ fn an_optimizer_over_another_models_parameters_stops_fit_at_the_first_batch() {
     let other = linear();
     let (mine, theirs) = (bits(&model.parameters()), bits(&other.parameters()));
     let mut opt = Optimizer::new(other.parameters(), Adam::new(0.1));
-    let err = fit(&model, &Loss::mse(), &mut opt, &data(), options(), &mut []).unwrap_err();
+    let err = fit(&model, Loss::mse(), &mut opt, &data(), options(), &mut []).unwrap_err();
     assert_eq!(
         err.to_string(),
         "epoch 0, batch 0: Adam: none of its 2 trainable parameters has a gradient; was backward called on a loss of the model whose parameters this optimizer holds?"
@@ -348,7 +348,7 @@ fn parameters_without_a_gradient_are_listed_once_by_name_and_the_rest_trains() {
     let unused_before = bits(&model.unused.parameters());
     let used_before = bits(&model.used.parameters());
     let mut opt = Optimizer::new(params, Sgd::new(0.1));
-    let history = fit(&model, &Loss::mse(), &mut opt, &data(), options(), &mut []).unwrap();
+    let history = fit(&model, Loss::mse(), &mut opt, &data(), options(), &mut []).unwrap();
     assert_eq!(
         history.without_gradient,
         vec![
@@ -370,10 +370,10 @@ fn a_frozen_model_trains_nothing_without_error_or_warning() {
     let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.1));
     let data = make_regression::<f32>(8, 2, 0.1, 0);
     let data = TensorDataset::new(
-        data.inputs().clone(),
+        data.x().clone(),
         Targets::Values(Tensor::zeros(&[data.len(), 2])),
     );
-    let history = fit(&model, &Loss::mse(), &mut opt, &data, options(), &mut []).unwrap();
+    let history = fit(&model, Loss::mse(), &mut opt, &data, options(), &mut []).unwrap();
     assert!(history.without_gradient.is_empty());
     assert_eq!(bits(&model.parameters()), before);
 }

@@ -169,7 +169,7 @@ fn interrupted_after_epoch_one(name: &str) -> PathBuf {
     let data = make_moons(64, 0.2, 0);
     let err = fit(
         &model,
-        &Loss::cross_entropy(),
+        CrossEntropy::new(),
         &mut opt,
         &data,
         options,
@@ -212,7 +212,7 @@ fn resume_refused(dir: &Path, batch_size: usize, callbacks: usize) -> (String, b
     let mut all: Vec<&mut dyn ferrograd_train::Callback> = vec![&mut a, &mut b];
     let err = fit(
         &model,
-        &Loss::cross_entropy(),
+        CrossEntropy::new(),
         &mut opt,
         &make_moons(64, 0.2, 0),
         options,

@@ -4,6 +4,7 @@ use ferrograd_autograd::Tensor;
 use ferrograd_data::dataset::{Dataset, Targets, TensorDataset};
 use ferrograd_data::split::train_test_split;
 use ferrograd_data::synthetic::{make_blobs, make_regression};
+use ferrograd_nn::loss::CrossEntropy;
 use ferrograd_nn::{Linear, Module, ModuleExt, ReLU, Sequential, init};
 use ferrograd_optim::schedule::{MonitorMode, ReduceLrOnPlateau, StepLr};
 use ferrograd_optim::*;
@@ -22,7 +23,7 @@ fn mlp(inputs: usize, outputs: usize, seed: u64) -> Sequential<f32> {
 #[test]
 fn fit_classifies_blobs_and_predict_agrees_with_evaluate() {
     let data = make_blobs::<f32>(300, 2, 3, 1.0, 7);
-    let split = train_test_split(data.len(), 0.2, 0, Some(data.targets().classes()));
+    let split = train_test_split(data.len(), 0.2, 0, Some(data.y().classes()));
     let (train, test) = (data.subset(&split.train), data.subset(&split.test));
     let model = mlp(2, 3, 0);
     let mut opt = Optimizer::new(model.parameters(), Adam::new(0.01));
@@ -34,7 +35,7 @@ fn fit_classifies_blobs_and_predict_agrees_with_evaluate() {
         .validation(Validation::Data(test.clone()));
     let history = fit(
         &model,
-        &Loss::cross_entropy(),
+        CrossEntropy::new(),
         &mut opt,
         &train,
         options,
@@ -46,7 +47,7 @@ fn fit_classifies_blobs_and_predict_agrees_with_evaluate() {
     // The stated target: blobs of std 1 are separable to at least 95%.
     let eval = evaluate(
         &model,
-        &Loss::cross_entropy(),
+        CrossEntropy::new(),
         &test,
         &mut [&mut Accuracy::new()],
         32,
@@ -79,12 +80,12 @@ fn fit_classifies_blobs_and_predict_agrees_with_evaluate() {
         );
     }
     std::fs::remove_file(&svg).ok();
-    let logits = predict(&model, test.inputs(), 7);
+    let logits = predict(&model, test.x(), 7);
     assert_eq!(logits.shape(), &[test.len(), 3]);
     assert_eq!(
         {
             let mut accuracy = metrics::Accuracy::new();
-            accuracy.update(&logits, test.targets());
+            accuracy.update(&logits, test.y());
             accuracy.result()
         },
         eval["accuracy"]
@@ -100,7 +101,7 @@ fn fit_regression_reaches_the_noise_floor() {
         .epochs(40)
         .batch_size(32)
         .metric(Mae::new());
-    let history = fit(&model, &Loss::mse(), &mut opt, &data, options, &mut []).unwrap();
+    let history = fit(&model, Loss::mse(), &mut opt, &data, options, &mut []).unwrap();
     // Noise of std 0.1 gives an MSE floor of 0.01.
     assert!(
         *history.get("loss").last().unwrap() < 0.02,
@@ -116,7 +117,7 @@ fn a_diverging_loss_stops_with_an_error_naming_epoch_and_batch() {
     let mut opt = Optimizer::new(model.parameters(), Sgd::new(10.0));
     let err = fit(
         &model,
-        &Loss::mse(),
+        Loss::mse(),
         &mut opt,
         &data,
         FitOptions::new().epochs(50).batch_size(8),
@@ -159,7 +160,7 @@ fn early_stopping_in_fit_restores_the_best_weights() {
         .validation(Validation::Data(val.clone()));
     let history = fit(
         &model,
-        &Loss::cross_entropy(),
+        CrossEntropy::new(),
         &mut opt,
         &data.subset(&split.train),
         options,
@@ -171,7 +172,7 @@ fn early_stopping_in_fit_restores_the_best_weights() {
     let best = stop.best_epoch().unwrap();
     assert_eq!(epochs, best + 4, "stops patience epochs after the best");
     let val_loss = history.get("val_loss");
-    let restored = evaluate(&model, &Loss::cross_entropy(), &val, &mut [], 10)["loss"];
+    let restored = evaluate(&model, CrossEntropy::new(), &val, &mut [], 10)["loss"];
     assert!(
         (restored - val_loss[best]).abs() < 1e-6,
         "{restored} vs {}",
@@ -196,7 +197,7 @@ fn schedules_plateau_checkpoint_and_csv_callbacks() {
     let mut csv = CsvLogger::new(dir.join("log.csv"));
     let history = fit(
         &model,
-        &Loss::mse(),
+        Loss::mse(),
         &mut opt,
         &data,
         FitOptions::new().epochs(5).batch_size(16),
@@ -231,7 +232,7 @@ fn schedules_plateau_checkpoint_and_csv_callbacks() {
     let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.5));
     let history = fit(
         &model,
-        &Loss::mse(),
+        Loss::mse(),
         &mut opt,
         &data,
         FitOptions::new().epochs(4),
@@ -252,7 +253,7 @@ fn a_missing_monitor_is_a_callback_error_naming_the_keys() {
     let mut stop = EarlyStopping::new(MonitorMode::Min);
     let err = fit(
         &model,
-        &Loss::mse(),
+        Loss::mse(),
         &mut opt,
         &data,
         FitOptions::new(),
@@ -312,7 +313,7 @@ fn a_failing_callback_is_named_by_index_name_and_hook() {
     let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.01));
     let err = fit(
         &model,
-        &Loss::mse(),
+        Loss::mse(),
         &mut opt,
         &data,
         FitOptions::new().epochs(3),
@@ -373,7 +374,7 @@ fn csv_logger_names_the_file_it_cannot_write() {
     let mut log = CsvLogger::new(&path);
     let err = fit(
         &model,
-        &Loss::mse(),
+        Loss::mse(),
         &mut opt,
         &data,
         FitOptions::new(),
@@ -440,25 +441,25 @@ fn evaluate_and_predict_give_the_model_back_in_the_mode_it_had() {
         .add(ferrograd_nn::Dropout::new(0.5, 1))
         .add(Linear::new(8, 3, &mut rng));
     let data = make_blobs::<f32>(12, 2, 3, 1.0, 0);
-    let loss = Loss::cross_entropy();
+    let loss = CrossEntropy::new();
     assert_eq!(modes(&model), [true, true], "layers start in training mode");
 
     evaluate(&model, &loss, &data, &mut [], 4);
     assert_eq!(modes(&model), [true, true], "train mode after evaluate");
     try_evaluate(&model, &loss, &data, &mut [], 4).unwrap();
     assert_eq!(modes(&model), [true, true], "train mode after try_evaluate");
-    predict(&model, data.inputs(), 4);
+    predict(&model, data.x(), 4);
     assert_eq!(modes(&model), [true, true], "train mode after predict");
 
     model.eval();
-    let first = predict(&model, data.inputs(), 4);
+    let first = predict(&model, data.x(), 4);
     evaluate(&model, &loss, &data, &mut [], 4);
     assert_eq!(modes(&model), [false, false], "eval mode after evaluate");
-    predict(&model, data.inputs(), 5);
+    predict(&model, data.x(), 5);
     assert_eq!(modes(&model), [false, false], "eval mode after predict");
     // In eval mode dropout is off and batch norm uses its running statistics: the same
     // outputs however the rows are batched.
-    assert_eq!(predict(&model, data.inputs(), 5), first);
+    assert_eq!(predict(&model, data.x(), 5), first);
 
     // A mixed model (only dropout switched to eval) gets each layer's mode back.
     model.train();
@@ -470,7 +471,7 @@ fn evaluate_and_predict_give_the_model_back_in_the_mode_it_had() {
     let mixed = modes(&model);
     assert_eq!(mixed, [true, false]);
     evaluate(&model, &loss, &data, &mut [], 4);
-    predict(&model, data.inputs(), 4);
+    predict(&model, data.x(), 4);
     assert_eq!(modes(&model), mixed);
 }
 
@@ -487,7 +488,7 @@ fn terminate_on_nan_stops_on_a_non_finite_log() {
     let mut term = TerminateOnNaN;
     let history = fit(
         &model,
-        &Loss::mse(),
+        Loss::mse(),
         &mut opt,
         &data,
         FitOptions::new()
@@ -522,7 +523,7 @@ fn an_f64_model_trains_with_fit_like_an_f32_one() {
         .validation(Validation::Split(0.25));
     let history = fit(
         &model,
-        &Loss::mse(),
+        Loss::mse(),
         &mut opt,
         &data,
         options,
@@ -536,5 +537,85 @@ fn an_f64_model_trains_with_fit_like_an_f32_one() {
     );
     let w = model.weight().value().to_vec()[0];
     assert!((w - 3.0).abs() < 0.1, "weight {w}");
-    assert!(evaluate(&model, &Loss::mse(), &data, &mut [], 16)["loss"] < 1e-2);
+    assert!(evaluate(&model, Loss::mse(), &data, &mut [], 16)["loss"] < 1e-2);
+}
+
+/// A model of two inputs: `a · x1 + b · x2`.
+#[derive(ferrograd_nn::Module)]
+#[module(crate = ferrograd_nn, inputs = 2)]
+struct TwoInputs {
+    a: Linear<f32>,
+    b: Linear<f32>,
+}
+
+impl TwoInputs {
+    fn forward<'g>(
+        &self,
+        x1: ferrograd_autograd::Var<'g>,
+        x2: ferrograd_autograd::Var<'g>,
+    ) -> ferrograd_autograd::Var<'g> {
+        self.a.forward(x1) + self.b.forward(x2)
+    }
+}
+
+#[test]
+fn a_model_of_two_inputs_trains_validates_and_predicts() {
+    let n = 64;
+    let x1 = make_regression::<f32>(n, 3, 0.0, 1).x().clone();
+    let x2 = make_regression::<f32>(n, 2, 0.0, 2).x().clone();
+    // y = sum(x1) - 2 · x2[:, 0]
+    let y: Vec<f32> = (0..n)
+        .map(|i| (0..3).map(|j| x1.get(&[i, j])).sum::<f32>() - 2.0 * x2.get(&[i, 0]))
+        .collect();
+    let data = TensorDataset::new(x1.clone(), Targets::Values(Tensor::from_vec(y, &[n, 1])))
+        .with_input(x2.clone());
+    let mut rng = init::rng(0);
+    let model = TwoInputs {
+        a: Linear::new(3, 1, &mut rng),
+        b: Linear::new(2, 1, &mut rng),
+    };
+    let mut opt = Optimizer::new(model.parameters(), Adam::new(0.05));
+    let options = FitOptions::new()
+        .epochs(150)
+        .batch_size(16)
+        .metric(Mae::new())
+        .validation(Validation::Split(0.25));
+    let history = fit(&model, Loss::mse(), &mut opt, &data, options, &mut []).unwrap();
+    assert!(
+        *history.get("val_mae").last().unwrap() < 0.05,
+        "{history:?}"
+    );
+    let out = predict_inputs(&model, &[x1, x2], 10);
+    assert_eq!(out.shape(), &[n, 1]);
+    let logs = evaluate(&model, Loss::mse(), &data, &mut [&mut Mse::new()], 10);
+    assert!((logs["mse"] - logs["loss"]).abs() < 1e-9);
+}
+
+#[test]
+#[should_panic(expected = "Sequential: forward takes one input, the batch has 2")]
+fn a_model_of_one_input_given_two_names_both_counts() {
+    let data = make_regression::<f32>(8, 2, 0.0, 1);
+    let data = data.clone().with_input(data.x().clone());
+    let model = mlp(2, 1, 0);
+    let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.1));
+    let _ = fit(
+        &model,
+        Loss::mse(),
+        &mut opt,
+        &data,
+        FitOptions::new(),
+        &mut [],
+    );
+}
+
+#[test]
+#[should_panic(
+    expected = "Loss::distillation: a batch needs two targets, the labels and the teacher's logits; it has 1"
+)]
+fn distillation_without_a_teacher_target_says_so() {
+    let data = make_blobs::<f32>(8, 2, 3, 1.0, 0);
+    let model = mlp(2, 3, 0);
+    let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.1));
+    let loss = Loss::distillation(2.0, 0.5);
+    let _ = fit(&model, &loss, &mut opt, &data, FitOptions::new(), &mut []);
 }
