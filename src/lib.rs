@@ -23,6 +23,8 @@ pub use ferrograd_nn as nn;
 pub use ferrograd_optim as optim;
 pub use ferrograd_train as train;
 
+pub mod guide;
+
 /// The thread count of ferrograd's kernels, as `torch.set_num_threads` (see
 /// [`autograd::threads`]).
 pub use ferrograd_autograd::{NUM_THREADS_ENV, num_threads, set_num_threads};
