@@ -46,6 +46,22 @@ impl GradcheckOptions {
             seed: 0,
         }
     }
+
+    /// Whether an analytic gradient element agrees with its finite-difference estimate:
+    /// `|analytic − numeric| ≤ atol + rtol·|numeric|`, as `torch.allclose`. A NaN on
+    /// either side disagrees. The test behind [`gradcheck`] and `ferrograd-nn`'s module
+    /// checks.
+    ///
+    /// ```
+    /// use ferrograd::autograd::GradcheckOptions;
+    /// let opts = GradcheckOptions::default();
+    /// assert!(opts.agrees(2.0, 2.0 + 1e-6));
+    /// assert!(!opts.agrees(2.0, 2.1));
+    /// assert!(!opts.agrees(f64::NAN, 2.0));
+    /// ```
+    pub fn agrees(&self, analytic: f64, numeric: f64) -> bool {
+        (analytic - numeric).abs() <= self.atol + self.rtol * numeric.abs()
+    }
 }
 
 /// A gradient that disagrees with finite differences: which input, which element, and both
@@ -217,10 +233,7 @@ where
             let minus = weighted(&perturbed);
             let numeric = (plus - minus) / (2.0 * options.eps);
             let a = analytic[i].as_ref().map_or(0.0, |t| t[j].as_f64());
-            // Negated on purpose: a NaN on either side must fail the check.
-            #[allow(clippy::neg_cmp_op_on_partial_ord)]
-            let fails = !((a - numeric).abs() <= options.atol + options.rtol * numeric.abs());
-            if fails {
+            if !options.agrees(a, numeric) {
                 return Err(GradcheckError {
                     check: name,
                     input: i,
