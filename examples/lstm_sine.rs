@@ -21,7 +21,7 @@ fn main() {
     println!("{}", model.summary(&[1, 20, 1]));
     let epochs = 30;
     let mut opt = Optimizer::new(model.parameters(), Adam::new(1e-2));
-    let mut schedule = LrScheduler::new(CosineAnnealing::new(1e-2, epochs, 1e-4));
+    let mut schedule = LrScheduler::new(CosineAnnealing::new(epochs, 1e-4));
     let options = FitOptions::new()
         .epochs(epochs)
         .batch_size(32)

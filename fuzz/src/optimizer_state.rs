@@ -14,6 +14,7 @@
 //! | per parameter: buffers | 1 | `% 4` |
 //! | per buffer: shape | 1 | `% 8 == 0`: a wrong shape chosen by `/ 8 % 5`; else the parameter's |
 //! | per element | tag | `< 0xF0`: (tag − 120) / 32; `F0` NaN, `F1` +∞, `F2` −∞, `F3` −0.0, `F4` `f32::MAX`, `F5` 1e-45, `FF` + 4 bytes LE |
+//! | initial lr | tag | as lr; last, so inputs written before it existed read it as 0 |
 //!
 //! Other tags at or above `0xF0` read as the small form.
 
@@ -160,10 +161,16 @@ impl Case {
                     .collect()
             })
             .collect();
+        let initial_lr = r.lr();
         Case {
             rule,
             warmup,
-            state: OptimizerState { step, lr, buffers },
+            state: OptimizerState {
+                step,
+                lr,
+                initial_lr,
+                buffers,
+            },
         }
     }
 
@@ -193,6 +200,8 @@ impl Case {
                 }
             }
         }
+        out.push(0xFF);
+        out.extend(s.initial_lr.to_le_bytes());
         out
     }
 }
@@ -241,6 +250,7 @@ type TensorBits = (Vec<usize>, Vec<u32>);
 struct StateBits {
     step: u64,
     lr: u64,
+    initial_lr: u64,
     buffers: Vec<Vec<TensorBits>>,
 }
 
@@ -262,6 +272,7 @@ fn bits_of_state(s: &OptimizerState<f32>) -> StateBits {
     StateBits {
         step: s.step,
         lr: s.lr.to_bits(),
+        initial_lr: s.initial_lr.to_bits(),
         buffers,
     }
 }
@@ -315,6 +326,11 @@ fn run<R: Rule<f32>>(make: impl Fn() -> R, case: &Case, finite_after: bool) {
             assert!(
                 lr >= 0.0 && lr.is_finite(),
                 "{name}: load_state accepted lr {lr}, which set_lr refuses"
+            );
+            let initial = a.initial_lr();
+            assert!(
+                initial >= 0.0 && initial.is_finite(),
+                "{name}: load_state accepted initial_lr {initial}"
             );
             assert_eq!(
                 bits_of_state(&a.state()),

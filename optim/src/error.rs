@@ -95,11 +95,13 @@ pub enum OptimizerError {
         /// Buffers the rule keeps per parameter.
         expected: usize,
     },
-    /// A saved state's learning rate is negative, NaN or infinite.
-    #[error("{optimizer}: the state's lr must be a non-negative number, got {lr}")]
+    /// A saved state's learning rate (`lr` or `initial_lr`) is negative, NaN or infinite.
+    #[error("{optimizer}: the state's {field} must be a non-negative number, got {lr}")]
     StateLr {
         /// The optimizer's name.
         optimizer: &'static str,
+        /// Which rate: `lr` or `initial_lr`.
+        field: &'static str,
         /// The learning rate in the state.
         lr: f64,
     },

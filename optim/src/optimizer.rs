@@ -5,6 +5,7 @@ use ferrograd_autograd::ndarray::{ArrayD, ArrayViewMutD};
 use ferrograd_autograd::{Float, Param, Tensor};
 
 use crate::error::{NonFiniteKind, OptimizerError};
+use crate::schedule::LrSchedule;
 
 /// The `lr`/`set_lr` pair of a [`Rule`] whose struct keeps the rate in a field `lr`.
 macro_rules! lr_field {
@@ -400,6 +401,9 @@ pub struct OptimizerState<T: Float = f32> {
     pub step: u64,
     /// The base learning rate.
     pub lr: f64,
+    /// The rate the optimizer was built with, which schedules scale
+    /// ([`Optimizer::initial_lr`]).
+    pub initial_lr: f64,
     /// Per parameter (groups in order), the rule's buffers.
     pub buffers: Vec<Vec<Tensor<T>>>,
 }
@@ -426,6 +430,8 @@ pub struct Optimizer<R, T: Float = f32> {
     groups: Vec<ParamGroup<T>>,
     state: Vec<Vec<ArrayD<T>>>,
     step: u64,
+    /// The rule's rate when the optimizer was built: what schedules scale.
+    initial_lr: f64,
     /// A row-major copy of a gradient stored in another layout, reused across steps.
     scratch: Vec<T>,
 }
@@ -439,12 +445,14 @@ impl<T: Float, R: Rule<T>> Optimizer<R, T> {
     /// An optimizer over several groups.
     pub fn with_groups(groups: Vec<ParamGroup<T>>, rule: R) -> Self {
         let count = groups.iter().map(|g| g.params.len()).sum();
+        let initial_lr = rule.lr();
         Optimizer {
             rule,
             penalty: Penalty::none(),
             groups,
             state: vec![Vec::new(); count],
             step: 0,
+            initial_lr,
             scratch: Vec::new(),
         }
     }
@@ -480,6 +488,37 @@ impl<T: Float, R: Rule<T>> Optimizer<R, T> {
             self.rule.name()
         );
         self.rule.set_lr(lr);
+    }
+
+    /// The rate the optimizer was built with (PyTorch's `initial_lr`): the rate learning-rate
+    /// schedules scale. [`set_lr`](Optimizer::set_lr) does not change it;
+    /// [`load_state`](Optimizer::load_state) restores it.
+    pub fn initial_lr(&self) -> f64 {
+        self.initial_lr
+    }
+
+    /// Sets the rate to `schedule`'s at `step` (an epoch, or a batch index when stepped
+    /// per batch), scaling [`initial_lr`](Optimizer::initial_lr): a schedule in a hand
+    /// loop, as `scheduler.step()` in PyTorch.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Param, Tensor};
+    /// use ferrograd::optim::schedule::StepLr;
+    /// use ferrograd::optim::{Optimizer, Sgd};
+    /// let mut opt = Optimizer::new(vec![Param::new(Tensor::<f32>::zeros(&[1]))], Sgd::new(0.1));
+    /// let sched = StepLr { step_size: 10, gamma: 0.5 };
+    /// for epoch in 0..25 {
+    ///     opt.set_lr_from(&sched, epoch);
+    ///     // ... the epoch's steps ...
+    /// }
+    /// assert_eq!(opt.lr(), 0.025); // halved at epochs 10 and 20
+    /// assert_eq!(opt.initial_lr(), 0.1);
+    /// ```
+    ///
+    /// # Panics
+    /// If the schedule gives a negative or non-finite rate.
+    pub fn set_lr_from(&mut self, schedule: &(impl LrSchedule + ?Sized), step: usize) {
+        self.set_lr(schedule.lr(self.initial_lr, step));
     }
 
     /// Steps taken so far.
@@ -579,6 +618,7 @@ impl<T: Float, R: Rule<T>> Optimizer<R, T> {
             state,
             step,
             scratch,
+            ..
         } = self;
         let (base, step, len) = (rule.lr(), *step, rule.state_len());
         let mut states = state.iter_mut();
@@ -637,6 +677,7 @@ impl<T: Float, R: Rule<T>> Optimizer<R, T> {
         OptimizerState {
             step: self.step,
             lr: self.rule.lr(),
+            initial_lr: self.initial_lr,
             buffers: self
                 .state
                 .iter()
@@ -675,11 +716,14 @@ impl<T: Float, R: Rule<T>> Optimizer<R, T> {
                 params: self.state.len(),
             });
         }
-        if !(state.lr >= 0.0 && state.lr.is_finite()) {
-            return Err(OptimizerError::StateLr {
-                optimizer,
-                lr: state.lr,
-            });
+        for (field, lr) in [("lr", state.lr), ("initial_lr", state.initial_lr)] {
+            if !(lr >= 0.0 && lr.is_finite()) {
+                return Err(OptimizerError::StateLr {
+                    optimizer,
+                    field,
+                    lr,
+                });
+            }
         }
         let expected = self.rule.state_len();
         for (index, (bufs, p)) in state.buffers.iter().zip(self.params()).enumerate() {
@@ -713,6 +757,7 @@ impl<T: Float, R: Rule<T>> Optimizer<R, T> {
         }
         self.step = state.step;
         self.rule.set_lr(state.lr);
+        self.initial_lr = state.initial_lr;
         self.state = state
             .buffers
             .into_iter()

@@ -1,20 +1,35 @@
-//! Learning-rate schedules: functions of the epoch (or step) that do not own the optimizer
-//! (set it with [`Optimizer::set_lr`](crate::Optimizer::set_lr)), and the one stateful
-//! schedule, [`ReduceLrOnPlateau`].
+//! Learning-rate schedules: functions of the epoch (or step) and the optimizer's own rate,
+//! which they scale (the rate is given once, to the optimizer, as PyTorch's schedulers read
+//! it from theirs), and the one stateful schedule, [`ReduceLrOnPlateau`].
+//!
+//! In `fit`, `ferrograd_train`'s `LrScheduler` callback applies a schedule; in a loop of
+//! your own, [`Optimizer::set_lr_from`](crate::Optimizer::set_lr_from) does.
 //!
 //! ```
+//! use ferrograd::autograd::{Param, Tensor};
 //! use ferrograd::optim::schedule::{CosineAnnealing, LrSchedule, Warmup};
-//! let sched = Warmup::new(5, 0.1, CosineAnnealing::new(0.1, 95, 0.0));
-//! assert!((sched.lr(0) - 0.01).abs() < 1e-12); // warm-up starts at 10%
-//! assert!((sched.lr(5) - 0.1).abs() < 1e-12); // then the cosine starts at its peak
-//! assert!(sched.lr(100) < 1e-12);
+//! use ferrograd::optim::{Optimizer, Sgd};
+//!
+//! let sched = Warmup::new(5, 0.1, CosineAnnealing::new(95, 0.0));
+//! assert!((sched.lr(0.1, 0) - 0.01).abs() < 1e-12); // warm-up starts at 10% of 0.1
+//! assert!((sched.lr(0.1, 5) - 0.1).abs() < 1e-12); // then the cosine starts at its peak
+//! assert!(sched.lr(0.1, 100) < 1e-12);
+//!
+//! // In a hand loop: the optimizer's rate (0.1, its `initial_lr`) is the one scaled.
+//! let mut opt = Optimizer::new(vec![Param::new(Tensor::<f32>::zeros(&[1]))], Sgd::new(0.1));
+//! for epoch in 0..3 {
+//!     opt.set_lr_from(&sched, epoch);
+//!     // ... the epoch's steps ...
+//! }
+//! assert!((opt.lr() - 0.1 * 0.46).abs() < 1e-12);
 //! ```
 
 use std::f64::consts::PI;
 
 use crate::state::CallbackState;
 
-/// A learning rate as a function of a step index, from 0.
+/// A learning rate as a function of the optimizer's own rate `base` (the rate it was built
+/// with, [`Optimizer::initial_lr`](crate::Optimizer::initial_lr)) and a step index, from 0.
 ///
 /// The index counts whatever unit the caller steps the schedule in, and the schedule's
 /// lengths (`step_size`, `t_max`, `warmup`, `total`, ...) are in that unit: epochs when it
@@ -26,32 +41,22 @@ use crate::state::CallbackState;
 ///
 /// ```
 /// use ferrograd::optim::schedule::{LrSchedule, OneCycle};
-/// // 10 epochs of 50 batches: a one-cycle schedule stepped per batch spans 500 steps.
-/// let sched = OneCycle::new(0.1, 10 * 50);
+/// // 10 epochs of 50 batches: a one-cycle schedule stepped per batch spans 500 steps,
+/// // peaking at the optimizer's rate, 0.1.
+/// let sched = OneCycle::new(10 * 50);
 /// let (epoch, batch) = (3, 7);
-/// let lr = sched.lr(epoch * 50 + batch);
+/// let lr = sched.lr(0.1, epoch * 50 + batch);
 /// assert!(lr > 0.0 && lr <= 0.1);
 /// ```
 pub trait LrSchedule {
-    /// The learning rate at step `epoch` (an epoch or a batch index, from 0).
-    fn lr(&self, epoch: usize) -> f64;
-}
-
-/// The same rate every epoch.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Constant(pub f64);
-
-impl LrSchedule for Constant {
-    fn lr(&self, _: usize) -> f64 {
-        self.0
-    }
+    /// The learning rate at step `epoch` (an epoch or a batch index, from 0) of an
+    /// optimizer built with rate `base`.
+    fn lr(&self, base: f64, epoch: usize) -> f64;
 }
 
 /// `base·gamma^⌊epoch / step_size⌋`, as `torch.optim.lr_scheduler.StepLR`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepLr {
-    /// The initial rate.
-    pub base: f64,
     /// Epochs between decays.
     pub step_size: usize,
     /// The decay factor.
@@ -59,9 +64,9 @@ pub struct StepLr {
 }
 
 impl LrSchedule for StepLr {
-    fn lr(&self, epoch: usize) -> f64 {
+    fn lr(&self, base: f64, epoch: usize) -> f64 {
         assert!(self.step_size > 0, "StepLr: step_size must be positive");
-        self.base * self.gamma.powf((epoch / self.step_size) as f64)
+        base * self.gamma.powf((epoch / self.step_size) as f64)
     }
 }
 
@@ -69,8 +74,6 @@ impl LrSchedule for StepLr {
 /// epoch.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MultiStepLr {
-    /// The initial rate.
-    pub base: f64,
     /// The epochs at which the rate is multiplied by `gamma`.
     pub milestones: Vec<usize>,
     /// The decay factor.
@@ -78,24 +81,22 @@ pub struct MultiStepLr {
 }
 
 impl LrSchedule for MultiStepLr {
-    fn lr(&self, epoch: usize) -> f64 {
+    fn lr(&self, base: f64, epoch: usize) -> f64 {
         let passed = self.milestones.iter().filter(|&&m| m <= epoch).count();
-        self.base * self.gamma.powf(passed as f64)
+        base * self.gamma.powf(passed as f64)
     }
 }
 
 /// `base·gamma^epoch`, as `ExponentialLR`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ExponentialLr {
-    /// The initial rate.
-    pub base: f64,
     /// The per-epoch factor.
     pub gamma: f64,
 }
 
 impl LrSchedule for ExponentialLr {
-    fn lr(&self, epoch: usize) -> f64 {
-        self.base * self.gamma.powf(epoch as f64)
+    fn lr(&self, base: f64, epoch: usize) -> f64 {
+        base * self.gamma.powf(epoch as f64)
     }
 }
 
@@ -103,8 +104,6 @@ impl LrSchedule for ExponentialLr {
 /// `decay_steps` with `staircase`), as Keras' `InverseTimeDecay`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct InverseTimeDecay {
-    /// The initial rate.
-    pub base: f64,
     /// Epochs per unit of decay.
     pub decay_steps: usize,
     /// The decay rate.
@@ -114,12 +113,12 @@ pub struct InverseTimeDecay {
 }
 
 impl LrSchedule for InverseTimeDecay {
-    fn lr(&self, epoch: usize) -> f64 {
+    fn lr(&self, base: f64, epoch: usize) -> f64 {
         let mut p = epoch as f64 / self.decay_steps.max(1) as f64;
         if self.staircase {
             p = p.floor();
         }
-        self.base / (1.0 + self.decay_rate * p)
+        base / (1.0 + self.decay_rate * p)
     }
 }
 
@@ -127,8 +126,6 @@ impl LrSchedule for InverseTimeDecay {
 /// `PolynomialDecay` (without cycling).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PolynomialDecay {
-    /// The initial rate.
-    pub base: f64,
     /// The rate reached at `decay_steps` and kept after.
     pub end: f64,
     /// Epochs to reach `end`.
@@ -138,10 +135,10 @@ pub struct PolynomialDecay {
 }
 
 impl LrSchedule for PolynomialDecay {
-    fn lr(&self, epoch: usize) -> f64 {
+    fn lr(&self, base: f64, epoch: usize) -> f64 {
         let steps = self.decay_steps.max(1);
         let frac = 1.0 - epoch.min(steps) as f64 / steps as f64;
-        (self.base - self.end) * frac.powf(self.power) + self.end
+        (base - self.end) * frac.powf(self.power) + self.end
     }
 }
 
@@ -151,7 +148,6 @@ impl LrSchedule for PolynomialDecay {
 /// restarts at `base`, each cycle `t_mult` times longer.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CosineAnnealing {
-    base: f64,
     t_max: usize,
     eta_min: f64,
     restart_mult: Option<usize>,
@@ -162,10 +158,9 @@ impl CosineAnnealing {
     ///
     /// # Panics
     /// If `t_max` is 0.
-    pub fn new(base: f64, t_max: usize, eta_min: f64) -> Self {
+    pub fn new(t_max: usize, eta_min: f64) -> Self {
         assert!(t_max > 0, "CosineAnnealing: t_max must be positive");
         CosineAnnealing {
-            base,
             t_max,
             eta_min,
             restart_mult: None,
@@ -185,7 +180,7 @@ impl CosineAnnealing {
 }
 
 impl LrSchedule for CosineAnnealing {
-    fn lr(&self, epoch: usize) -> f64 {
+    fn lr(&self, base: f64, epoch: usize) -> f64 {
         let (t, len) = match self.restart_mult {
             None => (epoch.min(self.t_max), self.t_max),
             Some(mult) => {
@@ -197,13 +192,13 @@ impl LrSchedule for CosineAnnealing {
                 (t, len)
             }
         };
-        self.eta_min + (self.base - self.eta_min) * (1.0 + (PI * t as f64 / len as f64).cos()) / 2.0
+        self.eta_min + (base - self.eta_min) * (1.0 + (PI * t as f64 / len as f64).cos()) / 2.0
     }
 }
 
 /// Linear warm-up over `warmup` steps (epochs, or batches when stepped per batch) from
 /// `start_factor` times the schedule's first rate up to it, then `then` (shifted so its
-/// step 0 follows the warm-up).
+/// step 0 follows the warm-up). With no schedule after it, `then` is [`Constant`].
 pub struct Warmup<S> {
     warmup: usize,
     start_factor: f64,
@@ -229,37 +224,46 @@ impl<S: LrSchedule> Warmup<S> {
 }
 
 impl<S: LrSchedule> LrSchedule for Warmup<S> {
-    fn lr(&self, epoch: usize) -> f64 {
+    fn lr(&self, base: f64, epoch: usize) -> f64 {
         if epoch >= self.warmup {
-            return self.then.lr(epoch - self.warmup);
+            return self.then.lr(base, epoch - self.warmup);
         }
         let f = self.start_factor + (1.0 - self.start_factor) * epoch as f64 / self.warmup as f64;
-        self.then.lr(0) * f
+        self.then.lr(base, 0) * f
+    }
+}
+
+/// The optimizer's own rate, every epoch: the schedule after a [`Warmup`] that warms up to
+/// a constant rate.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Constant;
+
+impl LrSchedule for Constant {
+    fn lr(&self, base: f64, _: usize) -> f64 {
+        base
     }
 }
 
 /// The one-cycle policy (Smith), as `OneCycleLR` with cosine annealing: from
-/// `max_lr/div_factor` up to `max_lr` over the first `pct_start` of `total` steps, then down
-/// to `max_lr/(div_factor·final_div_factor)`.
+/// `base/div_factor` up to `base` (the optimizer's rate is the peak, PyTorch's `max_lr`)
+/// over the first `pct_start` of `total` steps, then down to
+/// `base/(div_factor·final_div_factor)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct OneCycle {
-    /// The peak rate.
-    pub max_lr: f64,
     /// The number of steps of the cycle.
     pub total: usize,
     /// The share of the cycle spent rising (PyTorch: 0.3).
     pub pct_start: f64,
-    /// `max_lr / initial` (PyTorch: 25).
+    /// `peak / initial` (PyTorch: 25).
     pub div_factor: f64,
     /// `initial / final` (PyTorch: 1e4).
     pub final_div_factor: f64,
 }
 
 impl OneCycle {
-    /// PyTorch's defaults around `max_lr` over `total` steps.
-    pub fn new(max_lr: f64, total: usize) -> Self {
+    /// PyTorch's defaults over `total` steps.
+    pub fn new(total: usize) -> Self {
         OneCycle {
-            max_lr,
             total,
             pct_start: 0.3,
             div_factor: 25.0,
@@ -269,8 +273,8 @@ impl OneCycle {
 }
 
 impl LrSchedule for OneCycle {
-    fn lr(&self, step: usize) -> f64 {
-        let initial = self.max_lr / self.div_factor;
+    fn lr(&self, base: f64, step: usize) -> f64 {
+        let initial = base / self.div_factor;
         let last = initial / self.final_div_factor;
         // PyTorch's phase boundaries: the peak at step pct_start·total − 1, the end at total − 1.
         let peak = (self.pct_start * self.total as f64) - 1.0;
@@ -280,9 +284,9 @@ impl LrSchedule for OneCycle {
         };
         let s = step as f64;
         if s <= peak {
-            cos(initial, self.max_lr, s / peak)
+            cos(initial, base, s / peak)
         } else {
-            cos(self.max_lr, last, (s - peak) / (end - peak))
+            cos(base, last, (s - peak) / (end - peak))
         }
     }
 }
@@ -480,74 +484,83 @@ mod tests {
     #[test]
     fn schedules_at_their_boundaries() {
         let step = StepLr {
-            base: 1.0,
             step_size: 3,
             gamma: 0.5,
         };
         assert_eq!(
-            [step.lr(0), step.lr(2), step.lr(3), step.lr(6)],
+            [
+                step.lr(1.0, 0),
+                step.lr(1.0, 2),
+                step.lr(1.0, 3),
+                step.lr(1.0, 6)
+            ],
             [1.0, 1.0, 0.5, 0.25]
         );
         let multi = MultiStepLr {
-            base: 1.0,
             milestones: vec![2, 5],
             gamma: 0.1,
         };
-        assert_eq!([multi.lr(1), multi.lr(2), multi.lr(4)], [1.0, 0.1, 0.1]);
-        assert!((multi.lr(5) - 0.01).abs() < 1e-15);
         assert_eq!(
-            ExponentialLr {
-                base: 2.0,
-                gamma: 0.5
-            }
-            .lr(3),
-            0.25
+            [multi.lr(1.0, 1), multi.lr(1.0, 2), multi.lr(1.0, 4)],
+            [1.0, 0.1, 0.1]
         );
+        assert!((multi.lr(1.0, 5) - 0.01).abs() < 1e-15);
+        assert_eq!(ExponentialLr { gamma: 0.5 }.lr(2.0, 3), 0.25);
         let inv = InverseTimeDecay {
-            base: 1.0,
             decay_steps: 10,
             decay_rate: 1.0,
             staircase: true,
         };
-        assert_eq!([inv.lr(9), inv.lr(10), inv.lr(20)], [1.0, 0.5, 1.0 / 3.0]);
+        assert_eq!(
+            [inv.lr(1.0, 9), inv.lr(1.0, 10), inv.lr(1.0, 20)],
+            [1.0, 0.5, 1.0 / 3.0]
+        );
         let poly = PolynomialDecay {
-            base: 1.0,
             end: 0.1,
             decay_steps: 10,
             power: 1.0,
         };
-        assert_eq!([poly.lr(0), poly.lr(10), poly.lr(50)], [1.0, 0.1, 0.1]);
-        assert!((poly.lr(5) - 0.55).abs() < 1e-12);
-        let cos = CosineAnnealing::new(1.0, 10, 0.0);
-        assert_eq!(cos.lr(0), 1.0);
-        assert!((cos.lr(5) - 0.5).abs() < 1e-12);
-        assert!(cos.lr(10).abs() < 1e-12 && cos.lr(15).abs() < 1e-12);
+        assert_eq!(
+            [poly.lr(1.0, 0), poly.lr(1.0, 10), poly.lr(1.0, 50)],
+            [1.0, 0.1, 0.1]
+        );
+        assert!((poly.lr(1.0, 5) - 0.55).abs() < 1e-12);
+        let cos = CosineAnnealing::new(10, 0.0);
+        assert_eq!(cos.lr(1.0, 0), 1.0);
+        assert!((cos.lr(1.0, 5) - 0.5).abs() < 1e-12);
+        assert!(cos.lr(1.0, 10).abs() < 1e-12 && cos.lr(1.0, 15).abs() < 1e-12);
     }
 
     #[test]
     fn warm_restarts_restart_with_growing_cycles() {
         // T_0 = 2, T_mult = 2: cycles of 2, 4, 8 epochs starting at 0, 2, 6.
-        let sgdr = CosineAnnealing::new(1.0, 2, 0.0).warm_restarts(2);
+        let sgdr = CosineAnnealing::new(2, 0.0).warm_restarts(2);
         for restart in [0, 2, 6, 14] {
-            assert_eq!(sgdr.lr(restart), 1.0, "restart at {restart}");
+            assert_eq!(sgdr.lr(1.0, restart), 1.0, "restart at {restart}");
         }
-        assert!((sgdr.lr(4) - 0.5).abs() < 1e-12); // halfway through the 4-epoch cycle
+        assert!((sgdr.lr(1.0, 4) - 0.5).abs() < 1e-12); // halfway through the 4-epoch cycle
     }
 
     #[test]
     fn one_cycle_rises_then_falls_to_its_floor() {
-        let oc = OneCycle::new(1.0, 100);
-        assert!((oc.lr(0) - 0.04).abs() < 1e-12); // max_lr / 25
-        assert!((oc.lr(29) - 1.0).abs() < 1e-12); // peak at pct_start·total − 1
-        assert!((oc.lr(99) - 0.04 / 1e4).abs() < 1e-15);
-        assert!(oc.lr(10) < oc.lr(20) && oc.lr(60) > oc.lr(80));
+        let oc = OneCycle::new(100);
+        assert!((oc.lr(1.0, 0) - 0.04).abs() < 1e-12); // base / 25
+        assert!((oc.lr(1.0, 29) - 1.0).abs() < 1e-12); // peak at pct_start·total − 1
+        assert!((oc.lr(1.0, 99) - 0.04 / 1e4).abs() < 1e-15);
+        assert!(oc.lr(1.0, 10) < oc.lr(1.0, 20) && oc.lr(1.0, 60) > oc.lr(1.0, 80));
     }
 
     #[test]
     fn warmup_is_linear_up_to_the_schedule() {
-        let w = Warmup::new(4, 0.0, Constant(0.8));
+        let w = Warmup::new(4, 0.0, Constant);
         assert_eq!(
-            [w.lr(0), w.lr(1), w.lr(2), w.lr(4), w.lr(9)],
+            [
+                w.lr(0.8, 0),
+                w.lr(0.8, 1),
+                w.lr(0.8, 2),
+                w.lr(0.8, 4),
+                w.lr(0.8, 9)
+            ],
             [0.0, 0.2, 0.4, 0.8, 0.8]
         );
     }

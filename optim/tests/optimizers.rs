@@ -816,3 +816,27 @@ fn a_large_parameter_updates_identically_on_one_and_two_threads() {
     let two = run(2);
     assert!(one == two, "the update depends on the thread count");
 }
+
+#[test]
+fn the_initial_rate_survives_set_lr_and_a_state_round_trip_and_is_checked() {
+    let mut opt = stepped_adam();
+    let initial = opt.initial_lr();
+    opt.set_lr(initial / 10.0);
+    assert_eq!(opt.initial_lr(), initial, "set_lr leaves the initial rate");
+    let state = opt.state();
+    assert_eq!((state.lr, state.initial_lr), (initial / 10.0, initial));
+
+    let mut fresh = Optimizer::new(opt.params().cloned().collect(), Adam::new(0.5));
+    fresh.load_state(state.clone()).unwrap();
+    assert_eq!((fresh.lr(), fresh.initial_lr()), (initial / 10.0, initial));
+    // A schedule scales the initial rate, not the current one.
+    fresh.set_lr_from(&schedule::ExponentialLr { gamma: 0.5 }, 1);
+    assert_eq!(fresh.lr(), initial / 2.0);
+
+    let mut bad = state;
+    bad.initial_lr = f64::NAN;
+    assert_eq!(
+        fresh.load_state(bad).unwrap_err().to_string(),
+        "Adam: the state's initial_lr must be a non-negative number, got NaN"
+    );
+}

@@ -22,7 +22,8 @@ use crate::history::History;
 
 /// The format name and version written into every backup.
 const FORMAT: &str = "ferrograd fit backup";
-const VERSION: &str = "1";
+/// 2: the optimizer's `initial_lr` (what schedules scale) is saved.
+const VERSION: &str = "2";
 
 /// The options that decide the batches: a backup made with others cannot resume exactly.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -63,6 +64,7 @@ pub(crate) fn save<T: Float, M: Module<T>, R: Rule<T>>(
     put("optimizer", t.optimizer.rule().name().into());
     put("optimizer.step", opt.step.to_string());
     put("optimizer.lr", opt.lr.to_string());
+    put("optimizer.initial_lr", opt.initial_lr.to_string());
     let counts: Vec<String> = opt.buffers.iter().map(|b| b.len().to_string()).collect();
     put("optimizer.buffers", counts.join(","));
     put("history", history_json(history));
@@ -237,6 +239,7 @@ fn read<T: Float, M: Module<T>, R: Rule<T>>(
     let optimizer = OptimizerState {
         step: meta.get("optimizer.step")?,
         lr: meta.get("optimizer.lr")?,
+        initial_lr: meta.get("optimizer.initial_lr")?,
         buffers,
     };
     let rng = meta

@@ -22,6 +22,7 @@ pub type Logs = BTreeMap<String, f64>;
 pub struct Context<'a, T: Float = f32> {
     model: &'a dyn Module<T>,
     lr: f64,
+    initial_lr: f64,
     stop: bool,
     epoch: usize,
     step: usize,
@@ -29,11 +30,12 @@ pub struct Context<'a, T: Float = f32> {
 }
 
 impl<'a, T: Float> Context<'a, T> {
-    /// The context of training `model` at learning rate `lr`, at `epoch` and global batch
-    /// `step`, with `steps_per_epoch` batches an epoch.
+    /// The context of training `model` at learning rate `lr` (of an optimizer built with
+    /// `initial_lr`), at `epoch` and global batch `step`, with `steps_per_epoch` batches an
+    /// epoch.
     pub(crate) fn new(
         model: &'a dyn Module<T>,
-        lr: f64,
+        (lr, initial_lr): (f64, f64),
         epoch: usize,
         step: usize,
         steps_per_epoch: usize,
@@ -41,6 +43,7 @@ impl<'a, T: Float> Context<'a, T> {
         Context {
             model,
             lr,
+            initial_lr,
             stop: false,
             epoch,
             step,
@@ -61,6 +64,13 @@ impl<'a, T: Float> Context<'a, T> {
     /// The optimizer's learning rate.
     pub fn lr(&self) -> f64 {
         self.lr
+    }
+
+    /// The rate the optimizer was built with
+    /// ([`Optimizer::initial_lr`](ferrograd_optim::Optimizer::initial_lr)): what a schedule
+    /// scales.
+    pub fn initial_lr(&self) -> f64 {
+        self.initial_lr
     }
 
     /// Sets the optimizer's learning rate: from the next batch on (from this batch on in
@@ -319,7 +329,7 @@ impl<T: Float> Callback<T> for ReduceLrOnPlateau {
 /// let model = Linear::<f32>::new(2, 2, &mut init::rng(0));
 /// let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.1));
 /// // 4 epochs of 64 / 16 = 4 batches: one cycle over 16 steps.
-/// let mut sched = LrScheduler::new(OneCycle::new(0.1, 16)).per_batch(true);
+/// let mut sched = LrScheduler::new(OneCycle::new(16)).per_batch(true);
 /// let options = FitOptions::new().epochs(4).batch_size(16);
 /// fit(&model, CrossEntropy::new(), &mut opt, &make_moons(64, 0.1, 0), options, &mut [&mut sched]).unwrap();
 /// assert!(opt.lr() < 1e-5); // the cycle's end, max_lr / 25 / 1e4
@@ -357,14 +367,14 @@ impl<T: Float, S: LrSchedule> Callback<T> for LrScheduler<S> {
         ctx: &mut Context<'_, T>,
     ) -> Result<(), CallbackError> {
         if !self.per_batch {
-            ctx.set_lr(self.schedule.lr(epoch));
+            ctx.set_lr(self.schedule.lr(ctx.initial_lr(), epoch));
         }
         Ok(())
     }
 
     fn on_batch_begin(&mut self, _: usize, ctx: &mut Context<'_, T>) -> Result<(), CallbackError> {
         if self.per_batch {
-            ctx.set_lr(self.schedule.lr(ctx.step()));
+            ctx.set_lr(self.schedule.lr(ctx.initial_lr(), ctx.step()));
         }
         Ok(())
     }

@@ -741,8 +741,10 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
         _ => (0, History::default()),
     };
     let steps_per_epoch = loader.len();
-    let ctx_at =
-        |lr: f64, epoch: usize, step: usize| Context::new(model, lr, epoch, step, steps_per_epoch);
+    let initial_lr = optimizer.initial_lr();
+    let ctx_at = |lr: f64, epoch: usize, step: usize| {
+        Context::new(model, (lr, initial_lr), epoch, step, steps_per_epoch)
+    };
     let reporter = Reporter::new(options.verbose, options.epochs, options.batch_size);
     let mut ctx = ctx_at(optimizer.lr(), start, start * steps_per_epoch);
     run_hooks(

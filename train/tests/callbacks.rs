@@ -130,15 +130,15 @@ fn hooks_run_in_keras_order_with_epoch_batch_and_step_indices() {
     assert_eq!(rec.events, want);
 }
 
-/// `lr(step) = 0.1·(step + 1)`, except 0 on steps 2 and 4.
+/// `lr(base, step) = base·0.1·(step + 1)`, except 0 on steps 2 and 4.
 struct ByStep;
 
 impl LrSchedule for ByStep {
-    fn lr(&self, step: usize) -> f64 {
+    fn lr(&self, base: f64, step: usize) -> f64 {
         if step == 2 || step == 4 {
             0.0
         } else {
-            0.1 * (step + 1) as f64
+            base * 0.1 * (step + 1) as f64
         }
     }
 }
@@ -159,7 +159,7 @@ fn a_per_batch_schedule_sets_the_rate_of_every_step_before_it_runs() {
     )
     .unwrap();
     let lrs: Vec<f64> = rec.batch_lrs.iter().map(|&(logged, _)| logged).collect();
-    let want: Vec<f64> = (0..6).map(|s| ByStep.lr(s)).collect();
+    let want: Vec<f64> = (0..6).map(|s| ByStep.lr(1.0, s)).collect();
     assert_eq!(lrs, want);
     assert!(rec.batch_lrs.iter().all(|(logged, ctx)| logged == ctx));
     // The rate applies to the batch it was set for: with lr 0 on steps 2 and 4 the weights
@@ -170,13 +170,16 @@ fn a_per_batch_schedule_sets_the_rate_of_every_step_before_it_runs() {
     assert_ne!(w[1], w[0]);
     assert_ne!(w[3], w[2]);
     // An epoch's `lr` is the rate of its last batch.
-    assert_eq!(history.get("lr"), vec![ByStep.lr(2), ByStep.lr(5)]);
+    assert_eq!(
+        history.get("lr"),
+        vec![ByStep.lr(1.0, 2), ByStep.lr(1.0, 5)]
+    );
 }
 
 #[test]
 fn one_cycle_per_batch_changes_the_rate_every_step_and_ends_at_its_floor() {
     let (model, mut opt) = model_and_sgd(0.1);
-    let cycle = OneCycle::new(0.1, 12);
+    let cycle = OneCycle::new(12);
     let mut sched = LrScheduler::new(cycle).per_batch(true);
     let mut rec = Recorder::default();
     let options = FitOptions::new().epochs(4).batch_size(4);
@@ -190,9 +193,9 @@ fn one_cycle_per_batch_changes_the_rate_every_step_and_ends_at_its_floor() {
     )
     .unwrap();
     let lrs: Vec<f64> = rec.batch_lrs.iter().map(|&(l, _)| l).collect();
-    assert_eq!(lrs, (0..12).map(|s| cycle.lr(s)).collect::<Vec<_>>());
+    assert_eq!(lrs, (0..12).map(|s| cycle.lr(0.1, s)).collect::<Vec<_>>());
     assert!(lrs.windows(2).all(|w| w[0] != w[1]), "{lrs:?}");
-    assert_eq!(opt.lr(), cycle.lr(11));
+    assert_eq!(opt.lr(), cycle.lr(0.1, 11));
 
     // Per epoch (the default), the same schedule moves once an epoch.
     let (model, mut opt) = model_and_sgd(0.1);
@@ -209,7 +212,7 @@ fn one_cycle_per_batch_changes_the_rate_every_step_and_ends_at_its_floor() {
     )
     .unwrap();
     let lrs: Vec<f64> = rec.batch_lrs.iter().map(|&(l, _)| l).collect();
-    let (a, b) = (cycle.lr(0), cycle.lr(1));
+    let (a, b) = (cycle.lr(0.1, 0), cycle.lr(0.1, 1));
     assert_eq!(lrs, [a, a, a, b, b, b]);
 }
 
@@ -327,7 +330,7 @@ fn a_resumed_run_calls_train_begin_at_the_saved_epoch_and_keeps_per_batch_steps(
     std::fs::remove_file(&path).ok();
     let run = |fail: usize| {
         let (model, mut opt) = model_and_sgd(0.1);
-        let mut sched = LrScheduler::new(OneCycle::new(0.1, 12)).per_batch(true);
+        let mut sched = LrScheduler::new(OneCycle::new(12)).per_batch(true);
         let mut rec = Recorder::default();
         let options = FitOptions::new().epochs(4).batch_size(4).backup(&path);
         let result = fit(

@@ -188,7 +188,6 @@ fn schedules_plateau_checkpoint_and_csv_callbacks() {
     let model = Linear::<f32>::new(2, 1, &mut init::rng(0));
     let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.1));
     let mut sched = LrScheduler::new(StepLr {
-        base: 0.1,
         step_size: 2,
         gamma: 0.5,
     });
