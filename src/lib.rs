@@ -35,9 +35,11 @@ pub use ferrograd_autograd::{NUM_THREADS_ENV, num_threads, set_num_threads};
 /// It holds the tape (`Graph`, `Tensor`, `Var`, `Param`), the layers and the [`Module`]
 /// traits, the optimizers, learning-rate schedules, early stopping and clipping, the
 /// training loop (`fit`, `evaluate`, `predict`, callbacks, metrics), and the data tools
-/// (datasets, loaders, splits, scalers, MNIST). Modules of free functions come in by name:
-/// `init` (initialisers and the seeded generator), `loss` (the loss functions for hand
-/// loops), `callbacks` and `schedule`.
+/// (datasets, loaders, splits, scalers, MNIST). Modules come in by name: `init`
+/// (initialisers and the seeded generator), `loss` (the loss functions for hand loops;
+/// `CrossEntropy` also comes in directly, the loss `fit` takes for classes), `callbacks`,
+/// `schedule` and `metrics` (`metrics::Accuracy`, ...). The [`guide`] has a recipe for
+/// each common task.
 ///
 /// ```
 /// use ferrograd::prelude::*;
@@ -71,9 +73,9 @@ pub mod prelude {
     };
     pub use ferrograd_nn::{
         AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, Dropout, ELU, Embedding, Flatten,
-        GELU, Gru, LayerNorm, LeakyReLU, Linear, LogSoftmax, Lstm, MaxPool2d, Module, ModuleExt,
-        ReLU, Sequential, SiLU, Sigmoid, SimpleRnn, Slot, Softmax, Softplus, Tanh, init, loss,
-        loss::CrossEntropy, visit_child,
+        GELU, Gru, Lambda, LayerNorm, LeakyReLU, Linear, LogSoftmax, Lstm, MaxPool2d, Module,
+        ModuleExt, ReLU, Sequential, SiLU, Sigmoid, SimpleRnn, Slot, Softmax, Softplus, Tanh, init,
+        loss, loss::CrossEntropy, visit_child,
     };
     pub use ferrograd_optim::schedule::{
         self, CosineAnnealing, ExponentialLr, LrSchedule, MonitorMode, MultiStepLr, OneCycle,

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use ferrograd_autograd::Tensor;
 
+use crate::dataset::{Targets, TensorDataset};
 use crate::error::{Error, Result};
 use crate::idx::{IdxType, find, read_idx};
 
@@ -27,6 +28,22 @@ pub struct Mnist {
     pub images: Tensor<f32>,
     /// The digit of each image, `0..10`.
     pub labels: Vec<usize>,
+}
+
+impl From<Mnist> for TensorDataset<f32> {
+    /// The images as inputs and the digits as class targets: what `fit` and a
+    /// [`DataLoader`](crate::dataset::DataLoader) take.
+    ///
+    /// ```no_run
+    /// use ferrograd::data::dataset::TensorDataset;
+    /// use ferrograd::data::mnist::{Mnist, Split};
+    /// let train = TensorDataset::from(Mnist::load("data/mnist", Split::Train)?);
+    /// assert_eq!(train.x().shape(), &[60_000, 1, 28, 28]);
+    /// # Ok::<(), ferrograd::data::Error>(())
+    /// ```
+    fn from(mnist: Mnist) -> Self {
+        TensorDataset::new(mnist.images, Targets::Classes(mnist.labels))
+    }
 }
 
 impl Mnist {

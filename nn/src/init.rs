@@ -10,10 +10,23 @@
 //! ```
 
 use ferrograd_autograd::{Float, Param, Tensor};
-use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+/// The generator [`rng`] returns and the layers' constructors take (`rand`'s `StdRng`),
+/// named here so a model's constructor can take one without depending on `rand`.
+pub use rand::rngs::StdRng;
+
 /// A seeded random number generator for building models reproducibly.
+///
+/// ```
+/// use ferrograd::nn::{Linear, init::{self, StdRng}};
+/// fn two_layers(rng: &mut StdRng) -> (Linear, Linear) {
+///     (Linear::new(4, 8, rng), Linear::new(8, 2, rng))
+/// }
+/// let (a, b) = two_layers(&mut init::rng(0));
+/// assert_eq!(a.weight().shape(), [8, 4]);
+/// # let _ = b;
+/// ```
 pub fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
 }

@@ -10,7 +10,9 @@ use crate::module::{Module, Slot};
 use crate::rng::{RngState, RngStateError};
 /// What every [`Module`] can do through its visitor.
 pub trait ModuleExt<T: Float>: Module<T> {
-    /// The trainable parameters, in visiting order.
+    /// Every parameter (buffers aside), in visiting order, frozen ones included, as
+    /// PyTorch's `parameters()`. An optimizer built over them leaves a frozen parameter
+    /// ([`ModuleExt::freeze`], `requires_grad` false) unchanged: it gets no gradient.
     fn parameters(&self) -> Vec<Param<T>> {
         self.named_parameters()
             .into_iter()
@@ -18,7 +20,7 @@ pub trait ModuleExt<T: Float>: Module<T> {
             .collect()
     }
 
-    /// The trainable parameters with their dotted names.
+    /// Every parameter with its dotted name, as [`ModuleExt::parameters`].
     fn named_parameters(&self) -> Vec<(String, Param<T>)> {
         let mut out = Vec::new();
         self.visit(&mut |name, slot| {
@@ -88,7 +90,8 @@ pub trait ModuleExt<T: Float>: Module<T> {
         Ok(())
     }
 
-    /// The number of trainable scalars.
+    /// The number of parameter scalars, frozen ones included (Keras' "Total params";
+    /// [`ModuleExt::summary`] also shows the trainable count).
     fn num_params(&self) -> usize {
         self.parameters().iter().map(Param::numel).sum()
     }

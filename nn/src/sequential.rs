@@ -7,7 +7,10 @@ use ferrograd_autograd::{Float, Graph, Tensor, Var};
 use crate::module::{Module, Slot, visit_child};
 use crate::module_ext::{ModuleExt, Summary, SummaryRow};
 /// Layers applied one after another, as `torch.nn.Sequential` / Keras' `Sequential`.
-/// Parameter names are the layer's index: `0.weight`, `2.bias`.
+/// Parameter names are the layer's index: `0.weight`, `2.bias`. Any [`Module`] is a layer,
+/// a `Sequential` included: a body and a head as two nested stacks (`0.1.weight` is layer 1
+/// of the body) can be frozen or replaced as wholes, `model[0].freeze()`,
+/// `model.replace(1, new_head)` (see the transfer-learning recipe in `ferrograd::guide`).
 ///
 /// ```
 /// use ferrograd::autograd::{Graph, Tensor};

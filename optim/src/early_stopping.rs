@@ -13,7 +13,9 @@ use crate::state::CallbackState;
 /// - with a `baseline`, the wait only resets on values that also beat the baseline;
 /// - epochs before `start_from_epoch` are ignored;
 /// - with `restore_best_weights`, the best epoch's parameters are kept and put back when it
-///   stops (Keras keeps the first monitored epoch's weights until something improves).
+///   stops (Keras keeps the first monitored epoch's weights until something improves). As
+///   in Keras, they are put back only when it stops: if every epoch runs, the last epoch's
+///   weights stay; restore the best then with [`EarlyStopping::restore`].
 ///
 /// In a hand-written loop you pass the monitored value to [`EarlyStopping::update`]
 /// yourself; used as a `ferrograd_train` callback, it reads the metric named by
@@ -169,14 +171,40 @@ impl<T: Float> EarlyStopping<T> {
         }
         if self.wait >= self.patience && epoch > 0 {
             self.stopped_epoch = Some(epoch);
-            if let (true, Some(best)) = (self.restore_best_weights, &self.best_weights) {
-                for (p, v) in params.iter().zip(best) {
-                    p.set_value(v.clone());
-                }
-            }
+            self.restore(params);
             return true;
         }
         false
+    }
+
+    /// Puts the best epoch's weights back into `params` (those given to
+    /// [`update`](EarlyStopping::update)), as a stop does; returns whether there were any
+    /// (`restore_best_weights` on and an epoch recorded). For a run that ended without
+    /// stopping: the last epoch's weights are not always the best.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Param, Tensor};
+    /// use ferrograd::optim::EarlyStopping;
+    /// use ferrograd::optim::schedule::MonitorMode;
+    /// let w = Param::new(Tensor::from_vec(vec![0.0f32], &[1]));
+    /// let mut stop = EarlyStopping::new(MonitorMode::Min).patience(5).restore_best_weights(true);
+    /// for (epoch, loss) in [0.9, 0.4, 0.6].into_iter().enumerate() {
+    ///     w.set_value(Tensor::from_vec(vec![epoch as f32], &[1]));
+    ///     assert!(!stop.update(epoch, loss, std::slice::from_ref(&w))); // never stops
+    /// }
+    /// assert!(stop.restore(std::slice::from_ref(&w)));
+    /// assert_eq!(w.value().item(), 1.0); // epoch 1's weights
+    /// ```
+    pub fn restore(&self, params: &[Param<T>]) -> bool {
+        match (self.restore_best_weights, &self.best_weights) {
+            (true, Some(best)) => {
+                for (p, v) in params.iter().zip(best) {
+                    p.set_value(v.clone());
+                }
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The best value seen.

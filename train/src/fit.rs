@@ -27,7 +27,8 @@ pub enum Validation<T: Float = f32> {
     #[default]
     None,
     /// The last `fraction` of the training data, before shuffling (Keras'
-    /// `validation_split`).
+    /// `validation_split`): of `n` samples, the rows from `⌊(1 − fraction)·n⌋` on, so
+    /// `data.subset(&(split_at..n).collect::<Vec<_>>())` is the validation part again.
     Split(f64),
     /// A separate dataset.
     Data(TensorDataset<T>),

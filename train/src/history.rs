@@ -20,8 +20,32 @@ pub struct History {
 }
 
 impl History {
-    /// The values of `key` (`"loss"`, `"val_accuracy"`, ...) per epoch (NaN where absent).
+    /// The values of `key` (`"loss"`, `"val_accuracy"`, ...) per epoch (NaN in an epoch
+    /// that did not log it).
+    ///
+    /// # Panics
+    /// If no epoch logged `key` (a misspelt name), naming the keys there are.
+    ///
+    /// ```
+    /// use ferrograd::train::History;
+    /// let history = History {
+    ///     epochs: vec![[("loss".to_string(), 0.5)].into(), [("loss".to_string(), 0.25)].into()],
+    ///     without_gradient: vec![],
+    /// };
+    /// assert_eq!(history.get("loss"), [0.5, 0.25]);
+    /// let typo = std::panic::catch_unwind(|| history.get("los")).unwrap_err();
+    /// assert_eq!(
+    ///     typo.downcast_ref::<String>().unwrap(),
+    ///     r#"History::get: no epoch logged "los"; the keys are ["loss"]"#
+    /// );
+    /// ```
+    #[track_caller]
     pub fn get(&self, key: &str) -> Vec<f64> {
+        assert!(
+            self.epochs.is_empty() || self.epochs.iter().any(|l| l.contains_key(key)),
+            "History::get: no epoch logged {key:?}; the keys are {:?}",
+            self.keys()
+        );
         self.epochs
             .iter()
             .map(|l| l.get(key).copied().unwrap_or(f64::NAN))

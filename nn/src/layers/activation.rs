@@ -29,6 +29,61 @@ macro_rules! activation {
     };
 }
 
+/// A layer of any parameterless function of its input, as Keras' `Lambda`: a custom op or
+/// a few `Var` ops in a [`Sequential`](crate::Sequential) without a struct of their own.
+/// `name` is its row in [`summary`](crate::ModuleExt::summary).
+///
+/// ```
+/// use ferrograd::autograd::{Graph, Tensor};
+/// use ferrograd::nn::{Lambda, Linear, Module, ModuleExt, Sequential, init};
+/// let mut rng = init::rng(0);
+/// let model = Sequential::<f32>::new()
+///     .add(Linear::new(2, 4, &mut rng))
+///     .add(Lambda::new("mish", |x| x * x.softplus().tanh()))
+///     .add(Linear::new(4, 1, &mut rng));
+/// let g = Graph::new();
+/// assert_eq!(model.forward(g.constant(Tensor::zeros(&[3, 2]))).shape(), vec![3, 1]);
+/// assert_eq!(model.summary(&[3, 2]).rows[1].layer, "mish");
+/// ```
+///
+/// # Shapes
+/// What the function makes of them.
+pub struct Lambda<F, T: Float = f32> {
+    name: &'static str,
+    f: F,
+    float: std::marker::PhantomData<fn(T) -> T>,
+}
+
+impl<T: Float, F: for<'g> Fn(Var<'g, T>) -> Var<'g, T>> Lambda<F, T> {
+    /// The layer applying `f`, named `name`.
+    pub fn new(name: &'static str, f: F) -> Self {
+        Lambda {
+            name,
+            f,
+            float: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<F, T: Float> std::fmt::Debug for Lambda<F, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Lambda").field(&self.name).finish()
+    }
+}
+
+impl<T: Float, F: for<'g> Fn(Var<'g, T>) -> Var<'g, T>> Module<T> for Lambda<F, T> {
+    #[track_caller]
+    fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
+        crate::module_ext::traced(self, (self.f)(x))
+    }
+
+    fn visit(&self, _: &mut dyn FnMut(&str, Slot<'_, T>)) {}
+
+    fn name(&self) -> String {
+        self.name.to_string()
+    }
+}
+
 activation!(
     /// `max(x, 0)`, as `torch.nn.ReLU`.
     ///

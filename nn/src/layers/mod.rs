@@ -11,7 +11,7 @@ mod pool;
 mod recurrent;
 
 pub use activation::{
-    ELU, GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh,
+    ELU, GELU, Lambda, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh,
 };
 pub use conv::{Conv1d, Conv2d};
 pub use dropout::Dropout;
