@@ -288,6 +288,11 @@ thread_local! {
     static TRACE: RefCell<Option<Vec<Traced>>> = const { RefCell::new(None) };
 }
 
+/// The number of rows noted so far while a [`ModuleExt::summary`] runs; `None` otherwise.
+pub(crate) fn traced_rows() -> Option<usize> {
+    TRACE.with(|t| t.try_borrow().ok().and_then(|t| t.as_ref().map(Vec::len)))
+}
+
 /// Returns `y`, first noting it as `layer`'s output when a [`ModuleExt::summary`] is
 /// running: every ferrograd layer's `forward` ends here, so a struct model's summary has a
 /// row per layer.
@@ -359,19 +364,46 @@ impl fmt::Display for Summary {
         writeln!(f, "{rule}")?;
         for row in &self.rows {
             let shape = format!("{:?}", row.output);
-            writeln!(f, "{:<28}{:<24}{:>12}", row.layer, shape, row.params)?;
+            let params = grouped(row.params);
+            writeln!(f, "{:<28}{:<24}{:>12}", row.layer, shape, params)?;
         }
         writeln!(f, "{rule}")?;
-        writeln!(f, "Total params: {}", self.total)?;
-        writeln!(f, "Trainable params: {}", self.trainable)?;
-        writeln!(f, "Non-trainable params: {}", self.total - self.trainable)
+        writeln!(f, "Total params: {}", grouped(self.total))?;
+        writeln!(f, "Trainable params: {}", grouped(self.trainable))?;
+        writeln!(
+            f,
+            "Non-trainable params: {}",
+            grouped(self.total - self.trainable)
+        )
     }
+}
+
+/// `n` with its thousands grouped by commas, as Keras prints counts: `34,826`.
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{Dropout, Linear, ReLU, Sequential, init, visit_child};
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        let cases = [(0, "0"), (999, "999"), (1_000, "1,000"), (34_826, "34,826")];
+        for (n, text) in cases {
+            assert_eq!(grouped(n), text);
+        }
+        assert_eq!(grouped(1_234_567), "1,234,567");
+    }
     use ferrograd_autograd::Var;
 
     #[test]
@@ -485,6 +517,46 @@ mod tests {
         assert_eq!(m.summary(&[2, 4]).trainable, s.total);
     }
 
+    /// A module of raw ops and a parameter: no ferrograd layer inside to note a row.
+    struct Scale(Param<f32>);
+
+    impl Module for Scale {
+        fn forward<'g>(&self, x: Var<'g>) -> Var<'g> {
+            x * x.graph().param(&self.0)
+        }
+        fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, f32>)) {
+            f("scale", Slot::Param(&self.0));
+        }
+    }
+
+    #[test]
+    fn nested_stacks_expand_and_opaque_layers_get_a_row_of_their_own() {
+        let mut rng = init::rng(0);
+        let body = Sequential::new()
+            .add(Linear::new(4, 300, &mut rng))
+            .add(ReLU);
+        let model = Sequential::new()
+            .add(body)
+            .add(Scale(Param::new(ferrograd_autograd::Tensor::ones(&[300]))))
+            .add(Linear::new(300, 2, &mut rng));
+        let s = model.summary(&[1, 4]);
+        let rows: Vec<(&str, usize)> = s
+            .rows
+            .iter()
+            .map(|r| (r.layer.as_str(), r.params))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("0.0 (Linear)", 1500),
+                ("ReLU", 0),
+                ("1 (Scale)", 300),
+                ("2 (Linear)", 602)
+            ]
+        );
+        assert!(s.to_string().contains("Total params: 2,402\n"), "{s}");
+    }
+
     #[test]
     fn sequential_summary_has_a_row_per_layer() {
         let m = model();
@@ -498,7 +570,7 @@ mod tests {
                     params: 0
                 },
                 SummaryRow {
-                    layer: "Linear".into(),
+                    layer: "1 (Linear)".into(),
                     output: vec![5, 3],
                     params: 27
                 },
@@ -506,7 +578,7 @@ mod tests {
         );
         let text = s.to_string();
         assert!(
-            text.contains("Linear                      [5, 3]                            27"),
+            text.contains("1 (Linear)                  [5, 3]                            27"),
             "{text}"
         );
         assert!(

@@ -2,10 +2,9 @@
 
 use std::ops::Index;
 
-use ferrograd_autograd::{Float, Graph, Tensor, Var};
+use ferrograd_autograd::{Float, Var};
 
 use crate::module::{Module, Slot, visit_child};
-use crate::module_ext::{ModuleExt, Summary, SummaryRow};
 /// Layers applied one after another, as `torch.nn.Sequential` / Keras' `Sequential`.
 /// Parameter names are the layer's index: `0.weight`, `2.bias`. Any [`Module`] is a layer,
 /// a `Sequential` included: a body and a head as two nested stacks (`0.1.weight` is layer 1
@@ -208,37 +207,23 @@ impl<'a, T: Float> IntoIterator for &'a Sequential<T> {
 
 impl<T: Float> Module<T> for Sequential<T> {
     fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
-        self.layers.iter().fold(x, |x, layer| layer.forward(x))
+        self.layers.iter().fold(x, |x, layer| {
+            // While a summary runs, a layer that noted no row of its own (a user's module
+            // of raw ops) gets one row for itself.
+            let rows_before = crate::module_ext::traced_rows();
+            let y = layer.forward(x);
+            if rows_before.is_some() && crate::module_ext::traced_rows() == rows_before {
+                crate::module_ext::traced(layer.as_ref(), y)
+            } else {
+                y
+            }
+        })
     }
 
     fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
         for (i, layer) in self.layers.iter().enumerate() {
             visit_child(&i.to_string(), layer.as_ref(), f);
         }
-    }
-}
-
-impl<T: Float> Sequential<T> {
-    /// The forward pass, recording one summary row per layer.
-    fn traced<'g>(&self, mut x: Var<'g, T>, rows: &mut Vec<SummaryRow>) -> Var<'g, T> {
-        for layer in &self.layers {
-            x = layer.forward(x);
-            rows.push(SummaryRow {
-                layer: layer.name(),
-                output: x.shape(),
-                params: layer.num_params(),
-            });
-        }
-        x
-    }
-
-    /// [`ModuleExt::summary`] with one row per layer.
-    pub fn summary(&self, input_shape: &[usize]) -> Summary {
-        let g = Graph::new();
-        let _no_grad = g.no_grad();
-        let mut rows = Vec::new();
-        self.traced(g.constant(Tensor::zeros(input_shape)), &mut rows);
-        Summary::new(rows, &self.parameters())
     }
 }
 
