@@ -22,6 +22,9 @@ pub struct Run {
     pub mnist: Option<PathBuf>,
     /// Print progress.
     pub verbose: bool,
+    /// The seed of the model's weights and the batch order (`--seed N`, default 0); the
+    /// train/test split always uses 42.
+    pub seed: u64,
 }
 
 impl Run {
@@ -38,6 +41,12 @@ impl Run {
         let fast = flag("--fast") || std::env::var("FERROGRAD_FAST").is_ok_and(|v| v == "1");
         let mnist = value("--mnist")
             .or_else(|| std::env::var_os(ferrograd::data::mnist::MNIST_DIR).map(PathBuf::from));
+        let seed = value("--seed").map_or(0, |v| {
+            v.to_str().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+                eprintln!("--seed takes a non-negative integer");
+                std::process::exit(2)
+            })
+        });
         let root = std::env::var_os("FERROGRAD_OUT")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("target/examples"));
@@ -46,6 +55,7 @@ impl Run {
             out: root.join(name),
             mnist,
             verbose: true,
+            seed,
         }
     }
 
@@ -59,6 +69,7 @@ impl Run {
                 .join(name),
             mnist: None,
             verbose: false,
+            seed: 0,
         }
     }
 
@@ -91,6 +102,8 @@ pub struct Digits {
     pub test: TensorDataset,
     /// The image side: 28 for MNIST, 8 for the bundled digits.
     pub side: usize,
+    /// When `train` and `test` were split from one file: their rows in it, in order.
+    pub rows: Option<(Vec<usize>, Vec<usize>)>,
     /// Which data this is, for the printout.
     pub source: String,
 }
@@ -99,67 +112,105 @@ pub struct Digits {
 /// test file split 80/20 with seed 42), or else the bundled 1,797 8×8 digits split 80/20
 /// with seed 42. In fast mode, at most `fast_samples` training and test images each.
 pub fn digits(run: &Run, fast_samples: usize) -> Digits {
-    let (train, test, side, source) = match &run.mnist {
-        Some(dir) => {
-            let load = |split| {
-                Mnist::load(dir, split)
-                    .map(TensorDataset::from)
-                    .unwrap_or_else(|e| {
-                        eprintln!("{e}");
-                        std::process::exit(2)
-                    })
-            };
-            match Mnist::load(dir, Split::Train) {
-                Ok(train) => (
-                    TensorDataset::from(train),
-                    load(Split::Test),
-                    28,
-                    format!("MNIST from {} (train 60,000, test 10,000)", dir.display()),
-                ),
-                Err(_) => {
-                    let all = load(Split::Test);
-                    let (train, test) = split_80_20(&all);
-                    let source = format!(
-                        "MNIST test set from {} split 80/20 with seed 42 (no training files there)",
-                        dir.display()
-                    );
-                    (train, test, 28, source)
-                }
-            }
-        }
-        None => {
-            let all = ferrograd::data::digits::load_digits();
-            let (train, test) = split_80_20(&all);
-            let source = "the bundled 8x8 digits (1,797 images) split 80/20 with seed 42; \
-                          pass --mnist DIR or set MNIST_DIR for MNIST"
-                .to_string();
-            (train, test, 8, source)
-        }
+    let Some(dir) = &run.mnist else {
+        return bundled_digits(run, fast_samples);
     };
-    let (train, test) = if run.fast {
-        let first =
-            |d: &TensorDataset| d.subset(&(0..d.len().min(fast_samples)).collect::<Vec<_>>());
-        (first(&train), first(&test))
+    let load = |split| {
+        Mnist::load(dir, split)
+            .map(TensorDataset::from)
+            .unwrap_or_else(|e| {
+                eprintln!("{e}");
+                std::process::exit(2)
+            })
+    };
+    let digits = match Mnist::load(dir, Split::Train) {
+        Ok(train) => Digits {
+            train: TensorDataset::from(train),
+            test: load(Split::Test),
+            side: 28,
+            rows: None,
+            source: format!("MNIST from {} (train 60,000, test 10,000)", dir.display()),
+        },
+        Err(_) => split_80_20(
+            &load(Split::Test),
+            28,
+            format!(
+                "MNIST test set from {} split 80/20 with seed 42 (no training files there)",
+                dir.display()
+            ),
+        ),
+    };
+    shrink_and_say(run, digits, fast_samples)
+}
+
+/// The bundled 1,797 8×8 digits split 80/20 with seed 42, whatever `run.mnist` says: for
+/// examples that train too many models for MNIST.
+pub fn bundled_digits(run: &Run, fast_samples: usize) -> Digits {
+    let source = if run.mnist.is_none() {
+        "the bundled 8x8 digits (1,797 images) split 80/20 with seed 42; \
+         pass --mnist DIR or set MNIST_DIR for MNIST"
     } else {
-        (train, test)
+        "the bundled 8x8 digits (1,797 images) split 80/20 with seed 42"
     };
+    let all = ferrograd::data::digits::load_digits();
+    shrink_and_say(run, split_80_20(&all, 8, source.to_string()), fast_samples)
+}
+
+/// In fast mode, keeps the first `fast_samples` training and test images; prints the data.
+fn shrink_and_say(run: &Run, mut digits: Digits, fast_samples: usize) -> Digits {
+    if run.fast {
+        let first = |n: usize| (0..n.min(fast_samples)).collect::<Vec<_>>();
+        digits.train = digits.train.subset(&first(digits.train.len()));
+        digits.test = digits.test.subset(&first(digits.test.len()));
+        digits.rows = digits.rows.map(|(train, test)| {
+            (
+                train[..train.len().min(fast_samples)].to_vec(),
+                test[..test.len().min(fast_samples)].to_vec(),
+            )
+        });
+    }
     run.say(format!(
-        "data: {source}: {} training and {} test images",
-        train.len(),
-        test.len()
+        "data: {}: {} training and {} test images",
+        digits.source,
+        digits.train.len(),
+        digits.test.len()
     ));
+    digits
+}
+
+/// A stratified 80/20 split of `all` with seed 42.
+fn split_80_20(all: &TensorDataset, side: usize, source: String) -> Digits {
+    let split = train_test_split(all.len(), 0.2, 42, Some(all.y().classes()));
     Digits {
-        train,
-        test,
+        train: all.subset(&split.train),
+        test: all.subset(&split.test),
         side,
         source,
+        rows: Some((split.train, split.test)),
     }
 }
 
-/// A stratified 80/20 split with seed 42.
-fn split_80_20(all: &TensorDataset) -> (TensorDataset, TensorDataset) {
-    let split = train_test_split(all.len(), 0.2, 42, Some(all.y().classes()));
-    (all.subset(&split.train), all.subset(&split.test))
+/// Writes the rows (into the MNIST test file) of the images `fit` trains on, validates on
+/// (the last `validation` of the training rows, as `Validation::Split`), and the test
+/// images, one per line, as `split_{train,val,test}.txt` in the output folder: what
+/// `bench/tutorials/reference.py` reads to train PyTorch on the same images. Only for
+/// MNIST split from its test file, in full mode; returns the folder.
+pub fn write_split(run: &Run, digits: &Digits, validation: f64) -> Option<PathBuf> {
+    let (train, test) = digits.rows.as_ref()?;
+    if run.mnist.is_none() || run.fast {
+        return None;
+    }
+    let at = (train.len() as f64 * (1.0 - validation)).floor() as usize;
+    let parts = [
+        ("split_train.txt", &train[..at]),
+        ("split_val.txt", &train[at..]),
+        ("split_test.txt", &test[..]),
+    ];
+    for (file, rows) in parts {
+        let text: String = rows.iter().map(|i| format!("{i}\n")).collect();
+        std::fs::write(run.path(file), text).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+    Some(run.out.clone())
 }
 
 /// The figures a run ends with, by name (`test_accuracy`, `final_loss`, ...): printed, and

@@ -162,19 +162,25 @@ impl History {
             let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
                 (a.min(v), b.max(v))
             });
-            let (lo, hi) = if lo.is_finite() {
-                (lo, if hi > lo { hi } else { lo + 1.0 })
-            } else {
-                (0.0, 1.0)
+            // A constant series (a fixed learning rate) gets a range around its value, not
+            // one from it to value + 1 with the line flat along the bottom.
+            let (lo, hi) = match (lo.is_finite(), hi > lo) {
+                (false, _) => (0.0, 1.0),
+                (true, true) => (lo, hi),
+                (true, false) => {
+                    let half = if lo == 0.0 { 1.0 } else { lo.abs() * 0.5 };
+                    (lo - half, lo + half)
+                }
             };
             let pad = (hi - lo) * 0.05;
-            let epochs = self.epochs.len().max(2) - 1;
+            // Epochs from 1, as the progress lines count them.
+            let epochs = self.epochs.len().max(2);
             let mut chart = ChartBuilder::on(area)
                 .caption(key.as_str(), ("sans-serif", 18))
                 .margin(12)
                 .x_label_area_size(30)
                 .y_label_area_size(60)
-                .build_cartesian_2d(0f64..epochs as f64, (lo - pad)..(hi + pad))
+                .build_cartesian_2d(1f64..epochs as f64, (lo - pad)..(hi + pad))
                 .map_err(err)?;
             chart.configure_mesh().x_desc("epoch").draw().map_err(err)?;
             for (name, values, color) in series {
@@ -182,7 +188,7 @@ impl History {
                     .iter()
                     .enumerate()
                     .filter(|(_, v)| v.is_finite())
-                    .map(|(e, &v)| (e as f64, v));
+                    .map(|(e, &v)| ((e + 1) as f64, v));
                 chart
                     .draw_series(LineSeries::new(points, color.stroke_width(2)))
                     .map_err(err)?
