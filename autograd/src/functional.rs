@@ -5,12 +5,38 @@
 //! builds a fresh graph, and returns plain tensors. Hessians and Hessian-vector products
 //! differentiate a gradient recorded with `create_graph`, so they work for every op.
 //!
+//! A closure written in the call works as it is. One kept in a variable to be used twice
+//! needs [`func`], which gives it the signature these functions take (Rust infers a
+//! closure's lifetimes from where it is written, and `let f = |v| ...` alone gets none).
+//!
 //! [`gradcheck`]: crate::gradcheck()
 
 use crate::alloc::alloc;
 use crate::float::Float;
 use crate::graph::{Graph, Var};
 use crate::tensor::Tensor;
+
+/// `f` itself, typed as a function of any graph's `Var`s: lets a closure kept in a
+/// variable be passed to [`hessian`], [`hvp`], [`jacobian`], [`vjp`] or
+/// [`gradcheck`](crate::gradcheck()) more than once.
+///
+/// ```
+/// use ferrograd::autograd::functional::{func, hessian, hvp};
+/// use ferrograd::autograd::Tensor;
+/// // Without `func`, this closure would not be accepted by `hessian`.
+/// let loss = func(|v| (v[0] * v[0] * v[0]).sum());
+/// let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
+/// let h = hessian(&loss, &x); // diag(6x)
+/// assert_eq!(h.to_vec(), vec![6.0, 0.0, 0.0, 12.0]);
+/// let (_, hv) = hvp(&loss, &[x], &[Tensor::from_vec(vec![1.0, 1.0], &[2])]);
+/// assert_eq!(hv[0].to_vec(), vec![6.0, 12.0]);
+/// ```
+pub fn func<T: Float, F>(f: F) -> F
+where
+    F: for<'g> Fn(&[Var<'g, T>]) -> Var<'g, T>,
+{
+    f
+}
 
 /// The gradient `Var`s as tensors, zeros where an input was not used.
 fn values<T: Float>(grads: Vec<Option<Var<'_, T>>>, inputs: &[Tensor<T>]) -> Vec<Tensor<T>> {

@@ -30,11 +30,16 @@ pub enum Value {
     Text(String),
 }
 
+/// Floats show 4 significant digits (`lr=0.0177`, not `lr=0.017701712677876437`): a random
+/// search's draws are for reading; the values themselves are kept whole.
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Int(v) => write!(f, "{v}"),
-            Value::Float(v) => write!(f, "{v}"),
+            Value::Float(v) => {
+                let rounded: f64 = format!("{v:.3e}").parse().unwrap_or(*v);
+                write!(f, "{rounded}")
+            }
             Value::Text(v) => write!(f, "{v}"),
         }
     }
@@ -417,5 +422,15 @@ mod tests {
     #[should_panic(expected = "Params: no parameter `lr` (have [\"a\"])")]
     fn params_panic_on_an_unknown_name() {
         Grid::new().add("a", [1]).points()[0].get("lr");
+    }
+
+    #[test]
+    fn floats_show_four_significant_digits() {
+        let shown = |v: f64| Value::Float(v).to_string();
+        assert_eq!(shown(0.017701712677876437), "0.0177");
+        assert_eq!(shown(0.001), "0.001");
+        assert_eq!(shown(3e-4), "0.0003");
+        assert_eq!(shown(1234.5678), "1235");
+        assert_eq!(shown(f64::NAN), "NaN");
     }
 }

@@ -7,10 +7,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::PathBuf;
 
 use ferrograd_autograd::ndarray::Dimension;
-use ferrograd_autograd::{Float, Graph, Tensor, Var};
+use ferrograd_autograd::{Float, Graph, Param, Tensor, Var};
 use ferrograd_data::dataset::{Batch, DataLoader, Dataset, Targets, TensorDataset};
 use ferrograd_nn::{Module, ModuleExt, Slot};
-use ferrograd_optim::{NonFiniteKind, Optimizer, Rule};
+use ferrograd_optim::{NonFiniteKind, Optimizer, Rule, clip_grad_norm, clip_grad_value};
 
 use crate::backup::{self, Plan, Training};
 use crate::callbacks::{Callback, CallbackError, Context, Logs};
@@ -44,6 +44,15 @@ pub struct FitOptions<T: Float = f32> {
     verbose: bool,
     detect_anomaly: bool,
     backup: Option<PathBuf>,
+    clip: Clip,
+}
+
+/// Gradient clipping before each optimizer step ([`FitOptions::clip_grad_norm`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Clip {
+    None,
+    Norm(f64),
+    Value(f64),
 }
 
 impl<T: Float> Default for FitOptions<T> {
@@ -64,6 +73,7 @@ impl<T: Float> std::fmt::Debug for FitOptions<T> {
             .field("verbose", &self.verbose)
             .field("detect_anomaly", &self.detect_anomaly)
             .field("backup", &self.backup)
+            .field("clip", &self.clip)
             .finish()
     }
 }
@@ -81,6 +91,7 @@ impl<T: Float> FitOptions<T> {
             verbose: false,
             detect_anomaly: false,
             backup: None,
+            clip: Clip::None,
         }
     }
 
@@ -142,6 +153,53 @@ impl<T: Float> FitOptions<T> {
     /// callbacks are announced, naming the hook or the callback.
     pub fn verbose(mut self, yes: bool) -> Self {
         self.verbose = yes;
+        self
+    }
+
+    /// Scales each batch's gradients, before the optimizer's step, so their global L2 norm
+    /// is at most `max_norm` (Keras' `global_clipnorm`,
+    /// [`clip_grad_norm`](ferrograd_optim::clip_grad_norm) in a hand loop): what keeps a
+    /// recurrent network's rare gradient spike from undoing its training. Replaces
+    /// [`clip_grad_value`](FitOptions::clip_grad_value).
+    ///
+    /// ```
+    /// use ferrograd::data::synthetic::make_moons;
+    /// use ferrograd::nn::{Linear, ModuleExt, init, loss::CrossEntropy};
+    /// use ferrograd::optim::{Optimizer, Sgd};
+    /// use ferrograd::train::{FitOptions, fit};
+    /// let model = Linear::<f32>::new(2, 2, &mut init::rng(0));
+    /// let before = model.weight().value();
+    /// let mut opt = Optimizer::new(model.parameters(), Sgd::new(1.0));
+    /// let options = FitOptions::new().epochs(1).batch_size(64).clip_grad_norm(1e-3);
+    /// fit(&model, CrossEntropy::new(), &mut opt, &make_moons(64, 0.1, 0), options, &mut []).unwrap();
+    /// // One step of lr 1 on gradients of norm at most 1e-3.
+    /// let moved = (&model.weight().value() - &before).to_vec();
+    /// assert!(moved.iter().map(|d| d * d).sum::<f32>().sqrt() <= 1.001e-3);
+    /// ```
+    ///
+    /// # Panics
+    /// If `max_norm` is negative or NaN.
+    pub fn clip_grad_norm(mut self, max_norm: f64) -> Self {
+        assert!(
+            max_norm >= 0.0,
+            "fit: clip_grad_norm must be non-negative, got {max_norm}"
+        );
+        self.clip = Clip::Norm(max_norm);
+        self
+    }
+
+    /// Clamps each gradient element to `[−clip, clip]` before the optimizer's step (Keras'
+    /// `clipvalue`, [`clip_grad_value`](ferrograd_optim::clip_grad_value) in a hand loop).
+    /// Replaces [`clip_grad_norm`](FitOptions::clip_grad_norm).
+    ///
+    /// # Panics
+    /// If `clip` is negative or NaN.
+    pub fn clip_grad_value(mut self, clip: f64) -> Self {
+        assert!(
+            clip >= 0.0,
+            "fit: clip_grad_value must be non-negative, got {clip}"
+        );
+        self.clip = Clip::Value(clip);
         self
     }
 
@@ -722,6 +780,7 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
     let (train, validation) = split_validation(train, &options.validation)?;
     let mut metrics = std::mem::take(&mut options.metrics);
     let names = parameter_names(model, optimizer);
+    let params: Vec<Param<T>> = optimizer.params().cloned().collect();
     let mut loader = DataLoader::new(train.clone(), options.batch_size);
     if let Some(seed) = options.shuffle {
         loader = loader.shuffle(seed);
@@ -802,6 +861,13 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
             }
             g.clear();
             check_gradients(optimizer, &names, at)?;
+            match options.clip {
+                Clip::None => {}
+                Clip::Norm(max) => {
+                    clip_grad_norm(&params, max);
+                }
+                Clip::Value(clip) => clip_grad_value(&params, clip),
+            }
             let report = optimizer.try_step().map_err(|source| TrainError::Step {
                 epoch,
                 batch: b,

@@ -6,7 +6,7 @@
 //! are named and laid out as PyTorch's (`weight_ih_l0 [G·H, in]`, `weight_hh_l0 [G·H, H]`,
 //! `bias_ih_l0`, `bias_hh_l0`; gates in PyTorch's order), so checkpoints map one to one.
 
-use ferrograd_autograd::{Float, Param, Var};
+use ferrograd_autograd::{Float, Param, Tensor, Var};
 use rand::Rng;
 
 use super::lstm_cell::lstm_cell;
@@ -61,6 +61,20 @@ struct Recurrent<T: Float> {
 }
 
 impl<T: Float> Recurrent<T> {
+    /// Sets the bias of the gate in rows `[H, 2H)` of every layer (the LSTM's forget gate,
+    /// the GRU's update gate) to `b`: `bias_ih` there to `b`, `bias_hh` to 0.
+    fn set_second_gate_bias(&self, b: f64) {
+        let h = self.hidden;
+        for w in &self.layers {
+            for (param, value) in [(&w.b_ih, T::from_f64(b)), (&w.b_hh, T::zero())] {
+                let mut bias = param.value().to_vec();
+                bias[h..2 * h].fill(value);
+                let len = bias.len();
+                param.set_value(Tensor::from_vec(bias, &[len]));
+            }
+        }
+    }
+
     #[track_caller]
     fn new<R: Rng + ?Sized>(
         name: &'static str,
@@ -379,6 +393,22 @@ impl<T: Float> Lstm<T> {
             rng,
         ))
     }
+
+    /// Starts every layer's forget gate with bias `b` (`bias_ih` = `b`, `bias_hh` = 0 on
+    /// those rows), so the cell keeps its state until it learns to forget: Keras'
+    /// `unit_forget_bias=True` is `b = 1`; for lags of `T` steps, "chrono" initialisation
+    /// suggests about `ln T`.
+    ///
+    /// ```
+    /// use ferrograd::nn::{Lstm, ModuleExt, init};
+    /// let lstm = Lstm::<f32>::new(3, 4, 1, &mut init::rng(0)).forget_bias(1.0);
+    /// let bias = lstm.named_parameters()[2].1.value().to_vec(); // bias_ih_l0, gates i f g o
+    /// assert_eq!(bias[4..8], [1.0; 4]);
+    /// ```
+    pub fn forget_bias(self, b: f64) -> Self {
+        self.0.set_second_gate_bias(b);
+        self
+    }
 }
 
 recurrent_layer!(
@@ -422,6 +452,22 @@ impl<T: Float> Gru<T> {
             num_layers,
             rng,
         ))
+    }
+
+    /// Starts every layer's update gate `z` with bias `b` (`bias_ih` = `b`, `bias_hh` = 0
+    /// on those rows): a positive `b` makes `h' ≈ h` at first, so the unit keeps its
+    /// state until it learns to overwrite it, as [`Lstm::forget_bias`] does.
+    ///
+    /// ```
+    /// use ferrograd::nn::{Gru, ModuleExt, init};
+    /// let gru = Gru::<f32>::new(3, 4, 1, &mut init::rng(0)).update_bias(3.0);
+    /// let named = gru.named_parameters(); // bias_ih_l0 and bias_hh_l0 at 2, 3; gates r z n
+    /// assert_eq!(named[2].1.value().to_vec()[4..8], [3.0; 4]);
+    /// assert_eq!(named[3].1.value().to_vec()[4..8], [0.0; 4]);
+    /// ```
+    pub fn update_bias(self, b: f64) -> Self {
+        self.0.set_second_gate_bias(b);
+        self
     }
 }
 
