@@ -29,12 +29,12 @@
 #[path = "common/mod.rs"]
 pub mod common;
 
-use common::{Report, Run};
+use common::{Report, Run, max_abs_diff};
 use ferrograd::prelude::*;
 
 /// Runs the five parts in turn, printing what each shows, and reports its figures:
 /// `f`, `df_dx`, `df_dy`, `lstsq_grad_err`, `tanh_d1_err` .. `tanh_d3_err`,
-/// `heron_err`, `heron_nodes`, `pow_err`, `pow_nodes`, `stop_grad`, `full_grad`,
+/// `heron_err`, `heron_steps`, `heron_nodes`, `pow_err`, `pow_nodes`, `stop_grad`, `full_grad`,
 /// `max_activation_err` and one `<activation>_err` per activation.
 pub fn run(run: &Run) -> Report {
     let mut report = Report::default();
@@ -162,7 +162,7 @@ fn control_flow(run: &Run, report: &mut Report) {
     let dot = run.path("heron.dot");
     std::fs::write(&dot, g.to_dot())
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", dot.display()));
-    // Backward adds the gradients to the graph as values of their own.
+    // Backward walks those nodes in reverse, through every iteration the loop ran.
     root.backward();
     let da = a.grad().unwrap().item();
     let want = 0.5 / 2f64.sqrt();
@@ -233,10 +233,12 @@ struct Activation {
     df: fn(f64) -> f64,
 }
 
-/// The standard normal density and distribution function, for GELU's derivative.
+/// The standard normal density, for GELU's derivative.
 fn normal_pdf(x: f64) -> f64 {
     (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
 }
+
+/// The standard normal distribution function Φ: GELU is x·Φ(x).
 fn normal_cdf(x: f64) -> f64 {
     0.5 * (1.0 + Float::erf(x * std::f64::consts::FRAC_1_SQRT_2))
 }
@@ -244,7 +246,6 @@ fn normal_cdf(x: f64) -> f64 {
 /// The eight activations. Kinks follow PyTorch's conventions: relu'(0) = 0,
 /// leaky_relu'(0) = slope, elu'(0) = α.
 fn activation_list() -> Vec<Activation> {
-    let sigmoid = |x: f64| x.sigmoid();
     vec![
         Activation {
             name: "sigmoid",
@@ -279,7 +280,7 @@ fn activation_list() -> Vec<Activation> {
         Activation {
             name: "softplus",
             f: |x| x.softplus(),
-            df: sigmoid,
+            df: |x| x.sigmoid(),
         },
         Activation {
             name: "silu",
@@ -371,14 +372,6 @@ fn plot_activations(
     }
     root.present()?;
     Ok(())
-}
-
-/// The largest element-wise |a − b|.
-fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max)
 }
 
 fn main() {

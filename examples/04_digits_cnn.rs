@@ -25,12 +25,13 @@
 //! `--seed N` (default 0) seeds the weights and the batch order; the split is always seed 42.
 //!
 //! Expect, on the bundled digits: test accuracy 90.6% with the default seed (86.9–90.6% over
-//! seeds 0–2), in about 2 s. That is below the MLP of example 03 for want of steps, not of
-//! capacity: 5 epochs of 1,294 images are 205 steps of Adam at 1e-3, and the curves in
-//! `curves.svg` are still falling; 20 epochs reach 96.5–98.6% validation accuracy (choose
-//! such things on the validation curve, never on the test set). On the MNIST test set split 80/20 (1,125 steps): 97.20% with the default seed
-//! (97.20–97.70% over seeds 0–2; PyTorch's same model on the same rows gets 97.70–97.95%,
-//! `bench/tutorials/reference.txt`), in 20–35 s of training on 2 cores. The summary counts
+//! seeds 0–2), in a second or two. That is below the MLP of example 03 for want of steps,
+//! not of capacity: 5 epochs of 1,294 images are 205 steps of Adam at 1e-3, and the curves
+//! in `curves.svg` are still falling; 20 epochs reach 96.5–98.6% validation accuracy
+//! (choose such things on the validation curve, never on the test set). On the MNIST test
+//! set split 80/20 (1,125 steps): 97.20% with the default seed (97.20–97.70% over seeds
+//! 0–2; PyTorch's same model on the same rows gets 97.70–97.95%,
+//! `bench/tutorials/reference.txt`), in 15–35 s of training on 2 cores. The summary counts
 //! 93,322 parameters on 28×28 images, as Keras' tutorial does, and 72,842 on 8×8.
 //!
 //! Run: `cargo run --release --example 04_digits_cnn [-- --mnist ../shared/data/mnist]
@@ -129,15 +130,7 @@ pub fn run(run: &Run) -> Report {
     // What the model says about the first ten test images: the largest logit wins.
     let first: Vec<usize> = (0..10.min(digits.test.len())).collect();
     let logits = predict(&model, digits.test.subset(&first).x(), 10);
-    let guess: Vec<usize> = logits
-        .to_vec()
-        .chunks(10)
-        .map(|row| {
-            (0..10)
-                .max_by(|&a, &b| row[a].total_cmp(&row[b]))
-                .unwrap_or(0)
-        })
-        .collect();
+    let guess: Vec<usize> = logits.argmax(-1).into_iter().collect();
     run.say(format!(
         "\nfirst test images: predicted {guess:?}\n                   labels    {:?}",
         &digits.test.y().classes()[..first.len()]

@@ -15,9 +15,10 @@
 //! The models, each followed by Dense(4): an MLP on the last step only (Dense(32, relu),
 //! the memoryless baseline), SimpleRNN(32, relu), LSTM(32) and GRU(32), the recurrent ones
 //! read out at their last hidden state. The gate that keeps a gated cell's state (the
-//! LSTM's forget gate, the GRU's update gate) starts with a bias of 3, so the cells
-//! remember until they learn to forget (see [`KEEP_GATE_BIAS`]; with the usual starts,
-//! LSTM and GRU learn lag 30 on some seeds only, PyTorch's LSTM too). Each model trains
+//! LSTM's forget gate, the GRU's update gate) starts with a bias of 3 (`forget_bias`,
+//! `update_bias`), so the cells remember until they learn to forget (see
+//! [`KEEP_GATE_BIAS`]; with the usual starts, LSTM and GRU learn lag 30 on some seeds
+//! only, PyTorch's LSTM too). Each model trains
 //! with Adam (lr 3e-3) in batches of 32 for 40 epochs on 2,000 sequences; the weights kept
 //! are those of the epoch with the lowest validation loss (on 500 sequences of their own);
 //! a test set of 1,000 more is scored once, at the end.
@@ -26,9 +27,6 @@
 //! 100% at lag 10 after some ten epochs at chance, but at chance at lag 30 (on an
 //! occasional seed about 50%: it keeps one of the cue's two bits); LSTM and GRU 100% at
 //! both lags, within ten epochs. About half a minute on 2 cores.
-//!
-//! This covers the recurrent API that `lstm_sine` shows (an LSTM forecasting a sine wave,
-//! a regression); that example stays as the regression case.
 //!
 //! Run: `cargo run --release --example 05_sequence_models` (`--fast` for a second: lag 3
 //! only, 256 sequences, 4 epochs at lr 2e-2). Writes
@@ -126,44 +124,25 @@ impl Arch {
             Arch::SimpleRnn => {
                 Sequential::new().add(SimpleRnn::new(FEATURES, HIDDEN, 1, &mut rng).relu())
             }
-            Arch::Lstm => Sequential::new().add(Lstm::new(FEATURES, HIDDEN, 1, &mut rng)),
-            Arch::Gru => Sequential::new().add(Gru::new(FEATURES, HIDDEN, 1, &mut rng)),
+            // The gated cells start remembering: see `KEEP_GATE_BIAS`.
+            Arch::Lstm => Sequential::new()
+                .add(Lstm::new(FEATURES, HIDDEN, 1, &mut rng).forget_bias(KEEP_GATE_BIAS)),
+            Arch::Gru => Sequential::new()
+                .add(Gru::new(FEATURES, HIDDEN, 1, &mut rng).update_bias(KEEP_GATE_BIAS)),
         };
-        let model = body.add(Linear::new(HIDDEN, SYMBOLS, &mut rng));
-        match self {
-            Arch::Lstm => remember_by_default(&model, 4),
-            Arch::Gru => remember_by_default(&model, 3),
-            Arch::LastStepMlp | Arch::SimpleRnn => {}
-        }
-        model
+        body.add(Linear::new(HIDDEN, SYMBOLS, &mut rng))
     }
 }
 
-/// Where the gate that keeps a gated cell's state starts: the LSTM's forget gate `f` and
-/// the GRU's update gate `z` (`h' = (1 − z)·n + z·h`) open to `σ(3) ≈ 0.95`, so about
-/// `0.95³⁰ ≈ 23%` of the cue survives 30 steps before any training, and its gradient flows
-/// back as far. The usual starts are 1 for the LSTM (Keras' `unit_forget_bias`,
-/// `0.73³⁰ ≈ 10⁻⁴`) and about 0 otherwise (PyTorch); the "chrono" initialisation (Tallec &
-/// Ollivier, 2018) sets it to about `ln T` for dependencies of `T` steps, `ln 30 ≈ 3.4`.
-const KEEP_GATE_BIAS: f32 = 3.0;
-
-/// Starts the gate that keeps the state (the second block of the gate rows in PyTorch's
-/// order: `f` of i, f, g, o; `z` of r, z, n) at [`KEEP_GATE_BIAS`] in total
-/// (`bias_ih + bias_hh`), so a gated cell remembers until it learns to forget.
-fn remember_by_default(model: &Sequential, gates: usize) {
-    for (name, param) in model.named_parameters() {
-        let value = if name.ends_with("bias_ih_l0") {
-            KEEP_GATE_BIAS
-        } else if name.ends_with("bias_hh_l0") {
-            0.0
-        } else {
-            continue;
-        };
-        let mut bias = param.value().to_vec();
-        bias[HIDDEN..2 * HIDDEN].fill(value);
-        param.set_value(Tensor::from_vec(bias, &[gates * HIDDEN]));
-    }
-}
+/// The bias the gate that keeps a gated cell's state starts with (`Lstm::forget_bias`,
+/// `Gru::update_bias`): the LSTM's forget gate `f` and the GRU's update gate `z`
+/// (`h' = (1 − z)·n + z·h`) open to `σ(3) ≈ 0.95`, so about `0.95³⁰ ≈ 23%` of the cue
+/// survives 30 steps before any training, and its gradient flows back as far. The cells
+/// remember until they learn to forget. The usual starts are 1 for the LSTM (Keras'
+/// `unit_forget_bias`, `0.73³⁰ ≈ 10⁻⁴`) and about 0 otherwise (PyTorch); the "chrono"
+/// initialisation (Tallec & Ollivier, 2018) sets it to about `ln T` for dependencies of `T`
+/// steps, `ln 30 ≈ 3.4`.
+const KEEP_GATE_BIAS: f64 = 3.0;
 
 /// The data of one lag.
 struct Task {
@@ -198,6 +177,8 @@ fn train_and_test(run: &Run, arch: Arch, task: &Task, epochs: usize, lr: f64) ->
         &mut [&mut best],
     )
     .unwrap_or_else(|e| panic!("{e}"));
+    // As in Keras, `fit` puts the best weights back only when it stops early: a run that
+    // used every epoch restores them itself.
     best.restore(&model.parameters());
     let mut accuracy = metrics::Accuracy::new();
     evaluate(

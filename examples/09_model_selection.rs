@@ -46,18 +46,19 @@
 //! fold by fold (the columns of the table), not only by whether their ± ranges overlap.
 //!
 //! Run: `cargo run --release --example 09_model_selection` (`--fast` for a few seconds: 200
-//! training images, 3 folds, a 2×2 grid, 3 random settings of width ≤ 64, 3 epochs). Writes
-//! `target/examples/09_model_selection/search.csv` (every setting tried, with its fold
-//! scores).
+//! training images, 3 folds, a 2×2 grid, 3 random settings of width ≤ 64, 3 epochs). Writes,
+//! in `target/examples/09_model_selection/`, `search.csv` (every setting tried, with its
+//! fold scores) and `search.svg` (each setting's cross-validated accuracy against its
+//! learning rate: a line per width of the grid, a dot per random setting).
 
 #[path = "common/mod.rs"]
 pub mod common;
 
 use std::fmt::Write as _;
 
-use common::{Report, Run};
+use common::{Report, Run, accuracy};
 use ferrograd::data::search::{
-    Dist, Grid, Params, SearchResults, grid_search_cv, random_search_cv,
+    Dist, Grid, Params, SearchResults, SearchRow, grid_search_cv, random_search_cv,
 };
 use ferrograd::prelude::*;
 
@@ -93,17 +94,6 @@ fn train_mlp(train: &TensorDataset, lr: f64, width: usize, epochs: usize) -> Seq
     )
     .unwrap_or_else(|e| panic!("{e}"));
     model
-}
-
-/// The accuracy of `model` on `data`.
-fn accuracy(model: &Sequential, data: &TensorDataset) -> f64 {
-    evaluate(
-        model,
-        CrossEntropy::new(),
-        data,
-        &mut [&mut metrics::Accuracy::new()],
-        256,
-    )["accuracy"]
 }
 
 /// Trains on `fold.train` (indices into `data`) with the setting `params` and returns the
@@ -159,6 +149,80 @@ fn write_rows(csv: &mut String, search: &str, results: &SearchResults) {
         )
         .expect("writing to a String cannot fail");
     }
+}
+
+/// Cross-validated accuracy against the learning rate (log scale): one line per width of
+/// the grid, and the random search's settings as dots labelled with their width.
+fn plot_search(
+    path: &std::path::Path,
+    grid: &SearchResults,
+    random: &SearchResults,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use plotters::prelude::*;
+    let point = |row: &SearchRow| (row.params.f64("lr"), row.score);
+    let all: Vec<(f64, f64)> = grid.rows.iter().chain(&random.rows).map(point).collect();
+    let (left, right) = all
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(l, r), p| (l.min(p.0), r.max(p.0)));
+    let low = all.iter().map(|p| p.1).fold(1.0, f64::min);
+    let root = SVGBackend::new(path, (760, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "cross-validated accuracy by learning rate and width",
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(
+            (left / 1.5..right * 1.5).log_scale(),
+            (low - 0.02).max(0.0)..1.0,
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc("learning rate")
+        .y_desc("mean accuracy over the folds")
+        .x_label_formatter(&|v| format!("{v:.0e}"))
+        .draw()?;
+    let mut widths: Vec<usize> = grid.rows.iter().map(|r| r.params.usize("width")).collect();
+    widths.sort_unstable();
+    widths.dedup();
+    for (&width, color) in widths.iter().zip([RED, GREEN, BLUE, MAGENTA, CYAN]) {
+        let mut line: Vec<(f64, f64)> = grid
+            .rows
+            .iter()
+            .filter(|r| r.params.usize("width") == width)
+            .map(point)
+            .collect();
+        line.sort_by(|a, b| a.0.total_cmp(&b.0));
+        chart
+            .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))?
+            .label(format!("grid, width {width}"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+        chart.draw_series(line.into_iter().map(|p| Circle::new(p, 4, color.filled())))?;
+    }
+    chart
+        .draw_series(random.rows.iter().map(|r| {
+            let at = point(r);
+            EmptyElement::at(at)
+                + Circle::new((0, 0), 4, BLACK.stroke_width(1))
+                + Text::new(
+                    r.params.usize("width").to_string(),
+                    (6, -12),
+                    ("sans-serif", 12),
+                )
+        }))?
+        .label("random search (labelled with its width)")
+        .legend(|(x, y)| Circle::new((x + 8, y), 4, BLACK.stroke_width(1)));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
 }
 
 /// Cross-validates one setting, runs a grid and a random search over the learning rate and
@@ -240,6 +304,9 @@ pub fn run(run: &Run) -> Report {
     let csv_path = run.path("search.csv");
     std::fs::write(&csv_path, csv)
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", csv_path.display()));
+    let picture = run.path("search.svg");
+    plot_search(&picture, &grid_results, &random_results)
+        .unwrap_or_else(|e| panic!("cannot draw {}: {e}", picture.display()));
 
     // 4. The choice, made on cross-validation alone; then the test set, once.
     let (grid_best, random_best) = (grid_results.best(), random_results.best());
@@ -263,8 +330,9 @@ pub fn run(run: &Run) -> Report {
         test.len()
     ));
     run.say(format!(
-        "   every setting tried, with its fold scores: {}",
-        csv_path.display()
+        "   every setting tried, with its fold scores: {}; plotted in {}",
+        csv_path.display(),
+        picture.display()
     ));
 
     report.set("grid_best_cv", grid_best.score);

@@ -26,7 +26,7 @@
 //! 0.94): the fewer the labels, the more what the body learnt on task A is worth. With
 //! MNIST (the 10,000-image test set in a directory, so 8,000 training images) the gap is
 //! wider: task A 0.95, then 0.82 against 0.72 with one image per digit and 0.94 against
-//! 0.88 with twenty. The full run takes about 10 s on 2 cores on the bundled digits and
+//! 0.88 with twenty. The full run takes 5–10 s on 2 cores on the bundled digits and
 //! about 50 s on that MNIST set (more with the 60,000 training images); it prints how
 //! long it took.
 //!
@@ -49,7 +49,7 @@ pub mod common;
 
 use std::time::Instant;
 
-use common::{Report, Run};
+use common::{Report, Run, accuracy};
 use ferrograd::prelude::*;
 use rand::seq::SliceRandom;
 
@@ -98,17 +98,6 @@ fn few_shot(digits: &TensorDataset, k: usize, seed: u64) -> TensorDataset {
     }
     chosen.shuffle(&mut rng);
     odd_or_even(&digits.subset(&chosen))
-}
-
-/// The accuracy of `model` on `data`.
-fn accuracy(model: &Sequential<f32>, data: &TensorDataset) -> f64 {
-    evaluate(
-        model,
-        CrossEntropy::new(),
-        data,
-        &mut [&mut metrics::Accuracy::new()],
-        256,
-    )["accuracy"]
 }
 
 /// Task B's training, the same for both contenders: Adam(3e-3), batches of 16.

@@ -29,7 +29,8 @@
 //!    validation accuracy over the seeds.
 //!
 //! For reference, a fourth student sees every transfer image with its true label, which
-//! this story does not have. The test images are scored once per trained model; accuracies
+//! this story does not have. (The validation images carry labels too, as any honest
+//! choice needs; no student trains on them, so they count for choosing, not for learning.) The test images are scored once per trained model; accuracies
 //! are means over the seeds, and "agreement" is how often a student's top class on the
 //! test images is the teacher's.
 //!
@@ -213,7 +214,7 @@ fn plot_students(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d(0.0..(epochs - 1) as f64, 0.5..1.0)?;
+        .build_cartesian_2d(1.0..epochs as f64, 0.5..1.0)?;
     chart
         .configure_mesh()
         .x_desc("epoch")
@@ -226,7 +227,7 @@ fn plot_students(
             .iter()
             .enumerate()
             .filter(|(_, v)| **v >= 0.5)
-            .map(|(e, &v)| (e as f64, v));
+            .map(|(e, &v)| (e as f64 + 1.0, v));
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))?
             .label(s.name.as_str())
@@ -235,7 +236,7 @@ fn plot_students(
     let grey = RGBColor(128, 128, 128);
     chart
         .draw_series(LineSeries::new(
-            [(0.0, teacher_val), ((epochs - 1) as f64, teacher_val)],
+            [(1.0, teacher_val), (epochs as f64, teacher_val)],
             grey.stroke_width(1),
         ))?
         .label("the teacher's best")

@@ -36,8 +36,8 @@
 #[path = "common/mod.rs"]
 pub mod common;
 
-use common::{Report, Run};
-use ferrograd::autograd::functional::{hessian, hvp};
+use common::{Report, Run, max_abs_diff};
+use ferrograd::autograd::functional::{func, hessian, hvp};
 use ferrograd::prelude::*;
 
 // ---------------------------------------------------------------------------------------
@@ -159,6 +159,10 @@ enum Solver {
 /// most 50 steps): θ ← θ − H⁻¹∇L. Returns the loss at each iterate (the first at θ = 0),
 /// the final θ, and how many Hessian-vector products the CG solver used in all.
 fn newton(x: &Tensor<f64>, y: &Tensor<f64>, solver: Solver) -> (Vec<f64>, Tensor<f64>, usize) {
+    // The functionals take the loss as a closure over the `Var`s of a graph they build:
+    // here, the loss as a function of θ alone. `func` lets a closure kept in a variable be
+    // passed to them more than once.
+    let objective = func(|v| logistic_loss(v[0], x, y));
     let mut theta = Tensor::zeros(&[x.shape()[1]]);
     let mut losses = Vec::new();
     let mut products = 0;
@@ -168,13 +172,9 @@ fn newton(x: &Tensor<f64>, y: &Tensor<f64>, solver: Solver) -> (Vec<f64>, Tensor
         if grad.iter().all(|g| g.abs() < 1e-10) {
             break;
         }
-        // The functionals take the loss as a closure over `Var`s of a graph they build:
-        // here, the loss as a function of θ alone. (Written at each call: a closure bound
-        // to a `let` does not get the signature `for<'g> Fn(&[Var<'g, _>]) -> Var<'g, _>`
-        // they need.)
         let step = match solver {
             Solver::Hessian => {
-                let h = hessian(|v| logistic_loss(v[0], x, y), &theta);
+                let h = hessian(objective, &theta);
                 solve_spd(&h.to_vec(), &grad)
             }
             Solver::Hvp => {
@@ -182,7 +182,7 @@ fn newton(x: &Tensor<f64>, y: &Tensor<f64>, solver: Solver) -> (Vec<f64>, Tensor
                 let hv = |v: &[f64]| {
                     let v = Tensor::from_vec(v.to_vec(), &shape);
                     let inputs = std::slice::from_ref(&theta);
-                    let (_, hv) = hvp(|t| logistic_loss(t[0], x, y), inputs, &[v]);
+                    let (_, hv) = hvp(objective, inputs, &[v]);
                     hv[0].to_vec()
                 };
                 let (step, used) = conjugate_gradients(hv, &grad);
@@ -247,7 +247,8 @@ fn logistic_regression(run: &Run, report: &mut Report) {
     let newton_iters = newton_losses.len() - 1;
 
     // The Hessian of this loss has a closed form; autograd's must match it.
-    let h = hessian(|v| logistic_loss(v[0], &x, &y), &theta).to_vec();
+    let objective = func(|v| logistic_loss(v[0], &x, &y));
+    let h = hessian(objective, &theta).to_vec();
     let (xv, tv) = (x.to_vec(), theta.to_vec());
     let d = tv.len();
     let mut hessian_err: f64 = 0.0;
@@ -284,7 +285,7 @@ fn logistic_regression(run: &Run, report: &mut Report) {
 
     // Gradient descent with the classical step 1/L, L the largest curvature the loss can
     // have: p(1 − p) ≤ 1/4, so the Hessian at θ = 0 (where p = 1/2) bounds it everywhere.
-    let h0 = hessian(|v| logistic_loss(v[0], &x, &y), &Tensor::zeros(&[d])).to_vec();
+    let h0 = hessian(objective, &Tensor::zeros(&[d])).to_vec();
     let lipschitz = largest_eigenvalue(|v| mat_vec(&h0, v), d, 100);
     let cap = run.pick(50_000, 2_000);
     let gap = 1e-8;
@@ -562,19 +563,14 @@ fn network_hvp(run: &Run, report: &mut Report) {
 // Small vector helpers.
 // ---------------------------------------------------------------------------------------
 
+/// The inner product `a·b`.
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(a, b)| a * b).sum()
 }
 
+/// `M·v` for a square matrix `m` stored row-major.
 fn mat_vec(m: &[f64], v: &[f64]) -> Vec<f64> {
     m.chunks(v.len()).map(|row| dot(row, v)).collect()
-}
-
-fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max)
 }
 
 /// The eigenvalue of largest magnitude of a symmetric operator, by `iterations` steps of

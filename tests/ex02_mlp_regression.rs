@@ -1,6 +1,6 @@
-//! Example 02, run in its fast mode (`Run::test`: bundled data, a few seconds),
-//! with the figure it promises checked: its loss falls or its accuracy clears a floor.
-
+//! Example 02, run in its fast mode (`Run::test`: 30 epochs, a few seconds),
+//! with the figures it promises checked: its validation loss falls at least fivefold, and
+//! its predictions on new inputs beat the mean's (MSE about 0.34) by far.
 //!
 //! Each example includes `examples/common/mod.rs` as `pub mod common`; a test builds the
 //! example's own `Run` through it.
@@ -16,4 +16,5 @@ fn ex02_mlp_regression_learns_the_linear_target() {
         r.get("final_val_mse") < r.get("first_val_mse") / 5.0,
         "{r:?}"
     );
+    assert!(r.get("new_mse") < 0.05, "{r:?}");
 }

@@ -113,7 +113,9 @@ pub struct Digits {
 /// with seed 42. In fast mode, at most `fast_samples` training and test images each.
 pub fn digits(run: &Run, fast_samples: usize) -> Digits {
     let Some(dir) = &run.mnist else {
-        return bundled_digits(run, fast_samples);
+        let source = "the bundled 8x8 digits (1,797 images) split 80/20 with seed 42; \
+                      pass --mnist DIR or set MNIST_DIR for MNIST";
+        return bundled(run, fast_samples, source);
     };
     let load = |split| {
         Mnist::load(dir, split)
@@ -144,14 +146,17 @@ pub fn digits(run: &Run, fast_samples: usize) -> Digits {
 }
 
 /// The bundled 1,797 8×8 digits split 80/20 with seed 42, whatever `run.mnist` says: for
-/// examples that train too many models for MNIST.
+/// examples that train too many models for MNIST (so the printout offers no `--mnist`).
 pub fn bundled_digits(run: &Run, fast_samples: usize) -> Digits {
-    let source = if run.mnist.is_none() {
-        "the bundled 8x8 digits (1,797 images) split 80/20 with seed 42; \
-         pass --mnist DIR or set MNIST_DIR for MNIST"
-    } else {
-        "the bundled 8x8 digits (1,797 images) split 80/20 with seed 42"
-    };
+    bundled(
+        run,
+        fast_samples,
+        "the bundled 8x8 digits (1,797 images) split 80/20 with seed 42",
+    )
+}
+
+/// The bundled digits split 80/20 with seed 42, printed as `source`.
+fn bundled(run: &Run, fast_samples: usize, source: &str) -> Digits {
     let all = ferrograd::data::digits::load_digits();
     shrink_and_say(run, split_80_20(&all, 8, source.to_string()), fast_samples)
 }
@@ -211,6 +216,25 @@ pub fn write_split(run: &Run, digits: &Digits, validation: f64) -> Option<PathBu
         std::fs::write(run.path(file), text).unwrap_or_else(|e| panic!("{file}: {e}"));
     }
     Some(run.out.clone())
+}
+
+/// The accuracy of the classifier `model` (logits in, one class per row) on `data`.
+pub fn accuracy(model: &dyn Module<f32>, data: &TensorDataset) -> f64 {
+    evaluate(
+        model,
+        CrossEntropy::new(),
+        data,
+        &mut [&mut metrics::Accuracy::new()],
+        256,
+    )["accuracy"]
+}
+
+/// The largest element-wise `|a − b|`: how far autograd is from a formula.
+pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max)
 }
 
 /// The figures a run ends with, by name (`test_accuracy`, `final_loss`, ...): printed, and
