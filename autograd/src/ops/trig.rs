@@ -89,7 +89,8 @@ impl<'g, T: Float> Var<'g, T> {
         self.binary(other, "atan2", T::atan2, |ctx, g| {
             let (y, x) = (ctx.input(0), ctx.input(1));
             // r² = 0: the gradient is taken as 0, and 1/r² is not formed (1 in its place).
-            let regular = y.derive_const2(x, "atan2_mask", |b, a| bit(b * b + a * a != T::zero()));
+            let r2_nonzero = |yv: T, xv: T| bit(yv * yv + xv * xv != T::zero());
+            let regular = y.derive_const2(x, "atan2_mask", r2_nonzero);
             let one = ctx.graph().scalar(T::one());
             let inv_r2 = (y.square() + x.square()).where_(regular, one).reciprocal();
             grads![
