@@ -42,6 +42,17 @@ fn build<'g>(op: &str, x: &[Var<'g, f64>], p: &Params) -> Var<'g, f64> {
         "pow" => x[0].pow(x[1]),
         "maximum" => x[0].maximum(x[1]),
         "minimum" => x[0].minimum(x[1]),
+        "sin" => x[0].sin(),
+        "cos" => x[0].cos(),
+        "atan" => x[0].atan(),
+        "sinh" => x[0].sinh(),
+        "cosh" => x[0].cosh(),
+        "log1p" => x[0].log1p(),
+        "expm1" => x[0].expm1(),
+        "rsqrt" => x[0].rsqrt(),
+        "atan2" => x[0].atan2(x[1]),
+        "logaddexp" => x[0].logaddexp(x[1]),
+        "lerp" => x[0].lerp(x[1], p.f64("weight")),
         "sum_axes" => x[0].sum_axes(&p.isizes("axes"), p.bool("keepdim")),
         "mean_axes" => x[0].mean_axes(&p.isizes("axes"), p.bool("keepdim")),
         "var_axes" => {
@@ -86,6 +97,11 @@ fn build<'g>(op: &str, x: &[Var<'g, f64>], p: &Params) -> Var<'g, f64> {
 const ABS_AT_ZERO: &str = "abs selects 0 at its kink rather than multiplying by sign(0), so \
     an infinite gradient arriving at x = 0 (here from sqrt) gives 0; PyTorch gives NaN (inf · 0)";
 
+const LOGADDEXP_FAR_APART: &str = "logaddexp's weights are sigmoid(self − other) and \
+    sigmoid(other − self), whose derivative s · (1 − s) is exactly 0 where the inputs are \
+    far apart or one is infinite (the true limit); PyTorch's double backward of \
+    grad / (1 + e^(other − self)) forms ∞ / ∞ there and gives NaN";
+
 /// Deliberate differences from PyTorch (each also said in the op's documentation).
 const DEVIATIONS: &[Deviation] = &[
     Deviation {
@@ -115,6 +131,40 @@ const DEVIATIONS: &[Deviation] = &[
               (as PyTorch's first derivative does) at every order, so its second derivatives \
               there are finite; PyTorch's double backward takes ln 0 and gives NaN",
         ours: None,
+    },
+    Deviation {
+        case: "atan2 @ edge: origin",
+        order: Order::Hvp,
+        why: "atan2's gradient at the origin is a selected 0 (as PyTorch's first derivative), \
+              so its second derivatives there are 0; PyTorch's double backward gives NaN",
+        ours: Some(&[0.0, 0.0]),
+    },
+    Deviation {
+        case: "logaddexp @ edge: overflow",
+        order: Order::Hvp,
+        why: LOGADDEXP_FAR_APART,
+        // Inputs (800, −800), (−800, 800) and the tie (800, 800), where PyTorch agrees.
+        ours: Some(&[0.0, 0.0, 0.350_905_5, 0.0, 0.0, -0.350_905_5]),
+    },
+    Deviation {
+        case: "logaddexp @ edge: inf",
+        order: Order::Hvp,
+        why: LOGADDEXP_FAR_APART,
+        // NaN (as PyTorch) where both inputs are the same infinity: ∞ − ∞.
+        ours: Some(&[
+            0.0,
+            0.0,
+            f64::NAN,
+            f64::NAN,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            f64::NAN,
+            f64::NAN,
+            0.0,
+            0.0,
+        ]),
     },
 ];
 

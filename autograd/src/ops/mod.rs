@@ -16,6 +16,7 @@ mod pool;
 mod reduce;
 mod shape;
 mod softmax;
+mod trig;
 mod unary;
 
 pub use conv::ConvOptions;

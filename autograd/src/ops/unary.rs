@@ -1,5 +1,6 @@
-//! Element-wise math: exp, ln, sqrt, square, reciprocal, abs, sign, clamp, erf, powf, pow,
-//! maximum, minimum.
+//! Element-wise math: exp, ln (and `log`), sqrt, square, reciprocal, abs, sign, clamp, erf,
+//! log1p, expm1, rsqrt, powf, pow, maximum, minimum, logaddexp, lerp. (The trigonometric and
+//! hyperbolic functions are in `trig.rs`.)
 //!
 //! Kink conventions (exactly tested, as PyTorch 2.15): `|x|'(0) = 0`, `sign` has no
 //! gradient, `clamp` passes the gradient strictly inside `(min, max)` (0 at the bounds, like
@@ -256,6 +257,67 @@ impl<'g, T: Float> Var<'g, T> {
         })
     }
 
+    /// `ln(1 + x)`, accurate for small `x` where `1 + x` rounds (−∞ at −1, NaN below, as
+    /// IEEE). Backward: `grad / (1 + x)` (saves the input).
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::scalar(1e-20));
+    /// let y = x.log1p();
+    /// y.backward();
+    /// assert_eq!(y.item(), 1e-20); // where (1 + x).ln() gives 0
+    /// assert_eq!(x.grad().unwrap().item(), 1.0);
+    /// ```
+    #[track_caller]
+    pub fn log1p(self) -> Var<'g, T> {
+        self.unary("log1p", T::ln_1p, |ctx, g| {
+            grads![Some(g / ctx.input(0).add_scalar(T::one()))]
+        })
+    }
+
+    /// `eˣ − 1`, accurate for small `x` where `eˣ` rounds to 1. Backward: `grad · (out + 1)`
+    /// (saves the output).
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::scalar(1e-20));
+    /// let y = x.expm1();
+    /// y.backward();
+    /// assert_eq!(y.item(), 1e-20); // where x.exp() - 1 gives 0
+    /// assert_eq!(x.grad().unwrap().item(), 1.0);
+    /// ```
+    #[track_caller]
+    pub fn expm1(self) -> Var<'g, T> {
+        self.unary("expm1", T::exp_m1, |ctx, g| {
+            grads![Some(g * ctx.output().add_scalar(T::one()))]
+        })
+    }
+
+    /// The reciprocal square root `1/√x` (∞ at 0, NaN below, as IEEE). Backward:
+    /// `−grad · out³ / 2` (saves the output).
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::scalar(4.0));
+    /// let y = x.rsqrt();
+    /// y.backward();
+    /// assert_eq!((y.item(), x.grad().unwrap().item()), (0.5, -0.0625));
+    /// ```
+    #[track_caller]
+    pub fn rsqrt(self) -> Var<'g, T> {
+        self.unary(
+            "rsqrt",
+            |a| a.sqrt().recip(),
+            |ctx, g| {
+                let out_cubed = ctx.output().powf(T::from_f64(3.0));
+                grads![Some((g * out_cubed).mul_scalar(T::from_f64(-0.5)))]
+            },
+        )
+    }
+
     /// `xᵖ` for a scalar exponent `p`. Backward: `grad · p · xᵖ⁻¹` (0 for `p = 0`).
     ///
     /// ```
@@ -369,6 +431,97 @@ impl<'g, T: Float> Var<'g, T> {
         self.select_binary(other, "minimum", |a, b| a < b)
     }
 
+    /// `ln(eˢᵉˡᶠ + eᵒᵗʰᵉʳ)`, broadcasting, computed without overflow as
+    /// `max + ln(1 + e^(min − max))` (`torch.logaddexp`); equal infinities give themselves.
+    ///
+    /// Backward: `grad · sigmoid(self − other)` to `self` and `grad · sigmoid(other − self)`
+    /// to `other` (the softmax weights of the two, stable at any distance), summed over
+    /// broadcast axes; saves the inputs. Where both inputs are the same infinity the
+    /// gradient is NaN (`∞ − ∞`), as PyTorch. The second derivatives are those of the
+    /// sigmoids, `s · (1 − s)`: finite (0 or below the smallest normal) where the inputs
+    /// are so far apart that `e^|self − other|` overflows, or one is infinite, where
+    /// PyTorch's double backward forms `∞ / ∞` and gives NaN.
+    ///
+    /// # Panics
+    /// If the shapes cannot be broadcast together.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.var(Tensor::scalar(1000.0));
+    /// let b = g.var(Tensor::scalar(1000.0));
+    /// let y = a.logaddexp(b);
+    /// y.backward();
+    /// assert_eq!(y.item(), 1000.0 + 2f64.ln()); // where (e¹⁰⁰⁰ + e¹⁰⁰⁰).ln() is ∞
+    /// assert_eq!((a.grad().unwrap().item(), b.grad().unwrap().item()), (0.5, 0.5));
+    /// ```
+    #[track_caller]
+    pub fn logaddexp(self, other: Var<'g, T>) -> Var<'g, T> {
+        let f = |a: T, b: T| {
+            let (lo, hi) = if a < b { (a, b) } else { (b, a) }; // NaN lands in either
+            if lo == hi && lo.is_infinite() {
+                a
+            } else {
+                hi + (lo - hi).exp().ln_1p()
+            }
+        };
+        self.binary(other, "logaddexp", f, |ctx, g| {
+            let (a, b) = (ctx.input(0), ctx.input(1));
+            grads![
+                ctx.needs_grad(0)
+                    .then(|| (g * (a - b).sigmoid()).sum_to_like(a)),
+                ctx.needs_grad(1)
+                    .then(|| (g * (b - a).sigmoid()).sum_to_like(b)),
+            ]
+        })
+    }
+
+    /// Linear interpolation `self + weight · (end − self)` with a scalar weight,
+    /// broadcasting, as `torch.lerp(self, end, weight)`; a weight outside `[0, 1]`
+    /// extrapolates. Computed as PyTorch does, from `end` when `|weight| ≥ 0.5`
+    /// (`end − (end − self) · (1 − weight)`), so weight 0 gives `self` and weight 1 gives
+    /// `end` exactly.
+    ///
+    /// Backward: `grad · (1 − weight)` to `self` and `grad · weight` to `end`, summed over
+    /// broadcast axes; saves nothing. An input whose factor is 0 (`self` at weight 1, `end`
+    /// at weight 0) gets no gradient from this op, as [`Var::powf`] at `p = 0`: its `grad()`
+    /// stays `None` if nothing else reaches it, where PyTorch gives zeros (and NaN for an
+    /// infinite `grad`, `∞ · 0`).
+    ///
+    /// # Panics
+    /// If the shapes cannot be broadcast together.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let start = g.var(Tensor::from_vec(vec![0.0, 10.0], &[2]));
+    /// let end = g.var(Tensor::scalar(20.0));
+    /// let y = start.lerp(end, 0.25);
+    /// assert_eq!(y.value().to_vec(), vec![5.0, 12.5]);
+    /// y.sum().backward();
+    /// assert_eq!(start.grad().unwrap().to_vec(), vec![0.75, 0.75]);
+    /// assert_eq!(end.grad().unwrap().item(), 0.5); // 0.25 from each element
+    /// ```
+    #[track_caller]
+    pub fn lerp(self, end: Var<'g, T>, weight: T) -> Var<'g, T> {
+        let f = move |a: T, b: T| {
+            if weight.abs() < T::from_f64(0.5) {
+                a + weight * (b - a)
+            } else {
+                b - (b - a) * (T::one() - weight)
+            }
+        };
+        self.binary(end, "lerp", f, move |ctx, g| {
+            let (wa, wb) = (T::one() - weight, weight);
+            grads![
+                (ctx.needs_grad(0) && wa != T::zero())
+                    .then(|| g.mul_scalar(wa).sum_to_like(ctx.input(0))),
+                (ctx.needs_grad(1) && wb != T::zero())
+                    .then(|| g.mul_scalar(wb).sum_to_like(ctx.input(1))),
+            ]
+        })
+    }
+
     /// maximum/minimum: picks `a` where `wins(a, b)`, `b` where `wins(b, a)`, NaN if either
     /// is NaN, and (on ties) either value.
     ///
@@ -415,7 +568,7 @@ impl<'g, T: Float> Var<'g, T> {
 }
 
 /// 1 for true, 0 for false: a mask element.
-fn bit<T: Float>(b: bool) -> T {
+pub(super) fn bit<T: Float>(b: bool) -> T {
     if b { T::one() } else { T::zero() }
 }
 
@@ -461,6 +614,37 @@ mod tests {
             check_grads(|v| v[0].minimum(v[1]) * v[1], &[a.clone(), b.clone()])?;
             check_gradgrads(|v| v[0].maximum(v[1]) * v[0], &[a, b])?;
         }
+
+        #[test]
+        fn log1p_expm1_grads_match_finite_diff(x in tensor(shape(), -0.9..3.0)) {
+            let ops: [testing::OpFn; 2] = [|v| v[0].log1p(), |v| v[0].expm1()];
+            for f in ops {
+                check_grads(f, std::slice::from_ref(&x))?;
+                check_gradgrads(f, std::slice::from_ref(&x))?;
+            }
+        }
+
+        #[test]
+        fn rsqrt_grads_match_finite_diff(x in tensor(shape(), 0.1..3.0)) {
+            check_grads(|v| v[0].rsqrt(), std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].rsqrt(), &[x])?;
+        }
+
+        #[test]
+        fn logaddexp_grads_match_finite_diff((a, b) in broadcast_shapes().prop_flat_map(|(a, b)| (tensor_of(a, -3.0..3.0), tensor_of(b, -3.0..3.0)))) {
+            check_grads(|v| v[0].logaddexp(v[1]), &[a.clone(), b.clone()])?;
+            check_gradgrads(|v| v[0].logaddexp(v[1]), &[a, b])?;
+        }
+
+        #[test]
+        fn lerp_grads_match_finite_diff((a, b) in broadcast_shapes().prop_flat_map(|(a, b)| (tensor_of(a, -2.0..2.0), tensor_of(b, -2.0..2.0)))) {
+            let ops: [testing::OpFn; 4] = [|v| v[0].lerp(v[1], 0.3), |v| v[0].lerp(v[1], 0.75), |v| v[0].lerp(v[1], -0.5), |v| v[0].lerp(v[1], 1.0)];
+            for f in ops {
+                check_grads(f, &[a.clone(), b.clone()])?;
+            }
+            // lerp is linear: its second derivative shows only in a product.
+            check_gradgrads(|v| v[0].lerp(v[1], 0.75) * v[1], &[a, b])?;
+        }
     }
 
     #[test]
@@ -471,6 +655,85 @@ mod tests {
         x.pow(e).sum().backward();
         assert_eq!(e.grad().unwrap().item(), 4.0 * 2f64.ln());
         assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 4.0]);
+    }
+
+    /// Value and first derivative of a unary op at each point, in one backward pass.
+    fn value_and_grad(op: testing::OpFn, at: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::from_vec(at.to_vec(), &[at.len()]));
+        let y = op(&[x]);
+        y.sum().backward();
+        (y.value().to_vec(), x.grad().unwrap().to_vec())
+    }
+
+    #[test]
+    fn log1p_expm1_rsqrt_at_their_edges_follow_ieee() {
+        let inf = f64::INFINITY;
+        let (y, d) = value_and_grad(|v| v[0].log1p(), &[-1.0, 0.0, inf, 1e-300]);
+        assert_eq!(y, vec![-inf, 0.0, inf, 1e-300]);
+        assert_eq!(d, vec![inf, 1.0, 0.0, 1.0]);
+        assert!(value_and_grad(|v| v[0].log1p(), &[-2.0]).0[0].is_nan());
+        let (y, d) = value_and_grad(|v| v[0].expm1(), &[-inf, 0.0, inf, 1e-300]);
+        assert_eq!(y, vec![-1.0, 0.0, inf, 1e-300]);
+        assert_eq!(d, vec![0.0, 1.0, inf, 1.0]);
+        let (y, d) = value_and_grad(|v| v[0].rsqrt(), &[0.0, 0.25, inf]);
+        assert_eq!(y, vec![inf, 2.0, 0.0]);
+        assert_eq!(d, vec![-inf, -4.0, -0.0]);
+        assert!(value_and_grad(|v| v[0].rsqrt(), &[-1.0]).0[0].is_nan());
+    }
+
+    #[test]
+    fn logaddexp_is_stable_and_exact_at_infinities() {
+        let inf = f64::INFINITY;
+        let g = Graph::<f64>::new();
+        let a = g.var(Tensor::from_vec(
+            vec![800.0, -800.0, -inf, inf, -inf, 3.0],
+            &[6],
+        ));
+        let b = g.var(Tensor::from_vec(
+            vec![0.0, -800.0, 2.0, -inf, -inf, inf],
+            &[6],
+        ));
+        let y = a.logaddexp(b);
+        y.sum().backward();
+        let ln2 = 2f64.ln();
+        assert_eq!(
+            y.value().to_vec(),
+            vec![800.0, -800.0 + ln2, 2.0, inf, -inf, inf]
+        );
+        let (da, db) = (a.grad().unwrap().to_vec(), b.grad().unwrap().to_vec());
+        assert_eq!(da[..4], [1.0, 0.5, 0.0, 1.0]);
+        assert_eq!(db[..4], [0.0, 0.5, 1.0, 0.0]);
+        // Both −∞: ∞ − ∞ in the weights, NaN as PyTorch.
+        assert!(da[4].is_nan() && db[4].is_nan());
+        assert_eq!((da[5], db[5]), (0.0, 1.0));
+    }
+
+    #[test]
+    fn lerp_is_exact_at_weights_zero_and_one() {
+        let g = Graph::<f64>::new();
+        let (a, b) = (0.1, 0.7);
+        let start = g.var(Tensor::scalar(a));
+        let end = g.var(Tensor::scalar(b));
+        assert_eq!(start.lerp(end, 0.0).item(), a);
+        assert_eq!(start.lerp(end, 1.0).item(), b);
+        assert_eq!(start.lerp(end, 2.0).item(), b + (b - a));
+    }
+
+    #[test]
+    fn lerp_gives_no_gradient_to_an_input_with_weight_zero() {
+        // Even an infinite upstream gradient (from sqrt at 0) gives none, not inf · 0 = NaN.
+        let g = Graph::<f64>::new();
+        let start = g.var(Tensor::scalar(1.0));
+        let end = g.var(Tensor::scalar(0.0));
+        start.lerp(end, 1.0).sqrt().backward();
+        assert!(start.grad().is_none());
+        assert_eq!(end.grad().unwrap().item(), f64::INFINITY);
+        // Where the input also feeds something else, that is its whole gradient.
+        let g = Graph::<f64>::new();
+        let start = g.var(Tensor::scalar(3.0));
+        (start.lerp(g.scalar(0.0), 1.0) + start).backward();
+        assert_eq!(start.grad().unwrap().item(), 1.0);
     }
 
     #[test]
@@ -504,5 +767,21 @@ mod tests {
         let g = Graph::<f32>::new();
         g.var(Tensor::zeros(&[2]))
             .maximum(g.var(Tensor::zeros(&[3])));
+    }
+
+    #[test]
+    #[should_panic(expected = "logaddexp: lhs [2] and rhs [3] cannot be broadcast together")]
+    fn logaddexp_panics_on_incompatible_shapes() {
+        let g = Graph::<f32>::new();
+        g.var(Tensor::zeros(&[2]))
+            .logaddexp(g.var(Tensor::zeros(&[3])));
+    }
+
+    #[test]
+    #[should_panic(expected = "lerp: lhs [2] and rhs [3] cannot be broadcast together")]
+    fn lerp_panics_on_incompatible_shapes() {
+        let g = Graph::<f32>::new();
+        g.var(Tensor::zeros(&[2]))
+            .lerp(g.var(Tensor::zeros(&[3])), 0.5);
     }
 }
