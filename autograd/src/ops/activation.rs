@@ -1,9 +1,12 @@
 //! Activation functions: relu, leaky_relu, elu, gelu (erf and tanh forms), sigmoid, tanh,
-//! softplus, softsign, silu.
+//! softplus (and `softplus_with` beta and threshold), softsign, silu, hardtanh, relu6, selu,
+//! celu, mish, hardswish, logsigmoid, glu.
 //!
 //! Ops with a kink follow PyTorch at the kink: `relu'(0) = 0`, `leaky_relu'(0) = slope`,
-//! `elu'(0) = 1` (the `x ≤ 0` branch). gelu, softsign and silu are composed from other ops
-//! and need no backward code of their own.
+//! `elu'(0) = 1` (the `x ≤ 0` branch), hardtanh and relu6 pass the gradient only strictly
+//! inside their bounds, `hardswish'(−3) = 0` and `hardswish'(3) = 1` (the outer pieces').
+//! gelu, softsign, silu, hardtanh, relu6, selu, celu, mish, logsigmoid and glu are composed
+//! from other ops and need no backward code of their own.
 
 use crate::float::Float;
 use crate::grads;
@@ -188,8 +191,8 @@ impl<'g, T: Float> Var<'g, T> {
     /// `ln(1 + eˣ)`, computed stably as `max(x, 0) + ln(1 + e^−|x|)`.
     /// Backward: `grad · sigmoid(x)`.
     ///
-    /// (PyTorch's `beta` and `threshold` are not taken: scale the input for another `beta`;
-    /// the stable form needs no threshold.)
+    /// (No threshold: the stable form needs none. PyTorch's `beta` and `threshold` are
+    /// [`Var::softplus_with`]'s; above its threshold, 20, the two differ by less than e⁻²⁰.)
     ///
     /// ```
     /// use ferrograd::autograd::{Graph, Tensor};
@@ -228,6 +231,213 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn silu(self) -> Var<'g, T> {
         self * self.sigmoid()
+    }
+
+    /// `ln(1 + e^(βx)) / β`, and `x` itself where `βx > threshold`, as PyTorch's
+    /// `F.softplus(x, beta, threshold)` (defaults 1 and 20). Backward: `grad · sigmoid(βx)`
+    /// where `βx ≤ threshold`, `grad` in the linear region (selected). The second
+    /// derivative, `grad · β·s(1 − s)` with `s = sigmoid(βx)`, is 0 from `βx = threshold`
+    /// on, as PyTorch's double backward. Saves the input.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![0.0, 30.0], &[2]));
+    /// let y = x.softplus_with(2.0, 20.0);
+    /// y.sum().backward();
+    /// assert_eq!(y.value().to_vec(), vec![2f64.ln() / 2.0, 30.0]);
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![0.5, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn softplus_with(self, beta: T, threshold: T) -> Var<'g, T> {
+        self.unary(
+            "softplus_with",
+            move |a| {
+                let b = a * beta;
+                if b > threshold {
+                    a
+                } else {
+                    b.exp().ln_1p() / beta
+                }
+            },
+            move |ctx, g| {
+                let x = ctx.input(0);
+                let linear = x.derive_mask("softplus_linear", move |a| a * beta > threshold);
+                // The clamp changes no value that is selected, but stops the derivative of
+                // sigmoid(βx) at the threshold itself, where PyTorch's stops.
+                let bx = x.mul_scalar(beta).clamp(T::neg_infinity(), threshold);
+                grads![Some(g.where_(linear, g * bx.sigmoid()))]
+            },
+        )
+    }
+
+    /// `min(max(x, min), max)`, as `F.hardtanh(x, min_val, max_val)` (PyTorch's defaults
+    /// −1 and 1). Backward: `grad` strictly inside `(min, max)`, exactly 0 at and beyond the
+    /// bounds (as PyTorch's `hardtanh_backward`) and at NaN ([`Var::clamp`], whose rule it is;
+    /// PyTorch passes the gradient at NaN). Saves the input.
+    ///
+    /// # Panics
+    /// If `min > max` or either bound is NaN.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![-2.0, -1.0, 0.5, 3.0], &[4]));
+    /// let y = x.hardtanh(-1.0, 1.0);
+    /// y.sum().backward();
+    /// assert_eq!(y.value().to_vec(), vec![-1.0, -1.0, 0.5, 1.0]);
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 0.0, 1.0, 0.0]);
+    /// ```
+    #[track_caller]
+    pub fn hardtanh(self, min: T, max: T) -> Var<'g, T> {
+        assert!(
+            min <= max,
+            "hardtanh: min {min} is greater than max {max} (or one is NaN)"
+        );
+        self.clamp(min, max)
+    }
+
+    /// `min(max(x, 0), 6)`, as `F.relu6`: [`Var::hardtanh`]`(0, 6)`, so the gradient is
+    /// exactly 0 at 0 and at 6 (as PyTorch).
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let y = g.var(Tensor::from_vec(vec![-1.0, 3.0, 8.0], &[3])).relu6();
+    /// assert_eq!(y.value().to_vec(), vec![0.0, 3.0, 6.0]);
+    /// ```
+    #[track_caller]
+    pub fn relu6(self) -> Var<'g, T> {
+        self.hardtanh(T::zero(), T::from_f64(6.0))
+    }
+
+    /// The scaled ELU, `λ · elu(x, α)` with PyTorch's constants `α ≈ 1.6733`,
+    /// `λ ≈ 1.0507`, as `F.selu`. Backward: that of [`Var::elu`] scaled by `λ`, so
+    /// `selu'(0) = λα` (the `x ≤ 0` branch, as PyTorch).
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let y = g.var(Tensor::from_vec(vec![0.0, 1.0], &[2])).selu();
+    /// assert_eq!(y.value().to_vec(), vec![0.0, 1.050_700_987_355_480_5]);
+    /// ```
+    #[track_caller]
+    pub fn selu(self) -> Var<'g, T> {
+        let alpha = T::from_f64(1.673_263_242_354_377_3);
+        let scale = T::from_f64(1.050_700_987_355_480_5);
+        self.elu(alpha).mul_scalar(scale)
+    }
+
+    /// `max(0, x) + min(0, α(e^(x/α) − 1))`, as `F.celu(x, alpha)` (PyTorch's default
+    /// `α = 1`), computed as `α · elu(x/α, 1)`. Backward: `1` for `x > 0`, `e^(x/α)`
+    /// otherwise, so `celu'(0) = 1` (as PyTorch).
+    ///
+    /// # Panics
+    /// If `alpha` is 0 (as PyTorch).
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let y = g.var(Tensor::from_vec(vec![0.0, 2.0], &[2])).celu(2.0);
+    /// assert_eq!(y.value().to_vec(), vec![0.0, 2.0]);
+    /// ```
+    #[track_caller]
+    pub fn celu(self, alpha: T) -> Var<'g, T> {
+        assert!(alpha != T::zero(), "celu: alpha must not be 0");
+        self.mul_scalar(T::one() / alpha)
+            .elu(T::one())
+            .mul_scalar(alpha)
+    }
+
+    /// `x · tanh(softplus(x))`, as `F.mish`.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let y = g.var(Tensor::scalar(1.0)).mish();
+    /// assert!((y.item() - 0.865_098_388_267_310_3).abs() < 1e-12);
+    /// ```
+    #[track_caller]
+    pub fn mish(self) -> Var<'g, T> {
+        self * self.softplus().tanh()
+    }
+
+    /// `x · min(max(x + 3, 0), 6) / 6`, as `F.hardswish`. Backward as PyTorch's: 0 at and
+    /// below −3, `grad · (x/3 + 1/2)` strictly inside (−3, 3), `grad` at and above 3 (so
+    /// `hardswish'(−3) = 0`, `hardswish'(3) = 1`), the three pieces selected; the second
+    /// derivative is `grad/3` strictly inside, 0 elsewhere. Saves the input.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![-4.0, -3.0, 0.0, 3.0, 4.0], &[5]));
+    /// let y = x.hardswish();
+    /// y.sum().backward();
+    /// assert_eq!(y.value().to_vec(), vec![0.0, 0.0, 0.0, 3.0, 4.0]);
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 0.0, 0.5, 1.0, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn hardswish(self) -> Var<'g, T> {
+        let three = T::from_f64(3.0);
+        let six = T::from_f64(6.0);
+        self.unary(
+            "hardswish",
+            move |a| a * (a + three).max(T::zero()).min(six) / six,
+            move |ctx, g| {
+                let x = ctx.input(0);
+                let mid = x.derive_mask("hardswish_mask", move |a| -three < a && a < three);
+                let high = x.derive_mask("hardswish_mask", move |a| a >= three || a.is_nan());
+                let slope = (x / three).add_scalar(T::from_f64(0.5));
+                grads![Some((g * slope).keep_where(mid) + g.keep_where(high))]
+            },
+        )
+    }
+
+    /// `ln(sigmoid(x)) = −softplus(−x)`, computed stably, as `F.logsigmoid`.
+    /// Backward: `grad · sigmoid(−x)`.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let y = g.var(Tensor::from_vec(vec![0.0, -1000.0], &[2])).logsigmoid();
+    /// assert_eq!(y.value().to_vec(), vec![-(2f64.ln()), -1000.0]);
+    /// ```
+    #[track_caller]
+    pub fn logsigmoid(self) -> Var<'g, T> {
+        -(-self).softplus()
+    }
+
+    /// The gated linear unit along `axis` (negative counts from the end), as
+    /// `F.glu(x, dim)`: the first half `a` times the sigmoid of the second half `b`,
+    /// `a · sigmoid(b)`; the axis halves in size.
+    ///
+    /// # Panics
+    /// If `axis` is out of range or its size is odd.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let y = g.var(Tensor::from_vec(vec![2.0, 4.0, 0.0, 0.0], &[1, 4])).glu(-1);
+    /// assert_eq!(y.shape(), vec![1, 2]);
+    /// assert_eq!(y.value().to_vec(), vec![1.0, 2.0]);
+    /// ```
+    #[track_caller]
+    pub fn glu(self, axis: isize) -> Var<'g, T> {
+        let shape = self.shape();
+        let rank = shape.len() as isize;
+        assert!(
+            (-rank..rank).contains(&axis),
+            "glu: axis {axis} is out of range for shape {shape:?}"
+        );
+        let ax = axis.rem_euclid(rank.max(1)) as usize;
+        let n = shape[ax];
+        assert!(
+            n % 2 == 0,
+            "glu: axis {axis} of shape {shape:?} has odd size {n} (it must halve)"
+        );
+        let a = self.narrow(axis, 0, n / 2);
+        let b = self.narrow(axis, n / 2, n / 2);
+        a * b.sigmoid()
     }
 }
 
@@ -280,7 +490,11 @@ mod tests {
     use crate::{Graph, Tensor, Var};
     use proptest::prelude::*;
 
-    const SMOOTH: [(&str, testing::OpFn); 7] = [
+    /// The kinks of the ops below (hardtanh's ±1, hardswish's ±3, softplus_with(2, 3)'s
+    /// 1.5), which the finite differences must stay away from.
+    const KINKS: [f64; 6] = [0.0, -1.0, 1.0, -3.0, 3.0, 1.5];
+
+    const SMOOTH: [(&str, testing::OpFn); 12] = [
         ("gelu", |v| v[0].gelu()),
         ("gelu_tanh", |v| v[0].gelu_tanh()),
         ("sigmoid", |v| v[0].sigmoid()),
@@ -288,27 +502,50 @@ mod tests {
         ("softplus", |v| v[0].softplus()),
         ("silu", |v| v[0].silu()),
         ("elu", |v| v[0].elu(1.3)),
+        ("selu", |v| v[0].selu()),
+        ("celu", |v| v[0].celu(0.7)),
+        ("mish", |v| v[0].mish()),
+        ("logsigmoid", |v| v[0].logsigmoid()),
+        ("softplus_with", |v| v[0].softplus_with(2.0, 3.0)),
     ];
+
+    /// The ops with a kink, times `x` so that their second derivative is not just 0.
+    const KINKED: [(&str, testing::OpFn); 3] = [
+        ("hardtanh", |v| v[0].hardtanh(-1.0, 1.0) * v[0]),
+        ("relu6", |v| v[0].relu6() * v[0]),
+        ("hardswish", |v| v[0].hardswish() * v[0]),
+    ];
+
+    /// glu of the input (as a row) beside a function of it, so both halves vary.
+    fn glu_of<'g>(v: &[Var<'g, f64>]) -> Var<'g, f64> {
+        let x = v[0].reshape(&[1, -1]);
+        x.graph().concat(&[x, x.sin()], 1).glu(-1)
+    }
 
     proptest! {
         #![proptest_config(testing::config())]
 
         #[test]
-        fn activation_grads_match_finite_diff(x in tensor_away_from(shape(), -4.0..4.0, &[0.0], 1e-3)) {
-            for (_, f) in SMOOTH {
+        fn activation_grads_match_finite_diff(x in tensor_away_from(shape(), -4.0..4.0, &KINKS, 1e-3)) {
+            for (_, f) in SMOOTH.iter().chain(&KINKED) {
                 check_grads(f, std::slice::from_ref(&x))?;
             }
             check_grads(|v| v[0].relu(), std::slice::from_ref(&x))?;
             check_grads(|v| v[0].leaky_relu(0.1), std::slice::from_ref(&x))?;
             check_grads(|v| v[0].softsign(), std::slice::from_ref(&x))?;
+            check_grads(|v| v[0].hardtanh(-1.0, 1.0), std::slice::from_ref(&x))?;
+            check_grads(|v| v[0].relu6(), std::slice::from_ref(&x))?;
+            check_grads(|v| v[0].hardswish(), std::slice::from_ref(&x))?;
+            check_grads(glu_of, std::slice::from_ref(&x))?;
         }
 
         #[test]
-        fn activation_gradgrads_match_finite_diff(x in tensor_away_from(testing::shape_of_rank(2), -3.0..3.0, &[0.0], 1e-3)) {
-            for (_, f) in SMOOTH {
+        fn activation_gradgrads_match_finite_diff(x in tensor_away_from(testing::shape_of_rank(2), -4.0..4.0, &KINKS, 1e-3)) {
+            for (_, f) in SMOOTH.iter().chain(&KINKED) {
                 check_gradgrads(f, std::slice::from_ref(&x))?;
             }
             check_gradgrads(|v| v[0].softsign(), std::slice::from_ref(&x))?;
+            check_gradgrads(glu_of, std::slice::from_ref(&x))?;
             // The selecting rules are differentiable again (x·relu(x) has f'' = 2 for x > 0).
             check_gradgrads(|v| v[0].relu() * v[0], std::slice::from_ref(&x))?;
             check_gradgrads(|v| v[0].leaky_relu(0.1) * v[0], &[x])?;
@@ -365,6 +602,62 @@ mod tests {
         assert_eq!(grad(x.leaky_relu(0.2)), 0.2);
         assert_eq!(grad(x.elu(1.0)), 1.0);
         assert_eq!(grad(x.softsign()), 1.0);
+        assert_eq!(grad(x.relu6()), 0.0);
+        assert_eq!(grad(x.celu(0.5)), 1.0);
+        assert_eq!(
+            grad(x.selu()),
+            1.050_700_987_355_480_5 * 1.673_263_242_354_377_3
+        );
+    }
+
+    #[test]
+    fn bounded_activations_stop_the_gradient_at_their_kinks_as_pytorch() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::from_vec(vec![-3.0, -1.0, 0.0, 1.0, 3.0, 6.0], &[6]));
+        let grad = |y: Var<'_, f64>| {
+            y.sum().backward();
+            x.grad().unwrap().to_vec()
+        };
+        assert_eq!(grad(x.hardtanh(-1.0, 1.0)), [0.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
+        assert_eq!(grad(x.relu6()), [0.0, 0.0, 0.0, 1.0, 1.0, 0.0]);
+        assert_eq!(
+            grad(x.hardswish()),
+            [0.0, -1.0 / 3.0 + 0.5, 0.5, 1.0 / 3.0 + 0.5, 1.0, 1.0]
+        );
+    }
+
+    #[test]
+    fn softplus_with_is_linear_above_the_threshold() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::from_vec(vec![10.5, 9.5, -1e4], &[3]));
+        let y = x.softplus_with(2.0, 20.0);
+        y.sum().backward();
+        let v = y.value().to_vec();
+        assert_eq!(v[0], 10.5);
+        assert!((v[1] - (19f64.exp().ln_1p() / 2.0)).abs() < 1e-15);
+        assert_eq!(v[2], 0.0);
+        assert_eq!(x.grad().unwrap().to_vec()[0], 1.0);
+    }
+
+    #[test]
+    #[should_panic(expected = "glu: axis 1 of shape [2, 3] has odd size 3 (it must halve)")]
+    fn glu_panics_on_an_odd_axis() {
+        let g = Graph::<f64>::new();
+        g.var(Tensor::zeros(&[2, 3])).glu(1);
+    }
+
+    #[test]
+    #[should_panic(expected = "hardtanh: min 1 is greater than max -1")]
+    fn hardtanh_panics_on_inverted_bounds() {
+        let g = Graph::<f64>::new();
+        g.var(Tensor::zeros(&[2])).hardtanh(1.0, -1.0);
+    }
+
+    #[test]
+    #[should_panic(expected = "celu: alpha must not be 0")]
+    fn celu_panics_on_zero_alpha() {
+        let g = Graph::<f64>::new();
+        g.var(Tensor::zeros(&[2])).celu(0.0);
     }
 
     #[test]
