@@ -72,10 +72,11 @@ pub mod prelude {
         Fold, KFold, StratifiedKFold, cross_validate, train_test_split,
     };
     pub use ferrograd_nn::{
-        AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, Dropout, ELU, Embedding, Flatten,
-        GELU, Gru, Lambda, LayerNorm, LeakyReLU, Linear, LogSoftmax, Lstm, MaxPool2d, Module,
-        ModuleExt, ReLU, Sequential, SiLU, Sigmoid, SimpleRnn, Slot, Softmax, Softplus, Tanh, init,
-        loss, loss::CrossEntropy, visit_child,
+        AvgPool2d, BatchNorm1d, BatchNorm2d, CELU, Conv1d, Conv2d, Dropout, ELU, Embedding,
+        Flatten, GELU, GLU, Gru, Hardswish, Hardtanh, Lambda, LayerNorm, LeakyReLU, Linear,
+        LogSigmoid, LogSoftmax, Lstm, MaxPool2d, Mish, Module, ModuleExt, PReLU, ReLU, ReLU6, SELU,
+        Sequential, SiLU, Sigmoid, SimpleRnn, Slot, Softmax, Softplus, Tanh, init, loss,
+        loss::CrossEntropy, visit_child,
     };
     pub use ferrograd_optim::schedule::{
         self, CosineAnnealing, ExponentialLr, LrSchedule, MonitorMode, MultiStepLr, OneCycle,

@@ -432,7 +432,7 @@ impl<'g, T: Float> Var<'g, T> {
         let ax = axis.rem_euclid(rank.max(1)) as usize;
         let n = shape[ax];
         assert!(
-            n % 2 == 0,
+            n.is_multiple_of(2),
             "glu: axis {axis} of shape {shape:?} has odd size {n} (it must halve)"
         );
         let a = self.narrow(axis, 0, n / 2);

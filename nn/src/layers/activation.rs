@@ -1,7 +1,7 @@
 //! Activation layers: thin [`Module`] wrappers over the autograd activations, for
 //! [`Sequential`](crate::Sequential) stacks.
 
-use ferrograd_autograd::{Float, Var};
+use ferrograd_autograd::{Float, Param, Tensor, Var};
 
 use crate::module::{Module, Slot};
 
@@ -117,6 +117,216 @@ activation!(
     Softplus, |x, s| x.softplus()
 );
 
+activation!(
+    /// `min(max(x, 0), 6)`, as `torch.nn.ReLU6`; the gradient is 0 at 0 and at 6.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{Module, ReLU6};
+    /// let g = Graph::<f32>::new();
+    /// let y = ReLU6.forward(g.constant(Tensor::from_vec(vec![-1.0, 2.0, 9.0], &[3])));
+    /// assert_eq!(y.value().to_vec(), vec![0.0, 2.0, 6.0]);
+    /// ```
+    ReLU6, |x, s| x.relu6()
+);
+activation!(
+    /// The scaled ELU with PyTorch's constants, as `torch.nn.SELU`.
+    SELU, |x, s| x.selu()
+);
+activation!(
+    /// `x · tanh(softplus(x))`, as `torch.nn.Mish`.
+    Mish, |x, s| x.mish()
+);
+activation!(
+    /// `x · min(max(x + 3, 0), 6) / 6`, as `torch.nn.Hardswish`.
+    Hardswish, |x, s| x.hardswish()
+);
+activation!(
+    /// `ln(sigmoid(x))`, computed stably, as `torch.nn.LogSigmoid`.
+    LogSigmoid, |x, s| x.logsigmoid()
+);
+
+/// `min(max(x, min), max)`, as `torch.nn.Hardtanh(min_val, max_val)`; the default is
+/// PyTorch's `(−1, 1)`. The gradient passes strictly inside the bounds.
+///
+/// # Panics
+/// From `forward`, if `min > max`.
+///
+/// # Shapes
+/// - input: any
+/// - output: the input's shape
+///
+/// ```
+/// use ferrograd::autograd::{Graph, Tensor};
+/// use ferrograd::nn::{Hardtanh, Module};
+/// let g = Graph::<f64>::new();
+/// let y = Hardtanh(-2.0, 2.0).forward(g.constant(Tensor::from_vec(vec![-3.0, 1.0], &[2])));
+/// assert_eq!(y.value().to_vec(), vec![-2.0, 1.0]);
+/// assert_eq!(Hardtanh::default(), Hardtanh(-1.0, 1.0));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hardtanh(pub f64, pub f64);
+
+impl Default for Hardtanh {
+    fn default() -> Self {
+        Hardtanh(-1.0, 1.0)
+    }
+}
+
+impl<T: Float> Module<T> for Hardtanh {
+    #[track_caller]
+    fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
+        crate::module_ext::traced(self, x.hardtanh(T::from_f64(self.0), T::from_f64(self.1)))
+    }
+
+    fn visit(&self, _: &mut dyn FnMut(&str, Slot<'_, T>)) {}
+}
+
+/// `max(0, x) + min(0, alpha·(e^(x/alpha) − 1))`, as `torch.nn.CELU(alpha)`; the default
+/// is PyTorch's `alpha = 1`.
+///
+/// # Panics
+/// From `forward`, if `alpha` is 0.
+///
+/// # Shapes
+/// - input: any
+/// - output: the input's shape
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CELU(pub f64);
+
+impl Default for CELU {
+    fn default() -> Self {
+        CELU(1.0)
+    }
+}
+
+impl<T: Float> Module<T> for CELU {
+    #[track_caller]
+    fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
+        crate::module_ext::traced(self, x.celu(T::from_f64(self.0)))
+    }
+
+    fn visit(&self, _: &mut dyn FnMut(&str, Slot<'_, T>)) {}
+}
+
+/// The gated linear unit along an axis (negative counts from the end), as
+/// `torch.nn.GLU(dim)`: `a · sigmoid(b)` for the two halves `a`, `b` of the axis; the
+/// default is PyTorch's last axis.
+///
+/// # Panics
+/// From `forward`, if the axis is out of range or its size is odd.
+///
+/// # Shapes
+/// - input: any with the axis, of even size `2n`
+/// - output: the input's shape with that axis of size `n`
+///
+/// ```
+/// use ferrograd::autograd::{Graph, Tensor};
+/// use ferrograd::nn::{GLU, Module};
+/// let g = Graph::<f32>::new();
+/// let y = GLU::default().forward(g.constant(Tensor::zeros(&[3, 8])));
+/// assert_eq!(y.shape(), vec![3, 4]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GLU(pub isize);
+
+impl Default for GLU {
+    fn default() -> Self {
+        GLU(-1)
+    }
+}
+
+impl<T: Float> Module<T> for GLU {
+    #[track_caller]
+    fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
+        crate::module_ext::traced(self, x.glu(self.0))
+    }
+
+    fn visit(&self, _: &mut dyn FnMut(&str, Slot<'_, T>)) {}
+}
+
+/// The parametric ReLU, as `torch.nn.PReLU(num_parameters, init)`: `x` for `x > 0`,
+/// `a·x` otherwise, with a learnable slope `a` (parameter `weight`) shared by all elements
+/// or one per channel (axis 1). Its gradient at 0 is `a`, as PyTorch's.
+///
+/// # Panics
+/// [`PReLU::new`] if `num_parameters` is 0; `forward` if there is more than one slope and
+/// the input's axis 1 does not have that many channels.
+///
+/// # Shapes
+/// - input: any; `[N, C, ...]` with `C = num_parameters` when that is more than 1
+/// - output: the input's shape
+///
+/// ```
+/// use ferrograd::autograd::{Graph, Tensor};
+/// use ferrograd::nn::{Module, PReLU};
+/// let layer = PReLU::<f64>::new(2, 0.25);
+/// let g = Graph::new();
+/// let x = g.constant(Tensor::from_vec(vec![-4.0, 1.0, -4.0, 3.0], &[2, 2]));
+/// let y = layer.forward(x);
+/// assert_eq!(y.value().to_vec(), vec![-1.0, 1.0, -1.0, 3.0]);
+/// y.sum().backward();
+/// // Each slope's gradient is the sum of its channel's negative inputs.
+/// assert_eq!(layer.weight().grad().unwrap().to_vec(), vec![-8.0, 0.0]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct PReLU<T: Float = f32> {
+    weight: Param<T>,
+}
+
+impl<T: Float> PReLU<T> {
+    /// `num_parameters` slopes (1, or the number of channels), each starting at `init`
+    /// (PyTorch's defaults: 1 and 0.25, which [`Default`] gives).
+    ///
+    /// # Panics
+    /// If `num_parameters` is 0.
+    #[track_caller]
+    pub fn new(num_parameters: usize, init: f64) -> Self {
+        assert!(num_parameters > 0, "PReLU: num_parameters must be positive");
+        PReLU {
+            weight: Param::new(Tensor::full(&[num_parameters], T::from_f64(init))),
+        }
+    }
+
+    /// The slopes, of shape `[num_parameters]`.
+    pub fn weight(&self) -> &Param<T> {
+        &self.weight
+    }
+}
+
+impl<T: Float> Default for PReLU<T> {
+    fn default() -> Self {
+        PReLU::new(1, 0.25)
+    }
+}
+
+impl<T: Float> Module<T> for PReLU<T> {
+    #[track_caller]
+    fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
+        let shape = x.shape();
+        let n = self.weight.numel();
+        let g = x.graph();
+        let w = g.param(&self.weight);
+        let w = if n == 1 {
+            w.reshape(&[])
+        } else {
+            assert!(
+                shape.len() >= 2 && shape[1] == n,
+                "PReLU: input of shape {shape:?} must have {n} channels on axis 1"
+            );
+            let mut s = vec![1isize; shape.len()];
+            s[1] = n as isize;
+            w.reshape(&s)
+        };
+        let positive = x.gt(g.scalar(T::zero()));
+        crate::module_ext::traced(self, x.where_(positive, w * x))
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
+        f("weight", Slot::Param(&self.weight));
+    }
+}
+
 /// `x` for `x > 0`, `slope·x` otherwise, as `torch.nn.LeakyReLU(slope)` (PyTorch's default
 /// slope is 0.01).
 ///
@@ -209,5 +419,41 @@ mod tests {
         check_module(&ELU(1.0), &x).unwrap();
         check_module(&Softmax(-1), &x).unwrap();
         check_module(&LogSoftmax(0), &x).unwrap();
+        check_module(&ReLU6, &x).unwrap();
+        check_module(&SELU, &x).unwrap();
+        check_module(&Mish, &x).unwrap();
+        check_module(&Hardswish, &x).unwrap();
+        check_module(&LogSigmoid, &x).unwrap();
+        check_module(&Hardtanh::default(), &x).unwrap();
+        check_module(&CELU(0.5), &x).unwrap();
+        check_module(&GLU(0), &x).unwrap();
+    }
+
+    #[test]
+    fn prelu_grads_match_finite_diff() {
+        let x = Tensor::from_vec(
+            vec![
+                -1.3, -0.4, 0.2, 0.9, 1.7, -2.2, 0.6, -0.8, -1.1, 1.4, 0.3, -0.5,
+            ],
+            &[2, 3, 2],
+        );
+        check_module(&PReLU::<f64>::default(), &x).unwrap();
+        let per_channel = PReLU::<f64>::new(3, 0.1);
+        per_channel
+            .weight()
+            .set_value(Tensor::from_vec(vec![0.1, -0.3, 0.7], &[3]));
+        check_module(&per_channel, &x).unwrap();
+        let names: Vec<String> = crate::ModuleExt::named_parameters(&per_channel)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(names, ["weight"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "PReLU: input of shape [2, 4] must have 3 channels on axis 1")]
+    fn prelu_panics_on_a_channel_mismatch() {
+        let g = ferrograd_autograd::Graph::<f64>::new();
+        PReLU::<f64>::new(3, 0.25).forward(g.constant(Tensor::zeros(&[2, 4])));
     }
 }

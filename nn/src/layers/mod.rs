@@ -11,7 +11,8 @@ mod pool;
 mod recurrent;
 
 pub use activation::{
-    ELU, GELU, Lambda, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh,
+    CELU, ELU, GELU, GLU, Hardswish, Hardtanh, Lambda, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
+    PReLU, ReLU, ReLU6, SELU, SiLU, Sigmoid, Softmax, Softplus, Tanh,
 };
 pub use conv::{Conv1d, Conv2d};
 pub use dropout::Dropout;
