@@ -647,6 +647,13 @@ mod tests {
     }
 
     #[test]
+    #[should_panic(expected = "glu: axis 2 is out of range for shape [2, 4]")]
+    fn glu_panics_on_an_axis_out_of_range() {
+        let g = Graph::<f64>::new();
+        g.var(Tensor::zeros(&[2, 4])).glu(2);
+    }
+
+    #[test]
     #[should_panic(expected = "hardtanh: min 1 is greater than max -1")]
     fn hardtanh_panics_on_inverted_bounds() {
         let g = Graph::<f64>::new();
