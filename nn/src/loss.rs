@@ -281,6 +281,7 @@ pub struct CrossEntropy {
     weight: Option<Vec<f64>>,
     label_smoothing: f64,
     reduction: Reduction,
+    ignore_index: Option<usize>,
 }
 
 impl CrossEntropy {
@@ -307,29 +308,51 @@ impl CrossEntropy {
         self.reduction = reduction;
         self
     }
+
+    /// A label that contributes nothing, as PyTorch's `ignore_index` (whose default −100
+    /// a `usize` cannot hold; here there is none by default). Its rows get loss 0 under
+    /// [`Reduction::None`], and the mean is over the other rows (their class weights): if
+    /// every label is ignored the mean is `0 / 0`, NaN, as PyTorch's. It may be any
+    /// `usize`, inside `0..C` or not; a label equal to it is never out of range.
+    pub fn ignore_index(mut self, index: usize) -> Self {
+        self.ignore_index = Some(index);
+        self
+    }
 }
 
-/// Checks `[N, C]` scores against `N` labels and returns `C`.
+/// Checks `[N, C]` or `[N, C, d1, …]` scores against `N·d1·…` labels and returns `C`.
 #[track_caller]
 fn check_labels<T: Float>(
     op: &str,
     scores: Var<'_, T>,
     labels: &[usize],
-    weight: Option<&Vec<f64>>,
+    options: &CrossEntropy,
 ) -> usize {
     let s = scores.shape();
-    let &[n, c] = s.as_slice() else {
-        panic!("{op}: input must be [N, C], got shape {s:?}");
-    };
     assert!(
-        labels.len() == n,
-        "{op}: {} labels for {n} rows of input {s:?}",
-        labels.len()
+        s.len() >= 2,
+        "{op}: input must be [N, C] or [N, C, d1, ...], got shape {s:?}"
     );
-    if let Some(&bad) = labels.iter().find(|&&l| l >= c) {
+    let c = s[1];
+    let rows: usize = s[0] * s[2..].iter().product::<usize>();
+    if s.len() == 2 {
+        assert!(
+            labels.len() == rows,
+            "{op}: {} labels for {rows} rows of input {s:?}",
+            labels.len()
+        );
+    } else {
+        assert!(
+            labels.len() == rows,
+            "{op}: {} labels for input {s:?}, which needs N·d1·… = {rows}",
+            labels.len()
+        );
+    }
+    let ignored = |l: usize| options.ignore_index == Some(l);
+    if let Some(&bad) = labels.iter().find(|&&l| l >= c && !ignored(l)) {
         panic!("{op}: label {bad} is out of range for {c} classes");
     }
-    if let Some(w) = weight {
+    if let Some(w) = options.weight.as_ref() {
         assert!(
             w.len() == c,
             "{op}: {} class weights for {c} classes",
@@ -346,15 +369,34 @@ fn check_labels<T: Float>(
     c
 }
 
+/// `[N, C, d1, …]` as `[N·d1·…, C]`, rows in row-major order of `(n, d1, …)`.
+fn classes_last<T: Float>(x: Var<'_, T>) -> Var<'_, T> {
+    let s = x.shape();
+    if s.len() == 2 {
+        return x;
+    }
+    let mut axes = vec![0];
+    axes.extend(2..s.len());
+    axes.push(1);
+    x.permute(&axes).reshape(&[-1, s[1] as isize])
+}
+
 /// Negative log-likelihood of log-probabilities `[N, C]` at integer `labels`, as
-/// `F.nll_loss`: `−w[yᵢ]·log_probs[i, yᵢ]`, the mean divided by `Σ w[yᵢ]`.
+/// `F.nll_loss`: `−w[yᵢ]·log_probs[i, yᵢ]`, the mean divided by `Σ w[yᵢ]` over the labels
+/// that are not [`CrossEntropy::ignore_index`].
+///
+/// Extra dimensions are accepted as PyTorch's: log-probabilities `[N, C, d1, …]` take
+/// `N·d1·…` labels, flattened in row-major order of `(n, d1, …)` (label `[n, i, j]` of a
+/// `[N, d1, d2]` label tensor is `labels[(n·d1 + i)·d2 + j]`), and [`Reduction::None`]
+/// returns `[N, d1, …]`.
 ///
 /// A log-probability of −∞ off the label (a masked class) contributes nothing, as in
 /// PyTorch.
 ///
 /// # Panics
-/// If the input is not `[N, C]`, the label count is not `N`, a label is `C` or more, the
-/// class weights are not `C`, or a class weight is negative or not finite.
+/// If the input has fewer than 2 dimensions, the label count is not `N·d1·…`, a label
+/// other than the ignored one is `C` or more, the class weights are not `C`, or a class
+/// weight is negative or not finite.
 #[track_caller]
 pub fn nll_loss<'g, T: Float>(
     log_probs: Var<'g, T>,
@@ -370,19 +412,31 @@ pub fn nll_loss<'g, T: Float>(
 }
 
 /// Cross-entropy of logits `[N, C]` against integer labels (the "sparse categorical
-/// cross-entropy" of the tutorials), as `F.cross_entropy`: `log_softmax` then
-/// [`nll_loss`], with optional class weights and label smoothing. Stable for any logits.
+/// cross-entropy" of the tutorials), as `F.cross_entropy`: `log_softmax` over the class
+/// axis 1 then [`nll_loss`], with optional class weights, label smoothing and
+/// [`CrossEntropy::ignore_index`]. Stable for any logits.
+///
+/// Logits `[N, C, d1, …]` (e.g. per-pixel classes `[N, C, H, W]`) take `N·d1·…` labels in
+/// row-major order of `(n, d1, …)`, as [`nll_loss`].
 ///
 /// # Panics
 /// As [`nll_loss`], and if the label smoothing is outside `[0, 1]`.
 ///
 /// ```
 /// use ferrograd::autograd::{Graph, Tensor};
-/// use ferrograd::nn::loss::{CrossEntropy, cross_entropy};
+/// use ferrograd::nn::loss::{CrossEntropy, Reduction, cross_entropy};
 /// let g = Graph::<f64>::new();
 /// let logits = g.var(Tensor::from_vec(vec![1e4, -1e4, 0.0, 0.0], &[2, 2]));
 /// let l = cross_entropy(logits, &[1, 0], &CrossEntropy::new());
 /// assert_eq!(l.item(), (2e4 + 2f64.ln()) / 2.0);
+/// // An ignored label drops its row from the mean.
+/// let l = cross_entropy(logits, &[1, 7], &CrossEntropy::new().ignore_index(7));
+/// assert_eq!(l.item(), 2e4);
+/// // [N, C, d1] logits: N = 1, C = 2, d1 = 2 positions, one label per position.
+/// let x = g.var(Tensor::from_vec(vec![0.0, 1e4, 0.0, -1e4], &[1, 2, 2]));
+/// let l = cross_entropy(x, &[0, 0], &CrossEntropy::new().reduction(Reduction::None));
+/// assert_eq!(l.shape(), vec![1, 2]);
+/// assert_eq!(l.value().to_vec(), vec![2f64.ln(), 0.0]);
 /// ```
 #[track_caller]
 pub fn cross_entropy<'g, T: Float>(
@@ -390,7 +444,9 @@ pub fn cross_entropy<'g, T: Float>(
     labels: &[usize],
     options: &CrossEntropy,
 ) -> Var<'g, T> {
-    cross_entropy_from_log_probs("cross_entropy", logits.log_softmax(-1), labels, options)
+    let op = "cross_entropy";
+    check_labels(op, logits, labels, options);
+    cross_entropy_from_log_probs(op, logits.log_softmax(1), labels, options)
 }
 
 #[track_caller]
@@ -400,7 +456,9 @@ fn cross_entropy_from_log_probs<'g, T: Float>(
     labels: &[usize],
     options: &CrossEntropy,
 ) -> Var<'g, T> {
-    let c = check_labels(op, log_probs, labels, options.weight.as_ref());
+    let c = check_labels(op, log_probs, labels, options);
+    let shape = log_probs.shape();
+    let log_probs = classes_last(log_probs);
     let eps = options.label_smoothing;
     assert!(
         (0.0..=1.0).contains(&eps),
@@ -409,9 +467,11 @@ fn cross_entropy_from_log_probs<'g, T: Float>(
     let g = log_probs.graph();
     let n = labels.len();
     let class_w = |c_: usize| options.weight.as_ref().map_or(1.0, |w| w[c_]);
-    // Per-row target weights: (1 − ε)·w[y] on the label, ε/C·w[c] on every class.
+    let kept = |y: usize| options.ignore_index != Some(y);
+    // Per-row target weights: (1 − ε)·w[y] on the label, ε/C·w[c] on every class; an
+    // ignored row's stay 0.
     let mut target = vec![T::zero(); n * c];
-    for (i, &y) in labels.iter().enumerate() {
+    for (i, &y) in labels.iter().enumerate().filter(|&(_, &y)| kept(y)) {
         for k in 0..c {
             target[i * c + k] = T::from_f64(eps / c as f64 * class_w(k));
         }
@@ -425,10 +485,21 @@ fn cross_entropy_from_log_probs<'g, T: Float>(
     let per_sample = -terms.sum_axes(&[1], false);
     match options.reduction {
         Reduction::Mean => {
-            let total: f64 = labels.iter().map(|&y| class_w(y)).sum();
+            // 0 / 0 = NaN when every label is ignored, as PyTorch.
+            let total: f64 = labels
+                .iter()
+                .filter(|&&y| kept(y))
+                .map(|&y| class_w(y))
+                .sum();
             per_sample.sum() / g.scalar(T::from_f64(total))
         }
-        r => r.apply(per_sample),
+        Reduction::Sum => per_sample.sum(),
+        Reduction::None if shape.len() > 2 => {
+            let mut out: Vec<isize> = vec![shape[0] as isize];
+            out.extend(shape[2..].iter().map(|&d| d as isize));
+            per_sample.reshape(&out)
+        }
+        Reduction::None => per_sample,
     }
 }
 
@@ -757,6 +828,103 @@ mod tests {
         assert_eq!(l.item(), 2f64.ln());
         l.backward();
         assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, -0.5, 0.5]);
+    }
+
+    #[test]
+    fn cross_entropy_ignore_index_drops_rows_from_the_mean_and_all_ignored_is_nan() {
+        let logits = vec![0.2, -1.0, 2.5, 0.0, 1.0, -0.5, 0.3, 0.3, -2.0];
+        let w = vec![1.0, 2.0, 0.5];
+        let g = Graph::<f64>::new();
+        let x = g.constant(Tensor::from_vec(logits.clone(), &[3, 3]));
+        let opts = CrossEntropy::new().weight(w.clone()).ignore_index(1);
+        let got = cross_entropy(x, &[2, 1, 0], &opts).item();
+        let kept: Vec<f64> = [&logits[..3], &logits[6..]].concat();
+        let want = reference_ce(&kept, 3, &[2, 0], &w, 0.0);
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        let none = cross_entropy(x, &[2, 1, 0], &opts.clone().reduction(Reduction::None));
+        assert_eq!(none.value().to_vec()[1], 0.0);
+        let all = CrossEntropy::new().ignore_index(1);
+        assert!(cross_entropy(x, &[1, 1, 1], &all).item().is_nan());
+        assert_eq!(
+            cross_entropy(x, &[1, 1, 1], &all.reduction(Reduction::Sum)).item(),
+            0.0
+        );
+        // An ignore_index outside 0..C is no out-of-range label.
+        let outside = CrossEntropy::new().ignore_index(usize::MAX);
+        assert!(
+            cross_entropy(x, &[0, usize::MAX, 2], &outside)
+                .item()
+                .is_finite()
+        );
+    }
+
+    #[test]
+    fn cross_entropy_on_spatial_logits_equals_it_on_the_flattened_rows() {
+        // [N=2, C=3, d1=2]: position (n, i) has logits x[n, :, i] and label labels[n·2 + i].
+        let data: Vec<f64> = (0..12).map(|k| ((k * 7 % 5) as f64 - 2.0) * 0.6).collect();
+        let labels = [2, 0, 1, 1];
+        let g = Graph::<f64>::new();
+        let x = g.constant(Tensor::from_vec(data.clone(), &[2, 3, 2]));
+        let mut rows = vec![];
+        for n in 0..2 {
+            for i in 0..2 {
+                rows.extend((0..3).map(|c| data[n * 6 + c * 2 + i]));
+            }
+        }
+        let flat = g.constant(Tensor::from_vec(rows, &[4, 3]));
+        let opts = CrossEntropy::new().label_smoothing(0.1).ignore_index(0);
+        let a = cross_entropy(x, &labels, &opts).item();
+        let b = cross_entropy(flat, &labels, &opts).item();
+        assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        let none = opts.reduction(Reduction::None);
+        let per = cross_entropy(x, &labels, &none);
+        assert_eq!(per.shape(), vec![2, 2]);
+        let per_flat = cross_entropy(flat, &labels, &none).value().to_vec();
+        for (u, v) in per.value().to_vec().iter().zip(per_flat) {
+            assert!((u - v).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn cross_entropy_spatial_and_ignore_index_grads_and_gradgrads_match_finite_diff() {
+        let x = Tensor::from_vec(
+            (0..24).map(|k| ((k * 5 % 7) as f64 - 3.0) * 0.4).collect(),
+            &[2, 3, 2, 2],
+        );
+        let labels = [0, 2, 1, 1, 2, 0, 1, 2];
+        let opts = CrossEntropy::new()
+            .weight(vec![0.5, 1.5, 1.0])
+            .label_smoothing(0.1)
+            .ignore_index(1);
+        let o = GradcheckOptions::default();
+        gradcheck(
+            |v| cross_entropy(v[0], &labels, &opts),
+            std::slice::from_ref(&x),
+            &o,
+        )
+        .unwrap();
+        ferrograd_autograd::gradgradcheck(|v| cross_entropy(v[0], &labels, &opts), &[x], &o)
+            .unwrap();
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "cross_entropy: 3 labels for input [2, 3, 2], which needs N·d1·… = 4"
+    )]
+    fn cross_entropy_panics_on_a_spatial_label_count_mismatch() {
+        let g = Graph::<f32>::new();
+        cross_entropy(
+            g.var(Tensor::zeros(&[2, 3, 2])),
+            &[0, 1, 2],
+            &CrossEntropy::new(),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "nll_loss: input must be [N, C] or [N, C, d1, ...], got shape [3]")]
+    fn nll_loss_panics_on_a_1d_input() {
+        let g = Graph::<f32>::new();
+        nll_loss(g.var(Tensor::zeros(&[3])), &[0, 1, 2], &CrossEntropy::new());
     }
 
     #[test]

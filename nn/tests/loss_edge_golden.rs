@@ -33,6 +33,9 @@ fn options(p: &Params) -> CrossEntropy {
     if p.has("label_smoothing") {
         o = o.label_smoothing(p.f64("label_smoothing"));
     }
+    if p.has("ignore_index") {
+        o = o.ignore_index(p.usize("ignore_index"));
+    }
     o
 }
 
