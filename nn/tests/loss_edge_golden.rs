@@ -50,6 +50,14 @@ fn build<'g>(op: &str, x: &[Var<'g, f64>], p: &Params) -> Var<'g, f64> {
         "binary_cross_entropy_with_logits" => {
             loss::binary_cross_entropy_with_logits(x[0], x[1], reduction(p))
         }
+        "binary_cross_entropy_with_logits_pos_weight" => {
+            loss::binary_cross_entropy_with_logits_pos_weight(
+                x[0],
+                x[1],
+                &p.f64s("pos_weight"),
+                reduction(p),
+            )
+        }
         "cross_entropy" => loss::cross_entropy(x[0], &p.usizes("labels"), &options(p)),
         "nll_loss" => loss::nll_loss(x[0], &p.usizes("labels"), &options(p)),
         "cross_entropy_soft" => loss::cross_entropy_soft(x[0], x[1], reduction(p)),
