@@ -58,6 +58,17 @@ fn build<'g>(op: &str, x: &[Var<'g, f64>], p: &Params) -> Var<'g, f64> {
                 reduction(p),
             )
         }
+        "cosine_embedding_loss" => {
+            loss::cosine_embedding_loss(x[0], x[1], x[2], p.f64("margin"), reduction(p))
+        }
+        "margin_ranking_loss" => {
+            loss::margin_ranking_loss(x[0], x[1], x[2], p.f64("margin"), reduction(p))
+        }
+        "triplet_margin_loss" => {
+            loss::triplet_margin_loss(x[0], x[1], x[2], p.f64("margin"), reduction(p))
+        }
+        "gaussian_nll_loss" => loss::gaussian_nll_loss(x[0], x[1], x[2], reduction(p)),
+        "poisson_nll_loss" => loss::poisson_nll_loss(x[0], x[1], p.bool("log_input"), reduction(p)),
         "cross_entropy" => loss::cross_entropy(x[0], &p.usizes("labels"), &options(p)),
         "nll_loss" => loss::nll_loss(x[0], &p.usizes("labels"), &options(p)),
         "cross_entropy_soft" => loss::cross_entropy_soft(x[0], x[1], reduction(p)),
