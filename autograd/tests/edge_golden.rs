@@ -89,6 +89,11 @@ fn build<'g>(op: &str, x: &[Var<'g, f64>], p: &Params) -> Var<'g, f64> {
             x[0].where_(g.constant(Tensor::from_vec(mask, &[n])), x[1])
         }
         "matmul" => x[0].matmul(x[1]),
+        "cumsum" => x[0].cumsum(p.isize("axis")),
+        "flip" => x[0].flip(&p.isizes("axes")),
+        "roll" => x[0].roll(p.isize("shift"), p.isize("axis")),
+        "tril" => x[0].tril(p.isize("k")),
+        "triu" => x[0].triu(p.isize("k")),
         "relu_sqrt" => x[0].relu().sqrt(),
         "relu_powf" => x[0].relu().powf(p.f64("p")),
         "clamp_sqrt" => x[0].clamp(p.f64("min"), p.f64("max")).sqrt(),

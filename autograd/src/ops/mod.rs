@@ -17,6 +17,7 @@ mod reduce;
 mod shape;
 mod softmax;
 mod trig;
+mod tril;
 mod unary;
 
 pub use conv::ConvOptions;

@@ -1,5 +1,5 @@
 //! Reductions: sum, mean, max, min, var, std, logsumexp — over everything or given axes,
-//! with `keepdim` — and argmax/argmin.
+//! with `keepdim` — argmax/argmin, and the running sum cumsum.
 //!
 //! Axes may be negative (`-1` is the last); an empty axis list reduces every axis, as in
 //! PyTorch. `sum`, `max` and `min` have backward rules; the others are composed from them.
@@ -439,6 +439,43 @@ impl<'g, T: Float> Var<'g, T> {
         self.logsumexp_axes(&[], false)
     }
 
+    /// The running sum along `axis` (negative counts from the end), as `torch.cumsum`:
+    /// `out[.., i, ..] = Σ_{j ≤ i} x[.., j, ..]`, same shape as the input.
+    ///
+    /// Backward: the reverse running sum of the gradient, `grad_x[i] = Σ_{j ≥ i} grad[j]`
+    /// (flip, cumsum, flip), so it is differentiable again. Saves nothing.
+    ///
+    /// # Panics
+    /// If `axis` is out of range.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]));
+    /// let y = x.cumsum(1);
+    /// assert_eq!(y.value().to_vec(), vec![1.0, 3.0, 6.0, 4.0, 9.0, 15.0]);
+    /// let w = g.constant(Tensor::from_vec(vec![1.0, 2.0, 3.0, 0.0, 1.0, 0.0], &[2, 3]));
+    /// (y * w).sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![6.0, 5.0, 3.0, 1.0, 1.0, 0.0]);
+    /// ```
+    #[track_caller]
+    pub fn cumsum(self, axis: isize) -> Var<'g, T> {
+        let ax = checked_axis("cumsum", axis, &self.shape_for("cumsum"));
+        self.graph().custom_op(
+            "cumsum",
+            &[self],
+            move |v| {
+                let mut a = v[0].array().to_owned();
+                a.accumulate_axis_inplace(Axis(ax), |&prev, cur| *cur += prev);
+                Tensor::from_array(a)
+            },
+            move |_, g| {
+                let a = ax as isize;
+                grads![Some(g.flip(&[a]).cumsum(a).flip(&[a]))]
+            },
+        )
+    }
+
     /// The index of the largest element along `axis` (the first on ties), as `torch.argmax`;
     /// NaN counts as the largest, so a lane holding NaN gives its first NaN. Not
     /// differentiable: returns plain indices ([`Tensor::argmax`] on the value).
@@ -510,6 +547,50 @@ mod tests {
             check_grads(|v| v[0].sum_axes(&[], true), std::slice::from_ref(&x))?;
             check_grads(|v| v[0].logsumexp(), &[x])?;
         }
+    }
+
+    proptest! {
+        #![proptest_config(testing::config())]
+
+        #[test]
+        fn cumsum_grads_match_finite_diff((x, axis) in testing::tensor_and_axis(4, -2.0..2.0)) {
+            check_grads(|v| v[0].cumsum(axis), std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].cumsum(axis).square(), &[x])?;
+        }
+    }
+
+    #[test]
+    fn cumsum_known_values_along_the_first_axis() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::from_vec(
+            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            &[3, 2],
+        ));
+        let y = x.cumsum(0);
+        assert_eq!(y.value().to_vec(), vec![1.0, 2.0, 4.0, 6.0, 9.0, 12.0]);
+        y.sum().backward();
+        assert_eq!(
+            x.grad().unwrap().to_vec(),
+            vec![3.0, 3.0, 2.0, 2.0, 1.0, 1.0]
+        );
+    }
+
+    #[test]
+    fn cumsum_propagates_nan_and_inf_forward() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::from_vec(
+            vec![1.0, f64::INFINITY, f64::NAN, 2.0],
+            &[4],
+        ));
+        let y = x.cumsum(-1).value().to_vec();
+        assert_eq!(&y[..2], &[1.0, f64::INFINITY]);
+        assert!(y[2].is_nan() && y[3].is_nan());
+    }
+
+    #[test]
+    #[should_panic(expected = "cumsum: axis 2 is out of range for shape [2, 3]")]
+    fn cumsum_panics_on_bad_axis() {
+        Graph::<f32>::new().var(Tensor::zeros(&[2, 3])).cumsum(2);
     }
 
     #[test]
