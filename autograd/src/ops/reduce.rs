@@ -1,5 +1,5 @@
 //! Reductions: sum, mean, max, min, var, std, logsumexp — over everything or given axes,
-//! with `keepdim` — argmax/argmin, and the running sum cumsum.
+//! with `keepdim` — argmax/argmin, and the running sum and product cumsum, cumprod.
 //!
 //! Axes may be negative (`-1` is the last); an empty axis list reduces every axis, as in
 //! PyTorch. `sum`, `max` and `min` have backward rules; the others are composed from them.
@@ -476,6 +476,72 @@ impl<'g, T: Float> Var<'g, T> {
         )
     }
 
+    /// The running product along `axis` (negative counts from the end), as `torch.cumprod`:
+    /// `out[.., i, ..] = Π_{j ≤ i} x[.., j, ..]`, same shape as the input.
+    ///
+    /// Backward: `grad_x[k] = Σ_{j ≥ k} grad[j] · Π_{m ≤ j, m ≠ k} x[m]`. Without a zero in
+    /// the input that is `revcumsum(grad · out) / x`; with one, as PyTorch's double-backward
+    /// path, the products leaving out `x[k]` are formed directly (a `[.., n, n, ..]`
+    /// intermediate, O(n²) per lane), so the gradient at and after a zero is exact and so are
+    /// its derivatives. Saves the input and the output.
+    ///
+    /// # Panics
+    /// If `axis` is out of range.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![2.0, 0.0, 3.0, 4.0], &[4]));
+    /// let y = x.cumprod(0);
+    /// assert_eq!(y.value().to_vec(), vec![2.0, 0.0, 0.0, 0.0]);
+    /// y.sum().backward();
+    /// // d/dx0 = 1 + x1 + x1·x2 + x1·x2·x3; d/dx1 = x0·(1 + x2 + x2·x3); 0 after the zero.
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![1.0, 32.0, 0.0, 0.0]);
+    /// ```
+    #[track_caller]
+    pub fn cumprod(self, axis: isize) -> Var<'g, T> {
+        let shape = self.shape_for("cumprod");
+        let ax = checked_axis("cumprod", axis, &shape);
+        let (n, trailing) = (shape[ax], shape.len() - ax - 1);
+        self.graph().custom_op(
+            "cumprod",
+            &[self],
+            move |v| {
+                let mut a = v[0].array().to_owned();
+                a.accumulate_axis_inplace(Axis(ax), |&prev, cur| *cur *= prev);
+                Tensor::from_array(a)
+            },
+            move |ctx, g| {
+                let (x, out) = (ctx.input(0), ctx.output());
+                let a = ax as isize;
+                if x.value().view().iter().all(|&v| v != T::zero()) {
+                    return grads![Some((g * out).flip(&[a]).cumsum(a).flip(&[a]) / x)];
+                }
+                // pairs[k, j] over the lane, followed by size-1 dims for the trailing axes.
+                let mut pair_shape = vec![n, n];
+                pair_shape.extend(std::iter::repeat_n(1, trailing));
+                let pairs = |keep: fn(usize, usize) -> bool| {
+                    let mut m = Vec::with_capacity(n * n);
+                    for k in 0..n {
+                        m.extend((0..n).map(|j| if keep(k, j) { T::one() } else { T::zero() }));
+                    }
+                    Tensor::from_vec(m, &pair_shape)
+                };
+                let graph = ctx.graph();
+                let off_diagonal =
+                    graph.constant_named("cumprod_off_diagonal", pairs(|k, j| k != j));
+                let upper = graph.constant_named("cumprod_upper", pairs(|k, j| j >= k));
+                // left_out[.., k, j, ..] = Π_{m ≤ j, m ≠ k} x[m]: x with x[k] set to 1.
+                let left_out = x
+                    .unsqueeze(a)
+                    .where_(off_diagonal, graph.scalar(T::one()))
+                    .cumprod(a + 1);
+                let terms = (left_out * g.unsqueeze(a)).keep_where(upper);
+                grads![Some(terms.sum_axes(&[a + 1], false))]
+            },
+        )
+    }
+
     /// The index of the largest element along `axis` (the first on ties), as `torch.argmax`;
     /// NaN counts as the largest, so a lane holding NaN gives its first NaN. Not
     /// differentiable: returns plain indices ([`Tensor::argmax`] on the value).
@@ -557,6 +623,62 @@ mod tests {
             check_grads(|v| v[0].cumsum(axis), std::slice::from_ref(&x))?;
             check_gradgrads(|v| v[0].cumsum(axis).square(), &[x])?;
         }
+    }
+
+    proptest! {
+        #![proptest_config(testing::config())]
+
+        #[test]
+        fn cumprod_grads_match_finite_diff((x, axis) in testing::tensor_and_axis(4, -2.0..2.0)) {
+            check_grads(|v| v[0].cumprod(axis), std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].cumprod(axis), &[x])?;
+        }
+
+        #[test]
+        fn cumprod_grads_with_zeros_match_finite_diff(
+            (x, axis) in testing::tensor_and_axis(3, -2.0..2.0),
+            zeros in prop::collection::vec(any::<bool>(), 125),
+        ) {
+            // Exact zeros take the O(n²) path; cumprod is a polynomial, so finite
+            // differences through a zero are still exact up to rounding.
+            let data: Vec<f64> = x.to_vec().iter().zip(&zeros)
+                .map(|(&v, &z)| if z { 0.0 } else { v }).collect();
+            let x = Tensor::from_vec(data, x.shape());
+            check_grads(|v| v[0].cumprod(axis), std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].cumprod(axis), &[x])?;
+        }
+    }
+
+    #[test]
+    fn cumprod_gradient_at_and_after_zeros_is_exact() {
+        let g = Graph::<f64>::new();
+        // Two zeros: only the first zero and the elements before it get a gradient.
+        let x = g.var(Tensor::from_vec(vec![2.0, 0.0, 3.0, 0.0, 5.0], &[5]));
+        let w = g.constant(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0], &[5]));
+        (x.cumprod(0) * w).sum().backward();
+        // d/dx0 = 1 (later products hold x1 = 0); d/dx1 = x0·(2 + 3·x2) = 22;
+        // d/dx3 = x0·x1·x2·(4 + 5·x4) = 0.
+        assert_eq!(x.grad().unwrap().to_vec(), vec![1.0, 22.0, 0.0, 0.0, 0.0]);
+
+        // Along an inner axis with a zero in one row only.
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::from_vec(
+            vec![2.0, 3.0, 4.0, 0.0, 3.0, 4.0],
+            &[2, 3],
+        ));
+        let y = x.cumprod(1);
+        assert_eq!(y.value().to_vec(), vec![2.0, 6.0, 24.0, 0.0, 0.0, 0.0]);
+        y.sum().backward();
+        assert_eq!(
+            x.grad().unwrap().to_vec(),
+            vec![1.0 + 3.0 + 12.0, 2.0 + 8.0, 6.0, 1.0 + 3.0 + 12.0, 0.0, 0.0]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "cumprod: axis 1 is out of range for shape [3]")]
+    fn cumprod_panics_on_bad_axis() {
+        Graph::<f32>::new().var(Tensor::zeros(&[3])).cumprod(1);
     }
 
     #[test]
