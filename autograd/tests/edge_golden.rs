@@ -95,6 +95,8 @@ fn build<'g>(op: &str, x: &[Var<'g, f64>], p: &Params) -> Var<'g, f64> {
         "tril" => x[0].tril(p.isize("k")),
         "triu" => x[0].triu(p.isize("k")),
         "cumprod" => x[0].cumprod(p.isize("axis")),
+        "prod_axes" => x[0].prod_axes(&p.isizes("axes"), p.bool("keepdim")),
+        "prod" => x[0].prod(),
         "relu_sqrt" => x[0].relu().sqrt(),
         "relu_powf" => x[0].relu().powf(p.f64("p")),
         "clamp_sqrt" => x[0].clamp(p.f64("min"), p.f64("max")).sqrt(),
