@@ -11,6 +11,7 @@ mod dropout;
 mod im2col;
 mod index;
 mod matmul;
+mod norm;
 mod pad;
 mod pool;
 mod reduce;
