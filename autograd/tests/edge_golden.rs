@@ -98,6 +98,8 @@ fn build<'g>(op: &str, x: &[Var<'g, f64>], p: &Params) -> Var<'g, f64> {
         "prod_axes" => x[0].prod_axes(&p.isizes("axes"), p.bool("keepdim")),
         "prod" => x[0].prod(),
         "norm" => x[0].norm(p.f64("p"), &p.isizes("axes"), p.bool("keepdim")),
+        "normalize" => x[0].normalize(p.f64("p"), p.isize("axis"), p.f64("eps")),
+        "cosine_similarity" => x[0].cosine_similarity(x[1], p.isize("axis"), p.f64("eps")),
         "relu_sqrt" => x[0].relu().sqrt(),
         "relu_powf" => x[0].relu().powf(p.f64("p")),
         "clamp_sqrt" => x[0].clamp(p.f64("min"), p.f64("max")).sqrt(),
@@ -124,8 +126,31 @@ const NORM_AT_ZERO: &str = "norm's gradient is a selected 0 where the norm is 0,
     second derivatives there are 0, and so are those at a zero element for 1 < p < 2 (where \
     |x|^(p-2) is infinite); PyTorch's double backward gives NaN";
 
+const COSINE_AT_ZERO: &str = "cosine_similarity's norms have norm's selected 0 gradient at \
+    a zero vector, so its second derivatives there are finite (the derivative of its first); \
+    PyTorch's double backward of the norm gives NaN";
+
 /// Deliberate differences from PyTorch (each also said in the op's documentation).
 const DEVIATIONS: &[Deviation] = &[
+    Deviation {
+        case: "normalize(p=2.0, axis=1) @ edge: zero row",
+        order: Order::Hvp,
+        why: NORM_AT_ZERO,
+        // 0 in the zero row; the other row agrees with torch.
+        ours: None,
+    },
+    Deviation {
+        case: "cosine_similarity(axis=1) @ edge: zero vector",
+        order: Order::Hvp,
+        why: COSINE_AT_ZERO,
+        ours: None,
+    },
+    Deviation {
+        case: "cosine_similarity(axis=-1) @ edge: zero vector",
+        order: Order::Hvp,
+        why: COSINE_AT_ZERO,
+        ours: None,
+    },
     Deviation {
         case: "norm(p=2.0, axes=[1], keepdim=False) @ edge: zero row",
         order: Order::Hvp,
