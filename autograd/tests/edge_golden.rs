@@ -89,6 +89,17 @@ fn build<'g>(op: &str, x: &[Var<'g, f64>], p: &Params) -> Var<'g, f64> {
             x[0].where_(g.constant(Tensor::from_vec(mask, &[n])), x[1])
         }
         "matmul" => x[0].matmul(x[1]),
+        "cumsum" => x[0].cumsum(p.isize("axis")),
+        "flip" => x[0].flip(&p.isizes("axes")),
+        "roll" => x[0].roll(p.isize("shift"), p.isize("axis")),
+        "tril" => x[0].tril(p.isize("k")),
+        "triu" => x[0].triu(p.isize("k")),
+        "cumprod" => x[0].cumprod(p.isize("axis")),
+        "prod_axes" => x[0].prod_axes(&p.isizes("axes"), p.bool("keepdim")),
+        "prod" => x[0].prod(),
+        "norm" => x[0].norm(p.f64("p"), &p.isizes("axes"), p.bool("keepdim")),
+        "normalize" => x[0].normalize(p.f64("p"), p.isize("axis"), p.f64("eps")),
+        "cosine_similarity" => x[0].cosine_similarity(x[1], p.isize("axis"), p.f64("eps")),
         "relu_sqrt" => x[0].relu().sqrt(),
         "relu_powf" => x[0].relu().powf(p.f64("p")),
         "clamp_sqrt" => x[0].clamp(p.f64("min"), p.f64("max")).sqrt(),
@@ -111,8 +122,119 @@ const LOGADDEXP_FAR_APART: &str = "logaddexp's weights are sigmoid(self − othe
     far apart or one is infinite (the true limit); PyTorch's double backward of \
     grad / (1 + e^(other − self)) forms ∞ / ∞ there and gives NaN";
 
+const NORM_AT_ZERO: &str = "norm's gradient is a selected 0 where the norm is 0, so its \
+    second derivatives there are 0, and so are those at a zero element for 1 < p < 2 (where \
+    |x|^(p-2) is infinite); PyTorch's double backward gives NaN";
+
+const COSINE_AT_ZERO: &str = "cosine_similarity's norms have norm's selected 0 gradient at \
+    a zero vector, so its second derivatives there are finite (the derivative of its first); \
+    PyTorch's double backward of the norm gives NaN";
+
 /// Deliberate differences from PyTorch (each also said in the op's documentation).
 const DEVIATIONS: &[Deviation] = &[
+    Deviation {
+        case: "normalize(p=2.0, axis=1) @ edge: zero row",
+        order: Order::Hvp,
+        why: NORM_AT_ZERO,
+        // 0 in the zero row; the other row agrees with torch.
+        ours: None,
+    },
+    Deviation {
+        case: "cosine_similarity(axis=1) @ edge: zero vector",
+        order: Order::Hvp,
+        why: COSINE_AT_ZERO,
+        ours: None,
+    },
+    Deviation {
+        case: "cosine_similarity(axis=-1) @ edge: zero vector",
+        order: Order::Hvp,
+        why: COSINE_AT_ZERO,
+        ours: None,
+    },
+    Deviation {
+        case: "norm(p=2.0, axes=[1], keepdim=False) @ edge: zero row",
+        order: Order::Hvp,
+        why: NORM_AT_ZERO,
+        // 0 in the zero lane; the other lane agrees with torch.
+        ours: Some(&[
+            0.0,
+            0.0,
+            0.0,
+            -0.014181249405850666,
+            -0.23617847433131908,
+            -0.0503636592987384,
+        ]),
+    },
+    Deviation {
+        case: "norm(p=2.0, axes=[1], keepdim=False) @ edge: all zeros",
+        order: Order::Hvp,
+        why: NORM_AT_ZERO,
+        ours: Some(&[0.0; 4]),
+    },
+    Deviation {
+        case: "norm(p=2.0, axes=[0], keepdim=True) @ edge: all zeros",
+        order: Order::Hvp,
+        why: NORM_AT_ZERO,
+        ours: Some(&[0.0; 4]),
+    },
+    Deviation {
+        case: "norm(p=2.0, axes=[], keepdim=False) @ edge: all zeros",
+        order: Order::Hvp,
+        why: NORM_AT_ZERO,
+        ours: Some(&[0.0; 4]),
+    },
+    Deviation {
+        case: "norm(p=1.5, axes=[1], keepdim=False) @ edge: zero row",
+        order: Order::Hvp,
+        why: NORM_AT_ZERO,
+        // 0 in the zero lane; the other lane agrees with torch.
+        ours: Some(&[
+            0.0,
+            0.0,
+            0.0,
+            0.042919121510187834,
+            -0.11818363031984519,
+            -0.12523278646032407,
+        ]),
+    },
+    Deviation {
+        case: "norm(p=1.5, axes=[1], keepdim=False) @ edge: all zeros",
+        order: Order::Hvp,
+        why: NORM_AT_ZERO,
+        ours: Some(&[0.0; 4]),
+    },
+    Deviation {
+        case: "norm(p=1.5, axes=[0], keepdim=True) @ edge: zero row",
+        order: Order::Hvp,
+        why: NORM_AT_ZERO,
+        ours: Some(&[0.0; 6]),
+    },
+    Deviation {
+        case: "norm(p=1.5, axes=[0], keepdim=True) @ edge: all zeros",
+        order: Order::Hvp,
+        why: NORM_AT_ZERO,
+        ours: Some(&[0.0; 4]),
+    },
+    Deviation {
+        case: "norm(p=1.5, axes=[], keepdim=False) @ edge: zero row",
+        order: Order::Hvp,
+        why: NORM_AT_ZERO,
+        // 0 at the zero elements; the others agree with torch.
+        ours: Some(&[
+            0.0,
+            0.0,
+            0.0,
+            0.11830089530815835,
+            0.3755232727821755,
+            -0.1114273663555917,
+        ]),
+    },
+    Deviation {
+        case: "norm(p=1.5, axes=[], keepdim=False) @ edge: all zeros",
+        order: Order::Hvp,
+        why: NORM_AT_ZERO,
+        ours: Some(&[0.0; 4]),
+    },
     Deviation {
         case: "leaky_relu_sqrt @ edge: zero",
         order: Order::Vjp,

@@ -11,12 +11,14 @@ mod dropout;
 mod im2col;
 mod index;
 mod matmul;
+mod norm;
 mod pad;
 mod pool;
 mod reduce;
 mod shape;
 mod softmax;
 mod trig;
+mod tril;
 mod unary;
 
 pub use conv::ConvOptions;

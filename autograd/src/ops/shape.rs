@@ -1,7 +1,8 @@
-//! Shape ops: reshape, flatten, squeeze, unsqueeze, broadcast_to, sum_to, transpose, permute.
+//! Shape ops: reshape, flatten, squeeze, unsqueeze, broadcast_to, sum_to, transpose, permute,
+//! flip, roll.
 //!
 //! Reshapes of contiguous values, transposes and permutes copy no elements; their backward is
-//! the inverse shape op.
+//! the inverse shape op (flip's is itself, roll's a roll back).
 
 use ndarray::{Axis, IxDyn};
 
@@ -381,6 +382,104 @@ impl<'g, T: Float> Var<'g, T> {
         )
     }
 
+    /// Reverses the order of the elements along each of `axes` (negative counts from the
+    /// end), as `torch.flip`: `out[.., i, ..] = x[.., n − 1 − i, ..]`. An empty list flips
+    /// nothing. Copies into row-major order, as PyTorch (kernels never see negative strides).
+    ///
+    /// Backward: the gradient flipped along the same axes. Saves nothing.
+    ///
+    /// # Panics
+    /// If an axis is out of range or given twice.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]));
+    /// let y = x.flip(&[-1]);
+    /// assert_eq!(y.value().to_vec(), vec![3.0, 2.0, 1.0, 6.0, 5.0, 4.0]);
+    /// let w = g.constant(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]));
+    /// (y * w).sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![3.0, 2.0, 1.0, 6.0, 5.0, 4.0]);
+    /// assert_eq!(x.flip(&[0, 1]).value().to_vec(), vec![6.0, 5.0, 4.0, 3.0, 2.0, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn flip(self, axes: &[isize]) -> Var<'g, T> {
+        let shape = self.shape_for("flip");
+        let mut flipped: Vec<usize> = Vec::with_capacity(axes.len());
+        for &a in axes {
+            let n = checked_axis("flip", a, &shape);
+            assert!(!flipped.contains(&n), "flip: axis {a} is given twice");
+            flipped.push(n);
+        }
+        if flipped.is_empty() {
+            return self;
+        }
+        let back: Vec<isize> = flipped.iter().map(|&a| a as isize).collect();
+        self.graph().custom_op(
+            "flip",
+            &[self],
+            move |v| {
+                let mut a = v[0].array().clone();
+                for &ax in &flipped {
+                    a.invert_axis(Axis(ax));
+                }
+                Tensor::from_array(a.as_standard_layout().into_owned())
+            },
+            move |_, g| grads![Some(g.flip(&back))],
+        )
+    }
+
+    /// Shifts the elements along `axis` (negative counts from the end) by `shift` places,
+    /// wrapping around, as `torch.roll(x, shift, axis)`:
+    /// `out[.., i, ..] = x[.., (i − shift) mod n, ..]`. A negative `shift` rolls the other
+    /// way. PyTorch's form without a dimension (roll the flattened value) is
+    /// `x.flatten(0, -1).roll(shift, 0).reshape(..)`.
+    ///
+    /// Backward: the gradient rolled back by `shift`. Saves nothing.
+    ///
+    /// # Panics
+    /// If `axis` is out of range.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[4]));
+    /// let y = x.roll(1, 0);
+    /// assert_eq!(y.value().to_vec(), vec![4.0, 1.0, 2.0, 3.0]);
+    /// assert_eq!(x.roll(-5, -1).value().to_vec(), vec![2.0, 3.0, 4.0, 1.0]);
+    /// let w = g.constant(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[4]));
+    /// (y * w).sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![2.0, 3.0, 4.0, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn roll(self, shift: isize, axis: isize) -> Var<'g, T> {
+        let shape = self.shape_for("roll");
+        let ax = checked_axis("roll", axis, &shape);
+        let n = shape[ax];
+        // The shift as 0..n, so rolling back by n − k never negates isize::MIN.
+        let k = if n == 0 {
+            0
+        } else {
+            shift.rem_euclid(n as isize) as usize
+        };
+        if k == 0 {
+            return self;
+        }
+        self.graph().custom_op(
+            "roll",
+            &[self],
+            move |v| {
+                let x = v[0].view();
+                let tail = x.slice_axis(Axis(ax), ndarray::Slice::from(n - k..));
+                let head = x.slice_axis(Axis(ax), ndarray::Slice::from(..n - k));
+                Tensor::from_array(
+                    ndarray::concatenate(Axis(ax), &[tail, head]).expect("same other dims"),
+                )
+            },
+            move |_, g| grads![Some(g.roll((n - k) as isize, ax as isize))],
+        )
+    }
+
     #[track_caller]
     fn permute_checked(self, op: &'static str, axes: Vec<usize>) -> Var<'g, T> {
         let mut inverse = vec![0; axes.len()];
@@ -398,7 +497,7 @@ impl<'g, T: Float> Var<'g, T> {
 
 #[cfg(test)]
 mod tests {
-    use crate::testing::{self, check_grads, shape, tensor};
+    use crate::testing::{self, check_gradgrads, check_grads, shape, tensor};
     use crate::{Graph, Tensor};
     use proptest::prelude::*;
 
@@ -430,6 +529,94 @@ mod tests {
                 check_grads(|v| v[0].transpose(0, -1) * 2.0, &[x])?;
             }
         }
+    }
+
+    proptest! {
+        #![proptest_config(testing::config())]
+
+        #[test]
+        fn flip_grads_match_finite_diff((x, axis) in testing::tensor_and_axis(4, -2.0..2.0)) {
+            check_grads(|v| v[0].flip(&[axis]), std::slice::from_ref(&x))?;
+            let all: Vec<isize> = (0..x.ndim() as isize).collect();
+            check_grads(move |v| v[0].flip(&all), std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].flip(&[axis]).square(), &[x])?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(testing::config())]
+
+        #[test]
+        fn roll_grads_match_finite_diff((x, axis) in testing::tensor_and_axis(4, -2.0..2.0), shift in -7isize..7) {
+            check_grads(|v| v[0].roll(shift, axis), std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].roll(shift, axis).square(), &[x])?;
+        }
+    }
+
+    #[test]
+    fn roll_along_an_inner_axis_and_by_extreme_shifts() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::from_vec(
+            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            &[2, 3],
+        ));
+        assert_eq!(
+            x.roll(1, 1).value().to_vec(),
+            vec![3.0, 1.0, 2.0, 6.0, 4.0, 5.0]
+        );
+        assert_eq!(
+            x.roll(1, 0).value().to_vec(),
+            vec![4.0, 5.0, 6.0, 1.0, 2.0, 3.0]
+        );
+        // isize::MIN = −2^63 ≡ 1 (mod 3); the backward rolls by 2, not by −isize::MIN.
+        let y = x.roll(isize::MIN, 1);
+        assert_eq!(y.value().to_vec(), vec![3.0, 1.0, 2.0, 6.0, 4.0, 5.0]);
+        let w = g.constant(Tensor::from_vec(
+            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            &[2, 3],
+        ));
+        (y * w).sum().backward();
+        assert_eq!(
+            x.grad().unwrap().to_vec(),
+            vec![2.0, 3.0, 1.0, 5.0, 6.0, 4.0]
+        );
+        let empty = g.var(Tensor::zeros(&[0, 2]));
+        assert_eq!(empty.roll(3, 0).shape(), vec![0, 2]);
+    }
+
+    #[test]
+    #[should_panic(expected = "roll: axis -3 is out of range for shape [2, 3]")]
+    fn roll_panics_on_bad_axis() {
+        Graph::<f32>::new().var(Tensor::zeros(&[2, 3])).roll(1, -3);
+    }
+
+    #[test]
+    fn flip_of_a_transpose_and_an_empty_axis_list() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::from_vec(
+            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            &[2, 3],
+        ));
+        assert_eq!(
+            x.transpose(0, 1).flip(&[0]).value().to_vec(),
+            vec![3.0, 6.0, 2.0, 5.0, 1.0, 4.0]
+        );
+        assert_eq!(x.flip(&[]).value().to_vec(), x.value().to_vec());
+        assert!(x.flip(&[0]).value().array().is_standard_layout());
+    }
+
+    #[test]
+    #[should_panic(expected = "flip: axis -2 is given twice")]
+    fn flip_panics_on_repeated_axis() {
+        Graph::<f32>::new()
+            .var(Tensor::zeros(&[2, 3]))
+            .flip(&[0, -2]);
+    }
+
+    #[test]
+    #[should_panic(expected = "flip: axis 2 is out of range for shape [2, 3]")]
+    fn flip_panics_on_bad_axis() {
+        Graph::<f32>::new().var(Tensor::zeros(&[2, 3])).flip(&[2]);
     }
 
     #[test]
