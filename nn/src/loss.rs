@@ -313,13 +313,7 @@ pub fn binary_cross_entropy_with_logits_pos_weight<'g, T: Float>(
         "{op}: {} pos_weight entries for the last axis of input {s:?}",
         pos_weight.len()
     );
-    if let Some((k, bad)) = pos_weight
-        .iter()
-        .enumerate()
-        .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
-    {
-        panic!("{op}: pos_weight {bad} of class {k} must be finite and non-negative");
-    }
+    check_class_weights(op, "pos_weight", pos_weight);
     let g = logits.graph();
     let pw_minus_1 = g.constant(Tensor::from_vec(
         pos_weight.iter().map(|&p| T::from_f64(p - 1.0)).collect(),
@@ -612,6 +606,19 @@ impl CrossEntropy {
     }
 }
 
+/// Panics naming `op`, `what` and the class unless every weight is finite and
+/// non-negative: the check of cross-entropy's class weights and BCE's `pos_weight`.
+#[track_caller]
+fn check_class_weights(op: &str, what: &str, weights: &[f64]) {
+    if let Some((k, bad)) = weights
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+    {
+        panic!("{op}: {what} {bad} of class {k} must be finite and non-negative");
+    }
+}
+
 /// Checks `[N, C]` or `[N, C, d1, …]` scores against `N·d1·…` labels and returns `C`.
 #[track_caller]
 fn check_labels<T: Float>(
@@ -650,13 +657,7 @@ fn check_labels<T: Float>(
             "{op}: {} class weights for {c} classes",
             w.len()
         );
-        if let Some((k, bad)) = w
-            .iter()
-            .enumerate()
-            .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
-        {
-            panic!("{op}: class weight {bad} of class {k} must be finite and non-negative");
-        }
+        check_class_weights(op, "class weight", w);
     }
     c
 }
