@@ -21,5 +21,16 @@ mod trig;
 mod tril;
 mod unary;
 
+/// Value and first derivative of a unary op at each point, in one backward pass: the
+/// known-value tests of the element-wise ops.
+#[cfg(test)]
+fn value_and_grad(op: crate::testing::OpFn, at: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let g = crate::Graph::<f64>::new();
+    let x = g.var(crate::Tensor::from_vec(at.to_vec(), &[at.len()]));
+    let y = op(&[x]);
+    y.sum().backward();
+    (y.value().to_vec(), x.grad().unwrap().to_vec())
+}
+
 pub use conv::ConvOptions;
 pub use im2col::Size2;

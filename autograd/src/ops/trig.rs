@@ -141,6 +141,7 @@ impl<'g, T: Float> Var<'g, T> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::value_and_grad;
     use crate::testing::{
         self, broadcast_shapes, check_gradgrads, check_grads, shape, tensor, tensor_away_from,
     };
@@ -166,15 +167,6 @@ mod tests {
             check_grads(|v| v[0].atan2(v[1]), &[y.clone(), x.clone()])?;
             check_gradgrads(|v| v[0].atan2(v[1]), &[y, x])?;
         }
-    }
-
-    /// Value and first derivative of a unary op at each point, in one backward pass.
-    fn value_and_grad(op: testing::OpFn, at: &[f64]) -> (Vec<f64>, Vec<f64>) {
-        let g = Graph::<f64>::new();
-        let x = g.var(Tensor::from_vec(at.to_vec(), &[at.len()]));
-        let y = op(&[x]);
-        y.sum().backward();
-        (y.value().to_vec(), x.grad().unwrap().to_vec())
     }
 
     #[test]

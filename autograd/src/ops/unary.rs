@@ -574,6 +574,7 @@ pub(super) fn bit<T: Float>(b: bool) -> T {
 
 #[cfg(test)]
 mod tests {
+    use super::super::value_and_grad;
     use crate::testing::{
         self, broadcast_shapes, check_gradgrads, check_grads, shape, tensor, tensor_away_from,
         tensor_of,
@@ -655,15 +656,6 @@ mod tests {
         x.pow(e).sum().backward();
         assert_eq!(e.grad().unwrap().item(), 4.0 * 2f64.ln());
         assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 4.0]);
-    }
-
-    /// Value and first derivative of a unary op at each point, in one backward pass.
-    fn value_and_grad(op: testing::OpFn, at: &[f64]) -> (Vec<f64>, Vec<f64>) {
-        let g = Graph::<f64>::new();
-        let x = g.var(Tensor::from_vec(at.to_vec(), &[at.len()]));
-        let y = op(&[x]);
-        y.sum().backward();
-        (y.value().to_vec(), x.grad().unwrap().to_vec())
     }
 
     #[test]
