@@ -62,8 +62,8 @@ pub use ferrograd_autograd::{NUM_THREADS_ENV, num_threads, set_num_threads};
 /// [`Module`]: crate::nn::Module
 pub mod prelude {
     pub use ferrograd_autograd::{
-        BackwardOptions, ConvOptions, Float, GradcheckOptions, Graph, Param, Size2, Tensor, Var,
-        gradcheck, gradgradcheck, grads, num_threads, set_num_threads,
+        Attention, AttnMask, BackwardOptions, ConvOptions, Float, GradcheckOptions, Graph, Param,
+        Size2, Tensor, Var, gradcheck, gradgradcheck, grads, num_threads, set_num_threads,
     };
     pub use ferrograd_data::dataset::{DataLoader, Dataset, DatasetExt, Targets, TensorDataset};
     pub use ferrograd_data::mnist::{Mnist, Split};

@@ -3,6 +3,7 @@
 
 mod activation;
 mod arith;
+mod attention;
 mod compare;
 mod concat;
 mod conv;
@@ -32,5 +33,6 @@ fn value_and_grad(op: crate::testing::OpFn, at: &[f64]) -> (Vec<f64>, Vec<f64>) 
     (y.value().to_vec(), x.grad().unwrap().to_vec())
 }
 
+pub use attention::{Attention, AttnMask};
 pub use conv::ConvOptions;
 pub use im2col::Size2;
