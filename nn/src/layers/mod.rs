@@ -1,6 +1,8 @@
 //! The layers, one file per family.
 
 mod activation;
+mod attention;
+mod attention_options;
 mod conv;
 mod dropout;
 mod embedding;
@@ -14,6 +16,8 @@ pub use activation::{
     CELU, ELU, GELU, GLU, Hardswish, Hardtanh, Lambda, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
     PReLU, ReLU, ReLU6, SELU, SiLU, Sigmoid, Softmax, Softplus, Tanh,
 };
+pub use attention::{MhaBuilder, MultiheadAttention};
+pub use attention_options::{KeyPadding, MhaOptions};
 pub use conv::{Conv1d, Conv2d};
 pub use dropout::Dropout;
 pub use embedding::Embedding;
