@@ -4,6 +4,7 @@ use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
 use crate::kernels::{broadcast_shapes, checked_axis};
+use crate::ops::reduce::reduction_axes;
 
 impl<'g, T: Float> Var<'g, T> {
     /// The vector `p`-norm over `axes` (all if empty), keeping them as size 1 if `keepdim`,
@@ -42,6 +43,8 @@ impl<'g, T: Float> Var<'g, T> {
             p > T::zero(),
             "norm: the order p must be positive, got {p:?}"
         );
+        // Checked here so that a bad axis is refused naming norm, not the sum inside it.
+        reduction_axes("norm", &self.shape_for("norm"), axes);
         if p == T::infinity() {
             return self.abs().max_axes(axes, keepdim);
         }
@@ -97,6 +100,11 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn normalize(self, p: T, axis: isize, eps: T) -> Var<'g, T> {
+        assert!(
+            p > T::zero(),
+            "normalize: the order p must be positive, got {p:?}"
+        );
+        checked_axis("normalize", axis, &self.shape_for("normalize"));
         let norm = self.norm(p, &[axis], true);
         self / norm.clamp(eps, T::infinity())
     }
@@ -249,6 +257,30 @@ mod tests {
         // p = ∞ splits the gradient between the tied largest magnitudes, with their signs.
         x.norm(f64::INFINITY, &[], false).backward();
         assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, -0.5, 0.5]);
+    }
+
+    #[test]
+    #[should_panic(expected = "norm: axis 1 is out of range for shape [2]")]
+    fn norm_panics_on_an_out_of_range_axis_naming_itself() {
+        Graph::<f64>::new()
+            .var(Tensor::zeros(&[2]))
+            .norm(2.0, &[1], false);
+    }
+
+    #[test]
+    #[should_panic(expected = "normalize: axis 2 is out of range for shape [2, 2]")]
+    fn normalize_panics_on_an_out_of_range_axis_naming_itself() {
+        Graph::<f64>::new()
+            .var(Tensor::zeros(&[2, 2]))
+            .normalize(2.0, 2, 1e-12);
+    }
+
+    #[test]
+    #[should_panic(expected = "normalize: the order p must be positive, got 0.0")]
+    fn normalize_panics_on_a_zero_order_naming_itself() {
+        Graph::<f64>::new()
+            .var(Tensor::zeros(&[2]))
+            .normalize(0.0, 0, 1e-12);
     }
 
     #[test]

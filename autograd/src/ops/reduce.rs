@@ -18,7 +18,7 @@ type Axes = SmallVec<[usize; 4]>;
 
 /// Validates and normalises reduction axes (all of them when `axes` is empty).
 #[track_caller]
-fn reduction_axes(op: &str, shape: &[usize], axes: &[isize]) -> Axes {
+pub(crate) fn reduction_axes(op: &str, shape: &[usize], axes: &[isize]) -> Axes {
     if axes.is_empty() {
         return (0..shape.len()).collect();
     }

@@ -531,6 +531,109 @@ const OPS: &[(&str, Op)] = &[
         x.adaptive_avg_pool2d(out)
     }),
     ("global_max_pool2d", |c| c.nchw().global_max_pool2d()),
+    // Issue 14: element-wise.
+    ("sin", |c| c.pick().sin()),
+    ("cos", |c| c.pick().cos()),
+    ("atan", |c| c.pick().atan()),
+    ("sinh", |c| c.pick().sinh()),
+    ("cosh", |c| c.pick().cosh()),
+    ("log1p", |c| c.pick().log1p()),
+    ("expm1", |c| c.pick().expm1()),
+    ("rsqrt", |c| c.pick().rsqrt()),
+    ("atan2", |c| c.pick().atan2(c.pick())),
+    ("logaddexp", |c| c.pick().logaddexp(c.pick())),
+    ("lerp", |c| {
+        let (start, end) = (c.pick(), c.pick());
+        start.lerp(end, c.d.value())
+    }),
+    // Issue 14: activations.
+    ("hardtanh", |c| {
+        let (lo, hi) = (c.d.value(), c.d.value());
+        c.pick().hardtanh(lo, hi)
+    }),
+    ("relu6", |c| c.pick().relu6()),
+    ("selu", |c| c.pick().selu()),
+    ("celu", |c| {
+        let alpha = [1.0, 0.5, 2.0, -1.0, 0.0][c.d.below(5)];
+        c.pick().celu(alpha)
+    }),
+    ("mish", |c| c.pick().mish()),
+    ("hardswish", |c| c.pick().hardswish()),
+    ("logsigmoid", |c| c.pick().logsigmoid()),
+    ("glu", |c| {
+        let x = c.pick();
+        let axis = c.d.axis(x.ndim());
+        x.glu(axis)
+    }),
+    ("softplus_with", |c| {
+        let beta = [1.0, 2.0, 0.5, -1.0][c.d.below(4)];
+        let threshold = [20.0, 1.0, 0.0, -2.0][c.d.below(4)];
+        c.pick().softplus_with(beta, threshold)
+    }),
+    // Issue 14: reductions, norms and shape.
+    ("cumsum", |c| {
+        let x = c.pick();
+        let axis = c.d.axis(x.ndim());
+        x.cumsum(axis)
+    }),
+    ("cumprod", |c| {
+        let x = c.pick();
+        let axis = c.d.axis(x.ndim());
+        x.cumprod(axis)
+    }),
+    ("prod", |c| c.pick().prod()),
+    ("prod_axes", |c| {
+        let x = c.pick();
+        let axis = c.d.axis(x.ndim());
+        x.prod_axes(&[axis], c.d.below(2) == 0)
+    }),
+    ("norm", |c| {
+        // Orders from 1 up (below 1 the derivative at a zero element is infinite), and
+        // sometimes 0, which is refused.
+        let p = [2.0, 1.0, 1.5, 3.0, f64::INFINITY, 0.0][c.d.below(6)];
+        let x = c.pick();
+        let axes = match c.d.below(3) {
+            0 => vec![],
+            _ => vec![c.d.axis(x.ndim())],
+        };
+        x.norm(p, &axes, c.d.below(2) == 0)
+    }),
+    ("normalize", |c| {
+        let p = [2.0, 1.0, 3.0, f64::INFINITY, 0.0][c.d.below(5)];
+        let eps = [1e-12, 1e-6, 0.5][c.d.below(3)];
+        let x = c.pick();
+        let axis = c.d.axis(x.ndim());
+        x.normalize(p, axis, eps)
+    }),
+    ("cosine_similarity", |c| {
+        let (a, b) = (c.pick(), c.pick());
+        let eps = [1e-8, 1e-3][c.d.below(2)];
+        let axis = c.d.axis(a.ndim().max(b.ndim()));
+        a.cosine_similarity(b, axis, eps)
+    }),
+    ("flip", |c| {
+        let x = c.pick();
+        let axes: Vec<isize> = (0..c.d.below(3)).map(|_| c.d.axis(x.ndim())).collect();
+        x.flip(&axes)
+    }),
+    ("roll", |c| {
+        let x = c.pick();
+        let axis = c.d.axis(x.ndim());
+        let shift = match c.d.byte() {
+            255 => isize::MIN,
+            254 => isize::MAX,
+            b => isize::from(b % 9) - 4,
+        };
+        x.roll(shift, axis)
+    }),
+    ("tril", |c| {
+        let k = c.d.below(7) as isize - 3;
+        c.pick().tril(k)
+    }),
+    ("triu", |c| {
+        let k = c.d.below(7) as isize - 3;
+        c.pick().triu(k)
+    }),
     ("dropout", |c| {
         let p = [0.0, 0.25, 0.5, 1.0, 1.5][c.d.below(5)];
         let x = c.pick();

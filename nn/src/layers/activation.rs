@@ -112,10 +112,6 @@ activation!(
     /// `x·sigmoid(x)`, as `torch.nn.SiLU` (Swish).
     SiLU, |x, s| x.silu()
 );
-activation!(
-    /// `ln(1 + eˣ)`, as `torch.nn.Softplus()`.
-    Softplus, |x, s| x.softplus()
-);
 
 activation!(
     /// `min(max(x, 0), 6)`, as `torch.nn.ReLU6`; the gradient is 0 at 0 and at 6.
@@ -145,6 +141,83 @@ activation!(
     /// `ln(sigmoid(x))`, computed stably, as `torch.nn.LogSigmoid`.
     LogSigmoid, |x, s| x.logsigmoid()
 );
+
+/// `ln(1 + e^(beta·x)) / beta`, and `x` itself where `beta·x > threshold`, as
+/// `torch.nn.Softplus(beta, threshold)`; the defaults are PyTorch's, `beta = 1` and
+/// `threshold = 20`. Applies [`Var::softplus_with`], whose derivatives are PyTorch's
+/// (the second is 0 in the linear region).
+///
+/// # Panics
+/// [`Softplus::beta`] if `beta` is 0 or not finite.
+///
+/// # Shapes
+/// - input: any
+/// - output: the input's shape
+///
+/// ```
+/// use ferrograd::autograd::{Graph, Tensor};
+/// use ferrograd::nn::{Module, Softplus};
+/// let g = Graph::<f64>::new();
+/// let x = g.constant(Tensor::from_vec(vec![0.0, 15.0], &[2]));
+/// // beta·x = 30 > 20 at 15: the linear region.
+/// let y = Softplus::new().beta(2.0).forward(x);
+/// assert_eq!(y.value().to_vec(), vec![2f64.ln() / 2.0, 15.0]);
+/// // With a higher threshold, 15 is on the smooth curve.
+/// let y = Softplus::new().beta(2.0).threshold(40.0).forward(x);
+/// assert_eq!(y.value().to_vec()[1], 30f64.exp().ln_1p() / 2.0);
+/// assert_eq!(Softplus::default(), Softplus::new().beta(1.0).threshold(20.0));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Softplus {
+    beta: f64,
+    threshold: f64,
+}
+
+impl Softplus {
+    /// PyTorch's defaults, `beta = 1` and `threshold = 20`.
+    pub fn new() -> Self {
+        Softplus {
+            beta: 1.0,
+            threshold: 20.0,
+        }
+    }
+
+    /// The sharpness `beta` (PyTorch's default 1): larger is closer to ReLU.
+    ///
+    /// # Panics
+    /// If `beta` is 0 or not finite (the function would be NaN everywhere).
+    #[track_caller]
+    pub fn beta(mut self, beta: f64) -> Self {
+        assert!(
+            beta != 0.0 && beta.is_finite(),
+            "Softplus: beta must be non-zero and finite, got {beta}"
+        );
+        self.beta = beta;
+        self
+    }
+
+    /// Above `beta·x > threshold` the layer is the identity (PyTorch's default 20).
+    pub fn threshold(mut self, threshold: f64) -> Self {
+        self.threshold = threshold;
+        self
+    }
+}
+
+impl Default for Softplus {
+    fn default() -> Self {
+        Softplus::new()
+    }
+}
+
+impl<T: Float> Module<T> for Softplus {
+    #[track_caller]
+    fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
+        let (beta, threshold) = (T::from_f64(self.beta), T::from_f64(self.threshold));
+        crate::module_ext::traced(self, x.softplus_with(beta, threshold))
+    }
+
+    fn visit(&self, _: &mut dyn FnMut(&str, Slot<'_, T>)) {}
+}
 
 /// `min(max(x, min), max)`, as `torch.nn.Hardtanh(min_val, max_val)`; the default is
 /// PyTorch's `(−1, 1)`. The gradient passes strictly inside the bounds.
@@ -414,7 +487,8 @@ mod tests {
         check_module(&Tanh, &x).unwrap();
         check_module(&GELU, &x).unwrap();
         check_module(&SiLU, &x).unwrap();
-        check_module(&Softplus, &x).unwrap();
+        check_module(&Softplus::default(), &x).unwrap();
+        check_module(&Softplus::new().beta(2.0).threshold(1.0), &x).unwrap();
         check_module(&LeakyReLU(0.1), &x).unwrap();
         check_module(&ELU(1.0), &x).unwrap();
         check_module(&Softmax(-1), &x).unwrap();
@@ -427,6 +501,40 @@ mod tests {
         check_module(&Hardtanh::default(), &x).unwrap();
         check_module(&CELU(0.5), &x).unwrap();
         check_module(&GLU(0), &x).unwrap();
+    }
+
+    #[test]
+    fn softplus_matches_pytorch_with_beta_and_threshold() {
+        // torch.nn.Softplus(beta=2.0, threshold=3.0) in float64; 1.7 is in the linear
+        // region (2·1.7 > 3).
+        let x = Tensor::from_vec(vec![-1.3, -0.4, 0.2, 0.9, 1.7, -2.2], &[6]);
+        let want = [
+            0.03582234598383491,
+            0.18555033297388884,
+            0.4565076261999763,
+            0.976488805263037,
+            1.7,
+            0.006101292303848047,
+        ];
+        let g = ferrograd_autograd::Graph::<f64>::new();
+        let y = Softplus::new()
+            .beta(2.0)
+            .threshold(3.0)
+            .forward(g.constant(x));
+        for (a, b) in y.value().to_vec().iter().zip(want) {
+            assert!((a - b).abs() < 1e-15, "{a} vs {b}");
+        }
+        // The defaults are PyTorch's: torch.nn.Softplus()(20.0) is on the curve, 25.0 not.
+        let x = g.constant(Tensor::from_vec(vec![20.0, 25.0], &[2]));
+        let y = Softplus::default().forward(x).value().to_vec();
+        assert!((y[0] - 20.000000002061153).abs() < 1e-12);
+        assert_eq!(y[1], 25.0);
+    }
+
+    #[test]
+    #[should_panic(expected = "Softplus: beta must be non-zero and finite, got 0")]
+    fn softplus_panics_on_a_zero_beta() {
+        let _ = Softplus::new().beta(0.0);
     }
 
     #[test]
