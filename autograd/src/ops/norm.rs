@@ -40,8 +40,8 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn norm(self, p: T, axes: &[isize], keepdim: bool) -> Var<'g, T> {
         assert!(
-            p > T::zero(),
-            "norm: the order p must be positive, got {p:?}"
+            p >= T::one(),
+            "norm: the order p must be at least 1 (the orders that are norms), got {p:?}"
         );
         // Checked here so that a bad axis is refused naming norm, not the sum inside it.
         reduction_axes("norm", &self.shape_for("norm"), axes);
@@ -101,8 +101,8 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn normalize(self, p: T, axis: isize, eps: T) -> Var<'g, T> {
         assert!(
-            p > T::zero(),
-            "normalize: the order p must be positive, got {p:?}"
+            p >= T::one(),
+            "normalize: the order p must be at least 1 (the orders that are norms), got {p:?}"
         );
         checked_axis("normalize", axis, &self.shape_for("normalize"));
         let norm = self.norm(p, &[axis], true);
@@ -276,7 +276,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "normalize: the order p must be positive, got 0.0")]
+    #[should_panic(expected = "normalize: the order p must be at least 1 (the orders that are norms), got 0.0")]
     fn normalize_panics_on_a_zero_order_naming_itself() {
         Graph::<f64>::new()
             .var(Tensor::zeros(&[2]))
@@ -284,7 +284,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "norm: the order p must be positive, got 0.0")]
+    #[should_panic(expected = "norm: the order p must be at least 1 (the orders that are norms), got 0.0")]
     fn norm_panics_on_a_zero_order() {
         Graph::<f32>::new()
             .var(Tensor::zeros(&[3]))
