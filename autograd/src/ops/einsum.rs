@@ -405,6 +405,20 @@ mod tests {
         });
     }
 
+    #[test]
+    fn einsum_keeps_a_letter_later_operands_need_and_handles_empty_axes() {
+        same("bi,bi,bi->b", &[&[2, 3], &[2, 3], &[2, 3]], |v| {
+            (v[0] * v[1] * v[2]).sum_axes(&[1], false)
+        });
+        same("ij,jk,il->kl", &[&[2, 3], &[3, 2], &[2, 4]], |v| {
+            v[0].matmul(v[1]).transpose(0, 1).matmul(v[2])
+        });
+        same("ij,jk->ik", &[&[2, 0], &[0, 3]], |v| {
+            v[0].graph().constant(Tensor::zeros(&[2, 3]))
+        });
+        same("i,j->ij", &[&[0], &[3]], |v| v[0].unsqueeze(1) * v[1]);
+    }
+
     /// Shapes for the specs of the property test, from three drawn sizes.
     const SPECS: [(&str, &[usize]); 8] = [
         ("ij,jk->ik", &[0, 1, 1, 2]),
