@@ -100,6 +100,25 @@ fn build<'g>(op: &str, x: &[Var<'g, f64>], p: &Params) -> Var<'g, f64> {
         "norm" => x[0].norm(p.f64("p"), &p.isizes("axes"), p.bool("keepdim")),
         "normalize" => x[0].normalize(p.f64("p"), p.isize("axis"), p.f64("eps")),
         "cosine_similarity" => x[0].cosine_similarity(x[1], p.isize("axis"), p.f64("eps")),
+        "sort" => x[0].sort(p.isize("axis"), p.bool("descending")).0,
+        "topk" => {
+            let (k, axis) = (p.usize("k"), p.isize("axis"));
+            x[0].topk(k, axis, p.bool("largest"), p.bool("sorted")).0
+        }
+        "sort_indices" | "topk_indices" => {
+            let idx = if op == "sort_indices" {
+                x[0].sort(p.isize("axis"), p.bool("descending")).1
+            } else {
+                let (k, axis) = (p.usize("k"), p.isize("axis"));
+                x[0].topk(k, axis, p.bool("largest"), p.bool("sorted")).1
+            };
+            g.constant(Tensor::from_array(idx.mapv(|i| i as f64)))
+        }
+        "repeat" => x[0].repeat(&p.usizes("reps")),
+        "repeat_interleave" => x[0].repeat_interleave(p.usize("repeats"), p.isize("axis")),
+        "diagonal" => x[0].diagonal(p.isize("offset"), p.isize("axis1"), p.isize("axis2")),
+        "diag_embed" => x[0].diag_embed(p.isize("offset"), p.isize("axis1"), p.isize("axis2")),
+        "einsum" => g.einsum(p.str("spec"), x),
         "relu_sqrt" => x[0].relu().sqrt(),
         "relu_powf" => x[0].relu().powf(p.f64("p")),
         "clamp_sqrt" => x[0].clamp(p.f64("min"), p.f64("max")).sqrt(),
@@ -130,8 +149,26 @@ const COSINE_AT_ZERO: &str = "cosine_similarity's norms have norm's selected 0 g
     a zero vector, so its second derivatives there are finite (the derivative of its first); \
     PyTorch's double backward of the norm gives NaN";
 
+const TOPK_TIES: &str = "topk takes tied elements at the cut in position order (the first \
+    of equal elements first), so its result is deterministic; PyTorch's selection algorithm \
+    picks other tied elements, so the indices and the positions the gradient goes to differ \
+    (the values agree)";
+
 /// Deliberate differences from PyTorch (each also said in the op's documentation).
 const DEVIATIONS: &[Deviation] = &[
+    Deviation {
+        case: "topk_indices(k=2, axis=0, largest=True) @ edge: ties at the cut",
+        order: Order::Value,
+        why: TOPK_TIES,
+        // PyTorch gives [2, 4].
+        ours: Some(&[0.0, 1.0]),
+    },
+    Deviation {
+        case: "topk(k=2, axis=0, largest=True) @ edge: ties at the cut",
+        order: Order::Vjp,
+        why: TOPK_TIES,
+        ours: None,
+    },
     Deviation {
         case: "normalize(p=2.0, axis=1) @ edge: zero row",
         order: Order::Hvp,

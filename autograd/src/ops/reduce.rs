@@ -46,7 +46,7 @@ fn reduced_shape(shape: &[usize], axes: &[usize], keepdim: bool) -> Vec<usize> {
 }
 
 /// A shape as the `isize` dimensions `reshape` takes.
-fn as_isize(shape: &[usize]) -> Vec<isize> {
+pub(super) fn as_isize(shape: &[usize]) -> Vec<isize> {
     shape.iter().map(|&d| d as isize).collect()
 }
 
