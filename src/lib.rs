@@ -78,7 +78,10 @@ pub mod prelude {
         Sequential, SiLU, Sigmoid, SimpleRnn, Slot, Softmax, Softplus, Tanh, init, loss,
         loss::CrossEntropy, visit_child,
     };
-    pub use ferrograd_nn::{KeyPadding, MhaOptions, MultiheadAttention};
+    pub use ferrograd_nn::{
+        KeyPadding, MhaOptions, MultiheadAttention, TransformerActivation, TransformerConfig,
+        TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer,
+    };
     pub use ferrograd_optim::schedule::{
         self, CosineAnnealing, ExponentialLr, LrSchedule, MonitorMode, MultiStepLr, OneCycle,
         ReduceLrOnPlateau, StepLr, Warmup,

@@ -11,6 +11,7 @@ mod lstm_cell;
 mod norm;
 mod pool;
 mod recurrent;
+mod transformer;
 
 pub use activation::{
     CELU, ELU, GELU, GLU, Hardswish, Hardtanh, Lambda, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
@@ -25,3 +26,7 @@ pub use linear::Linear;
 pub use norm::{BatchNorm1d, BatchNorm2d, LayerNorm};
 pub use pool::{AvgPool2d, Flatten, MaxPool2d};
 pub use recurrent::{Gru, Lstm, RecurrentState, SimpleRnn};
+pub use transformer::{
+    TransformerActivation, TransformerConfig, TransformerDecoderLayer, TransformerEncoder,
+    TransformerEncoderLayer,
+};
