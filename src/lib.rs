@@ -79,7 +79,8 @@ pub mod prelude {
         loss::CrossEntropy, visit_child,
     };
     pub use ferrograd_nn::{
-        KeyPadding, MhaOptions, MultiheadAttention, TransformerActivation, TransformerConfig,
+        KeyPadding, LearnedPositionalEncoding, MhaOptions, MultiheadAttention,
+        SinusoidalPositionalEncoding, TransformerActivation, TransformerConfig,
         TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer,
     };
     pub use ferrograd_optim::schedule::{
