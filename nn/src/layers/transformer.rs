@@ -685,6 +685,29 @@ mod tests {
     }
 
     #[test]
+    fn a_character_model_stacks_in_a_sequential_and_has_a_summary() {
+        use crate::{Embedding, Linear, Sequential, SinusoidalPositionalEncoding};
+        let mut rng = init::rng(0);
+        let config = TransformerConfig::new(8, 2)
+            .dim_feedforward(16)
+            .dropout(0.0);
+        let model = Sequential::<f32>::new()
+            .add(Embedding::new(20, 8, &mut rng))
+            .add(SinusoidalPositionalEncoding::new(8, 32))
+            .add(TransformerEncoder::new(config.norm_first(true), 2, &mut rng).with_final_norm())
+            .add(Linear::new(8, 20, &mut rng));
+        assert_eq!(model.num_params(), 20 * 8 + 2 * 600 + 16 + 8 * 20 + 20);
+        let summary = model.summary(&[3, 10]);
+        assert_eq!(summary.rows.last().unwrap().output, vec![3, 10, 20]);
+        assert!(
+            summary
+                .rows
+                .iter()
+                .any(|r| r.layer.contains("TransformerEncoderLayer"))
+        );
+    }
+
+    #[test]
     #[should_panic(
         expected = "TransformerDecoderLayer: forward takes 2 inputs (tgt, memory), got 1"
     )]
