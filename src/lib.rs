@@ -80,7 +80,7 @@ pub mod prelude {
     };
     pub use ferrograd_nn::{
         KeyPadding, LearnedPositionalEncoding, MhaOptions, MultiheadAttention,
-        SinusoidalPositionalEncoding, TransformerActivation, TransformerConfig,
+        SinusoidalPositionalEncoding, TransformerActivation, TransformerConfig, TransformerDecoder,
         TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer,
     };
     pub use ferrograd_optim::schedule::{

@@ -225,3 +225,32 @@ fn transformer_decoder_layers_match_pytorch() {
     decoder_layers_match_pytorch::<f64>(1e-10);
     decoder_layers_match_pytorch::<f32>(1e-5);
 }
+
+fn decoder_stack_matches_pytorch<T: Float>(tol: f64) {
+    let mut file = fixture();
+    let decoder = TransformerDecoder::<T>::new(
+        small(false, TransformerActivation::ReLU),
+        2,
+        &mut init::rng(0),
+    )
+    .with_final_norm();
+    load(&mut file, "dec_stack", &decoder);
+    let g = Graph::<T>::new();
+    let tgt = g.var(input(&mut file, "dec_stack.tgt"));
+    let memory = g.var(input(&mut file, "dec_stack.memory"));
+    let out = decoder.forward_inputs(&[tgt, memory]);
+    assert_close(&mut file, "out.dec_stack.out", &out.value(), tol);
+    out.sum().backward();
+    assert_grads(
+        &mut file,
+        "dec_stack",
+        &[("tgt", tgt), ("memory", memory)],
+        tol,
+    );
+}
+
+#[test]
+fn transformer_decoder_matches_pytorch() {
+    decoder_stack_matches_pytorch::<f64>(1e-10);
+    decoder_stack_matches_pytorch::<f32>(1e-5);
+}

@@ -13,6 +13,7 @@ mod pool;
 mod positional;
 mod recurrent;
 mod transformer;
+mod transformer_decoder;
 
 pub use activation::{
     CELU, ELU, GELU, GLU, Hardswish, Hardtanh, Lambda, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
@@ -32,3 +33,4 @@ pub use transformer::{
     TransformerActivation, TransformerConfig, TransformerDecoderLayer, TransformerEncoder,
     TransformerEncoderLayer,
 };
+pub use transformer_decoder::TransformerDecoder;
