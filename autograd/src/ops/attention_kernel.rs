@@ -14,7 +14,7 @@
 //! large GEMMs for many small ones, rescaling the output once per tile.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, IxDyn};
+use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, ArrayViewMut3, IxDyn};
 
 use super::matmul::{PAR_MIN_MACS, matrix};
 use crate::alloc::full_array;
@@ -108,6 +108,15 @@ fn weights_in_place<T: Float>(
     }
 }
 
+/// A standard-layout `[batch.., m, n]` array as `count` slices `[count, m, n]`.
+fn slices<T: Float>(a: &mut ArrayD<T>, count: usize) -> ArrayViewMut3<'_, T> {
+    let nd = a.ndim();
+    let (m, n) = (a.shape()[nd - 2], a.shape()[nd - 1]);
+    a.view_mut()
+        .into_shape_with_order((count, m, n))
+        .expect("a standard-layout array")
+}
+
 /// The fused forward: `q [.., l, e]`, `k [.., s, e]`, `v [.., s, ev]` and an additive mask
 /// (rank ≥ 2), broadcast over `batch`. Returns the output `[batch.., l, ev]` and the row
 /// statistics `[batch.., l, 2]`. Slices run in parallel when there is enough work.
@@ -147,14 +156,7 @@ pub(crate) fn forward<T: Float>(
         weights_in_place(&mut scores.view_mut(), a, blocked.causal, &mut st, false);
         general_mat_mul(T::one(), &scores, &vi, T::zero(), &mut o);
     };
-    let mut o3 = out
-        .view_mut()
-        .into_shape_with_order((count, l, ev))
-        .expect("a new array is contiguous");
-    let mut st3 = stats
-        .view_mut()
-        .into_shape_with_order((count, l, 2))
-        .expect("a new array is contiguous");
+    let (mut o3, mut st3) = (slices(&mut out, count), slices(&mut stats, count));
     let parts: Vec<_> = o3
         .outer_iter_mut()
         .zip(st3.outer_iter_mut())
@@ -184,21 +186,14 @@ pub(crate) fn weights<T: Float>(
 ) -> ArrayD<T> {
     let mut p = scores.view().as_standard_layout().into_owned();
     let nd = p.ndim();
-    let (l, s) = (p.shape()[nd - 2], p.shape()[nd - 1]);
+    let l = p.shape()[nd - 2];
     let batch = p.shape()[..nd - 2].to_vec();
     let count: usize = batch.iter().product();
     let mut st = match stats {
         Some(t) => t.view().as_standard_layout().into_owned(),
         None => ArrayD::zeros(IxDyn(&[count, l, 2])),
     };
-    let mut p3 = p
-        .view_mut()
-        .into_shape_with_order((count, l, s))
-        .expect("a new array is contiguous");
-    let mut st3 = st
-        .view_mut()
-        .into_shape_with_order((count, l, 2))
-        .expect("contiguous statistics");
+    let (mut p3, mut st3) = (slices(&mut p, count), slices(&mut st, count));
     let allowed = blocked.allowed.as_ref().map(Tensor::view);
     for (flat, (mut pi, mut sti)) in p3.outer_iter_mut().zip(st3.outer_iter_mut()).enumerate() {
         let index = batch_index(&batch, flat);
