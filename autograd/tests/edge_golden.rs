@@ -12,7 +12,7 @@
 
 mod golden;
 
-use ferrograd_autograd::{Tensor, Var};
+use ferrograd_autograd::{Attention, AttnMask, Tensor, Var};
 use golden::{Deviation, Order, Params};
 
 /// ferrograd's op for each key of the fixture (ferrograd's method names; see the script for
@@ -119,6 +119,21 @@ fn build<'g>(op: &str, x: &[Var<'g, f64>], p: &Params) -> Var<'g, f64> {
         "diagonal" => x[0].diagonal(p.isize("offset"), p.isize("axis1"), p.isize("axis2")),
         "diag_embed" => x[0].diag_embed(p.isize("offset"), p.isize("axis1"), p.isize("axis2")),
         "einsum" => g.einsum(p.str("spec"), x),
+        "scaled_dot_product_attention" => {
+            let mut o = Attention::new();
+            match p.str("mask") {
+                "allowed" => o = o.mask(AttnMask::Allowed(x[3])),
+                "additive" => o = o.mask(AttnMask::Additive(x[3])),
+                _ => {}
+            }
+            if p.bool("causal") {
+                o = o.causal();
+            }
+            if p.has("scale") {
+                o = o.scale(p.f64("scale"));
+            }
+            x[0].scaled_dot_product_attention(x[1], x[2], o)
+        }
         "relu_sqrt" => x[0].relu().sqrt(),
         "relu_powf" => x[0].relu().powf(p.f64("p")),
         "clamp_sqrt" => x[0].clamp(p.f64("min"), p.f64("max")).sqrt(),

@@ -18,6 +18,7 @@
 //! `ferrograd_autograd::set_num_threads` before any workload runs, and is recorded in every
 //! line.
 
+mod attention;
 mod measure;
 mod workloads;
 
@@ -96,7 +97,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
                 WORKLOADS
                     .iter()
                     .map(|(n, _)| n.to_string())
-                    .filter(|n| !n.starts_with("mem_")),
+                    .filter(|n| !n.starts_with("mem_") && !n.starts_with("attn_")),
             ),
             w if WORKLOADS.iter().any(|(n, _)| *n == w) => workloads.push(w.to_string()),
             other => return Err(format!("unknown workload or option `{other}`")),

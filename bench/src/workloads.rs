@@ -7,6 +7,7 @@ use ferrograd_nn::loss::{CrossEntropy, cross_entropy};
 use ferrograd_nn::{Conv2d, Flatten, Linear, Lstm, MaxPool2d, Module, ModuleExt, ReLU, Sequential};
 use ferrograd_optim::{Adam, Optimizer};
 
+use crate::attention;
 use crate::measure::{Plan, peak_rss_mib, time_per_call};
 
 /// The samples of one workload, in `unit`.
@@ -19,6 +20,8 @@ pub struct Measured {
 
 /// Every workload by name: what it runs, in the order `all` runs them. The `mem_` ones
 /// report the peak resident memory of the whole process, so each wants a process of its own.
+/// The `attn_` ones (fused attention against its composed expression) are not in `all`:
+/// `bench/attention_reference.py` is their PyTorch half.
 pub const WORKLOADS: &[(&str, &str)] = &[
     ("w1_b128", "MLP 784-128-10 train step, Adam, batch 128 (ms)"),
     ("w1_b32", "MLP 784-128-10 train step, Adam, batch 32 (ms)"),
@@ -38,6 +41,30 @@ pub const WORKLOADS: &[(&str, &str)] = &[
     (
         "w6",
         "one epoch of W1: 60,000 samples, batch 128, shuffled (s)",
+    ),
+    (
+        "attn_s64",
+        "causal attention forward + backward, fused op, [8, 4, 64, 16] f32 (ms)",
+    ),
+    (
+        "attn_s64_composed",
+        "the same through matmul, masked_fill, softmax, matmul (ms)",
+    ),
+    (
+        "attn_s256",
+        "causal attention forward + backward, fused op, [8, 4, 256, 16] f32 (ms)",
+    ),
+    (
+        "attn_s256_composed",
+        "the same through matmul, masked_fill, softmax, matmul (ms)",
+    ),
+    (
+        "attn_tape_s256",
+        "tape after the fused forward, L = S = 256 (KiB)",
+    ),
+    (
+        "attn_tape_s256_composed",
+        "tape after the composed forward, L = S = 256 (KiB)",
     ),
     (
         "mem_base",
@@ -81,6 +108,12 @@ pub fn run(name: &str, samples: usize) -> Option<Measured> {
             unit: "s",
             samples: mlp_epoch(60_000, 128, samples),
         },
+        "attn_s64" => attention::time(64, true, plan(5, 20)),
+        "attn_s64_composed" => attention::time(64, false, plan(5, 20)),
+        "attn_s256" => attention::time(256, true, plan(2, 5)),
+        "attn_s256_composed" => attention::time(256, false, plan(2, 5)),
+        "attn_tape_s256" => attention::tape(256, true),
+        "attn_tape_s256_composed" => attention::tape(256, false),
         "mem_base" => Measured {
             unit: "MiB",
             samples: peak_rss_mib().into_iter().collect(),

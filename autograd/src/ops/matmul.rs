@@ -290,7 +290,7 @@ fn batch_products<T: Float>(
 }
 
 /// The matrix of `x` at batch `index`, reading `x`'s size-1 batch dimensions at 0.
-fn matrix<'a, T: Float>(
+pub(crate) fn matrix<'a, T: Float>(
     x: &'a ArrayViewD<'_, T>,
     batch_rank: usize,
     index: &[usize],

@@ -4,6 +4,7 @@
 mod activation;
 mod arith;
 mod attention;
+mod attention_kernel;
 mod compare;
 mod concat;
 mod conv;

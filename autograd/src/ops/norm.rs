@@ -276,7 +276,9 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "normalize: the order p must be at least 1 (the orders that are norms), got 0.0")]
+    #[should_panic(
+        expected = "normalize: the order p must be at least 1 (the orders that are norms), got 0.0"
+    )]
     fn normalize_panics_on_a_zero_order_naming_itself() {
         Graph::<f64>::new()
             .var(Tensor::zeros(&[2]))
@@ -284,7 +286,9 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "norm: the order p must be at least 1 (the orders that are norms), got 0.0")]
+    #[should_panic(
+        expected = "norm: the order p must be at least 1 (the orders that are norms), got 0.0"
+    )]
     fn norm_panics_on_a_zero_order() {
         Graph::<f32>::new()
             .var(Tensor::zeros(&[3]))
