@@ -22,7 +22,8 @@ impl<'g, T: Float> Var<'g, T> {
     /// the output for the root.
     ///
     /// # Panics
-    /// If `p < 1` (or NaN), or an axis is out of range or repeated.
+    /// If `p < 1` (or NaN), an axis is out of range or repeated, or `p = ∞` over an empty
+    /// axis.
     ///
     /// ```
     /// use ferrograd::autograd::{Graph, Tensor};
@@ -39,12 +40,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn norm(self, p: T, axes: &[isize], keepdim: bool) -> Var<'g, T> {
-        assert!(
-            p >= T::one(),
-            "norm: the order p must be at least 1 (the orders that are norms), got {p:?}"
-        );
-        // Checked here so that a bad axis is refused naming norm, not the sum inside it.
-        reduction_axes("norm", &self.shape_for("norm"), axes);
+        check_norm_args("norm", &self.shape_for("norm"), p, axes);
         if p == T::infinity() {
             return self.abs().max_axes(axes, keepdim);
         }
@@ -84,7 +80,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// backward gives NaN.
     ///
     /// # Panics
-    /// If `p < 1`, or `axis` is out of range.
+    /// If `p < 1`, `axis` is out of range, or `p = ∞` and the axis is empty.
     ///
     /// ```
     /// use ferrograd::autograd::{Graph, Tensor};
@@ -100,11 +96,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// ```
     #[track_caller]
     pub fn normalize(self, p: T, axis: isize, eps: T) -> Var<'g, T> {
-        assert!(
-            p >= T::one(),
-            "normalize: the order p must be at least 1 (the orders that are norms), got {p:?}"
-        );
-        checked_axis("normalize", axis, &self.shape_for("normalize"));
+        check_norm_args("normalize", &self.shape_for("normalize"), p, &[axis]);
         let norm = self.norm(p, &[axis], true);
         self / norm.clamp(eps, T::infinity())
     }
@@ -159,6 +151,22 @@ impl<'g, T: Float> Var<'g, T> {
         };
         (unit(self) * unit(other)).sum_axes(&[axis], false)
     }
+}
+
+/// Refuses, naming `op` (norm, or the op built on it), an order below 1, a bad or repeated
+/// axis, and the ∞-norm over an empty axis (the max of nothing; PyTorch refuses it too), so
+/// that no op inside it names itself instead.
+#[track_caller]
+fn check_norm_args<T: Float>(op: &str, shape: &[usize], p: T, axes: &[isize]) {
+    assert!(
+        p >= T::one(),
+        "{op}: the order p must be at least 1 (the orders that are norms), got {p:?}"
+    );
+    let axes = reduction_axes(op, shape, axes);
+    assert!(
+        p != T::infinity() || axes.iter().all(|&a| shape[a] > 0),
+        "{op}: the ∞-norm over an empty axis is undefined (shape {shape:?})"
+    );
 }
 
 #[cfg(test)]
@@ -293,5 +301,15 @@ mod tests {
         Graph::<f32>::new()
             .var(Tensor::zeros(&[3]))
             .norm(0.0, &[], false);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "normalize: the ∞-norm over an empty axis is undefined (shape [2, 0])"
+    )]
+    fn normalize_refuses_the_inf_norm_of_an_empty_axis_naming_itself() {
+        let g = Graph::<f64>::new();
+        g.var(Tensor::zeros(&[2, 0]))
+            .normalize(f64::INFINITY, 1, 1e-12);
     }
 }
