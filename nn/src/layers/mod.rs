@@ -9,15 +9,19 @@ mod lstm_cell;
 mod norm;
 mod pool;
 mod recurrent;
+mod upsample;
 
 pub use activation::{
     CELU, ELU, GELU, GLU, Hardswish, Hardtanh, Lambda, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
     PReLU, ReLU, ReLU6, SELU, SiLU, Sigmoid, Softmax, Softplus, Tanh,
 };
-pub use conv::{Conv1d, Conv2d};
+pub use conv::{Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d};
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use linear::Linear;
-pub use norm::{BatchNorm1d, BatchNorm2d, LayerNorm};
-pub use pool::{AvgPool2d, Flatten, MaxPool2d};
+pub use norm::{BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm};
+pub use pool::{
+    AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, Flatten, MaxPool1d, MaxPool2d,
+};
 pub use recurrent::{Gru, Lstm, RecurrentState, SimpleRnn};
+pub use upsample::Upsample;
