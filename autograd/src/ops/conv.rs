@@ -148,6 +148,30 @@ pub(super) fn check_graphs<T: Float>(
     }
 }
 
+/// Panics, naming `op`, unless the input is `[N, C_in, L]`, the weight 3-D (`layout`) and
+/// both, and the bias, belong to the input's graph: the checks of a 1-D convolution.
+#[track_caller]
+pub(super) fn check_1d<T: Float>(
+    op: &str,
+    x: Var<'_, T>,
+    weight: Var<'_, T>,
+    bias: Option<Var<'_, T>>,
+    layout: &str,
+) {
+    check_graphs(op, x, weight, bias);
+    let (xs, ws) = (x.shape_for(op), weight.shape_for(op));
+    assert!(
+        xs.len() == 3,
+        "{op}: the input must be [N, C_in, L], got shape {:?}",
+        xs.as_slice()
+    );
+    assert!(
+        ws.len() == 3,
+        "{op}: the weight must be {layout}, got shape {:?}",
+        ws.as_slice()
+    );
+}
+
 #[track_caller]
 pub(super) fn shape4<T: Float>(op: &str, what: &str, layout: &str, v: Var<'_, T>) -> [usize; 4] {
     let s = v.shape_for(op);
@@ -307,18 +331,7 @@ impl<'g, T: Float> Var<'g, T> {
         bias: Option<Var<'g, T>>,
         options: ConvOptions,
     ) -> Var<'g, T> {
-        check_graphs("conv1d", self, weight, bias);
-        let (x, w) = (self.shape_for("conv1d"), weight.shape_for("conv1d"));
-        assert!(
-            x.len() == 3,
-            "conv1d: the input must be [N, C_in, L], got shape {:?}",
-            x.as_slice()
-        );
-        assert!(
-            w.len() == 3,
-            "conv1d: the weight must be [C_out, C_in / groups, k], got shape {:?}",
-            w.as_slice()
-        );
+        check_1d("conv1d", self, weight, bias, "[C_out, C_in / groups, k]");
         self.unsqueeze(2)
             .conv2d_named("conv1d", weight.unsqueeze(2), bias, options.as_1d())
             .squeeze(2)

@@ -6,7 +6,7 @@ use crate::alloc::{OpScope, checked_numel};
 use crate::float::Float;
 use crate::graph::Var;
 use crate::ops::conv::{
-    ConvOptions, check_bias, check_graphs, checked_groups, isz, matrix_shape, shape4,
+    ConvOptions, check_1d, check_bias, check_graphs, checked_groups, isz, matrix_shape, shape4,
 };
 use crate::ops::im2col::{Geometry, Size2};
 
@@ -71,18 +71,7 @@ impl<'g, T: Float> Var<'g, T> {
         options: ConvOptions,
     ) -> Var<'g, T> {
         let op = "conv_transpose1d";
-        check_graphs(op, self, weight, bias);
-        let (x, w) = (self.shape_for(op), weight.shape_for(op));
-        assert!(
-            x.len() == 3,
-            "{op}: the input must be [N, C_in, L], got shape {:?}",
-            x.as_slice()
-        );
-        assert!(
-            w.len() == 3,
-            "{op}: the weight must be [C_in, C_out / groups, k], got shape {:?}",
-            w.as_slice()
-        );
+        check_1d(op, self, weight, bias, "[C_in, C_out / groups, k]");
         self.unsqueeze(2)
             .conv_transpose_named(op, weight.unsqueeze(2), bias, options.as_1d())
             .squeeze(2)

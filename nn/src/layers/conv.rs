@@ -44,6 +44,16 @@ impl<T: Float> ConvParams<T> {
         }
     }
 
+    /// The weight and the bias as variables of `x`'s graph.
+    #[allow(clippy::type_complexity)]
+    fn vars<'g>(&self, x: Var<'g, T>) -> (Var<'g, T>, Option<Var<'g, T>>) {
+        let g = x.graph();
+        (
+            g.param(&self.weight),
+            self.bias.as_ref().map(|b| g.param(b)),
+        )
+    }
+
     fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
         f("weight", Slot::Param(&self.weight));
         if let Some(b) = &self.bias {
@@ -110,14 +120,8 @@ impl<T: Float> Conv2d<T> {
 impl<T: Float> Module<T> for Conv2d<T> {
     #[track_caller]
     fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
-        let g = x.graph();
-        let p = &self.params;
-        let y = x.conv2d(
-            g.param(&p.weight),
-            p.bias.as_ref().map(|b| g.param(b)),
-            p.options,
-        );
-        crate::module_ext::traced(self, y)
+        let (w, b) = self.params.vars(x);
+        crate::module_ext::traced(self, x.conv2d(w, b, self.params.options))
     }
 
     fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
@@ -173,14 +177,8 @@ impl<T: Float> Conv1d<T> {
 impl<T: Float> Module<T> for Conv1d<T> {
     #[track_caller]
     fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
-        let g = x.graph();
-        let p = &self.params;
-        let y = x.conv1d(
-            g.param(&p.weight),
-            p.bias.as_ref().map(|b| g.param(b)),
-            p.options,
-        );
-        crate::module_ext::traced(self, y)
+        let (w, b) = self.params.vars(x);
+        crate::module_ext::traced(self, x.conv1d(w, b, self.params.options))
     }
 
     fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
@@ -253,14 +251,8 @@ macro_rules! conv_transpose_layer {
         impl<T: Float> Module<T> for $name<T> {
             #[track_caller]
             fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
-                let g = x.graph();
-                let p = &self.params;
-                let y = x.$op(
-                    g.param(&p.weight),
-                    p.bias.as_ref().map(|b| g.param(b)),
-                    p.options,
-                );
-                crate::module_ext::traced(self, y)
+                let (w, b) = self.params.vars(x);
+                crate::module_ext::traced(self, x.$op(w, b, self.params.options))
             }
 
             fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
