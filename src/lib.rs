@@ -62,8 +62,9 @@ pub use ferrograd_autograd::{NUM_THREADS_ENV, num_threads, set_num_threads};
 /// [`Module`]: crate::nn::Module
 pub mod prelude {
     pub use ferrograd_autograd::{
-        Attention, AttnMask, BackwardOptions, ConvOptions, Float, GradcheckOptions, Graph, Param,
-        Size2, Tensor, Var, gradcheck, gradgradcheck, grads, num_threads, set_num_threads,
+        Attention, AttnMask, BackwardOptions, ConvOptions, Float, GradcheckOptions, Graph,
+        Interpolate, InterpolateMode, Param, PoolOptions, Size2, Tensor, Var, gradcheck,
+        gradgradcheck, grads, num_threads, set_num_threads,
     };
     pub use ferrograd_data::dataset::{DataLoader, Dataset, DatasetExt, Targets, TensorDataset};
     pub use ferrograd_data::mnist::{Mnist, Split};
@@ -72,16 +73,15 @@ pub mod prelude {
         Fold, KFold, StratifiedKFold, cross_validate, train_test_split,
     };
     pub use ferrograd_nn::{
-        AvgPool2d, BatchNorm1d, BatchNorm2d, CELU, Conv1d, Conv2d, Dropout, ELU, Embedding,
-        Flatten, GELU, GLU, Gru, Hardswish, Hardtanh, Lambda, LayerNorm, LeakyReLU, Linear,
-        LogSigmoid, LogSoftmax, Lstm, MaxPool2d, Mish, Module, ModuleExt, PReLU, ReLU, ReLU6, SELU,
-        Sequential, SiLU, Sigmoid, SimpleRnn, Slot, Softmax, Softplus, Tanh, init, loss,
-        loss::CrossEntropy, visit_child,
-    };
-    pub use ferrograd_nn::{
-        KeyPadding, LearnedPositionalEncoding, MhaOptions, MultiheadAttention,
-        SinusoidalPositionalEncoding, TransformerActivation, TransformerConfig, TransformerDecoder,
-        TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer,
+        AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, CELU,
+        Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Dropout, ELU, Embedding, Flatten, GELU,
+        GLU, GroupNorm, Gru, Hardswish, Hardtanh, InstanceNorm1d, InstanceNorm2d, KeyPadding,
+        Lambda, LayerNorm, LeakyReLU, LearnedPositionalEncoding, Linear, LogSigmoid, LogSoftmax,
+        Lstm, MaxPool1d, MaxPool2d, MhaOptions, Mish, Module, ModuleExt, MultiheadAttention, PReLU,
+        ReLU, ReLU6, SELU, Sequential, SiLU, Sigmoid, SimpleRnn, SinusoidalPositionalEncoding,
+        Slot, Softmax, Softplus, Tanh, TransformerActivation, TransformerConfig,
+        TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer,
+        Upsample, init, loss, loss::CrossEntropy, visit_child,
     };
     pub use ferrograd_optim::schedule::{
         self, CosineAnnealing, ExponentialLr, LrSchedule, MonitorMode, MultiStepLr, OneCycle,

@@ -39,7 +39,7 @@ pub use gradcheck::{GradcheckError, GradcheckOptions, gradcheck, gradgradcheck};
 pub use graph::{
     BackwardCtx, BackwardOptions, Grads, Graph, GraphSummary, ModeGuard, OpCount, Var,
 };
-pub use ops::{Attention, AttnMask, ConvOptions, Size2};
+pub use ops::{Attention, AttnMask, ConvOptions, Interpolate, InterpolateMode, PoolOptions, Size2};
 pub use param::Param;
 pub use tensor::Tensor;
 pub use threads::{NUM_THREADS_ENV, num_threads, set_num_threads};

@@ -1,12 +1,12 @@
-//! Convolutions over NCHW / NCL: conv2d, conv1d and conv_transpose2d.
+//! Convolutions over NCHW / NCL: conv2d and conv1d, and [`ConvOptions`], which the
+//! transposed convolutions of [`conv_transpose`](super::conv_transpose) share.
 //!
 //! conv2d (and conv1d, a conv2d of height 1) is one op over the kernels of
 //! [`conv_gemm`](super::conv_gemm): im2col and one GEMM per group, image by image (parts of
 //! the batch in parallel), with a fused first-order backward. Under `create_graph` its
 //! backward is recorded from [`im2col`](super::im2col) / `col2im` and matrix products (the
 //! input gradient a transposed convolution, the weight gradient a product with the input's
-//! columns, as PyTorch computes them), so it is differentiable to any order. conv_transpose2d is
-//! composed from a matrix product and `col2im` and needs no backward code of its own.
+//! columns, as PyTorch computes them), so it is differentiable to any order.
 
 use crate::alloc::{OpScope, checked_numel};
 use crate::float::Float;
@@ -28,11 +28,11 @@ use crate::tensor::Tensor;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvOptions {
-    stride: Size2,
-    padding: Size2,
-    dilation: Size2,
-    groups: usize,
-    output_padding: Size2,
+    pub(super) stride: Size2,
+    pub(super) padding: Size2,
+    pub(super) dilation: Size2,
+    pub(super) groups: usize,
+    pub(super) output_padding: Size2,
 }
 
 impl Default for ConvOptions {
@@ -90,7 +90,7 @@ impl ConvOptions {
         self
     }
 
-    fn window(&self, kernel: Size2) -> Window {
+    pub(super) fn window(&self, kernel: Size2) -> Window {
         Window {
             kernel,
             stride: self.stride,
@@ -100,7 +100,7 @@ impl ConvOptions {
     }
 
     /// These options with the height components of a 1-D convolution.
-    fn as_1d(self) -> Self {
+    pub(super) fn as_1d(self) -> Self {
         ConvOptions {
             stride: Size2(1, self.stride.1),
             padding: Size2(0, self.padding.1),
@@ -113,7 +113,7 @@ impl ConvOptions {
 
 /// Checks that `groups` divides both channel counts and returns it.
 #[track_caller]
-fn checked_groups(op: &str, groups: usize, c_in: usize, c_out: usize) -> usize {
+pub(super) fn checked_groups(op: &str, groups: usize, c_in: usize, c_out: usize) -> usize {
     assert!(
         groups > 0 && c_in.is_multiple_of(groups) && c_out.is_multiple_of(groups),
         "{op}: groups {groups} must divide the input channels {c_in} and the output channels {c_out}"
@@ -122,7 +122,7 @@ fn checked_groups(op: &str, groups: usize, c_in: usize, c_out: usize) -> usize {
 }
 
 #[track_caller]
-fn check_bias<T: Float>(op: &str, bias: Option<Var<'_, T>>, channels: usize) {
+pub(super) fn check_bias<T: Float>(op: &str, bias: Option<Var<'_, T>>, channels: usize) {
     if let Some(b) = bias {
         let s = b.shape_for(op);
         assert!(
@@ -135,7 +135,12 @@ fn check_bias<T: Float>(op: &str, bias: Option<Var<'_, T>>, channels: usize) {
 
 /// Panics, naming `op`, unless the weight and bias belong to the input's graph.
 #[track_caller]
-fn check_graphs<T: Float>(op: &str, x: Var<'_, T>, weight: Var<'_, T>, bias: Option<Var<'_, T>>) {
+pub(super) fn check_graphs<T: Float>(
+    op: &str,
+    x: Var<'_, T>,
+    weight: Var<'_, T>,
+    bias: Option<Var<'_, T>>,
+) {
     let g = x.graph();
     g.check_owns(op, format_args!("the weight"), weight);
     if let Some(b) = bias {
@@ -143,8 +148,32 @@ fn check_graphs<T: Float>(op: &str, x: Var<'_, T>, weight: Var<'_, T>, bias: Opt
     }
 }
 
+/// Panics, naming `op`, unless the input is `[N, C_in, L]`, the weight 3-D (`layout`) and
+/// both, and the bias, belong to the input's graph: the checks of a 1-D convolution.
 #[track_caller]
-fn shape4<T: Float>(op: &str, what: &str, layout: &str, v: Var<'_, T>) -> [usize; 4] {
+pub(super) fn check_1d<T: Float>(
+    op: &str,
+    x: Var<'_, T>,
+    weight: Var<'_, T>,
+    bias: Option<Var<'_, T>>,
+    layout: &str,
+) {
+    check_graphs(op, x, weight, bias);
+    let (xs, ws) = (x.shape_for(op), weight.shape_for(op));
+    assert!(
+        xs.len() == 3,
+        "{op}: the input must be [N, C_in, L], got shape {:?}",
+        xs.as_slice()
+    );
+    assert!(
+        ws.len() == 3,
+        "{op}: the weight must be {layout}, got shape {:?}",
+        ws.as_slice()
+    );
+}
+
+#[track_caller]
+pub(super) fn shape4<T: Float>(op: &str, what: &str, layout: &str, v: Var<'_, T>) -> [usize; 4] {
     let s = v.shape_for(op);
     match s.as_slice() {
         &[a, b, c, d] => [a, b, c, d],
@@ -154,7 +183,7 @@ fn shape4<T: Float>(op: &str, what: &str, layout: &str, v: Var<'_, T>) -> [usize
 
 /// The shape `[Π rows, Π cols]` of a matrix (im2col's columns), or the factors side by side
 /// if a product overflows, for the size check to report.
-fn matrix_shape(rows: &[usize], cols: &[usize]) -> Vec<usize> {
+pub(super) fn matrix_shape(rows: &[usize], cols: &[usize]) -> Vec<usize> {
     let product = |d: &[usize]| d.iter().try_fold(1usize, |n, &x| n.checked_mul(x));
     match (product(rows), product(cols)) {
         (Some(r), Some(c)) => vec![r, c],
@@ -162,7 +191,7 @@ fn matrix_shape(rows: &[usize], cols: &[usize]) -> Vec<usize> {
     }
 }
 
-fn isz(dims: &[usize]) -> Vec<isize> {
+pub(super) fn isz(dims: &[usize]) -> Vec<isize> {
     dims.iter().map(|&d| d as isize).collect()
 }
 
@@ -302,129 +331,10 @@ impl<'g, T: Float> Var<'g, T> {
         bias: Option<Var<'g, T>>,
         options: ConvOptions,
     ) -> Var<'g, T> {
-        check_graphs("conv1d", self, weight, bias);
-        let (x, w) = (self.shape_for("conv1d"), weight.shape_for("conv1d"));
-        assert!(
-            x.len() == 3,
-            "conv1d: the input must be [N, C_in, L], got shape {:?}",
-            x.as_slice()
-        );
-        assert!(
-            w.len() == 3,
-            "conv1d: the weight must be [C_out, C_in / groups, k], got shape {:?}",
-            w.as_slice()
-        );
+        check_1d("conv1d", self, weight, bias, "[C_out, C_in / groups, k]");
         self.unsqueeze(2)
             .conv2d_named("conv1d", weight.unsqueeze(2), bias, options.as_1d())
             .squeeze(2)
-    }
-
-    /// 2-D transposed convolution (the gradient of conv2d with respect to its input, also
-    /// called a fractionally strided convolution) of an input `[N, C_in, H, W]` with a weight
-    /// `[C_in, C_out / groups, kH, kW]` and an optional bias `[C_out]`, as
-    /// `torch.nn.functional.conv_transpose2d`. The output size is
-    /// `(H − 1)·s − 2p + d·(kH − 1) + output_padding + 1`.
-    ///
-    /// Runs as one matrix product per group and `col2im`; differentiable to any order.
-    ///
-    /// # Panics
-    /// As [`Var::conv2d`]; also if `output_padding` is not smaller than the stride or the
-    /// dilation, or the output would be empty.
-    ///
-    /// ```
-    /// use ferrograd::autograd::{ConvOptions, Graph, Tensor};
-    /// let g = Graph::<f64>::new();
-    /// let x = g.var(Tensor::from_vec(vec![1.0, 2.0], &[1, 1, 1, 2]));
-    /// let w = g.var(Tensor::ones(&[1, 1, 2, 2]));
-    /// // Each input pixel paints a 2x2 block; stride 2 places the blocks side by side.
-    /// let y = x.conv_transpose2d(w, None, ConvOptions::new().stride(2));
-    /// assert_eq!(y.shape(), vec![1, 1, 2, 4]);
-    /// assert_eq!(y.value().to_vec(), vec![1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 2.0, 2.0]);
-    /// ```
-    #[track_caller]
-    pub fn conv_transpose2d(
-        self,
-        weight: Var<'g, T>,
-        bias: Option<Var<'g, T>>,
-        options: ConvOptions,
-    ) -> Var<'g, T> {
-        let op = "conv_transpose2d";
-        check_graphs(op, self, weight, bias);
-        let [n, c, h, w] = shape4(op, "the input", "[N, C_in, H, W]", self);
-        let [wc, og, kh, kw] = shape4(op, "the weight", "[C_in, C_out / groups, kH, kW]", weight);
-        assert!(
-            wc == c,
-            "{op}: weight of shape {:?} expects {wc} input channels, but the input of shape {:?} has {c}",
-            [wc, og, kh, kw],
-            [n, c, h, w]
-        );
-        let groups = checked_groups(op, options.groups, c, og * options.groups);
-        let o = og * groups;
-        check_bias(op, bias, o);
-        let window = options.window(Size2(kh, kw));
-        window.check_positive(op);
-        let size = |axis: usize, input: usize| {
-            let (s, p, d, k, extra) = (
-                options.stride.get(axis),
-                options.padding.get(axis),
-                options.dilation.get(axis),
-                window.kernel.get(axis),
-                options.output_padding.get(axis),
-            );
-            assert!(
-                extra < s.max(d),
-                "{op}: output_padding {:?} must be smaller than the stride {:?} or the dilation {:?}",
-                options.output_padding,
-                options.stride,
-                options.dilation
-            );
-            // (input − 1)·s + d·(k − 1) + extra + 1 − 2p, checked: a release build wrapped.
-            let full = input
-                .checked_sub(1)
-                .and_then(|i| i.checked_mul(s))
-                .and_then(|n| n.checked_add(d.checked_mul(k - 1)?))
-                .and_then(|n| n.checked_add(extra + 1));
-            let Some(full) = full else {
-                panic!(
-                    "{op}: stride {:?} and dilation {:?} make the output of the input {h}x{w} overflow",
-                    options.stride, options.dilation
-                )
-            };
-            p.checked_mul(2)
-                .and_then(|p2| full.checked_sub(p2))
-                .filter(|&n| n > 0)
-                .unwrap_or_else(|| {
-                    panic!(
-                        "{op}: padding {:?} leaves no output for the input {h}x{w}",
-                        options.padding
-                    )
-                })
-        };
-        let (oh, ow) = (size(0, h), size(1, w));
-        checked_numel::<T>(op, &[n, o, oh, ow]);
-        checked_numel::<T>(op, &matrix_shape(&[o, kh, kw], &[n, h, w]));
-        let _scope = OpScope::enter(op);
-        let geo = Geometry {
-            window,
-            image: [n, o, oh, ow],
-            out: Size2(h, w),
-        };
-        let (k, hw) = (og * kh * kw, n * h * w);
-        let x = self.swap_leading_axes();
-        let columns = if groups == 1 {
-            let wt = weight.reshape(&isz(&[c, k])).transpose(0, 1);
-            wt.matmul(x.reshape(&isz(&[c, hw])))
-        } else {
-            let cg = c / groups;
-            let wt = weight.reshape(&isz(&[groups, cg, k])).transpose(-1, -2);
-            wt.matmul(x.reshape(&isz(&[groups, cg, hw])))
-                .reshape(&isz(&[o * kh * kw, hw]))
-        };
-        let y = columns.col2im(geo);
-        match bias {
-            Some(b) => y + b.reshape(&isz(&[1, o, 1, 1])),
-            None => y,
-        }
     }
 }
 

@@ -55,6 +55,7 @@ pub(crate) struct Window {
 
 impl Window {
     /// An undilated pooling window.
+    #[cfg(test)]
     pub fn pool(kernel: Size2, stride: Size2, padding: Size2) -> Self {
         Window {
             kernel,

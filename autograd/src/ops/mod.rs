@@ -2,6 +2,7 @@
 //! beside its backward rule and its tests.
 
 mod activation;
+mod adaptive_pool;
 mod arith;
 mod attention;
 mod attention_kernel;
@@ -9,15 +10,19 @@ mod compare;
 mod concat;
 mod conv;
 mod conv_gemm;
+mod conv_transpose;
 mod diagonal;
 mod dropout;
 mod einsum;
+mod group_norm;
 mod im2col;
 mod index;
 mod matmul;
 mod norm;
 mod pad;
 mod pool;
+mod pool1d;
+mod pool_max;
 mod reduce;
 mod repeat;
 mod shape;
@@ -26,6 +31,7 @@ mod sort;
 mod trig;
 mod tril;
 mod unary;
+mod upsample;
 
 /// Value and first derivative of a unary op at each point, in one backward pass: the
 /// known-value tests of the element-wise ops.
@@ -41,3 +47,5 @@ fn value_and_grad(op: crate::testing::OpFn, at: &[f64]) -> (Vec<f64>, Vec<f64>) 
 pub use attention::{Attention, AttnMask};
 pub use conv::ConvOptions;
 pub use im2col::Size2;
+pub use pool::PoolOptions;
+pub use upsample::{Interpolate, InterpolateMode};

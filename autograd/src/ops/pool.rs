@@ -1,26 +1,146 @@
-//! Pooling over NCHW: max_pool2d, avg_pool2d, adaptive_avg_pool2d, and global pooling.
+//! Pooling over NCHW: max_pool2d, avg_pool2d and global pooling, with [`PoolOptions`]
+//! (PyTorch's stride, padding, dilation, `ceil_mode` and `count_include_pad`).
 //!
 //! None has backward code of its own. max_pool2d finds each window's maximum and then
-//! gathers it (so its gradient is a scatter to the winning positions), avg_pool2d is a
-//! convolution with a constant kernel, and adaptive average pooling is a product with two
-//! constant averaging matrices.
+//! gathers it (the kernels of [`pool_max`](super::pool_max), so its gradient is a scatter to
+//! the winning positions), and avg_pool2d is a convolution with a constant kernel, divided
+//! by each window's element count where that differs between windows.
 
-use std::hint::select_unpredictable;
-use std::rc::Rc;
-
-use ndarray::{ArrayD, IxDyn};
-
-use crate::alloc::{OpScope, checked_numel, full_array};
+use crate::alloc::{OpScope, checked_numel};
 use crate::float::Float;
-use crate::grads;
 use crate::graph::Var;
 use crate::ops::conv::ConvOptions;
 use crate::ops::im2col::{Size2, Window};
+use crate::ops::pool_max::max_windows;
 use crate::tensor::Tensor;
+
+/// The window options of the pooling ops, as the keyword arguments of
+/// `torch.nn.functional.max_pool2d` / `avg_pool2d`: stride (the kernel by default), padding
+/// 0, dilation 1 (max pooling only), `ceil_mode` false and `count_include_pad` true
+/// (average pooling only). Size setters take one number for both spatial axes or an
+/// `(h, w)` pair; the 1-D ops read the width components.
+///
+/// With `ceil_mode` the output size rounds up, `⌈(H + 2p − d·(k − 1) − 1) / s⌉ + 1`, less one
+/// if the last window would start past the input and its left padding (PyTorch's rule).
+///
+/// ```
+/// use ferrograd::autograd::{Graph, PoolOptions, Tensor};
+/// let g = Graph::<f64>::new();
+/// let x = g.var(Tensor::arange(0.0, 5.0, 1.0)).reshape(&[1, 1, 1, 5]);
+/// // Windows {0, 1}, {2, 3} and, rounding up, {4}.
+/// let y = x.avg_pool2d_with((1, 2), PoolOptions::new().ceil_mode(true));
+/// assert_eq!(y.value().to_vec(), vec![0.5, 2.5, 4.0]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolOptions {
+    stride: Option<Size2>,
+    padding: Size2,
+    dilation: Size2,
+    ceil_mode: bool,
+    count_include_pad: bool,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PoolOptions {
+    /// Stride equal to the kernel, no padding, no dilation, floor rounding, padding counted
+    /// in averages (PyTorch's defaults).
+    pub fn new() -> Self {
+        PoolOptions {
+            stride: None,
+            padding: Size2(0, 0),
+            dilation: Size2(1, 1),
+            ceil_mode: false,
+            count_include_pad: true,
+        }
+    }
+
+    /// The step between windows (the kernel unless set).
+    pub fn stride(mut self, stride: impl Into<Size2>) -> Self {
+        self.stride = Some(stride.into());
+        self
+    }
+
+    /// Padding on both sides of each spatial axis (at most half the kernel).
+    pub fn padding(mut self, padding: impl Into<Size2>) -> Self {
+        self.padding = padding.into();
+        self
+    }
+
+    /// The spacing between window taps (1: adjacent); max pooling only, as in PyTorch.
+    pub fn dilation(mut self, dilation: impl Into<Size2>) -> Self {
+        self.dilation = dilation.into();
+        self
+    }
+
+    /// Round the output size up rather than down, so a partial last window counts.
+    pub fn ceil_mode(mut self, ceil_mode: bool) -> Self {
+        self.ceil_mode = ceil_mode;
+        self
+    }
+
+    /// Whether average pooling divides by the whole window, padding included (true, the
+    /// default), or by the input elements it covers.
+    pub fn count_include_pad(mut self, count_include_pad: bool) -> Self {
+        self.count_include_pad = count_include_pad;
+        self
+    }
+
+    /// These options with the height components of a 1-D pooling.
+    pub(crate) fn as_1d(self) -> Self {
+        PoolOptions {
+            stride: self.stride.map(|s| Size2(1, s.1)),
+            padding: Size2(0, self.padding.1),
+            dilation: Size2(1, self.dilation.1),
+            ..self
+        }
+    }
+
+    /// The window for `kernel`, checked as PyTorch checks it (padding at most half the
+    /// kernel, so every window holds at least one input element), and its output size over
+    /// an `h`×`w` plane.
+    #[track_caller]
+    fn window(&self, op: &str, kernel: Size2, h: usize, w: usize) -> (Window, Size2) {
+        let win = Window {
+            kernel,
+            stride: self.stride.unwrap_or(kernel),
+            padding: self.padding,
+            dilation: self.dilation,
+        };
+        win.check_positive(op);
+        assert!(
+            win.padding.0 <= win.kernel.0 / 2 && win.padding.1 <= win.kernel.1 / 2,
+            "{op}: padding {:?} must be at most half the kernel {:?}",
+            win.padding,
+            win.kernel
+        );
+        let floor = win.checked_out(op, h, w);
+        if !self.ceil_mode {
+            return (win, floor);
+        }
+        let ceil = |axis: usize, n: usize, floor: usize| {
+            let (s, p) = (win.stride.get(axis), win.padding.get(axis));
+            let span = win.dilation.get(axis) * (win.kernel.get(axis) - 1) + 1;
+            // Checked by checked_out: n + 2p fits and is at least the span.
+            let out = (n + 2 * p - span).div_ceil(s) + 1;
+            // The last window must start inside the input or its left padding.
+            if out > floor && (out - 1) * s >= n + p {
+                out - 1
+            } else {
+                out
+            }
+        };
+        (win, Size2(ceil(0, h, floor.0), ceil(1, w, floor.1)))
+    }
+}
 
 /// The `[N, C, H, W]` sizes of a pooling input; as PyTorch, only the batch may be empty.
 #[track_caller]
-fn nchw<T: Float>(op: &str, x: Var<'_, T>) -> [usize; 4] {
+pub(crate) fn nchw<T: Float>(op: &str, x: Var<'_, T>) -> [usize; 4] {
     let s = x.shape_for(op);
     match s.as_slice() {
         &[n, c, h, w] if c > 0 && h > 0 && w > 0 => [n, c, h, w],
@@ -32,234 +152,25 @@ fn nchw<T: Float>(op: &str, x: Var<'_, T>) -> [usize; 4] {
     }
 }
 
-/// The pooling window, checked as PyTorch checks it: padding at most half the kernel, so
-/// every window holds at least one input element.
-#[track_caller]
-fn pool_window(op: &str, kernel: Size2, stride: Size2, padding: Size2) -> Window {
-    let win = Window::pool(kernel, stride, padding);
-    win.check_positive(op);
-    assert!(
-        win.padding.0 <= win.kernel.0 / 2 && win.padding.1 <= win.kernel.1 / 2,
-        "{op}: padding {:?} must be at most half the kernel {:?}",
-        win.padding,
-        win.kernel
+/// Average pooling's divisors along one axis of size `n`, as PyTorch counts them: the
+/// window clipped to the padded input (`count_include_pad`) or to the input itself.
+fn divisors(win: &Window, axis: usize, n: usize, out: usize, include_pad: bool) -> Vec<usize> {
+    let (k, s, p) = (
+        win.kernel.get(axis),
+        win.stride.get(axis),
+        win.padding.get(axis),
     );
-    win
-}
-
-/// The kernel taps `lo..hi` whose input position `o·s + k − p` lies in `0..n`.
-/// The outputs `lo..hi` along an axis of size `n` whose tap `k` lands inside the input
-/// (`o·s + k − p` in `0..n`).
-fn valid_outputs(k: usize, s: usize, p: usize, n: usize, out: usize) -> (usize, usize) {
-    let lo = p.saturating_sub(k).div_ceil(s);
-    let hi = if n + p > k {
-        ((n + p - k - 1) / s + 1).min(out)
-    } else {
-        0
-    };
-    (lo, hi.max(lo))
-}
-
-/// For each window of each plane, the flat in-plane position of its maximum: the first one
-/// in row-major order on ties, the first NaN if there is one.
-///
-/// Runs tap by tap over a whole output row (a long, branch-free inner loop over the output
-/// columns) rather than window by window (a loop of kH·kW steps per output).
-fn argmax_windows<T: Float>(
-    x: &[T],
-    [n, c, h, w]: [usize; 4],
-    win: &Window,
-    out: Size2,
-) -> Vec<usize> {
-    let (k, s, p) = (win.kernel, win.stride, win.padding);
-    let rows: Vec<_> = (0..k.0)
-        .map(|ki| valid_outputs(ki, s.0, p.0, h, out.0))
-        .collect();
-    let cols: Vec<_> = (0..k.1)
-        .map(|kj| valid_outputs(kj, s.1, p.1, w, out.1))
-        .collect();
-    // The first tap of each output column that lands inside the input.
-    let first_kj: Vec<usize> = (0..out.1)
-        .map(|ox| {
-            (0..k.1)
-                .find(|&kj| (cols[kj].0..cols[kj].1).contains(&ox))
-                .expect("padding is at most half the kernel")
+    (0..out)
+        .map(|o| {
+            // In padded coordinates: the window o·s .. o·s + k, the input p .. p + n.
+            let (start, end) = (o * s, (o * s + k).min(n + 2 * p));
+            if include_pad {
+                end - start
+            } else {
+                end.min(n + p) - start.max(p)
+            }
         })
-        .collect();
-    let mut idx = crate::alloc::alloc::<usize>("max_pool2d", &[n, c, out.0, out.1]);
-    let (mut best, mut best_at, mut nan) = (
-        vec![T::neg_infinity(); out.1],
-        vec![0usize; out.1],
-        vec![false; out.1],
-    );
-    for plane in x.chunks_exact(h * w) {
-        for oy in 0..out.0 {
-            let taps_y = (0..k.0).filter(|&ki| (rows[ki].0..rows[ki].1).contains(&oy));
-            let first_ki = taps_y
-                .clone()
-                .next()
-                .expect("padding is at most half the kernel");
-            let row_of = |ki: usize| (oy * s.0 + ki - p.0) * w;
-            best.fill(T::neg_infinity());
-            nan.fill(false);
-            for (ox, at) in best_at.iter_mut().enumerate() {
-                *at = row_of(first_ki) + ox * s.1 + first_kj[ox] - p.1;
-            }
-            for ki in taps_y {
-                let row = row_of(ki);
-                for (kj, &(lo, hi)) in cols.iter().enumerate() {
-                    for ox in lo..hi {
-                        let at = row + ox * s.1 + kj - p.1;
-                        let v = plane[at];
-                        // Random data would mispredict a branch half the time.
-                        let take = v > best[ox];
-                        best_at[ox] = select_unpredictable(take, at, best_at[ox]);
-                        best[ox] = best[ox].max(v); // maxss, not a branch
-                        nan[ox] |= v.is_nan();
-                    }
-                }
-            }
-            let cols = &cols;
-            for ox in 0..out.1 {
-                if nan[ox] {
-                    best_at[ox] = (0..k.0)
-                        .filter(|&ki| (rows[ki].0..rows[ki].1).contains(&oy))
-                        .flat_map(|ki| {
-                            (0..k.1)
-                                .filter(move |&kj| (cols[kj].0..cols[kj].1).contains(&ox))
-                                .map(move |kj| row_of(ki) + ox * s.1 + kj - p.1)
-                        })
-                        .find(|&at| plane[at].is_nan())
-                        .expect("the window holds a NaN");
-                }
-            }
-            idx.extend_from_slice(&best_at);
-        }
-    }
-    idx
-}
-
-/// Each window's maximum and its flat in-plane position (the rules of [`argmax_windows`]).
-///
-/// Without padding every window lies inside the input, and one search finds both: the
-/// first tap starts, a later tap takes over if it is larger, or NaN where the best so far
-/// is not (so the first NaN wins).
-fn max_windows<T: Float>(
-    x: &[T],
-    shape @ [n, c, h, w]: [usize; 4],
-    win: &Window,
-    out: Size2,
-) -> (Vec<T>, Vec<usize>) {
-    let len = n * c * out.0 * out.1;
-    if win.padding != Size2(0, 0) {
-        let idx = argmax_windows(x, shape, win, out);
-        let values = idx
-            .chunks(out.0 * out.1)
-            .zip(x.chunks_exact(h * w))
-            .flat_map(|(idx, plane)| idx.iter().map(|&i| plane[i]))
-            .collect();
-        return (values, idx);
-    }
-    let (k, s) = (win.kernel, win.stride);
-    let mut values = crate::alloc::alloc::<T>("max_pool2d", &[len]);
-    let mut idx = crate::alloc::alloc::<usize>("max_pool2d", &[len]);
-    if len == 0 {
-        return (values, idx);
-    }
-    if k == Size2(2, 2) && s == Size2(2, 2) {
-        max_windows_2x2(x, [h, w], out, &mut values, &mut idx);
-        return (values, idx);
-    }
-    // Tap by tap over a whole output row: a loop over the output columns without a
-    // data-dependent branch (random data would mispredict half of them). `best` ignores
-    // NaN (maxss); `nan` records one, after which the winner stays.
-    let mut best = vec![T::zero(); out.1];
-    let mut at = vec![0usize; out.1];
-    let mut nan = vec![false; out.1];
-    for plane in x.chunks_exact(h * w) {
-        for oy in 0..out.0 {
-            let top = oy * s.0 * w;
-            for (ox, ((b, a), n)) in best.iter_mut().zip(&mut at).zip(&mut nan).enumerate() {
-                *a = top + ox * s.1;
-                *b = plane[*a];
-                *n = b.is_nan();
-            }
-            for ki in 0..k.0 {
-                for kj in (0..k.1).skip(usize::from(ki == 0)) {
-                    let base = top + ki * w + kj;
-                    let row = best.iter_mut().zip(&mut at).zip(&mut nan);
-                    for (ox, ((b, a), n)) in row.enumerate() {
-                        let i = base + ox * s.1;
-                        let v = plane[i];
-                        let take = !*n & ((v > *b) | v.is_nan());
-                        *a = select_unpredictable(take, i, *a);
-                        *b = b.max(v);
-                        *n |= v.is_nan();
-                    }
-                }
-            }
-            values.extend(at.iter().map(|&i| plane[i]));
-            idx.extend_from_slice(&at);
-        }
-    }
-    (values, idx)
-}
-
-/// [`max_windows`] for the common 2×2 windows at stride 2: each window is two pairs, and
-/// each pick between two candidates selects a position on flags (the later one wins if it
-/// is larger, or NaN where the earlier is not) and reloads the value from there: the
-/// compiler turns an integer select into a `cmov`, but a float select into a branch,
-/// which random data mispredicts half the time.
-fn max_windows_2x2<T: Float>(
-    x: &[T],
-    [h, w]: [usize; 2],
-    out: Size2,
-    values: &mut Vec<T>,
-    idx: &mut Vec<usize>,
-) {
-    for plane in x.chunks_exact(h * w) {
-        // The position, of `i` and `j`, that the search keeps.
-        let pick = |i: usize, j: usize| {
-            let (a, b) = (plane[i], plane[j]);
-            select_unpredictable(!a.is_nan() & ((b > a) | b.is_nan()), j, i)
-        };
-        for oy in 0..out.0 {
-            let top = 2 * oy * w;
-            for ox in 0..out.1 {
-                let at = top + 2 * ox;
-                let i = pick(pick(at, at + 1), pick(at + w, at + w + 1));
-                values.push(plane[i]);
-                idx.push(i);
-            }
-        }
-    }
-}
-
-/// max_pool2d's first-order input gradient: `planes` planes of `plane` zeros, each window's
-/// gradient added at its winner (`index`, `positions` per plane).
-fn scatter_to_winners<T: Float>(
-    g: &[T],
-    index: &[usize],
-    plane: usize,
-    positions: usize,
-    planes: usize,
-) -> Vec<T> {
-    let mut dx = crate::alloc::alloc::<T>("max_pool2d_backward", &[planes, plane]);
-    if positions == 0 {
-        dx.resize(planes * plane, T::zero());
-        return dx;
-    }
-    // Plane by plane: each is zeroed and scattered into while it is in cache, instead of
-    // a memset of the whole gradient followed by a scatter over it.
-    for (g, i) in g.chunks_exact(positions).zip(index.chunks_exact(positions)) {
-        let start = dx.len();
-        dx.resize(start + plane, T::zero());
-        let d = &mut dx[start..];
-        for (&g, &i) in g.iter().zip(i) {
-            d[i] += g;
-        }
-    }
-    dx
+        .collect()
 }
 
 impl<'g, T: Float> Var<'g, T> {
@@ -267,6 +178,7 @@ impl<'g, T: Float> Var<'g, T> {
     /// the input padded by `padding` (padding never wins), as
     /// `torch.nn.functional.max_pool2d`; the output size is
     /// `⌊(H + 2p − kH) / s⌋ + 1`. `kernel` and `stride` may differ (overlapping windows).
+    /// [`Var::max_pool2d_with`] takes dilation and `ceil_mode` too.
     ///
     /// Ties: the first maximum in row-major order within the window takes the whole
     /// gradient (as PyTorch). A NaN in a window is its maximum (NaN propagates).
@@ -306,55 +218,55 @@ impl<'g, T: Float> Var<'g, T> {
         stride: impl Into<Size2>,
         padding: impl Into<Size2>,
     ) -> Var<'g, T> {
-        let op = "max_pool2d";
+        let opts = PoolOptions::new().stride(stride).padding(padding);
+        self.max_pool_named("max_pool2d", kernel.into(), opts)
+    }
+
+    /// [`Var::max_pool2d`] with all of PyTorch's window options: stride, padding, dilation
+    /// (taps `d` apart, the output size `⌊(H + 2p − d·(kH − 1) − 1) / s⌋ + 1`) and
+    /// `ceil_mode` (see [`PoolOptions`]). Windows past the input's end hold only the taps
+    /// inside it.
+    ///
+    /// # Panics
+    /// As [`Var::max_pool2d`]; also if a dilation is 0 or a dilated window holds no input
+    /// element at all (PyTorch returns `-inf` there).
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, PoolOptions, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![3.0, 1.0, 4.0, 1.0, 5.0], &[1, 1, 1, 5]));
+    /// // Taps two apart: {0, 2}, {1, 3}, {2, 4}.
+    /// let y = x.max_pool2d_with((1, 2), PoolOptions::new().stride(1).dilation((1, 2)));
+    /// assert_eq!(y.value().to_vec(), vec![4.0, 1.0, 5.0]);
+    /// ```
+    #[track_caller]
+    pub fn max_pool2d_with(self, kernel: impl Into<Size2>, options: PoolOptions) -> Var<'g, T> {
+        self.max_pool_named("max_pool2d", kernel.into(), options)
+    }
+
+    #[track_caller]
+    pub(crate) fn max_pool_named(
+        self,
+        op: &'static str,
+        kernel: Size2,
+        options: PoolOptions,
+    ) -> Var<'g, T> {
         let _scope = OpScope::enter(op);
         let [n, c, h, w] = nchw(op, self);
-        let win = pool_window(op, kernel.into(), stride.into(), padding.into());
-        let out = win.checked_out(op, h, w);
+        let (win, out) = options.window(op, kernel, h, w);
         checked_numel::<T>(op, &[n, c, out.0, out.1]);
         let (values, idx) = {
             let x = self.value();
             let x = x.array().as_standard_layout();
-            max_windows(x.as_slice().expect("standard"), [n, c, h, w], &win, out)
+            max_windows(op, x.as_slice().expect("standard"), [n, c, h, w], &win, out)
         };
-        let index =
-            Rc::new(ArrayD::from_shape_vec(IxDyn(&[n, c, out.0 * out.1]), idx).expect("sizes"));
-        let plane = h * w;
-        self.graph().custom_op(
-            op,
-            &[self],
-            move |_| Tensor::from_vec(values, &[n, c, out.0, out.1]),
-            move |ctx, g| {
-                if ctx.is_recording() {
-                    // Gather's backward: the gradient scattered into zeros, differentiable.
-                    let zeros = ctx
-                        .graph()
-                        .constant_named("max_pool2d_backward_zeros", Tensor::zeros(&[n, c, plane]));
-                    let g = g.reshape(&[n as isize, c as isize, -1]);
-                    let dx = zeros.scatter_add_checked(2, index.clone(), g);
-                    return grads![Some(
-                        dx.reshape(&[n as isize, c as isize, h as isize, w as isize])
-                    )];
-                }
-                // First order: one pass adding each gradient at its window's winner.
-                let g = g.value();
-                let g = g.array().as_standard_layout();
-                let dx = scatter_to_winners(
-                    g.as_slice().expect("standard layout"),
-                    index.as_slice().expect("standard layout"),
-                    plane,
-                    out.0 * out.1,
-                    n * c,
-                );
-                let dx = Tensor::from_vec(dx, &[n, c, h, w]);
-                grads![Some(ctx.graph().constant_named("max_pool2d_backward", dx))]
-            },
-        )
+        self.gather_winners(op, [n, c, h, w], out, values, idx)
     }
 
     /// 2-D average pooling of `[N, C, H, W]`, as `torch.nn.functional.avg_pool2d` with its
     /// defaults: padding counts as zeros in the average (`count_include_pad`), and the output
-    /// size is `⌊(H + 2p − kH) / s⌋ + 1`.
+    /// size is `⌊(H + 2p − kH) / s⌋ + 1`. [`Var::avg_pool2d_with`] takes `ceil_mode` and
+    /// `count_include_pad` too.
     ///
     /// Runs as a convolution of every channel with a constant `1 / (kH·kW)` kernel, so the
     /// backward spreads each gradient evenly over its window.
@@ -378,61 +290,92 @@ impl<'g, T: Float> Var<'g, T> {
         stride: impl Into<Size2>,
         padding: impl Into<Size2>,
     ) -> Var<'g, T> {
-        let op = "avg_pool2d";
-        let _scope = OpScope::enter(op);
-        let [n, c, h, w] = nchw(op, self);
-        let win = pool_window(op, kernel.into(), stride.into(), padding.into());
-        let out = win.checked_out(op, h, w);
-        checked_numel::<T>(op, &[n, c, out.0, out.1]);
-        let k = win.kernel;
-        let weight = self.graph().constant_named(
-            "avg_pool2d_kernel",
-            Tensor::full(
-                &[1, 1, k.0, k.1],
-                T::one() / (T::from_usize(k.0) * T::from_usize(k.1)),
-            ),
-        );
-        let opts = ConvOptions::new().stride(win.stride).padding(win.padding);
-        self.reshape(&[(n * c) as isize, 1, h as isize, w as isize])
-            .conv2d(weight, None, opts)
-            .reshape(&[n as isize, c as isize, out.0 as isize, out.1 as isize])
+        let opts = PoolOptions::new().stride(stride).padding(padding);
+        self.avg_pool_named("avg_pool2d", kernel.into(), opts)
     }
 
-    /// Average pooling to a fixed output size, as `torch.nn.functional.adaptive_avg_pool2d`:
-    /// output cell `(i, j)` averages input rows `⌊i·H/oH⌋ .. ⌈(i+1)·H/oH⌉` and the columns
-    /// likewise, so any input size maps to `output` (bins may overlap or differ in size).
+    /// [`Var::avg_pool2d`] with PyTorch's options (see [`PoolOptions`]): with
+    /// `count_include_pad(false)` each window divides by the input elements it covers; with
+    /// `ceil_mode` a window past the input's end divides by its part inside the padded
+    /// input (or inside the input, without `count_include_pad`), as PyTorch.
     ///
-    /// Runs as `A_h · x · A_wᵀ` with constant averaging matrices; backward follows.
+    /// Runs as a convolution with a ones kernel (over the input padded at the end for
+    /// `ceil_mode`) times the constant reciprocal counts; backward follows.
     ///
     /// # Panics
-    /// If the input is not 4-D or an output size is 0.
+    /// As [`Var::avg_pool2d`]; also if a dilation other than 1 is set (PyTorch's
+    /// avg_pool2d has none).
     ///
     /// ```
-    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::autograd::{Graph, PoolOptions, Tensor};
     /// let g = Graph::<f64>::new();
-    /// let x = g.var(Tensor::arange(0.0, 6.0, 1.0)).reshape(&[1, 1, 2, 3]);
-    /// let y = x.adaptive_avg_pool2d((1, 2));
-    /// // Columns {0, 1} and {1, 2}, both rows.
-    /// assert_eq!(y.value().to_vec(), vec![2.0, 3.0]);
+    /// let x = g.var(Tensor::ones(&[1, 1, 2, 2]));
+    /// let opts = PoolOptions::new().padding(1).count_include_pad(false);
+    /// // Each 2x2 window holds one real pixel and three of padding, now not counted.
+    /// assert_eq!(x.avg_pool2d_with(2, opts).value().to_vec(), vec![1.0; 4]);
     /// ```
     #[track_caller]
-    pub fn adaptive_avg_pool2d(self, output: impl Into<Size2>) -> Var<'g, T> {
-        let op = "adaptive_avg_pool2d";
+    pub fn avg_pool2d_with(self, kernel: impl Into<Size2>, options: PoolOptions) -> Var<'g, T> {
+        self.avg_pool_named("avg_pool2d", kernel.into(), options)
+    }
+
+    #[track_caller]
+    pub(crate) fn avg_pool_named(
+        self,
+        op: &'static str,
+        kernel: Size2,
+        options: PoolOptions,
+    ) -> Var<'g, T> {
         let _scope = OpScope::enter(op);
         let [n, c, h, w] = nchw(op, self);
-        let Size2(oh, ow) = output.into();
         assert!(
-            oh > 0 && ow > 0,
-            "{op}: output size must be positive, got {:?}",
-            Size2(oh, ow)
+            options.dilation == Size2(1, 1),
+            "{op}: average pooling has no dilation, got {:?}",
+            options.dilation
         );
-        checked_numel::<T>(op, &[n, c, oh, ow]);
+        let (win, out) = options.window(op, kernel, h, w);
+        checked_numel::<T>(op, &[n, c, out.0, out.1]);
+        let (k, s, p) = (win.kernel, win.stride, win.padding);
+        let include = options.count_include_pad;
+        let (rows, cols) = (
+            divisors(&win, 0, h, out.0, include),
+            divisors(&win, 1, w, out.1, include),
+        );
+        let uniform = rows.iter().all(|&d| d == k.0) && cols.iter().all(|&d| d == k.1);
+        let tap = if uniform {
+            T::one() / (T::from_usize(k.0) * T::from_usize(k.1))
+        } else {
+            T::one()
+        };
         let graph = self.graph();
-        let rows = graph.constant_named(op, averaging_matrix(op, oh, h));
-        let cols = graph
-            .constant_named(op, averaging_matrix(op, ow, w))
-            .transpose(0, 1);
-        rows.matmul(self).matmul(cols)
+        let weight =
+            graph.constant_named("avg_pool2d_kernel", Tensor::full(&[1, 1, k.0, k.1], tap));
+        // ceil_mode: zeros past the end so the last (partial) window fits the convolution.
+        let extra = |axis: usize, size: usize, out: usize| {
+            ((out - 1) * s.get(axis) + k.get(axis)).saturating_sub(size + 2 * p.get(axis))
+        };
+        let (eh, ew) = (extra(0, h, out.0), extra(1, w, out.1));
+        let planes = self.reshape(&[(n * c) as isize, 1, h as isize, w as isize]);
+        let planes = if eh + ew > 0 {
+            planes.pad(&[(0, eh), (0, ew)], T::zero())
+        } else {
+            planes
+        };
+        let opts = ConvOptions::new().stride(s).padding(p);
+        let y = planes.conv2d(weight, None, opts);
+        let y = if uniform {
+            y
+        } else {
+            let counts = rows
+                .iter()
+                .flat_map(|&r| cols.iter().map(move |&c| T::one() / T::from_usize(r * c)))
+                .collect();
+            y * graph.constant_named(
+                "avg_pool2d_counts",
+                Tensor::from_vec(counts, &[out.0, out.1]),
+            )
+        };
+        y.reshape(&[n as isize, c as isize, out.0 as isize, out.1 as isize])
     }
 
     /// The mean over the spatial axes: `[N, C, H, W] → [N, C]`, as Keras'
@@ -473,23 +416,10 @@ impl<'g, T: Float> Var<'g, T> {
     }
 }
 
-/// The `[out, input]` matrix whose row `i` averages PyTorch's adaptive bin `i`.
-#[track_caller]
-fn averaging_matrix<T: Float>(op: &'static str, out: usize, input: usize) -> Tensor<T> {
-    let mut m = full_array(op, &[out, input], T::zero());
-    let m_flat = m.as_slice_mut().expect("standard layout");
-    for i in 0..out {
-        let (start, end) = (i * input / out, ((i + 1) * input).div_ceil(out));
-        let weight = T::one() / T::from_usize(end - start);
-        m_flat[i * input + start..i * input + end].fill(weight);
-    }
-    Tensor::from_array(m)
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::testing::{self, check_gradgrads, check_grads, tensor_of};
-    use crate::{Graph, Tensor};
+    use crate::testing::{self, check_gradgrads, check_grads};
+    use crate::{Graph, PoolOptions, Tensor};
     use proptest::prelude::*;
 
     /// An NCHW tensor of distinct values (no ties, so max pooling is differentiable), with a
@@ -531,76 +461,102 @@ mod tests {
 
         #[test]
         fn avg_pool2d_grad_matches_finite_diff((x, k, s, p) in pool_case()) {
-            check_grads(|v| v[0].avg_pool2d(k, s, p).square(), &[x])?;
+            check_grads(|v| v[0].avg_pool2d(k, s, p).square(), std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].avg_pool2d(k, s, p).square(), &[x])?;
         }
 
         #[test]
-        fn adaptive_and_global_pool_grads_match_finite_diff(
-            x in (1usize..=2, 1usize..=2, 1usize..=7, 1usize..=7).prop_flat_map(|(n, c, h, w)| tensor_of(vec![n, c, h, w], -1.0..1.0)),
-            oh in 1usize..=4,
-            ow in 1usize..=4,
+        fn pool_options_grads_match_finite_diff(
+            (x, k, s, p) in pool_case(),
+            d in 1usize..=2,
+            ceil in any::<bool>(),
+            include in any::<bool>(),
         ) {
-            check_grads(|v| v[0].adaptive_avg_pool2d((oh, ow)).square(), std::slice::from_ref(&x))?;
-            check_grads(|v| v[0].global_avg_pool2d().square(), &[x])?;
+            let [h, w] = [x.shape()[2], x.shape()[3]];
+            prop_assume!(d * (k - 1) < h.min(w) + 2 * p);
+            let opts = PoolOptions::new().stride(s).padding(p).ceil_mode(ceil);
+            let max = opts.dilation(d);
+            check_grads(|v| v[0].max_pool2d_with(k, max).square(), std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].max_pool2d_with(k, max).square(), std::slice::from_ref(&x))?;
+            let avg = opts.count_include_pad(include);
+            check_grads(|v| v[0].avg_pool2d_with(k, avg).square(), std::slice::from_ref(&x))?;
+            check_gradgrads(|v| v[0].avg_pool2d_with(k, avg).square(), &[x])?;
         }
+
     }
 
     #[test]
-    fn max_pool2d_unpadded_pass_agrees_with_the_general_one() {
-        // Ties, NaNs and -inf in overlapping and tiling windows: the one-pass search without
-        // padding picks the same winners as the tap-by-tap search.
-        let mut rng = rand::rng();
-        let mut x =
-            Tensor::<f64>::rand_uniform(&[2, 3, 7, 8], -2.0, 2.0, &mut rng).map(|v| v.round());
-        for (i, v) in x.view_mut().iter_mut().enumerate() {
-            match i % 23 {
-                5 => *v = f64::NAN,
-                11 => *v = f64::NEG_INFINITY,
-                _ => {}
-            }
-        }
-        let xs = x.to_vec();
-        for (k, s) in [
-            ((2, 2), (2, 2)),
-            ((3, 3), (2, 2)),
-            ((2, 2), (1, 1)),
-            ((1, 3), (2, 3)),
-        ] {
-            let win = super::Window::pool(k.into(), s.into(), 0.into());
-            let out = win.checked_out("test", 7, 8);
-            let (values, idx) = super::max_windows(&xs, [2, 3, 7, 8], &win, out);
-            assert_eq!(
-                idx,
-                super::argmax_windows(&xs, [2, 3, 7, 8], &win, out),
-                "{k:?} {s:?}"
-            );
-            let plane = out.0 * out.1;
-            for (j, (&v, &i)) in values.iter().zip(&idx).enumerate() {
-                let want = xs[(j / plane) * 56 + i];
-                assert!(v == want || (v.is_nan() && want.is_nan()));
-            }
-        }
+    fn ceil_mode_follows_pytorch() {
+        // 5x5 in 2x2 windows at stride 2: ⌈3/2⌉ + 1 = 3 windows per axis, the last one
+        // partial (torch.nn.functional.max_pool2d(x, 2, ceil_mode=True) gives 3x3).
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::arange(0.0, 25.0, 1.0)).reshape(&[1, 1, 5, 5]);
+        let opts = PoolOptions::new().ceil_mode(true);
+        let y = x.max_pool2d_with(2, opts);
+        assert_eq!(
+            y.value().to_vec(),
+            vec![6.0, 8.0, 9.0, 16.0, 18.0, 19.0, 21.0, 23.0, 24.0]
+        );
+        let y = x.avg_pool2d_with(2, opts);
+        // The last row and column of windows hold 2 and 1 pixels, divided by those counts.
+        assert_eq!(y.value().to_vec()[..3], [3.0, 5.0, 6.5]);
+        assert_eq!(y.value().to_vec()[8], 24.0);
+        let x4 = g.var(Tensor::zeros(&[1, 1, 4, 4]));
+        let shape = |k: usize, s: usize, p: usize| {
+            x4.max_pool2d_with(k, PoolOptions::new().stride(s).padding(p).ceil_mode(true))
+                .shape()
+        };
+        assert_eq!(shape(2, 2, 1), vec![1, 1, 3, 3]);
+        assert_eq!(shape(3, 2, 1), vec![1, 1, 3, 3]);
+        assert_eq!(shape(2, 3, 0), vec![1, 1, 2, 2]);
     }
 
     #[test]
-    fn max_pool2d_fused_backward_matches_the_recorded_one() {
-        let mut rng = rand::rng();
-        let x = Tensor::<f64>::rand_normal(&[2, 3, 6, 7], 0.0, 1.0, &mut rng);
-        for (k, s, p) in [(2, 2, 0), (3, 2, 1), (3, 1, 0)] {
-            let grads = [false, true].map(|create_graph| {
-                let g = Graph::new();
-                let v = g.var(x.clone());
-                let y = v.max_pool2d(k, s, p);
-                let seed = Tensor::from_vec(
-                    (0..y.value().numel()).map(|i| (i as f64).sin()).collect(),
-                    &y.shape(),
-                );
-                g.grad_with(&[y], &[seed], &[v], create_graph)[0]
-                    .unwrap()
-                    .value()
-            });
-            assert_eq!(grads[0].to_vec(), grads[1].to_vec(), "{k} {s} {p}");
-        }
+    fn avg_pool2d_count_include_pad_false_divides_by_the_covered_pixels() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::arange(1.0, 10.0, 1.0)).reshape(&[1, 1, 3, 3]);
+        let opts = PoolOptions::new()
+            .stride(1)
+            .padding(1)
+            .count_include_pad(false);
+        let y = x.avg_pool2d_with(3, opts);
+        // Corners average 4 pixels, edges 6, the centre 9.
+        let v = y.value().to_vec();
+        assert_eq!(v[0], (1.0 + 2.0 + 4.0 + 5.0) / 4.0);
+        assert_eq!(v[1], (1.0 + 2.0 + 3.0 + 4.0 + 5.0 + 6.0) / 6.0);
+        assert_eq!(v[4], 5.0);
+        y.sum().backward();
+        // Pixel 0 is in 4 windows: its own corner (1/4), two edges (1/6) and the centre (1/9).
+        let g0 = x.grad().unwrap().to_vec()[0];
+        assert!((g0 - (0.25 + 2.0 / 6.0 + 1.0 / 9.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn max_pool2d_dilation_spreads_the_taps() {
+        let g = Graph::<f64>::new();
+        let x = g
+            .var(Tensor::arange(0.0, 16.0, 1.0).map(|v: f64| (v * 2.3).sin()))
+            .reshape(&[1, 1, 4, 4]);
+        let y = x.max_pool2d_with(2, PoolOptions::new().stride(1).dilation(2));
+        let xs = x.value().to_vec();
+        let want: Vec<f64> = (0..2)
+            .flat_map(|i| (0..2).map(move |j| (i, j)))
+            .map(|(i, j)| {
+                [0, 2, 8, 10]
+                    .iter()
+                    .map(|&o| xs[i * 4 + j + o])
+                    .fold(f64::NEG_INFINITY, f64::max)
+            })
+            .collect();
+        assert_eq!(y.value().to_vec(), want);
+    }
+
+    #[test]
+    #[should_panic(expected = "avg_pool2d: average pooling has no dilation, got Size2(2, 2)")]
+    fn avg_pool2d_panics_on_dilation() {
+        Graph::<f64>::new()
+            .var(Tensor::zeros(&[1, 1, 4, 4]))
+            .avg_pool2d_with(2, PoolOptions::new().dilation(2));
     }
 
     #[test]
@@ -623,16 +579,6 @@ mod tests {
             &[1, 1, 2, 2],
         ));
         assert!(x.max_pool2d(2, 2, 0).item().is_nan());
-    }
-
-    #[test]
-    fn adaptive_avg_pool2d_matches_pytorch_bins() {
-        // torch.nn.functional.adaptive_avg_pool2d(torch.arange(5.).reshape(1, 1, 1, 5), (1, 3))
-        // -> [0.5, 2.0, 3.5]: bins {0, 1}, {1, 2, 3}, {3, 4}.
-        let g = Graph::<f64>::new();
-        let x = g.var(Tensor::arange(0.0, 5.0, 1.0)).reshape(&[1, 1, 1, 5]);
-        let y = x.adaptive_avg_pool2d((1, 3));
-        assert_eq!(y.value().to_vec(), vec![0.5, 2.0, 3.5]);
     }
 
     #[test]

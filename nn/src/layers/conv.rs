@@ -1,4 +1,5 @@
-//! `Conv1d` and `Conv2d` layers over the autograd convolutions.
+//! `Conv1d`, `Conv2d`, `ConvTranspose1d` and `ConvTranspose2d` layers over the autograd
+//! convolutions.
 
 use ferrograd_autograd::{ConvOptions, Float, Param, Size2, Var};
 use rand::Rng;
@@ -14,32 +15,43 @@ struct ConvParams<T: Float> {
 }
 
 impl<T: Float> ConvParams<T> {
-    /// PyTorch's default initialisation for a weight of `shape` `[out, in / groups, ..k]`.
+    /// PyTorch's default initialisation for a weight of `shape` (`[out, in / groups, ..k]`,
+    /// or `[in, out / groups, ..k]` for a transposed convolution: either way the fan in is
+    /// the product of all but the first dimension, as PyTorch computes it).
     #[track_caller]
     fn new<R: Rng + ?Sized>(
         op: &str,
         shape: &[usize],
-        groups: usize,
-        in_channels: usize,
+        [in_channels, out_channels]: [usize; 2],
         options: ConvOptions,
         rng: &mut R,
     ) -> Self {
+        let groups = options.group_count();
         assert!(
-            groups > 0 && in_channels.is_multiple_of(groups) && shape[0].is_multiple_of(groups),
-            "{op}: groups {groups} must divide the input channels {in_channels} and the output channels {}",
-            shape[0]
+            groups > 0 && in_channels.is_multiple_of(groups) && out_channels.is_multiple_of(groups),
+            "{op}: groups {groups} must divide the input channels {in_channels} and the output channels {out_channels}"
         );
         let new = format!("{op}::new");
         let weight = Init::pytorch_default().param(&new, "weight", shape, rng);
         // PyTorch leaves the bias uninitialised when the fan in is 0; zeros are the defined
         // equivalent. The weight exists, so its dimensions' product cannot overflow.
         let fan_in = shape[1..].iter().product();
-        let bias = Some(default_bias(&new, shape[0], fan_in, rng));
+        let bias = Some(default_bias(&new, out_channels, fan_in, rng));
         ConvParams {
             weight,
             bias,
             options,
         }
+    }
+
+    /// The weight and the bias as variables of `x`'s graph.
+    #[allow(clippy::type_complexity)]
+    fn vars<'g>(&self, x: Var<'g, T>) -> (Var<'g, T>, Option<Var<'g, T>>) {
+        let g = x.graph();
+        (
+            g.param(&self.weight),
+            self.bias.as_ref().map(|b| g.param(b)),
+        )
     }
 
     fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
@@ -89,7 +101,7 @@ impl<T: Float> Conv2d<T> {
         let groups = options.group_count();
         let shape = [out_channels, in_channels / groups.max(1), kh, kw];
         Conv2d {
-            params: ConvParams::new("Conv2d", &shape, groups, in_channels, options, rng),
+            params: ConvParams::new("Conv2d", &shape, [in_channels, out_channels], options, rng),
         }
     }
 
@@ -108,14 +120,8 @@ impl<T: Float> Conv2d<T> {
 impl<T: Float> Module<T> for Conv2d<T> {
     #[track_caller]
     fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
-        let g = x.graph();
-        let p = &self.params;
-        let y = x.conv2d(
-            g.param(&p.weight),
-            p.bias.as_ref().map(|b| g.param(b)),
-            p.options,
-        );
-        crate::module_ext::traced(self, y)
+        let (w, b) = self.params.vars(x);
+        crate::module_ext::traced(self, x.conv2d(w, b, self.params.options))
     }
 
     fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
@@ -158,7 +164,7 @@ impl<T: Float> Conv1d<T> {
         let groups = options.group_count();
         let shape = [out_channels, in_channels / groups.max(1), kernel];
         Conv1d {
-            params: ConvParams::new("Conv1d", &shape, groups, in_channels, options, rng),
+            params: ConvParams::new("Conv1d", &shape, [in_channels, out_channels], options, rng),
         }
     }
 
@@ -171,20 +177,140 @@ impl<T: Float> Conv1d<T> {
 impl<T: Float> Module<T> for Conv1d<T> {
     #[track_caller]
     fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
-        let g = x.graph();
-        let p = &self.params;
-        let y = x.conv1d(
-            g.param(&p.weight),
-            p.bias.as_ref().map(|b| g.param(b)),
-            p.options,
-        );
-        crate::module_ext::traced(self, y)
+        let (w, b) = self.params.vars(x);
+        crate::module_ext::traced(self, x.conv1d(w, b, self.params.options))
     }
 
     fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
         self.params.visit(f);
     }
 }
+
+/// The kernel's dimensions in a weight's shape.
+trait KernelDims {
+    fn dims(self) -> Vec<usize>;
+}
+
+impl KernelDims for Size2 {
+    fn dims(self) -> Vec<usize> {
+        vec![self.0, self.1]
+    }
+}
+
+impl KernelDims for usize {
+    fn dims(self) -> Vec<usize> {
+        vec![self]
+    }
+}
+
+/// Defines a transposed convolution layer over the autograd op `$op`.
+macro_rules! conv_transpose_layer {
+    ($(#[$doc:meta])* $name:ident, $kernel:ty, $dims:ty, $op:ident, $weight:literal) => {
+        $(#[$doc])*
+        pub struct $name<T: Float = f32> {
+            params: ConvParams<T>,
+        }
+
+        impl<T: Float> $name<T> {
+            /// A layer from `in_channels` to `out_channels` with a `kernel`; weight and bias
+            /// `U(±1/√fan_in)` with PyTorch's fan in, `C_out / groups · kernel size`.
+            ///
+            /// # Panics
+            /// If `options`' groups do not divide both channel counts, or the weight is too
+            /// large to allocate (the message names the layer and the shape).
+            #[track_caller]
+            pub fn new<R: Rng + ?Sized>(
+                in_channels: usize,
+                out_channels: usize,
+                kernel: $kernel,
+                options: ConvOptions,
+                rng: &mut R,
+            ) -> Self {
+                let groups = options.group_count().max(1);
+                let mut shape = vec![in_channels, out_channels / groups];
+                let kernel: $dims = kernel.into();
+                shape.extend(kernel.dims());
+                let channels = [in_channels, out_channels];
+                $name {
+                    params: ConvParams::new(stringify!($name), &shape, channels, options, rng),
+                }
+            }
+
+            /// The same layer without a bias.
+            pub fn without_bias(mut self) -> Self {
+                self.params.bias = None;
+                self
+            }
+
+            #[doc = concat!("The weight, `", $weight, "`.")]
+            pub fn weight(&self) -> &Param<T> {
+                &self.params.weight
+            }
+        }
+
+        impl<T: Float> Module<T> for $name<T> {
+            #[track_caller]
+            fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
+                let (w, b) = self.params.vars(x);
+                crate::module_ext::traced(self, x.$op(w, b, self.params.options))
+            }
+
+            fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
+                self.params.visit(f);
+            }
+        }
+    };
+}
+
+conv_transpose_layer!(
+    /// 2-D transposed convolution, as `torch.nn.ConvTranspose2d`: stride, padding,
+    /// output padding, dilation and groups come from [`ConvOptions`]; see
+    /// [`Var::conv_transpose2d`].
+    ///
+    /// # Shapes
+    /// - input `[N, C_in, H, W]`
+    /// - weight `[C_in, C_out / groups, kH, kW]` (PyTorch's layout), bias `[C_out]`
+    /// - output `[N, C_out, H_out, W_out]`,
+    ///   `H_out = (H − 1)·s − 2p + d·(kH − 1) + output_padding + 1`
+    ///
+    /// ```
+    /// use ferrograd::autograd::{ConvOptions, Graph, Tensor};
+    /// use ferrograd::nn::{ConvTranspose2d, Module, init};
+    /// let up = ConvTranspose2d::<f32>::new(8, 4, 2, ConvOptions::new().stride(2), &mut init::rng(0));
+    /// let g = Graph::new();
+    /// assert_eq!(up.forward(g.constant(Tensor::zeros(&[1, 8, 5, 5]))).shape(), vec![1, 4, 10, 10]);
+    /// assert_eq!(up.weight().shape(), vec![8, 4, 2, 2]);
+    /// ```
+    ConvTranspose2d,
+    impl Into<Size2>,
+    Size2,
+    conv_transpose2d,
+    "[C_in, C_out / groups, kH, kW]"
+);
+
+conv_transpose_layer!(
+    /// 1-D transposed convolution, as `torch.nn.ConvTranspose1d`; options are read from
+    /// their width components. See [`Var::conv_transpose1d`].
+    ///
+    /// # Shapes
+    /// - input `[N, C_in, L]`
+    /// - weight `[C_in, C_out / groups, k]` (PyTorch's layout), bias `[C_out]`
+    /// - output `[N, C_out, (L − 1)·s − 2p + d·(k − 1) + output_padding + 1]`
+    ///
+    /// ```
+    /// use ferrograd::autograd::{ConvOptions, Graph, Tensor};
+    /// use ferrograd::nn::{ConvTranspose1d, Module, init};
+    /// let up = ConvTranspose1d::<f32>::new(3, 6, 4, ConvOptions::new().stride(2).padding(1), &mut init::rng(0));
+    /// let g = Graph::new();
+    /// assert_eq!(up.forward(g.constant(Tensor::zeros(&[2, 3, 7]))).shape(), vec![2, 6, 14]);
+    /// assert_eq!(up.weight().shape(), vec![3, 6, 4]);
+    /// ```
+    ConvTranspose1d,
+    usize,
+    usize,
+    conv_transpose1d,
+    "[C_in, C_out / groups, k]"
+);
 
 #[cfg(test)]
 mod tests {
@@ -210,6 +336,54 @@ mod tests {
         .unwrap();
         let conv1 = Conv1d::<f64>::new(3, 2, 3, ConvOptions::new().dilation(2), &mut rng);
         check_module(&conv1, &Tensor::rand_normal(&[2, 3, 7], 0.0, 1.0, &mut rng)).unwrap();
+    }
+
+    #[test]
+    fn conv_transpose_layers_grads_match_finite_diff() {
+        let mut rng = init::rng(4);
+        let opts = ConvOptions::new()
+            .stride(2)
+            .padding(1)
+            .output_padding(1)
+            .groups(2);
+        let up = ConvTranspose2d::<f64>::new(2, 4, (3, 2), opts, &mut rng);
+        let x = Tensor::rand_normal(&[2, 2, 3, 2], 0.0, 1.0, &mut rng);
+        check_module(&up, &x).unwrap();
+        let up1 = ConvTranspose1d::<f64>::new(3, 2, 3, ConvOptions::new().dilation(2), &mut rng);
+        check_module(&up1, &Tensor::rand_normal(&[2, 3, 4], 0.0, 1.0, &mut rng)).unwrap();
+    }
+
+    #[test]
+    fn conv_transpose_layers_follow_pytorch_names_shapes_and_init_bounds() {
+        // torch.nn.ConvTranspose2d(4, 6, 3, groups=2): weight [4, 3, 3, 3], bias [6], fan in
+        // 3·3·3 = 27, so both lie in ±1/√27.
+        let opts = ConvOptions::new().groups(2);
+        let up = ConvTranspose2d::<f64>::new(4, 6, 3, opts, &mut init::rng(0));
+        let mut names = Vec::new();
+        up.visit(&mut |name, slot| {
+            if let Slot::Param(p) = slot {
+                names.push((name.to_string(), p.shape()));
+                let bound = 1.0 / 27f64.sqrt();
+                assert!(p.value().to_vec().iter().all(|v| v.abs() <= bound));
+            }
+        });
+        assert_eq!(
+            names,
+            vec![
+                ("weight".to_string(), vec![4, 3, 3, 3]),
+                ("bias".to_string(), vec![6])
+            ]
+        );
+        use crate::ModuleExt;
+        assert_eq!(up.without_bias().num_params(), 108);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "ConvTranspose1d: groups 2 must divide the input channels 3 and the output channels 4"
+    )]
+    fn conv_transpose1d_panics_on_bad_groups() {
+        ConvTranspose1d::<f32>::new(3, 4, 3, ConvOptions::new().groups(2), &mut init::rng(0));
     }
 
     #[test]

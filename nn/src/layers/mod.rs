@@ -14,6 +14,7 @@ mod positional;
 mod recurrent;
 mod transformer;
 mod transformer_decoder;
+mod upsample;
 
 pub use activation::{
     CELU, ELU, GELU, GLU, Hardswish, Hardtanh, Lambda, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
@@ -21,12 +22,14 @@ pub use activation::{
 };
 pub use attention::{MhaBuilder, MultiheadAttention};
 pub use attention_options::{KeyPadding, MhaOptions};
-pub use conv::{Conv1d, Conv2d};
+pub use conv::{Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d};
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use linear::Linear;
-pub use norm::{BatchNorm1d, BatchNorm2d, LayerNorm};
-pub use pool::{AvgPool2d, Flatten, MaxPool2d};
+pub use norm::{BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm};
+pub use pool::{
+    AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, Flatten, MaxPool1d, MaxPool2d,
+};
 pub use positional::{LearnedPositionalEncoding, SinusoidalPositionalEncoding};
 pub use recurrent::{Gru, Lstm, RecurrentState, SimpleRnn};
 pub use transformer::{
@@ -34,3 +37,4 @@ pub use transformer::{
     TransformerEncoderLayer,
 };
 pub use transformer_decoder::TransformerDecoder;
+pub use upsample::Upsample;

@@ -1,4 +1,5 @@
-//! Normalisation layers: `BatchNorm1d`, `BatchNorm2d`, `LayerNorm`.
+//! Normalisation layers: `BatchNorm1d`, `BatchNorm2d`, `LayerNorm`, `GroupNorm`,
+//! `InstanceNorm1d`, `InstanceNorm2d`.
 
 use ferrograd_autograd::{Float, Param, Tensor, Var};
 
@@ -288,6 +289,210 @@ impl<T: Float> Module<T> for LayerNorm<T> {
     }
 }
 
+/// An optional per-channel weight (ones) and bias (zeros), as PyTorch's `affine`.
+struct Affine<T: Float> {
+    weight: Param<T>,
+    bias: Param<T>,
+}
+
+impl<T: Float> Affine<T> {
+    #[track_caller]
+    fn new(op: &str, channels: usize) -> Self {
+        let new = format!("{op}::new");
+        Affine {
+            weight: constant_param(&new, "weight", &[channels], 1.0),
+            bias: constant_param(&new, "bias", &[channels], 0.0),
+        }
+    }
+
+    fn visit(this: &Option<Self>, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
+        if let Some(a) = this {
+            f("weight", Slot::Param(&a.weight));
+            f("bias", Slot::Param(&a.bias));
+        }
+    }
+
+    /// The weight and bias as graph variables (each `None` without affine parameters).
+    #[allow(clippy::type_complexity)]
+    fn vars<'g>(this: &Option<Self>, x: Var<'g, T>) -> (Option<Var<'g, T>>, Option<Var<'g, T>>) {
+        let g = x.graph();
+        match this {
+            Some(a) => (Some(g.param(&a.weight)), Some(g.param(&a.bias))),
+            None => (None, None),
+        }
+    }
+}
+
+/// Group normalisation, as `torch.nn.GroupNorm`: the channels of `[N, C, *]` split into
+/// `num_groups` groups, each sample's group normalised with its own mean and (biased)
+/// variance, then `weight[c]` and `bias[c]` (ones and zeros, PyTorch's `affine=True`;
+/// [`GroupNorm::affine`] removes them); eps 1e-5. See [`Var::group_norm`]. Unlike batch
+/// normalisation it behaves the same in training and evaluation.
+///
+/// # Shapes
+/// - input `[N, C, *]`
+/// - output: the input's shape
+///
+/// ```
+/// use ferrograd::autograd::{Graph, Tensor};
+/// use ferrograd::nn::{GroupNorm, Module};
+/// let gn = GroupNorm::<f64>::new(2, 4).eps(0.0);
+/// let g = Graph::new();
+/// let x = g.constant(Tensor::from_vec(vec![1.0, 3.0, 5.0, 7.0], &[1, 4]));
+/// // Groups {1, 3} and {5, 7}.
+/// assert_eq!(gn.forward(x).value().to_vec(), vec![-1.0, 1.0, -1.0, 1.0]);
+/// ```
+pub struct GroupNorm<T: Float = f32> {
+    groups: usize,
+    eps: f64,
+    affine: Option<Affine<T>>,
+}
+
+impl<T: Float> GroupNorm<T> {
+    /// `num_channels` channels in `num_groups` groups, with a weight and a bias.
+    ///
+    /// # Panics
+    /// If `num_groups` is 0 or does not divide `num_channels`.
+    #[track_caller]
+    pub fn new(num_groups: usize, num_channels: usize) -> Self {
+        assert!(
+            num_groups > 0 && num_channels.is_multiple_of(num_groups),
+            "GroupNorm: num_groups {num_groups} must divide num_channels {num_channels}"
+        );
+        GroupNorm {
+            groups: num_groups,
+            eps: 1e-5,
+            affine: Some(Affine::new("GroupNorm", num_channels)),
+        }
+    }
+
+    /// The `eps` added to the variance.
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+
+    /// With (true, the default) or without the per-channel weight and bias.
+    pub fn affine(mut self, affine: bool) -> Self {
+        if !affine {
+            self.affine = None;
+        }
+        self
+    }
+}
+
+impl<T: Float> Module<T> for GroupNorm<T> {
+    #[track_caller]
+    fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
+        let (w, b) = Affine::vars(&self.affine, x);
+        crate::module_ext::traced(self, x.group_norm(self.groups, w, b, self.eps))
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
+        Affine::visit(&self.affine, f);
+    }
+}
+
+/// Defines an instance normalisation layer for inputs of `rank` dimensions.
+macro_rules! instance_norm {
+    ($(#[$doc:meta])* $name:ident, $rank:literal, $layout:literal) => {
+        $(#[$doc])*
+        pub struct $name<T: Float = f32> {
+            channels: usize,
+            eps: f64,
+            affine: Option<Affine<T>>,
+        }
+
+        impl<T: Float> $name<T> {
+            /// A layer over `num_features` channels, without affine parameters (PyTorch's
+            /// `affine=False`), eps 1e-5.
+            pub fn new(num_features: usize) -> Self {
+                $name { channels: num_features, eps: 1e-5, affine: None }
+            }
+
+            /// The `eps` added to the variance.
+            pub fn eps(mut self, eps: f64) -> Self {
+                self.eps = eps;
+                self
+            }
+
+            /// With a per-channel weight (ones) and bias (zeros), or (false, the default)
+            /// without.
+            #[track_caller]
+            pub fn affine(mut self, affine: bool) -> Self {
+                self.affine = affine.then(|| Affine::new(stringify!($name), self.channels));
+                self
+            }
+        }
+
+        impl<T: Float> Module<T> for $name<T> {
+            /// # Panics
+            /// If the input is not of the layer's rank with its number of channels.
+            #[track_caller]
+            fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
+                let s = x.shape();
+                assert!(
+                    s.len() == $rank && s[1] == self.channels,
+                    "{}: input of shape {s:?} must be {} with {} channels",
+                    stringify!($name),
+                    $layout,
+                    self.channels
+                );
+                let (w, b) = Affine::vars(&self.affine, x);
+                crate::module_ext::traced(self, x.instance_norm(w, b, self.eps))
+            }
+
+            fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
+                Affine::visit(&self.affine, f);
+            }
+        }
+    };
+}
+
+instance_norm!(
+    /// Instance normalisation of `[N, C, L]`, as `torch.nn.InstanceNorm1d` with its
+    /// defaults (`affine=False`, `track_running_stats=False`; running statistics are not
+    /// supported): each sample's channel normalised over its positions. See
+    /// [`Var::instance_norm`].
+    ///
+    /// # Shapes
+    /// - input `[N, C, L]`
+    /// - output: the input's shape
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{InstanceNorm1d, Module};
+    /// let norm = InstanceNorm1d::<f64>::new(1).eps(0.0);
+    /// let g = Graph::new();
+    /// let x = g.constant(Tensor::from_vec(vec![2.0, 4.0], &[1, 1, 2]));
+    /// assert_eq!(norm.forward(x).value().to_vec(), vec![-1.0, 1.0]);
+    /// ```
+    InstanceNorm1d,
+    3,
+    "[N, C, L]"
+);
+
+instance_norm!(
+    /// Instance normalisation of `[N, C, H, W]`, as `torch.nn.InstanceNorm2d` with its
+    /// defaults (`affine=False`, `track_running_stats=False`); see [`InstanceNorm1d`].
+    ///
+    /// # Shapes
+    /// - input `[N, C, H, W]`
+    /// - output: the input's shape
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{InstanceNorm2d, Module, ModuleExt};
+    /// let norm = InstanceNorm2d::<f32>::new(3).affine(true);
+    /// assert_eq!(norm.num_params(), 6);
+    /// let g = Graph::new();
+    /// assert_eq!(norm.forward(g.constant(Tensor::ones(&[2, 3, 4, 4]))).shape(), vec![2, 3, 4, 4]);
+    /// ```
+    InstanceNorm2d,
+    4,
+    "[N, C, H, W]"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +516,18 @@ mod tests {
         check_module(&BatchNorm1d::<f64>::new(2), &input(&[3, 2, 5])).unwrap();
         check_module(&BatchNorm2d::<f64>::new(2), &input(&[2, 2, 3, 3])).unwrap();
         check_module(&LayerNorm::<f64>::new(&[2, 3]), &input(&[4, 2, 3])).unwrap();
+        check_module(&GroupNorm::<f64>::new(2, 4), &input(&[2, 4, 3])).unwrap();
+        check_module(
+            &GroupNorm::<f64>::new(1, 2).affine(false),
+            &input(&[2, 2, 2, 2]),
+        )
+        .unwrap();
+        check_module(
+            &InstanceNorm1d::<f64>::new(3).affine(true),
+            &input(&[2, 3, 4]),
+        )
+        .unwrap();
+        check_module(&InstanceNorm2d::<f64>::new(2), &input(&[2, 2, 3, 3])).unwrap();
         let bn = BatchNorm2d::<f64>::new(2);
         bn.eval();
         check_module(&bn, &input(&[2, 2, 3, 3])).unwrap();
@@ -337,6 +554,38 @@ mod tests {
             vec![(1.0 - 1.5) / sd, (3.0 - 1.5) / sd, (5.0 - 1.5) / sd]
         );
         assert_eq!(bn.running_mean().value().to_vec(), vec![1.5]);
+    }
+
+    #[test]
+    fn group_and_instance_norm_parameters_follow_pytorch() {
+        // torch.nn.GroupNorm(2, 6): weight [6], bias [6]; InstanceNorm2d(3): none unless
+        // affine=True.
+        fn names(m: &impl ModuleExt<f32>) -> Vec<String> {
+            m.state().into_iter().map(|(n, _)| n).collect()
+        }
+        assert_eq!(names(&GroupNorm::<f32>::new(2, 6)), ["weight", "bias"]);
+        assert_eq!(GroupNorm::<f32>::new(2, 6).num_params(), 12);
+        assert!(names(&GroupNorm::<f32>::new(2, 6).affine(false)).is_empty());
+        assert!(names(&InstanceNorm2d::<f32>::new(3)).is_empty());
+        assert_eq!(
+            names(&InstanceNorm1d::<f32>::new(3).affine(true)),
+            ["weight", "bias"]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "GroupNorm: num_groups 4 must divide num_channels 6")]
+    fn group_norm_panics_on_groups_that_do_not_divide_the_channels() {
+        GroupNorm::<f32>::new(4, 6);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "InstanceNorm1d: input of shape [2, 3, 4, 4] must be [N, C, L] with 3 channels"
+    )]
+    fn instance_norm_1d_panics_on_4d_input() {
+        let g = Graph::<f32>::new();
+        InstanceNorm1d::<f32>::new(3).forward(g.constant(Tensor::zeros(&[2, 3, 4, 4])));
     }
 
     #[test]
