@@ -78,7 +78,11 @@ pub mod prelude {
         Sequential, SiLU, Sigmoid, SimpleRnn, Slot, Softmax, Softplus, Tanh, init, loss,
         loss::CrossEntropy, visit_child,
     };
-    pub use ferrograd_nn::{KeyPadding, MhaOptions, MultiheadAttention};
+    pub use ferrograd_nn::{
+        KeyPadding, LearnedPositionalEncoding, MhaOptions, MultiheadAttention,
+        SinusoidalPositionalEncoding, TransformerActivation, TransformerConfig,
+        TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer,
+    };
     pub use ferrograd_optim::schedule::{
         self, CosineAnnealing, ExponentialLr, LrSchedule, MonitorMode, MultiStepLr, OneCycle,
         ReduceLrOnPlateau, StepLr, Warmup,

@@ -155,3 +155,73 @@ fn multihead_attention_with_kdim_vdim_matches_pytorch() {
     mha_kdim_vdim_matches_pytorch::<f64>(1e-10);
     mha_kdim_vdim_matches_pytorch::<f32>(1e-5);
 }
+
+fn small(norm_first: bool, activation: TransformerActivation) -> TransformerConfig {
+    TransformerConfig::new(8, 2)
+        .dim_feedforward(16)
+        .norm_first(norm_first)
+        .activation(activation)
+}
+
+fn encoders_match_pytorch<T: Float>(tol: f64) {
+    let mut file = fixture();
+    let mut rng = init::rng(0);
+    let post = TransformerEncoder::<T>::new(small(false, TransformerActivation::ReLU), 2, &mut rng);
+    load(&mut file, "enc_post", &post);
+    let g = Graph::<T>::new();
+    let src = g.var(input(&mut file, "enc_post.src"));
+    let pad = g.constant(input(&mut file, "enc_post.key_padding"));
+    let out = post.forward_masked(
+        src,
+        MhaOptions::new().key_padding_mask(KeyPadding::Ignore(pad)),
+    );
+    assert_close(&mut file, "out.enc_post.out", &out.value(), tol);
+    out.sum().backward();
+    assert_grads(&mut file, "enc_post", &[("src", src)], tol);
+
+    let pre = TransformerEncoder::<T>::new(small(true, TransformerActivation::GELU), 2, &mut rng)
+        .with_final_norm();
+    load(&mut file, "enc_pre", &pre);
+    let src = g.var(input(&mut file, "enc_pre.src"));
+    let out = pre.forward_masked(src, MhaOptions::new().causal());
+    assert_close(&mut file, "out.enc_pre.out", &out.value(), tol);
+    out.sum().backward();
+    assert_grads(&mut file, "enc_pre", &[("src", src)], tol);
+}
+
+#[test]
+fn transformer_encoders_match_pytorch() {
+    encoders_match_pytorch::<f64>(1e-10);
+    encoders_match_pytorch::<f32>(1e-5);
+}
+
+fn decoder_layers_match_pytorch<T: Float>(tol: f64) {
+    let mut file = fixture();
+    let mut rng = init::rng(0);
+    let g = Graph::<T>::new();
+    for (case, config) in [
+        ("dec", small(false, TransformerActivation::ReLU)),
+        ("dec_pre", small(true, TransformerActivation::GELU)),
+    ] {
+        let layer = TransformerDecoderLayer::<T>::new(config, &mut rng);
+        load(&mut file, case, &layer);
+        let tgt = g.var(input(&mut file, &format!("{case}.tgt")));
+        let memory = g.var(input(&mut file, &format!("{case}.memory")));
+        let out = if case == "dec" {
+            let pad = g.constant(input(&mut file, "dec.memory_key_padding"));
+            let memory_masks = MhaOptions::new().key_padding_mask(KeyPadding::Ignore(pad));
+            layer.forward_masked(tgt, memory, MhaOptions::new().causal(), memory_masks)
+        } else {
+            layer.forward_inputs(&[tgt, memory])
+        };
+        assert_close(&mut file, &format!("out.{case}.out"), &out.value(), tol);
+        out.sum().backward();
+        assert_grads(&mut file, case, &[("tgt", tgt), ("memory", memory)], tol);
+    }
+}
+
+#[test]
+fn transformer_decoder_layers_match_pytorch() {
+    decoder_layers_match_pytorch::<f64>(1e-10);
+    decoder_layers_match_pytorch::<f32>(1e-5);
+}

@@ -10,7 +10,9 @@ mod linear;
 mod lstm_cell;
 mod norm;
 mod pool;
+mod positional;
 mod recurrent;
+mod transformer;
 
 pub use activation::{
     CELU, ELU, GELU, GLU, Hardswish, Hardtanh, Lambda, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
@@ -24,4 +26,9 @@ pub use embedding::Embedding;
 pub use linear::Linear;
 pub use norm::{BatchNorm1d, BatchNorm2d, LayerNorm};
 pub use pool::{AvgPool2d, Flatten, MaxPool2d};
+pub use positional::{LearnedPositionalEncoding, SinusoidalPositionalEncoding};
 pub use recurrent::{Gru, Lstm, RecurrentState, SimpleRnn};
+pub use transformer::{
+    TransformerActivation, TransformerConfig, TransformerDecoderLayer, TransformerEncoder,
+    TransformerEncoderLayer,
+};
