@@ -1,11 +1,12 @@
 //! # 13 · Attention: a small Transformer learns to sort
 //!
-//! What it teaches: self-attention (`MultiheadAttention`) in a Transformer encoder
-//! (attention and a feed-forward network, each in a residual block behind a `LayerNorm`),
-//! token embeddings plus positional embeddings, per-position classification with
-//! cross-entropy over `[N·T, C]` logits, AdamW with a linear warm-up and a cosine decay
-//! stepped per batch, in a hand-written loop; and what attention looks at, read from the
-//! layer's returned weights (`MhaOptions::need_weights`) and drawn as a heatmap.
+//! What it teaches: a Transformer encoder (`TransformerEncoder`: layers of self-attention
+//! and a feed-forward network, each in a residual block behind a `LayerNorm`), token
+//! embeddings plus learned positional embeddings (`LearnedPositionalEncoding`), and why
+//! attention needs them; per-position classification with cross-entropy over `[N·T, C]`
+//! logits; AdamW with a linear warm-up and a cosine decay stepped per batch, in a
+//! hand-written loop; and what attention looks at, read from `MultiheadAttention`'s
+//! returned weights (`MhaOptions::need_weights`) and drawn as a heatmap.
 //!
 //! The task, sorting: the input is a sequence of 10 digits drawn uniformly from 0–9 (with
 //! repeats); the target at output position `i` is the `i`-th smallest digit. Every output
@@ -14,38 +15,41 @@
 //! there in the training data (small digits first, large last) scores 35.9% of the test
 //! digits.
 //!
-//! The model: Embedding(10, 64) of the digits plus a learned Embedding(10, 64) of the
-//! positions → 2 pre-norm encoder blocks (self-attention with 4 heads of 16 features, a
-//! feed-forward network of 128 ReLU units) → LayerNorm → Linear(64, 10) at each position;
-//! 69,002 parameters. Self-attention alone cannot tell positions apart (it treats its input
-//! as a set), so the same model is trained a second time without the positional embedding:
-//! each output is then a function of its own input digit and the set of all of them, and
-//! cannot know which sorted position it is asked for. Each model trains with AdamW (lr
+//! The model: Embedding(10, 64) of the digits plus a LearnedPositionalEncoding(10, 64) →
+//! a TransformerEncoder of 2 pre-norm layers (`norm_first`: self-attention with 4 heads of
+//! 16 features, a feed-forward network of 128 ReLU units, no dropout) and a final
+//! LayerNorm → Linear(64, 10) at each position; 69,002 parameters. Self-attention alone
+//! cannot tell positions apart (it treats its input as a set), so the same model is
+//! trained a second time without the positional embedding: each output is then a function
+//! of its own input digit and the set of all of them, and cannot know which sorted
+//! position it is asked for. Each model trains with AdamW (lr
 //! 3e-3, weight decay 0.01, a linear warm-up over the first 5% of the steps, then a cosine
 //! decay to 0, stepped per batch) in batches of 64 for 5 epochs of 20,000 random
 //! sequences; the weights kept are those of the epoch with the best exact-match accuracy on
 //! 1,000 validation sequences; 2,000 test sequences are scored once, at the end.
 //!
 //! Expect (full mode, measured with seeds 0, 1 and 2): with positions, 100.0% of the test
-//! digits and 99.9–100% of the test sequences exactly right (validation is at 98–99% of
-//! sequences after the first epoch); without positions, 27.6–27.8% of the digits and 0% of
+//! digits and 99.9–100% of the test sequences exactly right (validation is at 97–98% of
+//! sequences after the first epoch); without positions, 27.6–27.7% of the digits and 0% of
 //! the sequences: worse than the baseline that ignores the input but knows the position,
-//! since the best such a model can do is name the most common digit of the set. 140–160 s
-//! of CPU time for both models (user + system; measured at a load average of 16–19 on the
-//! machine's 2 cores, so its 12 minutes of wall time say little); about 2½ minutes on an
-//! idle 2-core machine, as the work is single-threaded at these sizes.
+//! since the best such a model can do is name the most common digit of the set. 129–140 s
+//! of CPU time for both models (user + system; measured at a load average of 9–14 on the
+//! machine's 2 cores, three seeds side by side, so its 6½–7 minutes of wall time say
+//! little): about 2¼ minutes on an idle 2-core machine, less where the kernels use both
+//! cores.
 //!
 //! Run: `cargo run --release --example 13_transformer` (`--seed N`, default 0, seeds the
-//! weights and the batch order; the data is always the same; `--fast` for a second:
-//! sequences of 4 digits, a model of 16 features, 960 training sequences, 4 epochs).
+//! weights and the batch order; the data is always the same; `--fast` for a few seconds:
+//! sequences of 4 digits, a model of 16 features, 960 training sequences, 5 epochs).
 //! Writes `target/examples/13_transformer/attention.svg` (SVG only: the workspace's
 //! plotters has no bitmap backend; `rsvg-convert -o attention.png attention.svg` makes a
-//! PNG): each block's attention weights, averaged over the heads, on the first test
+//! PNG): each layer's attention weights, averaged over the heads, on the first test
 //! sequence, rows the output positions labelled with the predicted digit, columns the input
 //! positions labelled with the input digit, the inputs holding each row's digit outlined.
-//! In the second block each row's largest weights sit on or next to its outlined inputs:
-//! each output looks up the digit that belongs there (a repeated digit shares the weight
-//! among its copies); the first block's weights are spread wider.
+//! In the second layer each row puts its largest weight on the inputs holding its digit
+//! (a repeated digit shares it among its copies) and the rest on digits close in value:
+//! each output looks up the digit that belongs there. The first layer's weights are spread
+//! almost evenly.
 
 #[path = "common/mod.rs"]
 pub mod common;
@@ -68,12 +72,12 @@ struct Sizes {
     len: usize,
     /// Features per position (`d_model`).
     d_model: usize,
-    /// Attention heads per block.
+    /// Attention heads per layer.
     heads: usize,
     /// Hidden units of the feed-forward networks.
     ff: usize,
-    /// Encoder blocks.
-    blocks: usize,
+    /// Encoder layers.
+    layers: usize,
     /// Training, validation and test sequences.
     n_train: usize,
     n_val: usize,
@@ -108,94 +112,78 @@ fn labels(y: &Targets) -> Vec<usize> {
     y.values().to_vec().iter().map(|&d| d as usize).collect()
 }
 
-/// One pre-norm encoder block: `x + attention(norm(x))`, then `x + ff(norm(x))`.
-#[derive(Module)]
-struct Block {
-    self_attn: MultiheadAttention,
-    norm1: LayerNorm,
-    linear1: Linear,
-    linear2: Linear,
-    norm2: LayerNorm,
-}
-
-impl Block {
-    fn new(s: &Sizes, rng: &mut init::StdRng) -> Self {
-        Block {
-            self_attn: MultiheadAttention::new(s.d_model, s.heads, rng),
-            norm1: LayerNorm::new(&[s.d_model]),
-            linear1: Linear::new(s.d_model, s.ff, rng),
-            linear2: Linear::new(s.ff, s.d_model, rng),
-            norm2: LayerNorm::new(&[s.d_model]),
-        }
-    }
-
-    fn forward<'g>(&self, x: Var<'g>) -> Var<'g> {
-        self.attend(x, false).0
-    }
-
-    /// The block's output and, if `weights`, its attention weights averaged over the
-    /// heads, `[N, T, T]`.
-    fn attend<'g>(&self, x: Var<'g>, weights: bool) -> (Var<'g>, Option<Var<'g>>) {
-        let h = self.norm1.forward(x);
-        let options = if weights {
-            MhaOptions::new().need_weights()
-        } else {
-            MhaOptions::new()
-        };
-        let (a, w) = self.self_attn.attend(h, h, h, options);
-        let x = x + a;
-        let f = self
-            .linear2
-            .forward(self.linear1.forward(self.norm2.forward(x)).relu());
-        (x + f, w)
-    }
-}
-
 /// Digits (and positions) in, a 10-way choice per position out.
 #[derive(Module)]
 struct Sorter {
     embed: Embedding,
     /// A learned vector per position, added to each digit's; `None` for the model that is
     /// not told where anything is.
-    position: Option<Embedding>,
-    blocks: Vec<Block>,
-    norm: LayerNorm,
+    position: Option<LearnedPositionalEncoding>,
+    /// Pre-norm layers (`norm_first`), no dropout, a final `LayerNorm`.
+    encoder: TransformerEncoder,
     head: Linear,
 }
 
 impl Sorter {
     fn new(s: &Sizes, positions: bool, seed: u64) -> Self {
         let mut rng = init::rng(seed);
+        let config = TransformerConfig::new(s.d_model, s.heads)
+            .dim_feedforward(s.ff)
+            .dropout(0.0)
+            .norm_first(true);
         Sorter {
             embed: Embedding::new(DIGITS, s.d_model, &mut rng),
-            position: positions.then(|| Embedding::new(s.len, s.d_model, &mut rng)),
-            blocks: (0..s.blocks).map(|_| Block::new(s, &mut rng)).collect(),
-            norm: LayerNorm::new(&[s.d_model]),
+            position: positions.then(|| LearnedPositionalEncoding::new(s.len, s.d_model, &mut rng)),
+            encoder: TransformerEncoder::new(config, s.layers, &mut rng).with_final_norm(),
             head: Linear::new(s.d_model, DIGITS, &mut rng),
+        }
+    }
+
+    /// The encoder's input: embedded digits `[N, T]` → `[N, T, d_model]`, plus positions.
+    fn embed<'g>(&self, x: Var<'g>) -> Var<'g> {
+        let h = self.embed.forward(x);
+        match &self.position {
+            Some(position) => position.forward(h),
+            None => h,
         }
     }
 
     /// Logits `[N, T, 10]` of digits `[N, T]`.
     fn forward<'g>(&self, x: Var<'g>) -> Var<'g> {
-        self.attend(x, false).0
+        self.head.forward(self.encoder.forward(self.embed(x)))
     }
 
-    /// The logits and, if `weights`, each block's head-averaged attention weights.
-    fn attend<'g>(&self, x: Var<'g>, weights: bool) -> (Var<'g>, Vec<Var<'g>>) {
-        let mut h = self.embed.forward(x);
-        if let Some(position) = &self.position {
-            let t = x.shape()[1];
-            let ids = Tensor::from_vec((0..t).map(|i| i as f32).collect(), &[t]);
-            // [T, d] broadcast over the batch.
-            h = h + position.forward(x.graph().constant(ids));
+    /// Each encoder layer's attention weights on `x`, averaged over the heads, `[N, T, T]`.
+    ///
+    /// `TransformerEncoderLayer` (as PyTorch's) returns no weights and keeps its
+    /// `self_attn` to itself, so each layer's `norm1` and `self_attn` parameters are copied,
+    /// by name, into a `LayerNorm` and a `MultiheadAttention` of the same sizes, whose
+    /// `attend` returns them; each layer's input is the previous layer's output.
+    fn attention<'g>(&self, x: Var<'g>, s: &Sizes) -> Vec<Var<'g>> {
+        let trained = self.encoder.state();
+        let copy = |module: &dyn Module, prefix: &str| {
+            for (name, param) in module.state() {
+                let from = format!("{prefix}.{name}");
+                let (_, source) = trained
+                    .iter()
+                    .find(|(n, _)| *n == from)
+                    .unwrap_or_else(|| panic!("the encoder has no parameter {from}"));
+                param.set_value(source.value());
+            }
+        };
+        let mut h = self.embed(x);
+        let mut weights = Vec::new();
+        for (i, layer) in self.encoder.layers().iter().enumerate() {
+            let norm = LayerNorm::new(&[s.d_model]);
+            let attn = MultiheadAttention::new(s.d_model, s.heads, &mut init::rng(0));
+            copy(&norm, &format!("layers.{i}.norm1"));
+            copy(&attn, &format!("layers.{i}.self_attn"));
+            let q = norm.forward(h);
+            let (_, w) = attn.attend(q, q, q, MhaOptions::new().need_weights());
+            weights.extend(w);
+            h = layer.forward(h);
         }
-        let mut all = Vec::new();
-        for block in &self.blocks {
-            let (next, w) = block.attend(h, weights);
-            h = next;
-            all.extend(w);
-        }
-        (self.head.forward(self.norm.forward(h)), all)
+        weights
     }
 }
 
@@ -331,7 +319,7 @@ pub fn run(run: &Run) -> Report {
             d_model: 64,
             heads: 4,
             ff: 128,
-            blocks: 2,
+            layers: 2,
             n_train: 20_000,
             n_val: 1_000,
             n_test: 2_000,
@@ -344,11 +332,11 @@ pub fn run(run: &Run) -> Report {
             d_model: 16,
             heads: 2,
             ff: 32,
-            blocks: 2,
+            layers: 2,
             n_train: 960,
             n_val: 100,
             n_test: 200,
-            epochs: 4,
+            epochs: 5,
             batch: 32,
             lr: 1.5e-2,
         },
@@ -413,24 +401,27 @@ pub fn run(run: &Run) -> Report {
     ));
 
     let picture = run.path("attention.svg");
-    draw_attention(&picture, &with.model, &test, s.len)
+    draw_attention(&picture, &with.model, &test, &s)
         .unwrap_or_else(|e| panic!("{}: {e}", picture.display()));
     run.say(format!("\nattention weights in {}", picture.display()));
     report
 }
 
-/// Each block's head-averaged attention on the first test sequence, one panel per block.
+/// Each encoder layer's head-averaged attention on the first test sequence, one panel per
+/// layer.
 fn draw_attention(
     path: &std::path::Path,
     model: &Sorter,
     test: &TensorDataset,
-    len: usize,
+    s: &Sizes,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let len = s.len;
     let example = test.subset(&[0]);
     model.eval();
     let g = Graph::new();
     let _no_grad = g.no_grad();
-    let (logits, weights) = model.attend(g.constant(example.x().clone()), true);
+    let x = g.constant(example.x().clone());
+    let (logits, weights) = (model.forward(x), model.attention(x, s));
     model.train();
     let input: Vec<usize> = example.x().to_vec().iter().map(|&d| d as usize).collect();
     let output: Vec<usize> = logits.value().argmax(-1).into_iter().collect();
@@ -447,7 +438,7 @@ fn draw_attention(
         let t = len as i32;
         let mut chart = ChartBuilder::on(area)
             .caption(
-                format!("block {} attention (mean of heads)", b + 1),
+                format!("layer {} attention (mean of heads)", b + 1),
                 ("sans-serif", 18),
             )
             .margin(12)
