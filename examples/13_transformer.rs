@@ -156,9 +156,13 @@ impl Sorter {
     /// Each encoder layer's attention weights on `x`, averaged over the heads, `[N, T, T]`.
     ///
     /// `TransformerEncoderLayer` (as PyTorch's) returns no weights and keeps its
-    /// `self_attn` to itself, so each layer's `norm1` and `self_attn` parameters are copied,
-    /// by name, into a `LayerNorm` and a `MultiheadAttention` of the same sizes, whose
-    /// `attend` returns them; each layer's input is the previous layer's output.
+    /// `self_attn` to itself, so each layer's parameters are copied, by name, into a
+    /// `MultiheadAttention`, two `LayerNorm`s and two `Linear`s of the same sizes: the layer
+    /// replayed from them (`x + attn(norm1(x))`, then `+ linear2(relu(linear1(norm2(·))))`)
+    /// must give the layer's own output, and its `attend` returns the weights.
+    ///
+    /// # Panics
+    /// If the replay differs from the layer (the copy missed a parameter).
     fn attention<'g>(&self, x: Var<'g>, s: &Sizes) -> Vec<Var<'g>> {
         let trained = self.encoder.state();
         let copy = |module: &dyn Module, prefix: &str| {
@@ -171,17 +175,32 @@ impl Sorter {
                 param.set_value(source.value());
             }
         };
+        let mut rng = init::rng(0);
         let mut h = self.embed(x);
         let mut weights = Vec::new();
         for (i, layer) in self.encoder.layers().iter().enumerate() {
-            let norm = LayerNorm::new(&[s.d_model]);
-            let attn = MultiheadAttention::new(s.d_model, s.heads, &mut init::rng(0));
-            copy(&norm, &format!("layers.{i}.norm1"));
+            let (norm1, norm2) = (LayerNorm::new(&[s.d_model]), LayerNorm::new(&[s.d_model]));
+            let attn = MultiheadAttention::new(s.d_model, s.heads, &mut rng);
+            let linear1 = Linear::new(s.d_model, s.ff, &mut rng);
+            let linear2 = Linear::new(s.ff, s.d_model, &mut rng);
+            copy(&norm1, &format!("layers.{i}.norm1"));
             copy(&attn, &format!("layers.{i}.self_attn"));
-            let q = norm.forward(h);
-            let (_, w) = attn.attend(q, q, q, MhaOptions::new().need_weights());
+            copy(&norm2, &format!("layers.{i}.norm2"));
+            copy(&linear1, &format!("layers.{i}.linear1"));
+            copy(&linear2, &format!("layers.{i}.linear2"));
+            let q = norm1.forward(h);
+            let (attended, w) = attn.attend(q, q, q, MhaOptions::new().need_weights());
+            let a = h + attended;
+            let replayed = a + linear2.forward(linear1.forward(norm2.forward(a)).relu());
             weights.extend(w);
             h = layer.forward(h);
+            let (ours, theirs) = (replayed.value().to_vec(), h.value().to_vec());
+            let gap = ours
+                .iter()
+                .zip(&theirs)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(gap < 1e-4, "layer {i} replayed differs by {gap}");
         }
         weights
     }
