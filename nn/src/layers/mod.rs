@@ -33,8 +33,7 @@ pub use pool::{
 pub use positional::{LearnedPositionalEncoding, SinusoidalPositionalEncoding};
 pub use recurrent::{Gru, Lstm, RecurrentState, SimpleRnn};
 pub use transformer::{
-    TransformerActivation, TransformerConfig, TransformerDecoderLayer, TransformerEncoder,
-    TransformerEncoderLayer,
+    TransformerActivation, TransformerConfig, TransformerEncoder, TransformerEncoderLayer,
 };
-pub use transformer_decoder::TransformerDecoder;
+pub use transformer_decoder::{TransformerDecoder, TransformerDecoderLayer};
 pub use upsample::Upsample;

@@ -1,6 +1,7 @@
-//! The Transformer layers of `torch.nn` (batch first): `TransformerEncoderLayer`,
-//! `TransformerEncoder` and `TransformerDecoderLayer`, pre- or post-norm, ReLU or GELU
-//! feed-forward, with PyTorch's parameter names.
+//! The Transformer layers of `torch.nn` (batch first): the configuration and blocks they
+//! share, `TransformerEncoderLayer` and `TransformerEncoder` (the decoder is in
+//! `transformer_decoder.rs`), pre- or post-norm, ReLU or GELU feed-forward, with PyTorch's
+//! parameter names.
 
 use ferrograd_autograd::{Float, Var};
 use rand::{Rng, RngExt};
@@ -42,7 +43,7 @@ pub struct TransformerConfig {
     dropout: f64,
     activation: TransformerActivation,
     layer_norm_eps: f64,
-    norm_first: bool,
+    pub(super) norm_first: bool,
 }
 
 impl TransformerConfig {
@@ -105,24 +106,27 @@ impl TransformerConfig {
     }
 
     #[track_caller]
-    fn attention<T: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> MultiheadAttention<T> {
+    pub(super) fn attention<T: Float, R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+    ) -> MultiheadAttention<T> {
         MultiheadAttention::builder(self.d_model, self.nhead)
             .dropout(self.dropout)
             .build(rng)
     }
 
-    fn norm<T: Float>(&self) -> LayerNorm<T> {
+    pub(super) fn norm<T: Float>(&self) -> LayerNorm<T> {
         LayerNorm::new(&[self.d_model]).eps(self.layer_norm_eps)
     }
 
-    fn dropout_layer<R: Rng + ?Sized>(&self, rng: &mut R) -> Dropout {
+    pub(super) fn dropout_layer<R: Rng + ?Sized>(&self, rng: &mut R) -> Dropout {
         Dropout::new(self.dropout, rng.random())
     }
 }
 
 /// The feed-forward block shared by the encoder and decoder layers:
 /// `dropout_out(linear2(dropout(activation(linear1(x)))))`.
-struct FeedForward<T: Float> {
+pub(super) struct FeedForward<T: Float> {
     linear1: Linear<T>,
     dropout: Dropout,
     linear2: Linear<T>,
@@ -131,7 +135,7 @@ struct FeedForward<T: Float> {
 
 impl<T: Float> FeedForward<T> {
     #[track_caller]
-    fn new<R: Rng + ?Sized>(config: &TransformerConfig, rng: &mut R) -> Self {
+    pub(super) fn new<R: Rng + ?Sized>(config: &TransformerConfig, rng: &mut R) -> Self {
         FeedForward {
             linear1: Linear::new(config.d_model, config.dim_feedforward, rng),
             dropout: config.dropout_layer(rng),
@@ -140,7 +144,7 @@ impl<T: Float> FeedForward<T> {
         }
     }
 
-    fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
+    pub(super) fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
         let h = self.linear1.forward(x);
         let h = match self.activation {
             TransformerActivation::ReLU => h.relu(),
@@ -150,7 +154,7 @@ impl<T: Float> FeedForward<T> {
     }
 
     /// Visits the three layers under PyTorch's names (`linear1`, `dropout`, `linear2`).
-    fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
+    pub(super) fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
         visit_child("linear1", &self.linear1, f);
         visit_child("dropout", &self.dropout, f);
         visit_child("linear2", &self.linear2, f);
@@ -158,7 +162,7 @@ impl<T: Float> FeedForward<T> {
 }
 
 /// `x + dropout(block(norm(x)))` (pre-norm) or `norm(x + dropout(block(x)))` (post-norm).
-fn residual<'g, T: Float>(
+pub(super) fn residual<'g, T: Float>(
     x: Var<'g, T>,
     norm_first: bool,
     norm: &LayerNorm<T>,
@@ -172,9 +176,16 @@ fn residual<'g, T: Float>(
     }
 }
 
-/// The masks of a self-attention block, without the weights (a layer does not return them).
-fn masks_only<'g, T: Float>(mut masks: MhaOptions<'g, T>) -> MhaOptions<'g, T> {
+/// The masks of a self-attention block, without the weights (`forward_masked` does not
+/// return them).
+pub(super) fn masks_only<'g, T: Float>(mut masks: MhaOptions<'g, T>) -> MhaOptions<'g, T> {
     masks.weights = None;
+    masks
+}
+
+/// The masks, asking for the head-averaged weights unless per-head ones are asked for.
+fn with_weights<'g, T: Float>(mut masks: MhaOptions<'g, T>) -> MhaOptions<'g, T> {
+    masks.weights.get_or_insert(true);
     masks
 }
 
@@ -242,14 +253,59 @@ impl<T: Float> TransformerEncoderLayer<T> {
     /// If the input is not `[N, L, d_model]` or a mask has the wrong shape.
     #[track_caller]
     pub fn forward_masked<'g>(&self, src: Var<'g, T>, masks: MhaOptions<'g, T>) -> Var<'g, T> {
-        let masks = masks_only(masks);
+        self.forward_with_weights(src, masks_only(masks)).0
+    }
+
+    /// The forward pass and its self-attention weights: head-averaged `[N, L, L]` unless
+    /// `masks` asks for [`per_head_weights`](MhaOptions::per_head_weights) `[N, nhead, L, L]`
+    /// (what PyTorch users read with a hook on `self_attn`). The output is
+    /// [`forward_masked`](Self::forward_masked)'s; the weights are the explicit softmax
+    /// instead of the fused attention op.
+    ///
+    /// # Panics
+    /// As [`forward_masked`](Self::forward_masked).
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{MhaOptions, ModuleExt, TransformerConfig, TransformerEncoderLayer, init};
+    ///
+    /// let layer = TransformerEncoderLayer::<f64>::new(TransformerConfig::new(8, 2), &mut init::rng(0));
+    /// layer.eval(); // in training, dropout (0.1 by default) acts on the weights, as PyTorch
+    /// let g = Graph::new();
+    /// let src = g.constant(Tensor::rand_normal(&[1, 3, 8], 0.0, 1.0, &mut init::rng(1)));
+    /// let (_, weights) = layer.forward_with_weights(src, MhaOptions::new().causal());
+    /// let w = weights.value();
+    /// assert_eq!(w.shape(), &[1, 3, 3]);
+    /// assert_eq!(w.get(&[0, 0, 1]), 0.0); // causal: the first position sees only itself
+    /// assert!((w.get(&[0, 2, 0]) + w.get(&[0, 2, 1]) + w.get(&[0, 2, 2]) - 1.0).abs() < 1e-12);
+    /// ```
+    #[track_caller]
+    pub fn forward_with_weights<'g>(
+        &self,
+        src: Var<'g, T>,
+        masks: MhaOptions<'g, T>,
+    ) -> (Var<'g, T>, Var<'g, T>) {
+        let (y, weights) = self.attend_and_feed_forward(src, with_weights(masks));
+        (y, weights.expect("weights were asked for"))
+    }
+
+    /// The layer's forward pass; the weights are returned when `masks` asks for them.
+    #[track_caller]
+    fn attend_and_feed_forward<'g>(
+        &self,
+        src: Var<'g, T>,
+        masks: MhaOptions<'g, T>,
+    ) -> (Var<'g, T>, Option<Var<'g, T>>) {
+        let mut weights = None;
         let x = residual(src, self.norm_first, &self.norm1, &self.dropout1, |x| {
-            self.self_attn.attend(x, x, x, masks).0
+            let (out, w) = self.self_attn.attend(x, x, x, masks);
+            weights = w;
+            out
         });
         let y = residual(x, self.norm_first, &self.norm2, &self.dropout2, |x| {
             self.ff.forward(x)
         });
-        crate::module_ext::traced(self, y)
+        (crate::module_ext::traced(self, y), weights)
     }
 }
 
@@ -345,6 +401,45 @@ impl<T: Float> TransformerEncoder<T> {
             .layers
             .iter()
             .fold(src, |x, layer| layer.forward_masked(x, masks));
+        self.final_norm(x)
+    }
+
+    /// The forward pass and every layer's self-attention weights, first layer first (see
+    /// [`TransformerEncoderLayer::forward_with_weights`]): what to draw to see what the
+    /// model attends to.
+    ///
+    /// # Panics
+    /// As [`forward_masked`](Self::forward_masked).
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{MhaOptions, TransformerConfig, TransformerEncoder, init};
+    ///
+    /// let config = TransformerConfig::new(8, 2).dim_feedforward(16);
+    /// let encoder = TransformerEncoder::<f32>::new(config, 3, &mut init::rng(0));
+    /// let g = Graph::new();
+    /// let src = g.constant(Tensor::zeros(&[2, 5, 8]));
+    /// let (out, weights) = encoder.forward_with_weights(src, MhaOptions::new().per_head_weights());
+    /// assert_eq!(out.shape(), vec![2, 5, 8]);
+    /// assert_eq!(weights.len(), 3);
+    /// assert_eq!(weights[0].shape(), vec![2, 2, 5, 5]);
+    /// ```
+    #[track_caller]
+    pub fn forward_with_weights<'g>(
+        &self,
+        src: Var<'g, T>,
+        masks: MhaOptions<'g, T>,
+    ) -> (Var<'g, T>, Vec<Var<'g, T>>) {
+        let mut weights = Vec::with_capacity(self.layers.len());
+        let x = self.layers.iter().fold(src, |x, layer| {
+            let (y, w) = layer.forward_with_weights(x, masks);
+            weights.push(w);
+            y
+        });
+        (self.final_norm(x), weights)
+    }
+
+    fn final_norm<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
         match &self.norm {
             Some(norm) => norm.forward(x),
             None => x,
@@ -369,141 +464,10 @@ impl<T: Float> Module<T> for TransformerEncoder<T> {
     }
 }
 
-/// A Transformer decoder layer, as `torch.nn.TransformerDecoderLayer(..., batch_first=True)`:
-/// self-attention over the target, cross-attention of the target over the encoder's
-/// output (the memory), then a feed-forward network, each in a residual block with a layer
-/// norm (pre- or post-norm, see [`TransformerConfig::norm_first`]).
-///
-/// Parameters as PyTorch names them: `self_attn.*`, `multihead_attn.*` (the
-/// cross-attention), `linear1.*`, `linear2.*`, `norm1.*`, `norm2.*`, `norm3.*`.
-///
-/// As a [`Module`], `forward_inputs(&[tgt, memory])` runs the layer with causal
-/// self-attention (each target position sees itself and the positions before it) and no
-/// other mask; [`TransformerDecoderLayer::forward_masked`] takes any masks.
-///
-/// # Shapes
-/// - target `[N, T, d_model]`, memory `[N, S, d_model]` (batch first)
-/// - output `[N, T, d_model]`
-///
-/// ```
-/// use ferrograd::autograd::{Graph, Tensor};
-/// use ferrograd::nn::{Module, ModuleExt, TransformerConfig, TransformerDecoderLayer, init};
-///
-/// let layer = TransformerDecoderLayer::<f32>::new(TransformerConfig::new(8, 2).dim_feedforward(16), &mut init::rng(0));
-/// assert_eq!(layer.num_params(), 904); // as PyTorch's TransformerDecoderLayer(8, 2, 16)
-/// let g = Graph::new();
-/// let tgt = g.constant(Tensor::zeros(&[2, 3, 8]));
-/// let memory = g.constant(Tensor::zeros(&[2, 7, 8]));
-/// assert_eq!(layer.forward_inputs(&[tgt, memory]).shape(), vec![2, 3, 8]);
-/// ```
-pub struct TransformerDecoderLayer<T: Float = f32> {
-    self_attn: MultiheadAttention<T>,
-    multihead_attn: MultiheadAttention<T>,
-    ff: FeedForward<T>,
-    norm1: LayerNorm<T>,
-    norm2: LayerNorm<T>,
-    norm3: LayerNorm<T>,
-    dropout1: Dropout,
-    dropout2: Dropout,
-    dropout3: Dropout,
-    norm_first: bool,
-}
-
-impl<T: Float> TransformerDecoderLayer<T> {
-    /// A layer of `config`'s sizes, with PyTorch's initialisation drawn from `rng` (which
-    /// also seeds the dropout streams).
-    ///
-    /// # Panics
-    /// If `d_model` is 0 or not divisible by `nhead`.
-    #[track_caller]
-    pub fn new<R: Rng + ?Sized>(config: TransformerConfig, rng: &mut R) -> Self {
-        TransformerDecoderLayer {
-            self_attn: config.attention(rng),
-            multihead_attn: config.attention(rng),
-            ff: FeedForward::new(&config, rng),
-            norm1: config.norm(),
-            norm2: config.norm(),
-            norm3: config.norm(),
-            dropout1: config.dropout_layer(rng),
-            dropout2: config.dropout_layer(rng),
-            dropout3: config.dropout_layer(rng),
-            norm_first: config.norm_first,
-        }
-    }
-
-    /// The forward pass of target `tgt` over `memory`: `tgt_masks` mask the self-attention
-    /// (PyTorch's `tgt_mask`, `tgt_key_padding_mask`, `tgt_is_causal`; use
-    /// [`MhaOptions::causal`] for the usual causal decoder), `memory_masks` the
-    /// cross-attention (`memory_mask`, `memory_key_padding_mask`). Weights asked for in the
-    /// masks are not computed.
-    ///
-    /// # Panics
-    /// If the inputs are not `[N, T, d_model]` and `[N, S, d_model]` or a mask has the
-    /// wrong shape.
-    #[track_caller]
-    pub fn forward_masked<'g>(
-        &self,
-        tgt: Var<'g, T>,
-        memory: Var<'g, T>,
-        tgt_masks: MhaOptions<'g, T>,
-        memory_masks: MhaOptions<'g, T>,
-    ) -> Var<'g, T> {
-        let (tgt_masks, memory_masks) = (masks_only(tgt_masks), masks_only(memory_masks));
-        let x = residual(tgt, self.norm_first, &self.norm1, &self.dropout1, |x| {
-            self.self_attn.attend(x, x, x, tgt_masks).0
-        });
-        let x = residual(x, self.norm_first, &self.norm2, &self.dropout2, |x| {
-            self.multihead_attn
-                .attend(x, memory, memory, memory_masks)
-                .0
-        });
-        let y = residual(x, self.norm_first, &self.norm3, &self.dropout3, |x| {
-            self.ff.forward(x)
-        });
-        crate::module_ext::traced(self, y)
-    }
-}
-
-impl<T: Float> Module<T> for TransformerDecoderLayer<T> {
-    /// # Panics
-    /// Always: a decoder layer takes a target and a memory (`forward_inputs(&[tgt, memory])`
-    /// or [`TransformerDecoderLayer::forward_masked`]).
-    #[track_caller]
-    fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
-        self.forward_inputs(&[x])
-    }
-
-    /// `[tgt, memory]`: the layer with causal self-attention and no other mask.
-    ///
-    /// # Panics
-    /// If `inputs` is not two inputs, or as [`TransformerDecoderLayer::forward_masked`].
-    #[track_caller]
-    fn forward_inputs<'g>(&self, inputs: &[Var<'g, T>]) -> Var<'g, T> {
-        let &[tgt, memory] = inputs else {
-            panic!(
-                "TransformerDecoderLayer: forward takes 2 inputs (tgt, memory), got {}",
-                inputs.len()
-            );
-        };
-        self.forward_masked(tgt, memory, MhaOptions::new().causal(), MhaOptions::new())
-    }
-
-    fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
-        visit_child("self_attn", &self.self_attn, f);
-        visit_child("multihead_attn", &self.multihead_attn, f);
-        self.ff.visit(f);
-        visit_child("norm1", &self.norm1, f);
-        visit_child("norm2", &self.norm2, f);
-        visit_child("norm3", &self.norm3, f);
-        visit_child("dropout1", &self.dropout1, f);
-        visit_child("dropout2", &self.dropout2, f);
-        visit_child("dropout3", &self.dropout3, f);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::TransformerDecoderLayer;
     use crate::init;
     use crate::testing::check_module;
     use crate::{KeyPadding, ModuleExt};
@@ -622,6 +586,34 @@ mod tests {
             assert!((ya.to_vec()[i] - yb.to_vec()[i]).abs() < 1e-12);
         }
         assert_ne!(ya.to_vec()[8..], yb.to_vec()[8..]);
+    }
+
+    #[test]
+    fn the_weights_returned_are_those_of_the_output_computed() {
+        // forward_with_weights takes the explicit-softmax path, forward_masked the fused
+        // op: the outputs agree, and padding keys get no weight in any layer.
+        let encoder = TransformerEncoder::<f64>::new(
+            small(false, TransformerActivation::ReLU),
+            2,
+            &mut init::rng(0),
+        )
+        .with_final_norm();
+        encoder.eval();
+        let g = Graph::new();
+        let pad = g.constant(Tensor::from_vec(vec![0.0, 0.0, 1.0], &[1, 3]));
+        let masks = MhaOptions::new().key_padding_mask(KeyPadding::Ignore(pad));
+        let src = g.constant(normal(&[1, 3, 4], 1));
+        let fused = encoder.forward_masked(src, masks).value().to_vec();
+        let (out, weights) = encoder.forward_with_weights(src, masks.per_head_weights());
+        for (a, b) in fused.iter().zip(out.value().to_vec()) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        }
+        assert_eq!(weights.len(), 2);
+        for w in weights {
+            let w = w.value();
+            assert_eq!(w.shape(), &[1, 2, 3, 3]);
+            assert!((0..2).all(|h| (0..3).all(|q| w.get(&[0, h, q, 2]) == 0.0)));
+        }
     }
 
     #[test]

@@ -1,12 +1,146 @@
-//! `TransformerDecoder`: a stack of decoder layers, as `torch.nn.TransformerDecoder`.
+//! `TransformerDecoderLayer` and `TransformerDecoder` (a stack of them), as `torch.nn`'s.
 
 use ferrograd_autograd::{Float, Var};
 use rand::Rng;
 
+use super::attention::MultiheadAttention;
 use super::attention_options::MhaOptions;
+use super::dropout::Dropout;
 use super::norm::LayerNorm;
-use super::transformer::{TransformerConfig, TransformerDecoderLayer};
+use super::transformer::{FeedForward, TransformerConfig, masks_only, residual};
 use crate::module::{Module, Slot, visit_child};
+
+/// A Transformer decoder layer, as `torch.nn.TransformerDecoderLayer(..., batch_first=True)`:
+/// self-attention over the target, cross-attention of the target over the encoder's
+/// output (the memory), then a feed-forward network, each in a residual block with a layer
+/// norm (pre- or post-norm, see [`TransformerConfig::norm_first`]).
+///
+/// Parameters as PyTorch names them: `self_attn.*`, `multihead_attn.*` (the
+/// cross-attention), `linear1.*`, `linear2.*`, `norm1.*`, `norm2.*`, `norm3.*`.
+///
+/// As a [`Module`], `forward_inputs(&[tgt, memory])` runs the layer with causal
+/// self-attention (each target position sees itself and the positions before it) and no
+/// other mask; [`TransformerDecoderLayer::forward_masked`] takes any masks.
+///
+/// # Shapes
+/// - target `[N, T, d_model]`, memory `[N, S, d_model]` (batch first)
+/// - output `[N, T, d_model]`
+///
+/// ```
+/// use ferrograd::autograd::{Graph, Tensor};
+/// use ferrograd::nn::{Module, ModuleExt, TransformerConfig, TransformerDecoderLayer, init};
+///
+/// let layer = TransformerDecoderLayer::<f32>::new(TransformerConfig::new(8, 2).dim_feedforward(16), &mut init::rng(0));
+/// assert_eq!(layer.num_params(), 904); // as PyTorch's TransformerDecoderLayer(8, 2, 16)
+/// let g = Graph::new();
+/// let tgt = g.constant(Tensor::zeros(&[2, 3, 8]));
+/// let memory = g.constant(Tensor::zeros(&[2, 7, 8]));
+/// assert_eq!(layer.forward_inputs(&[tgt, memory]).shape(), vec![2, 3, 8]);
+/// ```
+pub struct TransformerDecoderLayer<T: Float = f32> {
+    self_attn: MultiheadAttention<T>,
+    multihead_attn: MultiheadAttention<T>,
+    ff: FeedForward<T>,
+    norm1: LayerNorm<T>,
+    norm2: LayerNorm<T>,
+    norm3: LayerNorm<T>,
+    dropout1: Dropout,
+    dropout2: Dropout,
+    dropout3: Dropout,
+    norm_first: bool,
+}
+
+impl<T: Float> TransformerDecoderLayer<T> {
+    /// A layer of `config`'s sizes, with PyTorch's initialisation drawn from `rng` (which
+    /// also seeds the dropout streams).
+    ///
+    /// # Panics
+    /// If `d_model` is 0 or not divisible by `nhead`.
+    #[track_caller]
+    pub fn new<R: Rng + ?Sized>(config: TransformerConfig, rng: &mut R) -> Self {
+        TransformerDecoderLayer {
+            self_attn: config.attention(rng),
+            multihead_attn: config.attention(rng),
+            ff: FeedForward::new(&config, rng),
+            norm1: config.norm(),
+            norm2: config.norm(),
+            norm3: config.norm(),
+            dropout1: config.dropout_layer(rng),
+            dropout2: config.dropout_layer(rng),
+            dropout3: config.dropout_layer(rng),
+            norm_first: config.norm_first,
+        }
+    }
+
+    /// The forward pass of target `tgt` over `memory`: `tgt_masks` mask the self-attention
+    /// (PyTorch's `tgt_mask`, `tgt_key_padding_mask`, `tgt_is_causal`; use
+    /// [`MhaOptions::causal`] for the usual causal decoder), `memory_masks` the
+    /// cross-attention (`memory_mask`, `memory_key_padding_mask`). Weights asked for in the
+    /// masks are not computed.
+    ///
+    /// # Panics
+    /// If the inputs are not `[N, T, d_model]` and `[N, S, d_model]` or a mask has the
+    /// wrong shape.
+    #[track_caller]
+    pub fn forward_masked<'g>(
+        &self,
+        tgt: Var<'g, T>,
+        memory: Var<'g, T>,
+        tgt_masks: MhaOptions<'g, T>,
+        memory_masks: MhaOptions<'g, T>,
+    ) -> Var<'g, T> {
+        let (tgt_masks, memory_masks) = (masks_only(tgt_masks), masks_only(memory_masks));
+        let x = residual(tgt, self.norm_first, &self.norm1, &self.dropout1, |x| {
+            self.self_attn.attend(x, x, x, tgt_masks).0
+        });
+        let x = residual(x, self.norm_first, &self.norm2, &self.dropout2, |x| {
+            self.multihead_attn
+                .attend(x, memory, memory, memory_masks)
+                .0
+        });
+        let y = residual(x, self.norm_first, &self.norm3, &self.dropout3, |x| {
+            self.ff.forward(x)
+        });
+        crate::module_ext::traced(self, y)
+    }
+}
+
+impl<T: Float> Module<T> for TransformerDecoderLayer<T> {
+    /// # Panics
+    /// Always: a decoder layer takes a target and a memory (`forward_inputs(&[tgt, memory])`
+    /// or [`TransformerDecoderLayer::forward_masked`]).
+    #[track_caller]
+    fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
+        self.forward_inputs(&[x])
+    }
+
+    /// `[tgt, memory]`: the layer with causal self-attention and no other mask.
+    ///
+    /// # Panics
+    /// If `inputs` is not two inputs, or as [`TransformerDecoderLayer::forward_masked`].
+    #[track_caller]
+    fn forward_inputs<'g>(&self, inputs: &[Var<'g, T>]) -> Var<'g, T> {
+        let &[tgt, memory] = inputs else {
+            panic!(
+                "TransformerDecoderLayer: forward takes 2 inputs (tgt, memory), got {}",
+                inputs.len()
+            );
+        };
+        self.forward_masked(tgt, memory, MhaOptions::new().causal(), MhaOptions::new())
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
+        visit_child("self_attn", &self.self_attn, f);
+        visit_child("multihead_attn", &self.multihead_attn, f);
+        self.ff.visit(f);
+        visit_child("norm1", &self.norm1, f);
+        visit_child("norm2", &self.norm2, f);
+        visit_child("norm3", &self.norm3, f);
+        visit_child("dropout1", &self.dropout1, f);
+        visit_child("dropout2", &self.dropout2, f);
+        visit_child("dropout3", &self.dropout3, f);
+    }
+}
 
 /// A stack of [`TransformerDecoderLayer`]s with an optional final layer norm, as
 /// `torch.nn.TransformerDecoder(decoder_layer, num_layers, norm)`. Parameters are named
