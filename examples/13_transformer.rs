@@ -5,8 +5,8 @@
 //! embeddings plus learned positional embeddings (`LearnedPositionalEncoding`), and why
 //! attention needs them; per-position classification with cross-entropy over `[N·T, C]`
 //! logits; AdamW with a linear warm-up and a cosine decay stepped per batch, in a
-//! hand-written loop; and what attention looks at, read from `MultiheadAttention`'s
-//! returned weights (`MhaOptions::need_weights`) and drawn as a heatmap.
+//! hand-written loop; and what attention looks at, read from each layer's returned
+//! weights (`TransformerEncoder::forward_with_weights`) and drawn as a heatmap.
 //!
 //! The task, sorting: the input is a sequence of 10 digits drawn uniformly from 0–9 (with
 //! repeats); the target at output position `i` is the `i`-th smallest digit. Every output
@@ -32,11 +32,9 @@
 //! digits and 99.9–100% of the test sequences exactly right (validation is at 97–98% of
 //! sequences after the first epoch); without positions, 27.6–27.7% of the digits and 0% of
 //! the sequences: worse than the baseline that ignores the input but knows the position,
-//! since the best such a model can do is name the most common digit of the set. 129–140 s
-//! of CPU time for both models (user + system; measured at a load average of 9–14 on the
-//! machine's 2 cores, three seeds side by side, so its 6½–7 minutes of wall time say
-//! little): about 2¼ minutes on an idle 2-core machine, less where the kernels use both
-//! cores.
+//! since the best such a model can do is name the most common digit of the set. About
+//! 1½ minutes for both models on 2 cores (84 s wall, 80 s user, seed 0, with other work
+//! at a load average of 3 on the machine).
 //!
 //! Run: `cargo run --release --example 13_transformer` (`--seed N`, default 0, seeds the
 //! weights and the batch order; the data is always the same; `--fast` for a few seconds:
@@ -153,55 +151,12 @@ impl Sorter {
         self.head.forward(self.encoder.forward(self.embed(x)))
     }
 
-    /// Each encoder layer's attention weights on `x`, averaged over the heads, `[N, T, T]`.
-    ///
-    /// `TransformerEncoderLayer` (as PyTorch's) returns no weights and keeps its
-    /// `self_attn` to itself, so each layer's parameters are copied, by name, into a
-    /// `MultiheadAttention`, two `LayerNorm`s and two `Linear`s of the same sizes: the layer
-    /// replayed from them (`x + attn(norm1(x))`, then `+ linear2(relu(linear1(norm2(·))))`)
-    /// must give the layer's own output, and its `attend` returns the weights.
-    ///
-    /// # Panics
-    /// If the replay differs from the layer (the copy missed a parameter).
-    fn attention<'g>(&self, x: Var<'g>, s: &Sizes) -> Vec<Var<'g>> {
-        let trained = self.encoder.state();
-        let copy = |module: &dyn Module, prefix: &str| {
-            for (name, param) in module.state() {
-                let from = format!("{prefix}.{name}");
-                let (_, source) = trained
-                    .iter()
-                    .find(|(n, _)| *n == from)
-                    .unwrap_or_else(|| panic!("the encoder has no parameter {from}"));
-                param.set_value(source.value());
-            }
-        };
-        let mut rng = init::rng(0);
-        let mut h = self.embed(x);
-        let mut weights = Vec::new();
-        for (i, layer) in self.encoder.layers().iter().enumerate() {
-            let (norm1, norm2) = (LayerNorm::new(&[s.d_model]), LayerNorm::new(&[s.d_model]));
-            let attn = MultiheadAttention::new(s.d_model, s.heads, &mut rng);
-            let linear1 = Linear::new(s.d_model, s.ff, &mut rng);
-            let linear2 = Linear::new(s.ff, s.d_model, &mut rng);
-            copy(&norm1, &format!("layers.{i}.norm1"));
-            copy(&attn, &format!("layers.{i}.self_attn"));
-            copy(&norm2, &format!("layers.{i}.norm2"));
-            copy(&linear1, &format!("layers.{i}.linear1"));
-            copy(&linear2, &format!("layers.{i}.linear2"));
-            let q = norm1.forward(h);
-            let (attended, w) = attn.attend(q, q, q, MhaOptions::new().need_weights());
-            let a = h + attended;
-            let replayed = a + linear2.forward(linear1.forward(norm2.forward(a)).relu());
-            weights.extend(w);
-            h = layer.forward(h);
-            let (ours, theirs) = (replayed.value().to_vec(), h.value().to_vec());
-            let gap = ours
-                .iter()
-                .zip(&theirs)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
-            assert!(gap < 1e-4, "layer {i} replayed differs by {gap}");
-        }
+    /// Each encoder layer's attention weights on `x`, averaged over the heads, `[N, T, T]`
+    /// (PyTorch users read them with a hook on each layer's `self_attn`).
+    fn attention<'g>(&self, x: Var<'g>) -> Vec<Var<'g>> {
+        let (_, weights) = self
+            .encoder
+            .forward_with_weights(self.embed(x), MhaOptions::new());
         weights
     }
 }
@@ -440,7 +395,7 @@ fn draw_attention(
     let g = Graph::new();
     let _no_grad = g.no_grad();
     let x = g.constant(example.x().clone());
-    let (logits, weights) = (model.forward(x), model.attention(x, s));
+    let (logits, weights) = (model.forward(x), model.attention(x));
     model.train();
     let input: Vec<usize> = example.x().to_vec().iter().map(|&d| d as usize).collect();
     let output: Vec<usize> = logits.value().argmax(-1).into_iter().collect();
