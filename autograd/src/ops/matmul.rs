@@ -186,10 +186,12 @@ fn is_transposed<T: Float>(x: Var<'_, T>) -> bool {
     v.is_standard_layout()
 }
 
-/// `x [.., k]` as the matrix of its rows, `[∏.., k]`.
+/// `x [.., k]` as the matrix of its rows, `[∏.., k]`. The row count is given, not `-1`:
+/// with `k = 0` a `-1` would be ambiguous, and reshape refuses it.
 fn rows<T: Float>(x: Var<'_, T>) -> Var<'_, T> {
-    let last = x.shape()[x.ndim() - 1];
-    x.reshape(&[-1, last as isize])
+    let shape = x.shape();
+    let (lead, last) = shape.split_at(shape.len() - 1);
+    x.reshape(&[lead.iter().product::<usize>() as isize, last[0] as isize])
 }
 
 /// `x`'s shape with its last two dimensions swapped.
@@ -468,6 +470,21 @@ mod tests {
                 "{threads} threads"
             );
         }
+    }
+
+    #[test]
+    fn batched_by_shared_matrix_backward_with_an_empty_inner_dim() {
+        // [2, 3, 0] · [0, 4]: a product of zeros, whose weight gradient flattens the
+        // batch's rows to [6, 0]. Found by the op-program table (backward used to ask
+        // reshape for [-1, 0], which is ambiguous and refused).
+        let g = Graph::<f64>::new();
+        let a = g.var(Tensor::zeros(&[2, 3, 0]));
+        let b = g.var(Tensor::zeros(&[0, 4]));
+        let c = a.matmul(b);
+        assert_eq!(c.value().to_vec(), vec![0.0; 24]);
+        c.sum().backward();
+        assert_eq!(a.grad().unwrap().shape(), &[2, 3, 0]);
+        assert_eq!(b.grad().unwrap().shape(), &[0, 4]);
     }
 
     #[test]
