@@ -2,8 +2,10 @@
 
 use rand::Rng;
 
+use crate::alloc::{OpScope, alloc};
 use crate::float::Float;
 use crate::graph::Var;
+use crate::kernels::{broadcast_shapes, broadcasts_to};
 use crate::tensor::Tensor;
 
 /// Which keys each query may attend to, for [`Var::scaled_dot_product_attention`]. It
@@ -81,8 +83,9 @@ impl<'g, T: Float> Var<'g, T> {
     ///
     /// # Panics
     /// If an input has fewer than 2 dimensions, the queries and keys differ in their last
-    /// dimension, the keys and values differ in their number, or the mask does not broadcast
-    /// to the scores `[.., L, S]`.
+    /// dimension, the keys and values differ in their number, the batch dimensions do not
+    /// broadcast together, the mask does not broadcast to the scores `[.., L, S]`, or the
+    /// dropout probability is outside `[0, 1]`.
     ///
     /// ```
     /// use ferrograd::autograd::{Attention, AttnMask, Graph, Tensor};
@@ -123,6 +126,33 @@ impl<'g, T: Float> Var<'g, T> {
             vs[vs.len() - 2] == s,
             "{op}: key {ks:?} and value {vs:?} differ in their number of keys"
         );
+        // Checked here, so that the refusal names this op rather than the matmul, add,
+        // masked_fill or dropout inside it.
+        let batch = |shape: &[usize]| shape[..shape.len() - 2].to_vec();
+        let Some(mut scores_shape) = broadcast_shapes(&batch(&qs), &batch(&ks))
+            .filter(|b| broadcast_shapes(b, &batch(&vs)).is_some())
+        else {
+            panic!(
+                "{op}: the batch dimensions of query {qs:?}, key {ks:?} and value {vs:?} \
+                 cannot be broadcast together"
+            );
+        };
+        scores_shape.extend([l, s]);
+        if let Some(AttnMask::Allowed(m) | AttnMask::Additive(m)) = options.mask {
+            let ms = m.shape();
+            assert!(
+                broadcasts_to(&ms, &scores_shape),
+                "{op}: mask {ms:?} does not broadcast to the scores {scores_shape:?} (queries × keys)"
+            );
+        }
+        if let Some((p, _)) = &options.dropout {
+            assert!(
+                (0.0..=1.0).contains(p),
+                "{op}: dropout p must be in [0, 1], got {p}"
+            );
+        }
+        // A size or allocation failure inside (the scores, the causal mask) names this op.
+        let _scope = OpScope::enter(op);
         let g = self.graph();
         let scale = options
             .scale
@@ -137,12 +167,9 @@ impl<'g, T: Float> Var<'g, T> {
             None => {}
         }
         if options.causal {
-            let lower = Tensor::from_vec(
-                (0..l * s)
-                    .map(|i| if i % s <= i / s { T::one() } else { T::zero() })
-                    .collect(),
-                &[l, s],
-            );
+            let mut lower = alloc::<T>(op, &[l, s]);
+            lower.extend((0..l * s).map(|i| if i % s <= i / s { T::one() } else { T::zero() }));
+            let lower = Tensor::from_vec(lower, &[l, s]);
             scores = scores.masked_fill(blocked(g.constant(lower)), T::neg_infinity());
         }
         let mut weights = scores.softmax(-1);
@@ -150,5 +177,67 @@ impl<'g, T: Float> Var<'g, T> {
             weights = weights.dropout(p, rng);
         }
         weights.matmul(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use crate::{Attention, AttnMask, Graph, Tensor};
+
+    /// Queries `[2, 1, 2]`, keys `[kb.., 3, 2]` and values `[3, 1]`.
+    fn attend(key_batch: &[usize], options: impl FnOnce(&Graph<f64>) -> Attention<'_, '_, f64>) {
+        let g = Graph::<f64>::new();
+        let q = g.var(Tensor::zeros(&[2, 1, 2]));
+        let k = g.var(Tensor::zeros(&[key_batch, &[3, 2]].concat()));
+        let v = g.var(Tensor::zeros(&[3, 1]));
+        q.scaled_dot_product_attention(k, v, options(&g));
+    }
+
+    #[test]
+    fn attention_runs_with_a_mask_that_broadcasts() {
+        attend(&[1], |g| {
+            Attention::new().mask(AttnMask::Additive(g.var(Tensor::zeros(&[2, 1, 3]))))
+        });
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "scaled_dot_product_attention: the batch dimensions of query [2, 1, 2], key [3, 3, 2] and value [3, 1] cannot be broadcast together"
+    )]
+    fn attention_panics_on_batch_dims_that_do_not_broadcast() {
+        attend(&[3], |_| Attention::new());
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "scaled_dot_product_attention: mask [2, 3] does not broadcast to the scores [2, 1, 3] (queries × keys)"
+    )]
+    fn attention_panics_on_an_allowed_mask_that_does_not_broadcast() {
+        attend(&[], |g| {
+            Attention::new().mask(AttnMask::Allowed(g.constant(Tensor::ones(&[2, 3]))))
+        });
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "scaled_dot_product_attention: mask [4, 2, 1, 3] does not broadcast to the scores [2, 1, 3] (queries × keys)"
+    )]
+    fn attention_panics_on_an_additive_mask_larger_than_the_scores() {
+        // `scores + mask` would broadcast the scores up to [4, 2, 1, 3] without a word.
+        attend(&[], |g| {
+            Attention::new().mask(AttnMask::Additive(g.var(Tensor::zeros(&[4, 2, 1, 3]))))
+        });
+    }
+
+    #[test]
+    #[should_panic(expected = "scaled_dot_product_attention: dropout p must be in [0, 1], got 1.5")]
+    fn attention_panics_on_a_dropout_probability_above_one() {
+        let mut rng = StdRng::seed_from_u64(0);
+        let g = Graph::<f64>::new();
+        let q = g.var(Tensor::zeros(&[1, 2]));
+        q.scaled_dot_product_attention(q, q, Attention::new().dropout(1.5, &mut rng));
     }
 }
