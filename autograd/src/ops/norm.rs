@@ -6,6 +6,17 @@ use crate::graph::Var;
 use crate::kernels::{broadcast_shapes, checked_axis};
 use crate::ops::reduce::reduction_axes;
 
+/// Refuses an ∞-norm (a max) over an empty axis, naming `op` (found by the op-program
+/// table: the refusal used to come from the max inside, under max's name).
+#[track_caller]
+fn check_max_over_nonempty(op: &str, shape: &[usize], axes: &[usize]) {
+    assert!(
+        axes.iter().all(|&a| shape[a] != 0),
+        "{op}: the ∞-norm cannot reduce over an empty axis of shape {shape:?} (a max of \
+         nothing)"
+    );
+}
+
 impl<'g, T: Float> Var<'g, T> {
     /// The vector `p`-norm over `axes` (all if empty), keeping them as size 1 if `keepdim`,
     /// as `torch.linalg.vector_norm(x, p, axes, keepdim)`: `(Σ |x|^p)^(1/p)`; `p = 1` is
@@ -22,7 +33,8 @@ impl<'g, T: Float> Var<'g, T> {
     /// the output for the root.
     ///
     /// # Panics
-    /// If `p < 1` (or NaN), or an axis is out of range or repeated.
+    /// If `p < 1` (or NaN), an axis is out of range or repeated, or `p = ∞` and an axis
+    /// reduced over is empty (a max of nothing, as PyTorch refuses).
     ///
     /// ```
     /// use ferrograd::autograd::{Graph, Tensor};
@@ -44,8 +56,10 @@ impl<'g, T: Float> Var<'g, T> {
             "norm: the order p must be at least 1 (the orders that are norms), got {p:?}"
         );
         // Checked here so that a bad axis is refused naming norm, not the sum inside it.
-        reduction_axes("norm", &self.shape_for("norm"), axes);
+        let shape = self.shape_for("norm");
+        let reduced = reduction_axes("norm", &shape, axes);
         if p == T::infinity() {
+            check_max_over_nonempty("norm", &shape, &reduced);
             return self.abs().max_axes(axes, keepdim);
         }
         if p == T::one() {
@@ -84,7 +98,8 @@ impl<'g, T: Float> Var<'g, T> {
     /// backward gives NaN.
     ///
     /// # Panics
-    /// If `p < 1`, or `axis` is out of range.
+    /// If `p < 1`, `axis` is out of range, or `p = ∞` and the axis is empty (as
+    /// [`Var::norm`]).
     ///
     /// ```
     /// use ferrograd::autograd::{Graph, Tensor};
@@ -104,7 +119,11 @@ impl<'g, T: Float> Var<'g, T> {
             p >= T::one(),
             "normalize: the order p must be at least 1 (the orders that are norms), got {p:?}"
         );
-        checked_axis("normalize", axis, &self.shape_for("normalize"));
+        let shape = self.shape_for("normalize");
+        let ax = checked_axis("normalize", axis, &shape);
+        if p == T::infinity() {
+            check_max_over_nonempty("normalize", &shape, &[ax]);
+        }
         let norm = self.norm(p, &[axis], true);
         self / norm.clamp(eps, T::infinity())
     }
@@ -276,7 +295,9 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "normalize: the order p must be at least 1 (the orders that are norms), got 0.0")]
+    #[should_panic(
+        expected = "normalize: the order p must be at least 1 (the orders that are norms), got 0.0"
+    )]
     fn normalize_panics_on_a_zero_order_naming_itself() {
         Graph::<f64>::new()
             .var(Tensor::zeros(&[2]))
@@ -284,7 +305,37 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "norm: the order p must be at least 1 (the orders that are norms), got 0.0")]
+    #[should_panic(
+        expected = "norm: the ∞-norm cannot reduce over an empty axis of shape [2, 0] (a max of nothing)"
+    )]
+    fn norm_panics_on_an_infinity_norm_over_an_empty_axis_naming_itself() {
+        Graph::<f64>::new()
+            .var(Tensor::zeros(&[2, 0]))
+            .norm(f64::INFINITY, &[1], false);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "normalize: the ∞-norm cannot reduce over an empty axis of shape [0, 2] (a max of nothing)"
+    )]
+    fn normalize_panics_on_an_infinity_norm_over_an_empty_axis_naming_itself() {
+        Graph::<f64>::new()
+            .var(Tensor::zeros(&[0, 2]))
+            .normalize(f64::INFINITY, 0, 1e-12);
+    }
+
+    #[test]
+    fn finite_norms_over_an_empty_axis_are_zero() {
+        let g = Graph::<f64>::new();
+        let x = g.var(Tensor::zeros(&[2, 0]));
+        assert_eq!(x.norm(2.0, &[1], false).value().to_vec(), vec![0.0, 0.0]);
+        assert_eq!(x.norm(f64::INFINITY, &[0], false).shape(), vec![0]);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "norm: the order p must be at least 1 (the orders that are norms), got 0.0"
+    )]
     fn norm_panics_on_a_zero_order() {
         Graph::<f32>::new()
             .var(Tensor::zeros(&[3]))
