@@ -16,3 +16,17 @@ proptest! {
         }
     }
 }
+
+/// A program the scan of issue 14's ops reported as running past 60 s: it must finish.
+#[test]
+fn the_program_reported_as_hanging_finishes() {
+    let bytes = [
+        86, 11, 76, 89, 223, 120, 104, 28, 20, 154, 132, 191, 148, 102, 125, 28, 180, 142, 77, 82,
+        134, 131, 209, 37, 214, 126, 59, 142, 233, 43, 231, 161, 247, 156, 44, 170, 209, 47, 64,
+        30, 13, 162, 186, 12, 55, 36, 4, 175, 92, 203, 202, 2, 154, 254, 228, 94, 24, 92, 42, 0,
+        42, 254, 235, 55, 170, 30, 35,
+    ];
+    if let Err(violation) = run_program(&bytes) {
+        panic!("{violation}");
+    }
+}

@@ -109,7 +109,8 @@ impl<'g, T: Float> Var<'g, T> {
     /// # Panics
     /// If an input has fewer than 2 dimensions, the queries and keys differ in their last
     /// dimension, the keys and values differ in their number, the batch dimensions do not
-    /// broadcast, or the mask does not broadcast to the scores `[.., L, S]`.
+    /// broadcast, the mask does not broadcast to the scores `[.., L, S]`, or the dropout
+    /// probability is outside `[0, 1]`.
     ///
     /// ```
     /// use ferrograd::autograd::{Attention, AttnMask, Graph, Tensor};
@@ -251,7 +252,7 @@ impl<T: Float> Plan<T> {
             vs[vs.len() - 2] == s,
             "{OP}: key {ks:?} and value {vs:?} differ in their number of keys"
         );
-        let Some(mut batch) = broadcast_shapes(&qs[..qs.len() - 2], &ks[..ks.len() - 2])
+        let Some(batch) = broadcast_shapes(&qs[..qs.len() - 2], &ks[..ks.len() - 2])
             .and_then(|b| broadcast_shapes(&b, &vs[..vs.len() - 2]))
         else {
             panic!(
@@ -264,14 +265,21 @@ impl<T: Float> Plan<T> {
             let r = lifted.len();
             let fits = (lifted[r - 2] == 1 || lifted[r - 2] == l)
                 && (lifted[r - 1] == 1 || lifted[r - 1] == s);
-            let Some(b) = broadcast_shapes(&batch, &lifted[..r - 2]).filter(|_| fits) else {
-                panic!(
-                    "{OP}: mask {:?} does not broadcast to the scores {:?}",
-                    ms.as_slice(),
-                    [batch.as_slice(), &[l, s]].concat()
-                );
-            };
-            batch = b;
+            // The mask broadcasts to the scores, not the scores to the mask (as PyTorch:
+            // a larger mask would silently multiply the output).
+            let fits = fits && broadcast_shapes(&batch, &lifted[..r - 2]).as_ref() == Some(&batch);
+            assert!(
+                fits,
+                "{OP}: mask {:?} does not broadcast to the scores {:?} (queries × keys)",
+                ms.as_slice(),
+                [batch.as_slice(), &[l, s]].concat()
+            );
+        }
+        if let Some((p, _)) = &options.dropout {
+            assert!(
+                (0.0..=1.0).contains(p),
+                "{OP}: dropout p must be in [0, 1], got {p}"
+            );
         }
         let scores = [batch.as_slice(), &[l, s]].concat();
         checked_numel::<T>(OP, &[batch.as_slice(), &[l, vs[vs.len() - 1]]].concat());
@@ -397,9 +405,9 @@ mod tests {
             any::<(u8, u8, u8, u8)>(),
         )
             .prop_map(|(batch, (l, s, e, ev), (a, b, c, d))| {
-                let squeeze = |bits: u8, last: [usize; 2]| {
-                    let drop = usize::from(bits & 1).min(batch.len());
-                    let mut shape: Vec<usize> = batch[drop..]
+                let squeeze = |from: &[usize], bits: u8, last: [usize; 2]| {
+                    let drop = usize::from(bits & 1).min(from.len());
+                    let mut shape: Vec<usize> = from[drop..]
                         .iter()
                         .enumerate()
                         .map(|(i, &n)| if bits >> (i + 1) & 1 == 1 { 1 } else { n })
@@ -407,15 +415,20 @@ mod tests {
                     shape.extend(last);
                     shape
                 };
-                // The mask sometimes broadcasts over queries or keys too.
+                let (q, k, v) = (
+                    squeeze(&batch, a, [l, e]),
+                    squeeze(&batch, b, [s, e]),
+                    squeeze(&batch, c, [s, ev]),
+                );
+                // The mask broadcasts to the scores, whose batch is that of q, k and v
+                // together, and sometimes over queries or keys too.
+                let batch_of = |x: &[usize]| x[..x.len() - 2].to_vec();
+                let scores = crate::kernels::broadcast_shapes(&batch_of(&q), &batch_of(&k))
+                    .and_then(|b| crate::kernels::broadcast_shapes(&b, &batch_of(&v)))
+                    .expect("squeezed from one batch");
                 let ml = if d & 8 == 0 { l } else { 1 };
                 let ms = if d & 16 == 0 { s } else { 1 };
-                [
-                    squeeze(a, [l, e]),
-                    squeeze(b, [s, e]),
-                    squeeze(c, [s, ev]),
-                    squeeze(d & 7, [ml, ms]),
-                ]
+                [q, k, v, squeeze(&scores, d & 7, [ml, ms])]
             })
     }
 
@@ -744,5 +757,27 @@ mod tests {
             zeros(&g, &[4, 3]),
             Attention::new().mask(m),
         );
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "scaled_dot_product_attention: mask [4, 2, 1, 3] does not broadcast to the scores [2, 1, 3] (queries × keys)"
+    )]
+    fn panics_on_an_additive_mask_larger_than_the_scores() {
+        // `scores + mask` would broadcast the scores up to [4, 2, 1, 3] without a word.
+        let g = Graph::<f64>::new();
+        let q = g.var(Tensor::zeros(&[2, 1, 2]));
+        let (k, v) = (g.var(Tensor::zeros(&[3, 2])), g.var(Tensor::zeros(&[3, 1])));
+        let mask = AttnMask::Additive(g.var(Tensor::zeros(&[4, 2, 1, 3])));
+        q.scaled_dot_product_attention(k, v, Attention::new().mask(mask));
+    }
+
+    #[test]
+    #[should_panic(expected = "scaled_dot_product_attention: dropout p must be in [0, 1], got 1.5")]
+    fn panics_on_a_dropout_probability_above_one() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+        let g = Graph::<f64>::new();
+        let q = g.var(Tensor::zeros(&[1, 2]));
+        q.scaled_dot_product_attention(q, q, Attention::new().dropout(1.5, &mut rng));
     }
 }

@@ -95,7 +95,9 @@ impl<'g, T: Float> Var<'g, T> {
     /// Backward: the gradient's diagonal ([`Var::diagonal`]). Saves nothing.
     ///
     /// # Panics
-    /// If the value is a scalar, an axis is out of range, or both name the same axis.
+    /// If the value is a scalar, an axis is out of range, both name the same axis, or the
+    /// matrices' size overflows (an offset near `isize::MAX`); a size that fits but cannot
+    /// be allocated panics naming diag_embed too.
     ///
     /// ```
     /// use ferrograd::autograd::{Graph, Tensor};
@@ -126,9 +128,18 @@ impl<'g, T: Float> Var<'g, T> {
             "diag_embed: axis1 {axis1} and axis2 {axis2} are the same axis of the {rank}-dimensional output"
         );
         let n = shape[shape.len() - 1];
-        let m = n + offset.unsigned_abs();
+        let Some((m, mm)) = n
+            .checked_add(offset.unsigned_abs())
+            .and_then(|m| Some((m, m.checked_mul(m)?)))
+        else {
+            panic!(
+                "diag_embed: offset {offset} with a last axis of size {n} makes matrices whose \
+                 size overflows usize (input shape {:?})",
+                shape.as_slice()
+            );
+        };
         let mut zeros = shape.to_vec();
-        *zeros.last_mut().expect("rank checked") = m * m;
+        *zeros.last_mut().expect("rank checked") = mm;
         let mut square: Vec<isize> = zeros.iter().map(|&d| d as isize).collect();
         square.pop();
         square.extend([m as isize, m as isize]);
@@ -237,6 +248,27 @@ mod tests {
         Graph::<f32>::new()
             .var(Tensor::zeros(&[2, 3]))
             .diagonal(0, 1, -1);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "diag_embed: offset 9223372036854775807 with a last axis of size 3 makes matrices whose size overflows usize (input shape [2, 3])"
+    )]
+    fn diag_embed_panics_on_an_offset_whose_matrices_overflow() {
+        // Found by the op-program table: the size used to wrap around in release builds,
+        // and index_add refused the wrapped positions under its own name.
+        Graph::<f32>::new()
+            .var(Tensor::zeros(&[2, 3]))
+            .diag_embed(isize::MAX, -2, -1);
+    }
+
+    #[test]
+    #[should_panic(expected = "diag_embed: cannot allocate shape [2, 4611686031312289801]")]
+    fn diag_embed_panics_naming_itself_on_matrices_too_large_to_allocate() {
+        // m = 3 + 2³¹, m² fits in usize, its 8-byte elements do not fit in isize.
+        Graph::<f64>::new()
+            .var(Tensor::zeros(&[2, 3]))
+            .diag_embed(-(1 << 31), -2, -1);
     }
 
     #[test]

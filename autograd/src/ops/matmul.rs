@@ -186,10 +186,12 @@ fn is_transposed<T: Float>(x: Var<'_, T>) -> bool {
     v.is_standard_layout()
 }
 
-/// `x [.., k]` as the matrix of its rows, `[∏.., k]`.
+/// `x [.., k]` as the matrix of its rows, `[∏.., k]`. The row count is given, not `-1`:
+/// with `k = 0` a `-1` would be ambiguous, and reshape refuses it.
 fn rows<T: Float>(x: Var<'_, T>) -> Var<'_, T> {
-    let last = x.shape()[x.ndim() - 1];
-    x.reshape(&[-1, last as isize])
+    let shape = x.shape();
+    let (lead, last) = shape.split_at(shape.len() - 1);
+    x.reshape(&[lead.iter().product::<usize>() as isize, last[0] as isize])
 }
 
 /// `x`'s shape with its last two dimensions swapped.
@@ -216,13 +218,18 @@ fn batched_matmul<T: Float>(
     out_shape.extend([m, n]);
     // Allocated through the size check: ndarray's `dot` would abort on a refused request.
     let mut out = full_array("matmul", &out_shape, T::zero());
+    let k = a.shape()[a.ndim() - 1];
+    // Nothing to compute: an empty result, or an empty contraction (all zeros). A batch of
+    // 2⁴⁰ empty products would otherwise loop 2⁴⁰ times.
+    if out.is_empty() || k == 0 {
+        return out;
+    }
     if batch.is_empty() {
         let mut o = out.view_mut().into_dimensionality::<Ix2>().expect("2-D");
         gemm(&as2(a.view()), &as2(b.view()), &mut o);
         return out;
     }
     let count: usize = batch.iter().product();
-    let k = a.shape()[a.ndim() - 1];
     // A batch against one matrix, the batch's rows stored one after another: one product of
     // `[count·m, k] × [k, n]` instead of `count` small ones.
     if b.ndim() == 2
@@ -471,6 +478,21 @@ mod tests {
     }
 
     #[test]
+    fn batched_by_shared_matrix_backward_with_an_empty_inner_dim() {
+        // [2, 3, 0] · [0, 4]: a product of zeros, whose weight gradient flattens the
+        // batch's rows to [6, 0]. Found by the op-program table (backward used to ask
+        // reshape for [-1, 0], which is ambiguous and refused).
+        let g = Graph::<f64>::new();
+        let a = g.var(Tensor::zeros(&[2, 3, 0]));
+        let b = g.var(Tensor::zeros(&[0, 4]));
+        let c = a.matmul(b);
+        assert_eq!(c.value().to_vec(), vec![0.0; 24]);
+        c.sum().backward();
+        assert_eq!(a.grad().unwrap().shape(), &[2, 3, 0]);
+        assert_eq!(b.grad().unwrap().shape(), &[0, 4]);
+    }
+
+    #[test]
     fn batched_matmul_broadcasts_known_values() {
         let g = Graph::<f64>::new();
         let a = g.var(Tensor::from_vec(
@@ -572,5 +594,20 @@ mod tests {
     fn matmul_panics_on_scalar() {
         let g = Graph::<f32>::new();
         g.scalar(1.0).matmul(g.var(Tensor::zeros(&[3])));
+    }
+
+    #[test]
+    fn a_huge_batch_of_empty_products_returns_at_once() {
+        // [1, 2⁴⁰, 0, 1] · [1, 1, 1]: no element to compute, and the contraction of
+        // [2, 0] · [0, 3] is zeros (the op-program scan found the first one hanging).
+        let g = Graph::<f64>::new();
+        let a = g.var(Tensor::zeros(&[1, 1 << 40, 0, 1]));
+        let b = g.var(Tensor::ones(&[1, 1, 1]));
+        let c = a.matmul(b);
+        assert_eq!(c.shape(), vec![1, 1 << 40, 0, 1]);
+        let z = g
+            .var(Tensor::zeros(&[2, 0]))
+            .matmul(g.var(Tensor::zeros(&[0, 3])));
+        assert_eq!(z.value().to_vec(), vec![0.0; 6]);
     }
 }

@@ -8,6 +8,7 @@
 use ndarray::{ArrayD, Axis, IxDyn};
 use smallvec::SmallVec;
 
+use crate::alloc::{OpScope, full_array};
 use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
@@ -124,7 +125,9 @@ impl<'g, T: Float> Var<'g, T> {
             &[self],
             |v| {
                 let s = if v[0].numel() == 0 {
-                    ArrayD::zeros(IxDyn(&kept))
+                    // Checked: an empty input can have a huge output ([2⁴⁰, 0] summed over
+                    // its last axis), which must be refused, not abort the process.
+                    full_array("sum", &kept, T::zero())
                 } else {
                     fold_axes(&v[0].view(), &axes, T::zero(), |a, b| a + b)
                 };
@@ -160,6 +163,7 @@ impl<'g, T: Float> Var<'g, T> {
     #[track_caller]
     pub fn mean_axes(self, axes: &[isize], keepdim: bool) -> Var<'g, T> {
         let n = self.reduced_count("mean", axes);
+        let _scope = OpScope::enter("mean");
         self.sum_axes(axes, keepdim)
             .mul_scalar(T::one() / T::from_usize(n))
     }
@@ -953,5 +957,15 @@ mod tests {
         Graph::<f64>::new()
             .var(Tensor::zeros(&[3]))
             .logsumexp_axes(&[-2], false);
+    }
+
+    #[test]
+    #[should_panic(expected = "mean: cannot allocate shape [1099511627776, 1]")]
+    fn mean_of_an_empty_input_with_a_huge_output_is_refused_naming_mean() {
+        // Found by the op-program table: the zeros of an empty sum were made by ndarray,
+        // which aborts the process when the allocator refuses.
+        Graph::<f64>::new()
+            .var(Tensor::zeros(&[1 << 40, 0]))
+            .mean_axes(&[1], false);
     }
 }

@@ -30,7 +30,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::graph::{Graph, Var};
-use crate::ops::ConvOptions;
+use crate::ops::{Attention, AttnMask, ConvOptions};
 use crate::tensor::Tensor;
 
 /// The most ops one program runs.
@@ -240,6 +240,29 @@ impl Decoder {
     fn axis(&mut self, rank: usize) -> isize {
         let span = 2 * rank + 3;
         self.below(span) as isize - rank as isize - 1
+    }
+
+    /// Two distinct axes of `rank` dimensions, each negative half the time; one draw in
+    /// eight (and any draw for fewer than 2 dimensions) is two [`Decoder::axis`] instead,
+    /// which may repeat an axis or be out of range.
+    fn two_axes(&mut self, rank: usize) -> (isize, isize) {
+        if rank < 2 || self.below(8) == 0 {
+            return (self.axis(rank), self.axis(rank));
+        }
+        let a = self.below(rank);
+        let b = (a + 1 + self.below(rank - 1)) % rank;
+        let mut signed = |x: usize| x as isize - (rank * self.below(2)) as isize;
+        (signed(a), signed(b))
+    }
+
+    /// A diagonal offset in `-3..=3`, sometimes absurd (`isize::MIN`, `isize::MAX`, 2⁴⁰).
+    fn offset(&mut self) -> isize {
+        match self.byte() {
+            255 => isize::MIN,
+            254 => isize::MAX,
+            253 => 1 << 40,
+            b => isize::from(b % 7) - 3,
+        }
     }
 
     /// A value in [-4, 4], with exact zeros, ones and repeats (ties) common.
@@ -639,7 +662,248 @@ const OPS: &[(&str, Op)] = &[
         let x = c.pick();
         x.dropout(p, &mut *c.rng)
     }),
+    // Since issue 14: sorting, tiling, diagonals, einsum and attention.
+    ("sort", |c| {
+        let x = c.pick();
+        let axis = c.d.axis(x.ndim());
+        x.sort(axis, c.d.below(2) == 0).0
+    }),
+    ("argsort", |c| {
+        // The indices are no `Var`: gathering with them gives the sorted values.
+        let x = c.pick();
+        let axis = c.d.axis(x.ndim());
+        let indices = x.argsort(axis, c.d.below(2) == 0);
+        x.gather(axis, &indices)
+    }),
+    ("topk", |c| {
+        let x = c.pick();
+        let axis = c.d.axis(x.ndim());
+        let k = c.d.size(4);
+        let (largest, sorted) = (c.d.below(2) == 0, c.d.below(2) == 0);
+        x.topk(k, axis, largest, sorted).0
+    }),
+    ("repeat", |c| {
+        let x = c.pick();
+        // One count per dimension and up to two leading ones; sometimes one too few.
+        let n = (x.ndim() + c.d.below(3)).saturating_sub(usize::from(c.d.below(8) == 0));
+        let mut reps: Vec<usize> = (0..n).map(|_| c.d.size(2)).collect();
+        let small = |r: usize| r <= 2;
+        let growth: usize = reps.iter().filter(|&&r| small(r)).product();
+        if x.value().numel().saturating_mul(growth) > GROWTH_LIMIT {
+            reps.iter_mut().filter(|r| small(**r)).for_each(|r| *r = 1);
+        }
+        x.repeat(&reps)
+    }),
+    ("repeat_interleave", |c| {
+        let x = c.pick();
+        let axis = c.d.axis(x.ndim());
+        let mut repeats = c.d.size(3);
+        if repeats <= 3 && x.value().numel() * repeats > GROWTH_LIMIT {
+            repeats = 1;
+        }
+        x.repeat_interleave(repeats, axis)
+    }),
+    ("diagonal", |c| {
+        let x = c.pick();
+        let offset = c.d.offset();
+        let (a1, a2) = c.d.two_axes(x.ndim());
+        x.diagonal(offset, a1, a2)
+    }),
+    ("diag_embed", |c| {
+        let mut x = c.pick();
+        let offset = c.d.offset();
+        let (a1, a2) = c.d.two_axes(x.ndim() + 1);
+        let n = x.shape().last().copied().unwrap_or(1);
+        let m = n.saturating_add(offset.unsigned_abs());
+        if offset.unsigned_abs() <= 3 && x.value().numel().saturating_mul(m) > GROWTH_LIMIT {
+            x = x.narrow(-1, 0, 1);
+        }
+        x.diag_embed(offset, a1, a2)
+    }),
+    ("einsum", einsum),
+    ("scaled_dot_product_attention", attention),
 ];
+
+/// The most elements the tiling ops (`repeat`, `diag_embed`, `einsum`) are drawn to make
+/// from a larger input: repeated, they would otherwise grow a program past any memory.
+/// Absurd arguments (2⁴⁰ copies) are kept, to reach the ops' size checks.
+const GROWTH_LIMIT: usize = 1 << 12;
+
+/// Subscript letters for einsum specs.
+const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/// `Graph::einsum` of one to three operands: the first picked, the others picked (their
+/// sizes often do not fit, which einsum refuses) or built to fit the spec. Each axis gets a
+/// fresh letter, a letter of an earlier operand (contracted or batched) or, rarely, one of
+/// its own operand again (a diagonal); the output is implicit, explicit (any subset in any
+/// order), or sometimes a spec einsum must refuse.
+fn einsum<'g>(c: &mut Ctx<'_, 'g>) -> Var<'g, f64> {
+    let mut operands = vec![c.pick()];
+    let n = 1 + c.d.below(3);
+    let built = c.d.below(2) == 0;
+    let mut specs: Vec<Vec<u8>> = Vec::new();
+    let mut sizes = [0usize; 128];
+    let mut fresh = 0;
+    for i in 0..n {
+        if i > 0 && !built {
+            operands.push(c.pick());
+        }
+        let rank = if i > 0 && built {
+            c.d.below(4)
+        } else {
+            operands[i].ndim()
+        };
+        let earlier: Vec<u8> = specs.concat();
+        let mut own: Vec<u8> = Vec::new();
+        for _ in 0..rank {
+            let b = c.d.below(16);
+            let letter = if b == 0 && !own.is_empty() {
+                own[c.d.below(own.len())]
+            } else if b < 9 && !earlier.is_empty() {
+                earlier[c.d.below(earlier.len())]
+            } else {
+                fresh += 1;
+                LETTERS[(fresh - 1) % LETTERS.len()]
+            };
+            own.push(letter);
+        }
+        if i > 0 && built {
+            let shape: Vec<usize> = own
+                .iter()
+                .map(|&l| match sizes[l as usize] {
+                    0 => 1 + c.d.below(3),
+                    // Sometimes 1, which broadcasts.
+                    s => [s, s, s, 1][c.d.below(4)],
+                })
+                .collect();
+            operands.push(c.leaf(&shape));
+        }
+        for (&l, &s) in own.iter().zip(&operands[i].shape()) {
+            sizes[l as usize] = sizes[l as usize].max(s);
+        }
+        specs.push(own);
+    }
+    // Keep the products small: the letters' sizes multiplied bound every step's size.
+    let product = LETTERS
+        .iter()
+        .map(|&l| sizes[l as usize].max(1))
+        .try_fold(1usize, |p, s| p.checked_mul(s));
+    if product.is_none_or(|p| p > GROWTH_LIMIT) {
+        operands.truncate(1);
+        specs.truncate(1);
+    }
+    let mut distinct: Vec<u8> = Vec::new();
+    for l in specs.concat() {
+        if !distinct.contains(&l) {
+            distinct.push(l);
+        }
+    }
+    let unused = LETTERS.iter().copied().find(|l| !distinct.contains(l));
+    let mut spec = specs
+        .iter()
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect::<Vec<_>>()
+        .join(",");
+    match c.d.below(8) {
+        0 | 1 => {}
+        2..=6 => {
+            let mut out: Vec<u8> = distinct
+                .iter()
+                .copied()
+                .filter(|_| c.d.below(3) != 0)
+                .collect();
+            for i in (1..out.len()).rev() {
+                let j = c.d.below(i + 1);
+                out.swap(i, j);
+            }
+            spec.push_str("->");
+            spec.push_str(&String::from_utf8_lossy(&out));
+        }
+        _ => match c.d.below(6) {
+            0 => spec.insert_str(0, "..."),
+            1 => spec.push_str("->#"),
+            2 => match distinct.first() {
+                Some(&l) => spec.push_str(&format!("->{}{}", l as char, l as char)),
+                None => spec.push_str("->-"),
+            },
+            3 => spec.push_str(&format!("->{}", unused.unwrap_or(b'?') as char)),
+            // One subscript too many, or one operand too many.
+            4 => spec.insert(0, unused.unwrap_or(b'a') as char),
+            _ => spec.push_str(",a"),
+        },
+    }
+    c.graph.einsum(&spec, &operands)
+}
+
+/// `scaled_dot_product_attention` of a picked query (given 2 dimensions unless it is one
+/// of the few left smaller) and keys and values built to fit it, with its batch dimensions,
+/// without them, or with ones that may not broadcast; sometimes a key or value one axis off
+/// or picked from the program. Options: a mask (allowed or additive, fitting or not),
+/// causal, a scale, dropout (from the program's seeded RNG; p = 1.5 is refused).
+fn attention<'g>(c: &mut Ctx<'_, 'g>) -> Var<'g, f64> {
+    let mut q = c.pick();
+    if c.d.below(8) != 0 {
+        while q.ndim() < 2 {
+            q = q.unsqueeze(0);
+        }
+    }
+    let qs = q.shape();
+    let r = qs.len();
+    let (l, e) = if r >= 2 {
+        (qs[r - 2], qs[r - 1])
+    } else {
+        (1, 1)
+    };
+    let batch = qs[..r.saturating_sub(2)].to_vec();
+    let (s, ev) = (1 + c.d.below(3), 1 + c.d.below(3));
+    let kv_batch = match c.d.below(4) {
+        0 => batch.clone(),
+        1 => vec![],
+        2 => [&[1], batch.as_slice()].concat(),
+        _ => vec![2 + c.d.below(2)],
+    };
+    let with_batch = |dims: &[usize]| [kv_batch.as_slice(), dims].concat();
+    let key = match c.d.below(8) {
+        0 => c.pick(),
+        1 => c.leaf(&with_batch(&[s, e + 1])),
+        _ => c.leaf(&with_batch(&[s, e])),
+    };
+    let value = match c.d.below(8) {
+        0 => c.pick(),
+        1 => c.leaf(&with_batch(&[s + 1, ev])),
+        _ => c.leaf(&with_batch(&[s, ev])),
+    };
+    let mask_shape = match c.d.below(4) {
+        0 => vec![l, s],
+        1 => vec![s],
+        2 => [batch.as_slice(), &[l, s]].concat(),
+        _ => vec![l + 1, s],
+    };
+    let mut options = Attention::new();
+    match c.d.below(3) {
+        0 => {}
+        1 => {
+            let n = mask_shape.iter().product();
+            let allowed = (0..n)
+                .map(|_| if c.d.below(4) == 0 { 0.0 } else { 1.0 })
+                .collect();
+            let mask = c.graph.constant(Tensor::from_vec(allowed, &mask_shape));
+            options = options.mask(AttnMask::Allowed(mask));
+        }
+        _ => options = options.mask(AttnMask::Additive(c.leaf(&mask_shape))),
+    }
+    if c.d.below(2) == 0 {
+        options = options.causal();
+    }
+    if c.d.below(4) == 0 {
+        options = options.scale([0.5, 2.0, 0.0, -1.0][c.d.below(4)]);
+    }
+    if c.d.below(4) == 0 {
+        let p = [0.0, 0.5, 1.0, 1.5][c.d.below(4)];
+        options = options.dropout(p, &mut *c.rng);
+    }
+    q.scaled_dot_product_attention(key, value, options)
+}
 
 #[cfg(test)]
 mod tests {
