@@ -131,7 +131,7 @@ impl Sorter {
             .norm_first(true);
         Sorter {
             embed: Embedding::new(DIGITS, s.d_model, &mut rng),
-            position: positions.then(|| LearnedPositionalEncoding::new(s.len, s.d_model, &mut rng)),
+            position: positions.then(|| LearnedPositionalEncoding::new(s.d_model, s.len, &mut rng)),
             encoder: TransformerEncoder::new(config, s.layers, &mut rng).with_final_norm(),
             head: Linear::new(s.d_model, DIGITS, &mut rng),
         }

@@ -248,8 +248,16 @@ impl<'g, T: Float> Var<'g, T> {
     /// assert_eq!(y.value().to_vec(), vec![2f64.ln() / 2.0, 30.0]);
     /// assert_eq!(x.grad().unwrap().to_vec(), vec![0.5, 1.0]);
     /// ```
+    ///
+    /// # Panics
+    /// If `beta` is 0 or not finite, or `threshold` is NaN (PyTorch returns NaN or ∞
+    /// everywhere for `beta = 0`).
     #[track_caller]
     pub fn softplus_with(self, beta: T, threshold: T) -> Var<'g, T> {
+        assert!(
+            beta != T::zero() && beta.is_finite() && !threshold.is_nan(),
+            "softplus_with: beta must be finite and nonzero and threshold a number, got beta {beta:?} and threshold {threshold:?}"
+        );
         self.unary(
             "softplus_with",
             move |a| {
@@ -675,5 +683,12 @@ mod tests {
         y.backward();
         assert!(y.value().to_vec().iter().all(|v| v.is_finite()));
         assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 1.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "softplus_with: beta must be finite and nonzero")]
+    fn softplus_with_refuses_a_zero_beta() {
+        let g = Graph::<f64>::new();
+        g.var(Tensor::zeros(&[2])).softplus_with(0.0, 20.0);
     }
 }

@@ -127,18 +127,52 @@ activation!(
 );
 activation!(
     /// The scaled ELU with PyTorch's constants, as `torch.nn.SELU`.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{Module, SELU};
+    /// let g = Graph::<f64>::new();
+    /// let y = SELU.forward(g.constant(Tensor::from_vec(vec![0.0, 1.0], &[2]))).value();
+    /// assert_eq!(y.to_vec(), vec![0.0, 1.0507009873554805]); // scale · x for x > 0
+    /// ```
     SELU, |x, s| x.selu()
 );
 activation!(
     /// `x · tanh(softplus(x))`, as `torch.nn.Mish`.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{Mish, Module};
+    /// let g = Graph::<f64>::new();
+    /// let y = Mish.forward(g.constant(Tensor::from_vec(vec![0.0, 1.0], &[2]))).value();
+    /// assert_eq!(y.get(&[0]), 0.0);
+    /// assert!((y.get(&[1]) - 0.8650983882673103).abs() < 1e-15); // tanh(ln(1 + e))
+    /// ```
     Mish, |x, s| x.mish()
 );
 activation!(
     /// `x · min(max(x + 3, 0), 6) / 6`, as `torch.nn.Hardswish`.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{Hardswish, Module};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec(vec![-4.0, 3.0, 4.0], &[3]));
+    /// assert_eq!(Hardswish.forward(x).value().to_vec(), vec![0.0, 3.0, 4.0]);
+    /// ```
     Hardswish, |x, s| x.hardswish()
 );
 activation!(
     /// `ln(sigmoid(x))`, computed stably, as `torch.nn.LogSigmoid`.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// use ferrograd::nn::{LogSigmoid, Module};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec(vec![0.0, -800.0], &[2]));
+    /// // -ln 2, and -800 where e^800 would overflow.
+    /// assert_eq!(LogSigmoid.forward(x).value().to_vec(), vec![-std::f64::consts::LN_2, -800.0]);
+    /// ```
     LogSigmoid, |x, s| x.logsigmoid()
 );
 
@@ -264,6 +298,15 @@ impl<T: Float> Module<T> for Hardtanh {
 /// # Shapes
 /// - input: any
 /// - output: the input's shape
+///
+/// ```
+/// use ferrograd::autograd::{Graph, Tensor};
+/// use ferrograd::nn::{CELU, Module};
+/// let g = Graph::<f64>::new();
+/// let x = g.constant(Tensor::from_vec(vec![2.0, -1000.0], &[2]));
+/// // x for x > 0; towards -alpha far below 0.
+/// assert_eq!(CELU(0.5).forward(x).value().to_vec(), vec![2.0, -0.5]);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CELU(pub f64);
 

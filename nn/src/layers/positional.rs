@@ -115,7 +115,7 @@ impl<T: Float> Module<T> for SinusoidalPositionalEncoding<T> {
 /// ```
 /// use ferrograd::autograd::{Graph, Tensor};
 /// use ferrograd::nn::{LearnedPositionalEncoding, Module, ModuleExt, init};
-/// let pos = LearnedPositionalEncoding::<f32>::new(16, 4, &mut init::rng(0));
+/// let pos = LearnedPositionalEncoding::<f32>::new(4, 16, &mut init::rng(0));
 /// assert_eq!(pos.num_params(), 16 * 4);
 /// let g = Graph::new();
 /// let y = pos.forward(g.constant(Tensor::zeros(&[2, 3, 4])));
@@ -127,15 +127,16 @@ pub struct LearnedPositionalEncoding<T: Float = f32> {
 }
 
 impl<T: Float> LearnedPositionalEncoding<T> {
-    /// A table of `max_len` positions of `d_model` features, `N(0, 1)`.
+    /// A table of `max_len` positions of `d_model` features, `N(0, 1)`. The arguments come
+    /// in [`SinusoidalPositionalEncoding::new`]'s order, so the two swap for each other.
     ///
     /// # Panics
     /// If the table is too large to allocate (the message names the layer and the shape).
     #[track_caller]
-    pub fn new<R: Rng + ?Sized>(max_len: usize, d_model: usize, rng: &mut R) -> Self {
+    pub fn new<R: Rng + ?Sized>(d_model: usize, max_len: usize, rng: &mut R) -> Self {
         Self::with_init(
-            max_len,
             d_model,
+            max_len,
             Init::Normal {
                 mean: 0.0,
                 std: 1.0,
@@ -150,8 +151,8 @@ impl<T: Float> LearnedPositionalEncoding<T> {
     /// If the table is too large to allocate.
     #[track_caller]
     pub fn with_init<R: Rng + ?Sized>(
-        max_len: usize,
         d_model: usize,
+        max_len: usize,
         init: Init,
         rng: &mut R,
     ) -> Self {
@@ -229,7 +230,7 @@ mod tests {
     fn positional_encodings_grads_match_finite_diff() {
         let x = Tensor::rand_normal(&[2, 3, 4], 0.0, 1.0, &mut init::rng(1));
         check_module(&SinusoidalPositionalEncoding::<f64>::new(4, 5), &x).unwrap();
-        let learned = LearnedPositionalEncoding::<f64>::new(5, 4, &mut init::rng(2));
+        let learned = LearnedPositionalEncoding::<f64>::new(4, 5, &mut init::rng(2));
         check_module(&learned, &x).unwrap();
         // Positions past the sequence get no gradient.
         let g = Graph::new();
@@ -254,7 +255,7 @@ mod tests {
         expected = "LearnedPositionalEncoding: input of shape [2, 3, 5] must be [.., L, 4] (d_model 4)"
     )]
     fn learned_panics_on_wrong_features() {
-        let pos = LearnedPositionalEncoding::<f32>::new(8, 4, &mut init::rng(0));
+        let pos = LearnedPositionalEncoding::<f32>::new(4, 8, &mut init::rng(0));
         let g = Graph::new();
         pos.forward(g.constant(Tensor::zeros(&[2, 3, 5])));
     }
