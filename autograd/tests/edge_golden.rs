@@ -119,6 +119,7 @@ fn build<'g>(op: &str, x: &[Var<'g, f64>], p: &Params) -> Var<'g, f64> {
         "diagonal" => x[0].diagonal(p.isize("offset"), p.isize("axis1"), p.isize("axis2")),
         "diag_embed" => x[0].diag_embed(p.isize("offset"), p.isize("axis1"), p.isize("axis2")),
         "einsum" => g.einsum(p.str("spec"), x),
+        "prelu" => x[0].prelu(x[1]),
         "scaled_dot_product_attention" => {
             let mut o = Attention::new();
             match p.str("mask") {
@@ -169,8 +170,20 @@ const TOPK_TIES: &str = "topk takes tied elements at the cut in position order (
     picks other tied elements, so the indices and the positions the gradient goes to differ \
     (the values agree)";
 
+/// Why prelu's second derivative at `x = 0` differs.
+const PRELU_AT_ZERO: &str = "at x = 0 both libraries take the slope w as the derivative in x; \
+    ferrograd's derivative of that in w is 1 (the derivative of its first derivative), \
+    PyTorch's double backward gives 0 there (it selects on x < 0), which is not the \
+    derivative of its own first-order rule";
+
 /// Deliberate differences from PyTorch (each also said in the op's documentation).
 const DEVIATIONS: &[Deviation] = &[
+    Deviation {
+        case: "prelu @ edge: zeros",
+        order: Order::Hvp,
+        why: PRELU_AT_ZERO,
+        ours: None,
+    },
     Deviation {
         case: "topk_indices(k=2, axis=0, largest=True) @ edge: ties at the cut",
         order: Order::Value,

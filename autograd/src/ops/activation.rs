@@ -221,6 +221,55 @@ impl<'g, T: Float> Var<'g, T> {
         self / (self.abs() + T::one())
     }
 
+    /// `x` where `x > 0`, `weight·x` elsewhere, as `F.prelu(x, weight)`: `weight` is 1-D,
+    /// one slope for every element or one per channel (axis 1, `[N, C, ...]`). The
+    /// learnable layer is `nn::PReLU`.
+    ///
+    /// Backward: by composition (a select): `grad` where `x > 0`, `weight·grad` elsewhere
+    /// (so the slope at 0, as PyTorch), and to each slope the sum of `x·grad` over its
+    /// channel's elements `x ≤ 0`. The second derivative at `x = 0` in `x` and the slope is
+    /// 1, the derivative of that first derivative; PyTorch's double backward gives 0 there.
+    ///
+    /// # Panics
+    /// If `weight` is not 1-D with at least one slope, or has more than one and the input's
+    /// axis 1 does not have that many channels.
+    ///
+    /// ```
+    /// use ferrograd::autograd::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.var(Tensor::from_vec(vec![-4.0, 1.0, -2.0, 3.0], &[2, 2]));
+    /// let w = g.var(Tensor::from_vec(vec![0.25, 0.5], &[2])); // one slope per channel
+    /// let y = x.prelu(w);
+    /// assert_eq!(y.value().to_vec(), vec![-1.0, 1.0, -0.5, 3.0]);
+    /// y.sum().backward();
+    /// assert_eq!(w.grad().unwrap().to_vec(), vec![-6.0, 0.0]);
+    /// ```
+    #[track_caller]
+    pub fn prelu(self, weight: Var<'g, T>) -> Var<'g, T> {
+        let (shape, ws) = (self.shape_for("prelu"), weight.shape_for("prelu"));
+        assert!(
+            ws.len() == 1 && ws[0] > 0,
+            "prelu: weight must be 1-D with at least one slope, got {:?}",
+            ws.as_slice()
+        );
+        let n = ws[0];
+        let w = if n == 1 {
+            weight.reshape(&[])
+        } else {
+            assert!(
+                shape.len() >= 2 && shape[1] == n,
+                "prelu: input of shape {:?} must have {n} channels on axis 1 (weight {:?})",
+                shape.as_slice(),
+                ws.as_slice()
+            );
+            let mut s = vec![1isize; shape.len()];
+            s[1] = n as isize;
+            weight.reshape(&s)
+        };
+        let positive = self.gt(self.graph().scalar(T::zero()));
+        self.where_(positive, w * self)
+    }
+
     /// The sigmoid linear unit (swish): `x · sigmoid(x)`.
     ///
     /// ```
@@ -690,5 +739,32 @@ mod tests {
     fn softplus_with_refuses_a_zero_beta() {
         let g = Graph::<f64>::new();
         g.var(Tensor::zeros(&[2])).softplus_with(0.0, 20.0);
+    }
+
+    proptest! {
+        #![proptest_config(testing::config())]
+
+        #[test]
+        fn prelu_grads_match_finite_diff(
+            x in tensor_away_from(Just(vec![2, 3, 2]), -3.0..3.0, &[0.0], 1e-3),
+            w in testing::tensor(Just(vec![3]), -1.0..1.0),
+            one in testing::tensor(Just(vec![1]), -1.0..1.0),
+        ) {
+            for slopes in [w, one] {
+                let inputs = [x.clone(), slopes];
+                check_grads(|v| v[0].prelu(v[1]), &inputs)?;
+                check_gradgrads(|v| v[0].prelu(v[1]), &inputs)?;
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "prelu: input of shape [2, 4] must have 3 channels on axis 1 (weight [3])"
+    )]
+    fn prelu_panics_on_a_channel_mismatch() {
+        let g = Graph::<f64>::new();
+        g.var(Tensor::zeros(&[2, 4]))
+            .prelu(g.var(Tensor::zeros(&[3])));
     }
 }

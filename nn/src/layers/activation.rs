@@ -363,7 +363,8 @@ impl<T: Float> Module<T> for GLU {
 
 /// The parametric ReLU, as `torch.nn.PReLU(num_parameters, init)`: `x` for `x > 0`,
 /// `a·x` otherwise, with a learnable slope `a` (parameter `weight`) shared by all elements
-/// or one per channel (axis 1). Its gradient at 0 is `a`, as PyTorch's.
+/// or one per channel (axis 1): [`Var::prelu`] with the layer's slopes. Its gradient at 0
+/// is `a`, as PyTorch's.
 ///
 /// # Panics
 /// [`PReLU::new`] if `num_parameters` is 0; `forward` if there is more than one slope and
@@ -419,23 +420,7 @@ impl<T: Float> Default for PReLU<T> {
 impl<T: Float> Module<T> for PReLU<T> {
     #[track_caller]
     fn forward<'g>(&self, x: Var<'g, T>) -> Var<'g, T> {
-        let shape = x.shape();
-        let n = self.weight.numel();
-        let g = x.graph();
-        let w = g.param(&self.weight);
-        let w = if n == 1 {
-            w.reshape(&[])
-        } else {
-            assert!(
-                shape.len() >= 2 && shape[1] == n,
-                "PReLU: input of shape {shape:?} must have {n} channels on axis 1"
-            );
-            let mut s = vec![1isize; shape.len()];
-            s[1] = n as isize;
-            w.reshape(&s)
-        };
-        let positive = x.gt(g.scalar(T::zero()));
-        crate::module_ext::traced(self, x.where_(positive, w * x))
+        crate::module_ext::traced(self, x.prelu(x.graph().param(&self.weight)))
     }
 
     fn visit(&self, f: &mut dyn FnMut(&str, Slot<'_, T>)) {
@@ -602,7 +587,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "PReLU: input of shape [2, 4] must have 3 channels on axis 1")]
+    #[should_panic(expected = "prelu: input of shape [2, 4] must have 3 channels on axis 1")]
     fn prelu_panics_on_a_channel_mismatch() {
         let g = ferrograd_autograd::Graph::<f64>::new();
         PReLU::<f64>::new(3, 0.25).forward(g.constant(Tensor::zeros(&[2, 4])));
