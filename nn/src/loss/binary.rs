@@ -186,7 +186,9 @@ pub fn binary_cross_entropy_with_logits_pos_weight<'g, T: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferrograd_autograd::testing::{self, check_gradgrads, check_grads, tensor_of};
     use ferrograd_autograd::{GradcheckOptions, Graph, gradcheck};
+    use proptest::prelude::*;
 
     #[test]
     fn binary_cross_entropy_has_pytorchs_finite_gradients_at_probabilities_0_and_1() {
@@ -286,5 +288,22 @@ mod tests {
         let g = Graph::<f32>::new();
         let x = g.var(Tensor::zeros(&[2]));
         binary_cross_entropy_with_logits_pos_weight(x, x, &[1.0, f64::NAN], Reduction::Mean);
+    }
+
+    proptest! {
+        #![proptest_config(testing::config())]
+
+        #[test]
+        fn bce_with_logits_pos_weight_grads_match_finite_diff_anywhere(
+            (x, y, pw) in (1usize..=3, 1usize..=4).prop_flat_map(|(n, d)| (
+                tensor_of(vec![n, d], -3.0..3.0),
+                tensor_of(vec![n, d], 0.0..1.0),
+                prop::collection::vec(0.2..3.0f64, d),
+            )),
+        ) {
+            let inputs = [x, y];
+            check_grads(|v| binary_cross_entropy_with_logits_pos_weight(v[0], v[1], &pw, Reduction::Mean), &inputs)?;
+            check_gradgrads(|v| binary_cross_entropy_with_logits_pos_weight(v[0], v[1], &pw, Reduction::Mean), &inputs)?;
+        }
     }
 }

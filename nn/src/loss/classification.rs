@@ -289,7 +289,7 @@ pub fn distillation_loss<'g, T: Float>(
 mod tests {
     use super::*;
     use crate::loss::{binary_cross_entropy, binary_cross_entropy_with_logits};
-    use ferrograd_autograd::testing::{self, check_grads, tensor_of};
+    use ferrograd_autograd::testing::{self, check_gradgrads, check_grads, tensor_of};
     use ferrograd_autograd::{GradcheckOptions, Graph, gradcheck};
     use proptest::prelude::*;
 
@@ -533,5 +533,25 @@ mod tests {
     fn cross_entropy_panics_on_a_bad_label() {
         let g = Graph::<f32>::new();
         cross_entropy(g.var(Tensor::zeros(&[2, 3])), &[0, 3], &CrossEntropy::new());
+    }
+
+    proptest! {
+        #![proptest_config(testing::config())]
+
+        #[test]
+        fn spatial_cross_entropy_with_ignore_index_grads_match_finite_diff_anywhere(
+            (x, labels) in (1usize..=2, 2usize..=4, 1usize..=3).prop_flat_map(|(n, c, d)| (
+                tensor_of(vec![n, c, d], -3.0..3.0),
+                prop::collection::vec(0..c, n * d),
+            )),
+        ) {
+            // Class 0 ignored; a batch whose every label is 0 gives NaN (0/0), as PyTorch.
+            prop_assume!(labels.iter().any(|&k| k != 0));
+            let c = x.shape()[1];
+            let w: Vec<f64> = (0..c).map(|k| 0.5 + k as f64 * 0.3).collect();
+            let opts = CrossEntropy::new().weight(w).label_smoothing(0.1).ignore_index(0);
+            check_grads(|v| cross_entropy(v[0], &labels, &opts), std::slice::from_ref(&x))?;
+            check_gradgrads(|v| cross_entropy(v[0], &labels, &opts), &[x])?;
+        }
     }
 }

@@ -160,7 +160,37 @@ pub fn triplet_margin_loss<'g, T: Float>(
 mod tests {
     use super::*;
     use crate::loss::test_helpers::{check, t};
-    use ferrograd_autograd::{Graph, Tensor};
+    use ferrograd_autograd::testing::{self, check_gradgrads, check_grads, tensor_of};
+    use ferrograd_autograd::{Graph, Tensor, Var};
+    use proptest::prelude::*;
+
+    /// The values each hinge clamps, so a case can keep away from the kinks (where the
+    /// finite difference straddles two slopes).
+    fn hinge_args(a: &Tensor<f64>, b: &Tensor<f64>, c: &Tensor<f64>, y: &Tensor<f64>) -> Vec<f64> {
+        let g = Graph::<f64>::new();
+        let (a, b, c) = (g.var(a.clone()), g.var(b.clone()), g.var(c.clone()));
+        fn dist<'g>(x: Var<'g, f64>, z: Var<'g, f64>) -> Var<'g, f64> {
+            (x - z)
+                .add_scalar(1e-6)
+                .square()
+                .sum_axes(&[1], false)
+                .sqrt()
+        }
+        let triplet = (dist(a, b) - dist(a, c)).add_scalar(1.0).value().to_vec();
+        let cos = a.cosine_similarity(b, 1, 1e-8).value().to_vec();
+        let ys = y.to_vec();
+        let cos_neg = cos
+            .iter()
+            .zip(&ys)
+            .filter(|(_, y)| **y < 0.0)
+            .map(|(c, _)| c + 0.2);
+        let ranking = (a - c).value().to_vec();
+        triplet
+            .into_iter()
+            .chain(cos_neg)
+            .chain(ranking.iter().map(|r| r + 0.5))
+            .collect()
+    }
 
     #[test]
     fn embedding_losses_grads_and_gradgrads_match_finite_diff() {
@@ -231,5 +261,34 @@ mod tests {
         let g = Graph::<f64>::new();
         let a = g.var(Tensor::zeros(&[2, 3]));
         triplet_margin_loss(a, a, g.var(Tensor::zeros(&[2, 2])), 1.0, Reduction::Mean);
+    }
+
+    proptest! {
+        #![proptest_config(testing::config())]
+
+        #[test]
+        fn embedding_losses_grads_match_finite_diff_anywhere(
+            (a, b, c, y) in (1usize..=3, 2usize..=4).prop_flat_map(|(n, d)| (
+                tensor_of(vec![n, d], -2.0..2.0),
+                tensor_of(vec![n, d], -2.0..2.0),
+                tensor_of(vec![n, d], -2.0..2.0),
+                prop::collection::vec(any::<bool>(), n)
+                    .prop_map(move |s| Tensor::from_vec(s.iter().map(|&p| if p { 1.0 } else { -1.0 }).collect(), &[n])),
+            )),
+        ) {
+            prop_assume!(hinge_args(&a, &b, &c, &y).iter().all(|v| v.abs() > 1e-3));
+            let pair = [a.clone(), b.clone()];
+            check_grads(|v| cosine_embedding_loss(v[0], v[1], v[0].graph().constant(y.clone()), -0.2, Reduction::Mean), &pair)?;
+            check_gradgrads(|v| cosine_embedding_loss(v[0], v[1], v[0].graph().constant(y.clone()), -0.2, Reduction::Mean), &pair)?;
+            let triple = [a.clone(), b, c.clone()];
+            check_grads(|v| triplet_margin_loss(v[0], v[1], v[2], 1.0, Reduction::Mean), &triple)?;
+            check_gradgrads(|v| triplet_margin_loss(v[0], v[1], v[2], 1.0, Reduction::Mean), &triple)?;
+            // Second derivative 0: a first-order check.
+            let ones = Tensor::from_vec(vec![1.0; a.numel()], a.shape());
+            check_grads(
+                |v| margin_ranking_loss(v[0], v[1], v[0].graph().constant(ones.clone()), -0.5, Reduction::Sum),
+                &[a, c],
+            )?;
+        }
     }
 }

@@ -127,7 +127,9 @@ pub fn kl_div<'g, T: Float>(
 mod tests {
     use super::*;
     use crate::loss::test_helpers::{check, t};
+    use ferrograd_autograd::testing::{self, check_gradgrads, check_grads, tensor_of};
     use ferrograd_autograd::{Graph, Tensor};
+    use proptest::prelude::*;
 
     #[test]
     fn kl_div_treats_zero_targets_as_zero() {
@@ -205,5 +207,29 @@ mod tests {
             true,
             Reduction::Mean,
         );
+    }
+
+    proptest! {
+        #![proptest_config(testing::config())]
+
+        #[test]
+        fn likelihood_losses_grads_and_gradgrads_match_finite_diff_anywhere(
+            (x, y, var, counts) in (1usize..=3, 1usize..=4).prop_flat_map(|(n, d)| (
+                tensor_of(vec![n, d], -2.0..2.0),
+                tensor_of(vec![n, d], -2.0..2.0),
+                tensor_of(vec![n, d], 0.2..2.0),
+                tensor_of(vec![n, d], 0.0..4.0),
+            )),
+        ) {
+            let three = [x.clone(), y, var];
+            check_grads(|v| gaussian_nll_loss(v[0], v[1], v[2], Reduction::Mean), &three)?;
+            check_gradgrads(|v| gaussian_nll_loss(v[0], v[1], v[2], Reduction::Mean), &three)?;
+            let rates = x.map(|v| v.abs() + 0.2);
+            for (log_input, input) in [(true, x), (false, rates)] {
+                let inputs = [input, counts.clone()];
+                check_grads(|v| poisson_nll_loss(v[0], v[1], log_input, Reduction::Sum), &inputs)?;
+                check_gradgrads(|v| poisson_nll_loss(v[0], v[1], log_input, Reduction::Sum), &inputs)?;
+            }
+        }
     }
 }
