@@ -23,6 +23,7 @@ mod pad;
 mod pool;
 mod pool1d;
 mod pool_max;
+mod product;
 mod reduce;
 mod repeat;
 mod shape;
