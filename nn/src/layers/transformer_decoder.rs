@@ -120,12 +120,7 @@ impl<T: Float> Module<T> for TransformerDecoderLayer<T> {
     /// If `inputs` is not two inputs, or as [`TransformerDecoderLayer::forward_masked`].
     #[track_caller]
     fn forward_inputs<'g>(&self, inputs: &[Var<'g, T>]) -> Var<'g, T> {
-        let &[tgt, memory] = inputs else {
-            panic!(
-                "TransformerDecoderLayer: forward takes 2 inputs (tgt, memory), got {}",
-                inputs.len()
-            );
-        };
+        let (tgt, memory) = tgt_and_memory("TransformerDecoderLayer", inputs);
         self.forward_masked(tgt, memory, MhaOptions::new().causal(), MhaOptions::new())
     }
 
@@ -256,12 +251,7 @@ impl<T: Float> Module<T> for TransformerDecoder<T> {
     /// If `inputs` is not two inputs, or as [`TransformerDecoder::forward_masked`].
     #[track_caller]
     fn forward_inputs<'g>(&self, inputs: &[Var<'g, T>]) -> Var<'g, T> {
-        let &[tgt, memory] = inputs else {
-            panic!(
-                "TransformerDecoder: forward takes 2 inputs (tgt, memory), got {}",
-                inputs.len()
-            );
-        };
+        let (tgt, memory) = tgt_and_memory("TransformerDecoder", inputs);
         self.forward_masked(tgt, memory, MhaOptions::new().causal(), MhaOptions::new())
     }
 
@@ -273,6 +263,24 @@ impl<T: Float> Module<T> for TransformerDecoder<T> {
             visit_child("norm", norm, f);
         }
     }
+}
+
+/// The target and memory of a decoder's `forward_inputs`.
+///
+/// # Panics
+/// If there are not exactly two inputs (the message names `layer`).
+#[track_caller]
+fn tgt_and_memory<'g, T: Float>(
+    layer: &str,
+    inputs: &[Var<'g, T>],
+) -> (Var<'g, T>, Var<'g, T>) {
+    let &[tgt, memory] = inputs else {
+        panic!(
+            "{layer}: forward takes 2 inputs (tgt, memory), got {}",
+            inputs.len()
+        );
+    };
+    (tgt, memory)
 }
 
 #[cfg(test)]
