@@ -270,10 +270,7 @@ impl<T: Float> Module<T> for TransformerDecoder<T> {
 /// # Panics
 /// If there are not exactly two inputs (the message names `layer`).
 #[track_caller]
-fn tgt_and_memory<'g, T: Float>(
-    layer: &str,
-    inputs: &[Var<'g, T>],
-) -> (Var<'g, T>, Var<'g, T>) {
+fn tgt_and_memory<'g, T: Float>(layer: &str, inputs: &[Var<'g, T>]) -> (Var<'g, T>, Var<'g, T>) {
     let &[tgt, memory] = inputs else {
         panic!(
             "{layer}: forward takes 2 inputs (tgt, memory), got {}",
