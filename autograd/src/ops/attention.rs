@@ -8,6 +8,7 @@ use crate::float::Float;
 use crate::grads;
 use crate::graph::Var;
 use crate::kernels::broadcast_shapes;
+use crate::ops::reduce::as_isize;
 use crate::tensor::Tensor;
 
 /// Which keys each query may attend to, for [`Var::scaled_dot_product_attention`]. It
@@ -306,11 +307,7 @@ fn lift<T: Float>(m: Var<'_, T>) -> Var<'_, T> {
     if m.ndim() >= 2 {
         return m;
     }
-    let shape: Vec<isize> = lifted_shape(&m.shape())
-        .iter()
-        .map(|&d| d as isize)
-        .collect();
-    m.reshape(&shape)
+    m.reshape(&as_isize(&lifted_shape(&m.shape())))
 }
 
 /// The attention weights `softmax(q·kᵀ·scale + additive)` over `scores` (the full batch

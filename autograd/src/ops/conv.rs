@@ -13,6 +13,7 @@ use crate::float::Float;
 use crate::graph::{BackwardCtx, Grads, Var};
 use crate::ops::conv_gemm::{ConvPlan, MIN_COLS, conv2d_backward, conv2d_forward};
 use crate::ops::im2col::{Geometry, Size2, Window};
+use crate::ops::reduce::as_isize;
 use crate::tensor::Tensor;
 
 /// Stride, padding, dilation, groups and (for transposed convolutions) output padding, as
@@ -189,10 +190,6 @@ pub(super) fn matrix_shape(rows: &[usize], cols: &[usize]) -> Vec<usize> {
         (Some(r), Some(c)) => vec![r, c],
         _ => [rows, cols].concat(),
     }
-}
-
-pub(super) fn isz(dims: &[usize]) -> Vec<isize> {
-    dims.iter().map(|&d| d as isize).collect()
 }
 
 impl<'g, T: Float> Var<'g, T> {
@@ -395,21 +392,21 @@ fn recorded_conv2d_backward<'h, T: Float>(
     let cols = n * positions;
     // The output gradient as [G, O/G, N·oH·oW].
     let gm = g
-        .reshape(&isz(&[n, o, positions]))
+        .reshape(&as_isize(&[n, o, positions]))
         .swap_leading_axes()
-        .reshape(&isz(&[groups, o / groups, cols]));
-    let w3 = weight.reshape(&isz(&[groups, o / groups, k]));
+        .reshape(&as_isize(&[groups, o / groups, cols]));
+    let w3 = weight.reshape(&as_isize(&[groups, o / groups, k]));
     let mut grads: Grads<'h, T> = smallvec::smallvec![
         ctx.needs_grad(0).then(|| {
             w3.transpose(-1, -2)
                 .matmul(gm)
-                .reshape(&isz(&[groups * k, cols]))
+                .reshape(&as_isize(&[groups * k, cols]))
                 .col2im(plan.geo)
         }),
         ctx.needs_grad(1).then(|| {
-            let columns = x.im2col(plan.geo).reshape(&isz(&[groups, k, cols]));
+            let columns = x.im2col(plan.geo).reshape(&as_isize(&[groups, k, cols]));
             gm.matmul(columns.transpose(-1, -2))
-                .reshape(&isz(&weight.shape()))
+                .reshape(&as_isize(&weight.shape()))
         }),
     ];
     if has_bias {

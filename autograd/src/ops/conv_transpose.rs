@@ -6,9 +6,10 @@ use crate::alloc::{OpScope, checked_numel};
 use crate::float::Float;
 use crate::graph::Var;
 use crate::ops::conv::{
-    ConvOptions, check_1d, check_bias, check_graphs, checked_groups, isz, matrix_shape, shape4,
+    ConvOptions, check_1d, check_bias, check_graphs, checked_groups, matrix_shape, shape4,
 };
 use crate::ops::im2col::{Geometry, Size2};
+use crate::ops::reduce::as_isize;
 
 impl<'g, T: Float> Var<'g, T> {
     /// 2-D transposed convolution (the gradient of conv2d with respect to its input, also
@@ -148,17 +149,19 @@ impl<'g, T: Float> Var<'g, T> {
         let (k, hw) = (og * kh * kw, n * h * w);
         let x = self.swap_leading_axes();
         let columns = if groups == 1 {
-            let wt = weight.reshape(&isz(&[c, k])).transpose(0, 1);
-            wt.matmul(x.reshape(&isz(&[c, hw])))
+            let wt = weight.reshape(&as_isize(&[c, k])).transpose(0, 1);
+            wt.matmul(x.reshape(&as_isize(&[c, hw])))
         } else {
             let cg = c / groups;
-            let wt = weight.reshape(&isz(&[groups, cg, k])).transpose(-1, -2);
-            wt.matmul(x.reshape(&isz(&[groups, cg, hw])))
-                .reshape(&isz(&[o * kh * kw, hw]))
+            let wt = weight
+                .reshape(&as_isize(&[groups, cg, k]))
+                .transpose(-1, -2);
+            wt.matmul(x.reshape(&as_isize(&[groups, cg, hw])))
+                .reshape(&as_isize(&[o * kh * kw, hw]))
         };
         let y = columns.col2im(geo);
         match bias {
-            Some(b) => y + b.reshape(&isz(&[1, o, 1, 1])),
+            Some(b) => y + b.reshape(&as_isize(&[1, o, 1, 1])),
             None => y,
         }
     }

@@ -10,6 +10,7 @@ use crate::alloc::OpScope;
 use crate::float::Float;
 use crate::graph::Var;
 use crate::kernels::{checked_axis, normalize_axis};
+use crate::ops::reduce::as_isize;
 use crate::tensor::Tensor;
 
 /// The length of diagonal `offset` of an `n1 × n2` matrix (0 past a corner).
@@ -140,7 +141,7 @@ impl<'g, T: Float> Var<'g, T> {
         };
         let mut zeros = shape.to_vec();
         *zeros.last_mut().expect("rank checked") = mm;
-        let mut square: Vec<isize> = zeros.iter().map(|&d| d as isize).collect();
+        let mut square = as_isize(&zeros);
         square.pop();
         square.extend([m as isize, m as isize]);
         // Output axis a1 is the matrices' row axis (rank − 2), a2 their column axis.

@@ -4,6 +4,7 @@
 
 use crate::float::Float;
 use crate::graph::Var;
+use crate::ops::reduce::as_isize;
 
 impl<'g, T: Float> Var<'g, T> {
     /// Group normalisation of `[N, C, *]`, as `torch.nn.functional.group_norm`: the `C`
@@ -112,7 +113,7 @@ impl<'g, T: Float> Var<'g, T> {
         };
         let (weight, bias) = (affine(weight, "weight"), affine(bias, "bias"));
         let per_group = c / groups * shape[2..].iter().product::<usize>();
-        let target: Vec<isize> = shape.iter().map(|&d| d as isize).collect();
+        let target = as_isize(&shape);
         let x = self.reshape(&[shape[0] as isize, groups as isize, per_group as isize]);
         let mean = x.mean_axes(&[2], true);
         let var = x.variance_axes(&[2], 0, true);
