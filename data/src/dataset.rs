@@ -377,6 +377,8 @@ pub struct DataLoader<D, T: Float = f32> {
     seed: Option<u64>,
     drop_last: bool,
     prefetch: bool,
+    /// `(rank, world_size)`: this loader iterates rank's shard of every epoch.
+    shard: Option<(usize, usize)>,
     next_epoch: AtomicU64,
     _marker: std::marker::PhantomData<fn() -> T>,
 }
@@ -394,6 +396,7 @@ impl<T: Float, D: Dataset<T> + 'static> DataLoader<D, T> {
             seed: None,
             drop_last: false,
             prefetch: false,
+            shard: None,
             next_epoch: AtomicU64::new(0),
             _marker: std::marker::PhantomData,
         }
@@ -417,6 +420,35 @@ impl<T: Float, D: Dataset<T> + 'static> DataLoader<D, T> {
         self
     }
 
+    /// Iterates only shard `rank` of `world_size` of every epoch, as PyTorch's
+    /// `DistributedSampler` (for data-parallel training, one loader per rank with the same
+    /// seed): the epoch's order, shuffled the same on every rank, is padded by repeating
+    /// its first samples to a multiple of `world_size`, and rank `r` takes positions
+    /// `r, r + world_size, …`. Every shard has `⌈n / world_size⌉` samples, so every rank
+    /// runs the same number of batches of the same sizes, and batch `b` of all ranks
+    /// together holds the samples of batch `b` of one loader of `world_size` times the
+    /// batch size (plus the padding, when `n` is not a multiple of `world_size`).
+    ///
+    /// ```
+    /// use ferrograd::autograd::Tensor;
+    /// use ferrograd::data::dataset::{DataLoader, Targets, TensorDataset};
+    /// let ds = TensorDataset::new(Tensor::<f32>::zeros(&[5, 1]), Targets::Classes(vec![0; 5]));
+    /// let shard = |rank| DataLoader::new(ds.clone(), 2).shard(rank, 2).order(0);
+    /// // 5 samples padded to 6 with sample 0; each rank gets 3.
+    /// assert_eq!((shard(0), shard(1)), (vec![0, 2, 4], vec![1, 3, 0]));
+    /// ```
+    ///
+    /// # Panics
+    /// If `world_size` is 0 or `rank` is not below it.
+    pub fn shard(mut self, rank: usize, world_size: usize) -> Self {
+        assert!(
+            rank < world_size,
+            "DataLoader::shard: rank {rank} is not a rank of a group of {world_size}"
+        );
+        self.shard = Some((rank, world_size));
+        self
+    }
+
     /// The dataset.
     pub fn dataset(&self) -> &D {
         &self.dataset
@@ -424,7 +456,7 @@ impl<T: Float, D: Dataset<T> + 'static> DataLoader<D, T> {
 
     /// The number of batches per epoch.
     pub fn len(&self) -> usize {
-        let n = self.dataset.len();
+        let n = self.samples_per_epoch();
         if self.drop_last {
             n / self.batch_size
         } else {
@@ -437,14 +469,29 @@ impl<T: Float, D: Dataset<T> + 'static> DataLoader<D, T> {
         self.len() == 0
     }
 
-    /// The sample order of epoch `epoch`.
+    /// The number of samples an epoch iterates: the dataset's, or its shard's.
+    fn samples_per_epoch(&self) -> usize {
+        let n = self.dataset.len();
+        match self.shard {
+            Some((_, world_size)) => n.div_ceil(world_size),
+            None => n,
+        }
+    }
+
+    /// The sample order of epoch `epoch` (of this loader's shard, with
+    /// [`shard`](DataLoader::shard)).
     pub fn order(&self, epoch: u64) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.dataset.len()).collect();
         if let Some(seed) = self.seed {
             let mut rng = StdRng::seed_from_u64(seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             order.shuffle(&mut rng);
         }
-        order
+        match self.shard {
+            Some((rank, world_size)) if !order.is_empty() => (0..self.samples_per_epoch())
+                .map(|i| order[(i * world_size + rank) % order.len()])
+                .collect(),
+            _ => order,
+        }
     }
 
     /// The batches of the next epoch (the first call gives epoch 0).
@@ -602,6 +649,38 @@ mod tests {
         );
         let unshuffled = DataLoader::new(dataset(4), 4).iter().next().unwrap();
         assert_eq!(unshuffled.y().classes(), &[0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn shards_split_each_shuffled_epoch_evenly_and_together_cover_it() {
+        for (n, world) in [(12, 3), (10, 4), (3, 4), (0, 2)] {
+            let loader = |rank| DataLoader::new(dataset(n), 2).shuffle(9).shard(rank, world);
+            for epoch in 0..2 {
+                let full = DataLoader::new(dataset(n), 2).shuffle(9).order(epoch);
+                let shards: Vec<Vec<usize>> = (0..world).map(|r| loader(r).order(epoch)).collect();
+                let per_rank = n.div_ceil(world);
+                for (rank, shard) in shards.iter().enumerate() {
+                    assert_eq!(shard.len(), per_rank);
+                    assert_eq!(loader(rank).len(), per_rank.div_ceil(2));
+                    let labels: Vec<usize> = loader(rank)
+                        .epoch(epoch)
+                        .flat_map(|b| b.y().classes().to_vec())
+                        .collect();
+                    assert_eq!(&labels, shard);
+                }
+                // Interleaved, they are the epoch's order, padded from its start.
+                let interleaved: Vec<usize> = (0..per_rank * world)
+                    .map(|i| shards[i % world][i / world])
+                    .collect();
+                let padded: Vec<usize> = full
+                    .iter()
+                    .cycle()
+                    .take(per_rank * world)
+                    .copied()
+                    .collect();
+                assert_eq!(interleaved, padded);
+            }
+        }
     }
 
     #[test]

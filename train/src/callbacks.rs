@@ -27,6 +27,8 @@ pub struct Context<'a, T: Float = f32> {
     epoch: usize,
     step: usize,
     steps_per_epoch: usize,
+    rank: usize,
+    world_size: usize,
 }
 
 impl<'a, T: Float> Context<'a, T> {
@@ -48,7 +50,16 @@ impl<'a, T: Float> Context<'a, T> {
             epoch,
             step,
             steps_per_epoch,
+            rank: 0,
+            world_size: 1,
         }
+    }
+
+    /// The context on `rank` of `world_size` in data-parallel training.
+    pub(crate) fn on_rank(mut self, rank: usize, world_size: usize) -> Self {
+        self.rank = rank;
+        self.world_size = world_size;
+        self
     }
 
     /// Whether a callback asked to end training.
@@ -98,6 +109,25 @@ impl<'a, T: Float> Context<'a, T> {
     /// The number of batches of a (whole) epoch.
     pub fn steps_per_epoch(&self) -> usize {
         self.steps_per_epoch
+    }
+
+    /// This worker's rank in data-parallel training
+    /// ([`FitOptions::distributed`](crate::FitOptions::distributed)); 0 otherwise.
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// The number of workers in data-parallel training; 1 otherwise.
+    pub fn world_size(&self) -> usize {
+        self.world_size
+    }
+
+    /// True on the worker that logs and writes files: rank 0, or the only one. Every rank
+    /// runs every callback with the same logs, so they take the same decisions (stop
+    /// early, change the learning rate); a callback that writes a file or prints does it
+    /// only where this is true, as [`ModelCheckpoint`] and [`CsvLogger`] do.
+    pub fn is_main(&self) -> bool {
+        self.rank == 0
     }
 
     /// Ends training (Keras' `model.stop_training = True`): the batch in progress (or, from
@@ -382,7 +412,7 @@ impl<T: Float, S: LrSchedule> Callback<T> for LrScheduler<S> {
 
 /// Saves the model (safetensors) after an epoch: every epoch, or only when `monitor`
 /// improves (`save_best_only`). The file is written under a temporary name and renamed, so
-/// it is never half-written.
+/// it is never half-written. In data-parallel training only rank 0 writes it.
 pub struct ModelCheckpoint {
     path: PathBuf,
     monitor: String,
@@ -434,6 +464,9 @@ impl<T: Float> Callback<T> for ModelCheckpoint {
             }
             self.best = value;
         }
+        if !ctx.is_main() {
+            return Ok(());
+        }
         Ok(ctx.model().save(&self.path)?)
     }
 
@@ -450,7 +483,8 @@ impl<T: Float> Callback<T> for ModelCheckpoint {
 /// Appends each epoch's logs to a CSV file with a header (Keras' `CSVLogger`); the file is
 /// created (or truncated) at the first epoch. In a [training backup](crate::FitOptions::backup)
 /// it records the columns and the file's length, and a resumed run cuts off the rows written
-/// after the backup, so the file ends as that of a run that never stopped.
+/// after the backup, so the file ends as that of a run that never stopped. In data-parallel
+/// training only rank 0 writes it.
 pub struct CsvLogger {
     path: PathBuf,
     columns: Option<Vec<String>>,
@@ -474,8 +508,11 @@ impl<T: Float> Callback<T> for CsvLogger {
         &mut self,
         epoch: usize,
         logs: &Logs,
-        _: &mut Context<'_, T>,
+        ctx: &mut Context<'_, T>,
     ) -> Result<(), CallbackError> {
+        if !ctx.is_main() {
+            return Ok(());
+        }
         let err = |source| CallbackError::Io {
             path: self.path.clone(),
             source,

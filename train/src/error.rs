@@ -94,6 +94,20 @@ pub enum TrainError {
         /// What went wrong, naming the file.
         message: String,
     },
+    /// In data-parallel training ([`FitOptions::distributed`](crate::FitOptions::distributed)),
+    /// another rank failed (its error is `message`): every rank stops at the same batch,
+    /// before the update, with this error or the failing rank's own.
+    #[error("rank {rank} failed: {message}")]
+    RankFailed {
+        /// The rank that failed (the lowest, when several did).
+        rank: usize,
+        /// Its error.
+        message: String,
+    },
+    /// A collective of data-parallel training failed: the ranks hold different models, a
+    /// rank left the group, or the transport failed.
+    #[error("data-parallel training: {0}")]
+    Distributed(#[from] crate::distributed::CommError),
 }
 
 /// What a [`Callback`](crate::Callback) fails with. Your own callbacks fail with

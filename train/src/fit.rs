@@ -14,6 +14,9 @@ use ferrograd_optim::{NonFiniteKind, Optimizer, Rule, clip_grad_norm, clip_grad_
 
 use crate::backup::{self, Plan, Training};
 use crate::callbacks::{Callback, CallbackError, Context, Logs};
+use crate::distributed::{Collective, CommError, DistributedDataParallel, Values};
+#[cfg(doc)]
+use crate::distributed::{ThreadComm, ThreadGroup};
 use crate::error::TrainError;
 use crate::history::History;
 use crate::loss::Loss;
@@ -45,6 +48,7 @@ pub struct FitOptions<T: Float = f32> {
     detect_anomaly: bool,
     backup: Option<PathBuf>,
     clip: Clip,
+    distributed: Option<Box<dyn Collective>>,
 }
 
 /// Gradient clipping before each optimizer step ([`FitOptions::clip_grad_norm`]).
@@ -74,6 +78,13 @@ impl<T: Float> std::fmt::Debug for FitOptions<T> {
             .field("detect_anomaly", &self.detect_anomaly)
             .field("backup", &self.backup)
             .field("clip", &self.clip)
+            .field(
+                "distributed",
+                &self
+                    .distributed
+                    .as_ref()
+                    .map(|c| format!("rank {} of {}", c.rank(), c.world_size())),
+            )
             .finish()
     }
 }
@@ -92,6 +103,7 @@ impl<T: Float> FitOptions<T> {
             detect_anomaly: false,
             backup: None,
             clip: Clip::None,
+            distributed: None,
         }
     }
 
@@ -293,6 +305,61 @@ impl<T: Float> FitOptions<T> {
     /// ```
     pub fn backup(mut self, path: impl Into<PathBuf>) -> Self {
         self.backup = Some(path.into());
+        self
+    }
+
+    /// Trains data-parallel over the ranks of `comm` (PyTorch's
+    /// `DistributedDataParallel`): every rank calls `fit` with the same model, data and
+    /// options, and its own rank's communicator — a [`ThreadComm`] of a [`ThreadGroup`]
+    /// for the cores of one machine, an `MpiComm` (feature `mpi`) for processes started
+    /// by `mpirun`. Then `fit`
+    /// - checks that every rank's model has the same parameters and buffers and gives
+    ///   every rank rank 0's values ([`DistributedDataParallel::new`]);
+    /// - runs each rank on its shard of every epoch ([`DataLoader::shard`]): `batch_size`
+    ///   is per rank, as in PyTorch, so a step sees `batch_size × world_size` samples;
+    /// - before each forward gives every rank rank 0's buffers (BatchNorm's running
+    ///   statistics, PyTorch's default `broadcast_buffers`), and after each backward
+    ///   averages the gradients over the ranks, so every rank takes the same step;
+    /// - logs the same numbers on every rank: the loss is the mean over the whole batch,
+    ///   a training metric the mean of the ranks' values (exact for accuracy and other
+    ///   means), validation is run on every rank (on the whole validation data), so the
+    ///   callbacks take the same decisions everywhere;
+    /// - shows progress (global samples per second), warns and writes the backup and the
+    ///   files of [`ModelCheckpoint`](crate::callbacks::ModelCheckpoint) and
+    ///   [`CsvLogger`](crate::callbacks::CsvLogger) on rank 0 only
+    ///   ([`Context::is_main`]); a backup must be on a filesystem every rank sees.
+    ///
+    /// With `n` samples a multiple of `world_size`, training on W ranks with batches of
+    /// `b` gives the weights of one process with batches of `W·b` up to the order of the
+    /// additions, and the weights are bit for bit the same on every rank and from run to
+    /// run.
+    ///
+    /// An error on one rank (a NaN loss, a failing callback) ends `fit` on every rank at
+    /// the same batch, before the update: that rank returns its error, the others
+    /// [`TrainError::RankFailed`] naming it; a rank that panics or leaves makes the others
+    /// return [`TrainError::Distributed`] naming it.
+    ///
+    /// ```
+    /// use ferrograd::data::synthetic::make_moons;
+    /// use ferrograd::nn::{Linear, ModuleExt, init, loss::CrossEntropy};
+    /// use ferrograd::optim::{Adam, Optimizer};
+    /// use ferrograd::train::distributed::ThreadGroup;
+    /// use ferrograd::train::{FitOptions, fit};
+    /// let data = make_moons(128, 0.1, 0);
+    /// let histories = ThreadGroup::new(2)
+    ///     .run(|comm| {
+    ///         let model = Linear::<f32>::new(2, 2, &mut init::rng(0));
+    ///         let mut opt = Optimizer::new(model.parameters(), Adam::new(0.05));
+    ///         let options = FitOptions::new().epochs(5).batch_size(16).distributed(comm);
+    ///         fit(&model, CrossEntropy::new(), &mut opt, &data, options, &mut []).unwrap()
+    ///     })
+    ///     .unwrap();
+    /// // Both ranks log the same, whole-batch losses.
+    /// assert_eq!(histories[0].get("loss"), histories[1].get("loss"));
+    /// assert!(histories[0].get("loss")[4] < histories[0].get("loss")[0]);
+    /// ```
+    pub fn distributed(mut self, comm: impl Collective + 'static) -> Self {
+        self.distributed = Some(Box::new(comm));
         self
     }
 }
@@ -690,7 +757,13 @@ fn check_gradients<T: Float, R: Rule<T>>(
 
 /// Adds the parameters a step skipped for want of a gradient to the history, warning once
 /// about the new ones.
-fn note_without_gradient(history: &mut History, names: &[String], skipped: &[usize], at: At) {
+fn note_without_gradient(
+    history: &mut History,
+    names: &[String],
+    skipped: &[usize],
+    at: At,
+    warn: bool,
+) {
     let new: Vec<&String> = skipped
         .iter()
         .map(|&i| &names[i])
@@ -700,12 +773,14 @@ fn note_without_gradient(history: &mut History, names: &[String], skipped: &[usi
         return;
     }
     let list: Vec<String> = new.iter().map(|n| format!("`{n}`")).collect();
-    eprintln!(
-        "fit: warning: no gradient for {} at epoch {}, batch {}: not updated (see History::without_gradient)",
-        list.join(", "),
-        at.epoch,
-        at.batch
-    );
+    if warn {
+        eprintln!(
+            "fit: warning: no gradient for {} at epoch {}, batch {}: not updated (see History::without_gradient)",
+            list.join(", "),
+            at.epoch,
+            at.batch
+        );
+    }
     history.without_gradient.extend(new.into_iter().cloned());
 }
 
@@ -781,40 +856,59 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
     let mut metrics = std::mem::take(&mut options.metrics);
     let names = parameter_names(model, optimizer);
     let params: Vec<Param<T>> = optimizer.params().cloned().collect();
+    let comm = options.distributed.take();
+    let ddp = comm
+        .as_deref()
+        .map(|c| DistributedDataParallel::new(model, c))
+        .transpose()?;
+    let peers = Peers(ddp.as_ref());
+    let (rank, world_size) = peers.rank_and_size();
     let mut loader = DataLoader::new(train.clone(), options.batch_size);
     if let Some(seed) = options.shuffle {
         loader = loader.shuffle(seed);
+    }
+    if world_size > 1 {
+        loader = loader.shard(rank, world_size);
     }
     let plan = Plan {
         batch_size: options.batch_size,
         shuffle: options.shuffle,
     };
-    let (start, mut history) = match &options.backup {
-        Some(path) if path.exists() => {
+    let backup_exists = options.backup.as_ref().is_some_and(|p| p.exists());
+    peers.agree_on_backup(backup_exists, options.backup.as_deref())?;
+    let restored = match &options.backup {
+        Some(path) if backup_exists => {
             let mut t = Training {
                 model,
                 optimizer: &mut *optimizer,
                 callbacks: &mut *callbacks,
             };
-            backup::restore(path, &mut t, plan).map_err(|message| TrainError::Backup { message })?
+            backup::restore(path, &mut t, plan).map_err(|message| TrainError::Backup { message })
         }
-        _ => (0, History::default()),
+        _ => Ok((0, History::default())),
     };
+    let (start, mut history) = peers.agree(restored.map(|r| (r, 0.0)))?.0;
     let steps_per_epoch = loader.len();
     let initial_lr = optimizer.initial_lr();
     let ctx_at = |lr: f64, epoch: usize, step: usize| {
         Context::new(model, (lr, initial_lr), epoch, step, steps_per_epoch)
+            .on_rank(rank, world_size)
     };
-    let reporter = Reporter::new(options.verbose, options.epochs, options.batch_size);
+    let reporter = Reporter::new(
+        options.verbose && peers.is_main(),
+        options.epochs,
+        options.batch_size * world_size,
+    );
     let mut ctx = ctx_at(optimizer.lr(), start, start * steps_per_epoch);
-    run_hooks(
+    let begun = run_hooks(
         callbacks,
         start,
         "on_train_begin",
         &reporter,
         &mut ctx,
         |cb, ctx| cb.on_train_begin(ctx),
-    )?;
+    );
+    peers.agree(begun.map(|()| ((), 0.0)))?;
     optimizer.set_lr(ctx.lr());
     let mut stop = ctx.stop_requested();
     let g = Graph::new();
@@ -822,14 +916,15 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
     for epoch in start..options.epochs {
         let mut ctx = ctx_at(optimizer.lr(), epoch, epoch * steps_per_epoch);
         let lr = optimizer.lr();
-        run_hooks(
+        let begun = run_hooks(
             callbacks,
             epoch,
             "on_epoch_begin",
             &reporter,
             &mut ctx,
             |cb, ctx| cb.on_epoch_begin(epoch, ctx),
-        )?;
+        );
+        peers.agree(begun.map(|()| ((), 0.0)))?;
         reporter.lr_changed(epoch, "on_epoch_begin", lr, ctx.lr());
         optimizer.set_lr(ctx.lr());
         stop |= ctx.stop_requested();
@@ -843,23 +938,27 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
         for (b, batch) in loader.epoch(epoch as u64).enumerate() {
             let at = At { epoch, batch: b };
             let step = epoch * steps_per_epoch + b;
+            peers.sync_buffers()?;
             let mut ctx = ctx_at(optimizer.lr(), epoch, step);
-            run_hooks(
+            let outcome = run_hooks(
                 callbacks,
                 epoch,
                 "on_batch_begin",
                 &reporter,
                 &mut ctx,
                 |cb, ctx| cb.on_batch_begin(b, ctx),
-            )?;
+            )
+            .and_then(|()| forward_backward(&g, model, loss, &batch, at, options.detect_anomaly))
+            .map(|(value, out)| (out, value));
+            g.clear();
+            // Every rank learns whether any failed; the batch's loss is the ranks' mean.
+            let (out, value) = peers.agree(outcome)?;
             optimizer.set_lr(ctx.lr());
             stop |= ctx.stop_requested();
-            let (value, out) =
-                forward_backward(&g, model, loss, &batch, at, options.detect_anomaly)?;
+            peers.average_gradients()?;
             for m in &mut metrics {
                 m.update(&out, batch.y());
             }
-            g.clear();
             check_gradients(optimizer, &names, at)?;
             match options.clip {
                 Clip::None => {}
@@ -873,7 +972,13 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
                 batch: b,
                 source,
             })?;
-            note_without_gradient(&mut history, &names, &report.without_gradient, at);
+            note_without_gradient(
+                &mut history,
+                &names,
+                &report.without_gradient,
+                at,
+                peers.is_main(),
+            );
             optimizer.zero_grad();
             total += value * batch.len() as f64;
             seen += batch.len();
@@ -881,16 +986,21 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
             steps_run = b + 1;
             let batch_logs = Logs::from([("loss".into(), value), ("lr".into(), optimizer.lr())]);
             let mut ctx = ctx_at(optimizer.lr(), epoch, step);
-            run_hooks(
+            let ended = run_hooks(
                 callbacks,
                 epoch,
                 "on_batch_end",
                 &reporter,
                 &mut ctx,
                 |cb, ctx| cb.on_batch_end(b, &batch_logs, ctx),
-            )?;
+            );
             optimizer.set_lr(ctx.lr());
             stop |= ctx.stop_requested();
+            // A stop asked for on any rank stops every rank.
+            stop = peers
+                .agree(ended.map(|()| ((), f64::from(u8::from(stop)))))?
+                .1
+                > 0.0;
             if stop {
                 break;
             }
@@ -898,8 +1008,9 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
         let mut logs = Logs::new();
         logs.insert("loss".into(), total / seen as f64);
         logs.insert("lr".into(), optimizer.lr());
-        for m in &metrics {
-            logs.insert(m.name(), m.result());
+        let results: Vec<f64> = metrics.iter().map(|m| m.result()).collect();
+        for (m, result) in metrics.iter().zip(peers.mean_over_ranks(results)?) {
+            logs.insert(m.name(), result);
         }
         if let Some(val) = &validation {
             let mut metrics: Vec<&mut dyn Metric<T>> =
@@ -913,18 +1024,20 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
         let logs = history.epochs.last().expect("just pushed");
         let mut ctx = ctx_at(optimizer.lr(), epoch, (epoch + 1) * steps_per_epoch);
         let lr = optimizer.lr();
-        run_hooks(
+        let ended = run_hooks(
             callbacks,
             epoch,
             "on_epoch_end",
             &reporter,
             &mut ctx,
             |cb, ctx| cb.on_epoch_end(epoch, logs, ctx),
-        )?;
+        );
+        let asked = f64::from(u8::from(ctx.stop_requested()));
+        let stop_now = peers.agree(ended.map(|()| ((), asked)))?.1 > 0.0;
         reporter.lr_changed(epoch, "on_epoch_end", lr, ctx.lr());
         optimizer.set_lr(ctx.lr());
         last = Some((epoch, logs.clone()));
-        if stop || ctx.stop_requested() {
+        if stop || stop_now {
             break;
         }
         if let Some(path) = options
@@ -932,14 +1045,19 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
             .as_deref()
             .filter(|_| epoch + 1 < options.epochs)
         {
-            let t = Training {
-                model,
-                optimizer: &mut *optimizer,
-                callbacks: &mut *callbacks,
+            let saved = if peers.is_main() {
+                let t = Training {
+                    model,
+                    optimizer: &mut *optimizer,
+                    callbacks: &mut *callbacks,
+                };
+                backup::save(path, &t, plan, epoch + 1, &history).map_err(|e| TrainError::Backup {
+                    message: format!("after epoch {epoch}: {e}"),
+                })
+            } else {
+                Ok(())
             };
-            backup::save(path, &t, plan, epoch + 1, &history).map_err(|e| TrainError::Backup {
-                message: format!("after epoch {epoch}: {e}"),
-            })?;
+            peers.agree(saved.map(|()| ((), 0.0)))?;
         }
     }
     let (epoch, logs, step) = match last {
@@ -956,7 +1074,7 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
         |cb, ctx| cb.on_train_end(&logs, ctx),
     )?;
     optimizer.set_lr(ctx.lr());
-    if let Some(path) = &options.backup {
+    if let Some(path) = options.backup.as_ref().filter(|_| peers.is_main()) {
         match std::fs::remove_file(path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 return Err(TrainError::Backup {
@@ -970,6 +1088,108 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
         }
     }
     Ok(history)
+}
+
+/// The other ranks of data-parallel training, as `fit` sees them: none in one process,
+/// where every method is free and lets everything through.
+struct Peers<'a, T: Float>(Option<&'a DistributedDataParallel<T, &'a dyn Collective>>);
+
+impl<T: Float> Peers<'_, T> {
+    fn rank_and_size(&self) -> (usize, usize) {
+        self.0.map_or((0, 1), |d| (d.rank(), d.world_size()))
+    }
+
+    fn is_main(&self) -> bool {
+        self.0.is_none_or(DistributedDataParallel::is_main)
+    }
+
+    fn sync_buffers(&self) -> Result<(), TrainError> {
+        Ok(self
+            .0
+            .map_or(Ok(()), DistributedDataParallel::sync_buffers)?)
+    }
+
+    fn average_gradients(&self) -> Result<(), TrainError> {
+        Ok(self
+            .0
+            .map_or(Ok(()), DistributedDataParallel::average_gradients)?)
+    }
+
+    /// Every rank hands in the outcome of the same step (`Ok` with a number: a loss, a
+    /// stop flag) and learns everyone's, so a failure on one rank ends every rank at the
+    /// same point instead of leaving the others waiting: a rank's own error comes back as
+    /// it was; the others get [`TrainError::RankFailed`] naming the lowest failing rank.
+    /// On success, the number is replaced by its mean over the ranks (added in rank
+    /// order, so the same on every rank).
+    fn agree<X>(&self, local: Result<(X, f64), TrainError>) -> Result<(X, f64), TrainError> {
+        let Some(ddp) = self.0 else { return local };
+        let status = match &local {
+            Ok((_, number)) => [&[0u8][..], &number.to_le_bytes()].concat(),
+            Err(e) => [&[1u8][..], e.to_string().as_bytes()].concat(),
+        };
+        let all = ddp.comm().all_gather_bytes(&status)?;
+        let (mine, _) = local?;
+        let mut sum = 0.0;
+        for (rank, status) in all.iter().enumerate() {
+            match status.split_first() {
+                Some((0, number)) => {
+                    let bytes = number.try_into().map_err(|_| {
+                        CommError::Transport(format!("rank {rank} sent a malformed status"))
+                    })?;
+                    sum += f64::from_le_bytes(bytes);
+                }
+                Some((_, message)) => {
+                    return Err(TrainError::RankFailed {
+                        rank,
+                        message: String::from_utf8_lossy(message).into_owned(),
+                    });
+                }
+                None => {
+                    return Err(CommError::Transport(format!("rank {rank} sent no status")).into());
+                }
+            }
+        }
+        Ok((mine, sum / all.len() as f64))
+    }
+
+    /// Each of `values` averaged over the ranks (added in rank order).
+    fn mean_over_ranks(&self, mut values: Vec<f64>) -> Result<Vec<f64>, TrainError> {
+        let Some(ddp) = self.0 else { return Ok(values) };
+        ddp.comm().all_reduce_sum(Values::from(&mut values[..]))?;
+        let world = ddp.world_size() as f64;
+        Ok(values.into_iter().map(|v| v / world).collect())
+    }
+
+    /// A backup of data-parallel training must be seen by every rank or none (it is
+    /// written by rank 0 and read by all).
+    fn agree_on_backup(
+        &self,
+        exists: bool,
+        path: Option<&std::path::Path>,
+    ) -> Result<(), TrainError> {
+        let (Some(ddp), Some(path)) = (self.0, path) else {
+            return Ok(());
+        };
+        let all = ddp.comm().all_gather_bytes(&[u8::from(exists)])?;
+        match all
+            .iter()
+            .position(|seen| seen[..] != [u8::from(all[0][0] == 1)])
+        {
+            None => Ok(()),
+            Some(rank) => Err(TrainError::Backup {
+                message: format!(
+                    "{}: rank 0 {} the backup and rank {rank} {}: a backup of data-parallel training must be on a filesystem every rank shares",
+                    path.display(),
+                    if all[0][0] == 1 {
+                        "sees"
+                    } else {
+                        "does not see"
+                    },
+                    if all[0][0] == 1 { "does not" } else { "does" },
+                ),
+            }),
+        }
+    }
 }
 
 /// Calls `hook` on every callback in order with `ctx`; the first failure becomes

@@ -33,6 +33,7 @@
 
 mod backup;
 pub mod callbacks;
+pub mod distributed;
 mod error;
 mod fit;
 mod history;
