@@ -55,7 +55,7 @@ const VALIDATION: f64 = 0.1;
 
 /// Keras' three-convolution stack for `side`×`side` images: unpadded on 28×28 MNIST, padded
 /// by one pixel where the images are too small for that (the 8×8 digits).
-fn cnn(side: usize, seed: u64) -> Sequential<f32> {
+pub fn cnn(side: usize, seed: u64) -> Sequential<f32> {
     let pad = if side >= 28 { 0 } else { 1 };
     // A 3×3 convolution padded by `pad` maps a side s to s + 2·pad − 2; a pool halves it.
     let conv = |s: usize| s + 2 * pad - 2;

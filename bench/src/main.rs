@@ -5,6 +5,7 @@
 //! ```text
 //! ferrograd-bench [--threads N] [--samples N] [WORKLOAD ...]   (default: all)
 //! ferrograd-bench --list
+//! ferrograd-bench ddp [--workers W] [--steps N] [--batch B] [--threads T] [--mpi]
 //! ```
 //!
 //! Prints one line per workload, the same format as the PyTorch script:
@@ -19,6 +20,7 @@
 //! line.
 
 mod attention;
+mod data_parallel;
 mod measure;
 mod workloads;
 
@@ -26,7 +28,8 @@ use std::process::ExitCode;
 
 use workloads::{WORKLOADS, run};
 
-const USAGE: &str = "usage: ferrograd-bench [--threads N] [--samples N] [WORKLOAD ...] | --list";
+const USAGE: &str = "usage: ferrograd-bench [--threads N] [--samples N] [WORKLOAD ...] | --list
+       ferrograd-bench ddp [--workers W] [--steps N] [--batch B] [--threads T] [--mpi]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -50,6 +53,18 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Ok(Command::Ddp(opts)) => match data_parallel::run(&opts) {
+            Ok(line) => {
+                if let Some(line) = line {
+                    println!("{line}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(msg) => {
+                eprintln!("ferrograd-bench ddp: {msg}");
+                ExitCode::FAILURE
+            }
+        },
         Err(msg) => {
             eprintln!("ferrograd-bench: {msg}\n{USAGE}");
             ExitCode::from(2)
@@ -62,6 +77,7 @@ fn main() -> ExitCode {
 enum Command {
     List,
     Run(Options),
+    Ddp(data_parallel::DdpOptions),
 }
 
 /// A run's settings.
@@ -73,6 +89,9 @@ struct Options {
 }
 
 fn parse(args: &[String]) -> Result<Command, String> {
+    if args.first().is_some_and(|a| a == "ddp") {
+        return parse_ddp(&args[1..]);
+    }
     let env_threads = std::env::var("FERROGRAD_NUM_THREADS").ok();
     let mut threads = match env_threads {
         Some(t) => count("FERROGRAD_NUM_THREADS", &t)?,
@@ -111,6 +130,34 @@ fn parse(args: &[String]) -> Result<Command, String> {
         samples,
         workloads,
     }))
+}
+
+/// The options of `ferrograd-bench ddp`.
+fn parse_ddp(args: &[String]) -> Result<Command, String> {
+    let mut o = data_parallel::DdpOptions {
+        workers: 2,
+        steps: 20,
+        batch: 32,
+        threads: 1,
+        mpi: false,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--mpi" {
+            o.mpi = true;
+            continue;
+        }
+        let v = it.next().ok_or_else(|| format!("{a} needs a value"))?;
+        let n = count(a, v)?;
+        match a.as_str() {
+            "--workers" => o.workers = n,
+            "--steps" => o.steps = n,
+            "--batch" => o.batch = n,
+            "--threads" => o.threads = n,
+            other => return Err(format!("unknown ddp option `{other}`")),
+        }
+    }
+    Ok(Command::Ddp(o))
 }
 
 /// A positive integer setting.

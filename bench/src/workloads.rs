@@ -125,7 +125,7 @@ pub fn run(name: &str, samples: usize) -> Option<Measured> {
 }
 
 /// Uniform inputs in `[0, 1)` of `shape` and one class in `0..10` per sample, from `seed`.
-fn random_batch(shape: &[usize], seed: u64) -> (Tensor<f32>, Vec<usize>) {
+pub fn random_batch(shape: &[usize], seed: u64) -> (Tensor<f32>, Vec<usize>) {
     let mut rng = ferrograd_nn::init::rng(seed);
     let x = Tensor::rand_uniform(shape, 0.0, 1.0, &mut rng);
     let labels = Tensor::<f32>::rand_uniform(&[shape[0]], 0.0, 10.0, &mut rng)
@@ -134,6 +134,22 @@ fn random_batch(shape: &[usize], seed: u64) -> (Tensor<f32>, Vec<usize>) {
         .map(|v| (v as usize).min(9))
         .collect();
     (x, labels)
+}
+
+/// W2's model: the Keras/PyTorch MNIST example's CNN (conv32, conv64, maxpool 2, dense
+/// 128; 1,199,882 parameters) on `[N, 1, 28, 28]`, weights from seed 0.
+pub fn mnist_cnn() -> Sequential<f32> {
+    let mut rng = ferrograd_nn::init::rng(0);
+    Sequential::new()
+        .add(Conv2d::new(1, 32, 3, ConvOptions::new(), &mut rng))
+        .add(ReLU)
+        .add(Conv2d::new(32, 64, 3, ConvOptions::new(), &mut rng))
+        .add(ReLU)
+        .add(MaxPool2d::new(2))
+        .add(Flatten)
+        .add(Linear::new(9216, 128, &mut rng))
+        .add(ReLU)
+        .add(Linear::new(128, 10, &mut rng))
 }
 
 /// One classifier, its Adam optimizer, a graph reused across steps (as `fit` does) and a
@@ -169,20 +185,9 @@ impl TrainStep {
         Self::new(model, &[batch, 784])
     }
 
-    /// W2: the Keras/PyTorch MNIST example's CNN (conv32, conv64, maxpool 2, dense 128).
+    /// W2: the Keras/PyTorch MNIST example's CNN ([`mnist_cnn`]).
     fn cnn(batch: usize) -> Self {
-        let mut rng = ferrograd_nn::init::rng(0);
-        let model = Sequential::new()
-            .add(Conv2d::new(1, 32, 3, ConvOptions::new(), &mut rng))
-            .add(ReLU)
-            .add(Conv2d::new(32, 64, 3, ConvOptions::new(), &mut rng))
-            .add(ReLU)
-            .add(MaxPool2d::new(2))
-            .add(Flatten)
-            .add(Linear::new(9216, 128, &mut rng))
-            .add(ReLU)
-            .add(Linear::new(128, 10, &mut rng));
-        Self::new(model, &[batch, 1, 28, 28])
+        Self::new(mnist_cnn(), &[batch, 1, 28, 28])
     }
 
     /// W4: one LSTM layer (28 → 128) over 28 steps, a linear head on the last hidden state.

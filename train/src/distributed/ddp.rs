@@ -171,6 +171,9 @@ impl<T: Float, C: Collective> DistributedDataParallel<T, C> {
     /// A [`CommError`] of the all-reduce: [`CommError::Mismatch`] if the ranks disagree on
     /// which parameters are trainable.
     pub fn average_gradients(&self) -> Result<(), CommError> {
+        if self.world_size() == 1 {
+            return Ok(());
+        }
         let trainable: Vec<&Param<T>> = self
             .params
             .iter()
