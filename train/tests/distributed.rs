@@ -334,3 +334,99 @@ fn only_rank_0_writes_files() {
     assert_eq!(text.lines().count(), 4, "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Fails at the end of epoch `at` on every rank: a stand-in for a crash.
+struct Interrupt(Option<usize>);
+
+impl ferrograd::train::Callback for Interrupt {
+    fn on_epoch_end(
+        &mut self,
+        epoch: usize,
+        _: &ferrograd::train::Logs,
+        _: &mut ferrograd::train::Context<'_>,
+    ) -> Result<(), ferrograd::train::CallbackError> {
+        if self.0 == Some(epoch) {
+            Err("interrupted".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn a_data_parallel_run_resumes_from_rank_0s_backup_bit_for_bit() {
+    let dir = std::env::temp_dir().join(format!("ferrograd-ddp-backup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("backup.safetensors");
+    let data = make_moons(64, 0.2, 2);
+    let train = |interrupt: Option<usize>, path: &std::path::Path| {
+        ThreadGroup::new(2)
+            .run(|comm| {
+                let model = mlp(0);
+                let mut opt = Optimizer::new(model.parameters(), Adam::new(0.01));
+                let options = FitOptions::new()
+                    .epochs(4)
+                    .batch_size(8)
+                    .backup(path)
+                    .distributed(comm);
+                let history = fit(
+                    &model,
+                    CrossEntropy::new(),
+                    &mut opt,
+                    &data,
+                    options,
+                    &mut [&mut Interrupt(interrupt)],
+                );
+                history.map(|h| (h.get("loss"), model.parameters()[0].value()))
+            })
+            .unwrap()
+    };
+    let uninterrupted = train(None, &path);
+    assert!(!path.exists());
+    let failed = train(Some(2), &path);
+    assert!(failed.iter().all(Result::is_err));
+    assert!(path.exists(), "rank 0 kept the backup of epoch 1");
+    let resumed = train(None, &path);
+    assert_eq!(
+        resumed[0].as_ref().unwrap(),
+        uninterrupted[0].as_ref().unwrap()
+    );
+    assert_eq!(
+        resumed[1].as_ref().unwrap(),
+        uninterrupted[1].as_ref().unwrap()
+    );
+    assert!(!path.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_backup_only_some_ranks_see_is_refused_on_every_rank() {
+    let dir = std::env::temp_dir().join(format!("ferrograd-ddp-unseen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("rank0.safetensors"), b"not read").unwrap();
+    let errors = ThreadGroup::new(2)
+        .run(|comm| {
+            // As if rank 1 ran on a machine without rank 0's disk.
+            let path = dir.join(format!("rank{}.safetensors", comm.rank()));
+            let model = mlp(0);
+            let mut opt = Optimizer::new(model.parameters(), Sgd::new(0.1));
+            let options = FitOptions::new().backup(&path).distributed(comm);
+            fit(
+                &model,
+                CrossEntropy::new(),
+                &mut opt,
+                &make_moons(8, 0.1, 0),
+                options,
+                &mut [],
+            )
+            .unwrap_err()
+            .to_string()
+        })
+        .unwrap();
+    assert!(
+        errors[0].contains("rank 0 sees the backup and rank 1 does not: a backup of data-parallel training must be on a filesystem every rank shares"),
+        "{}",
+        errors[0]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
