@@ -250,6 +250,9 @@ impl Collective for ThreadComm {
     }
 
     fn all_reduce_sum(&self, values: Values<'_>) -> Result<(), CommError> {
+        if self.world_size() == 1 {
+            return Ok(()); // the sum over one rank
+        }
         let call = Call::of("all_reduce_sum", Some(&values), 0);
         let payload = match &values {
             Values::F32(v) => Payload::F32(v.to_vec()),
