@@ -48,8 +48,12 @@
 
 mod collective;
 mod ddp;
+#[cfg(feature = "mpi")]
+mod mpi;
 mod threads;
 
 pub use collective::{Collective, CommError, Values};
 pub use ddp::{DEFAULT_BUCKET_BYTES, DistributedDataParallel};
+#[cfg(feature = "mpi")]
+pub use self::mpi::MpiComm;
 pub use threads::{ThreadComm, ThreadGroup, WorkerPanicked};
