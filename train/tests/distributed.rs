@@ -295,6 +295,21 @@ fn mismatched_calls_fail_on_every_rank() {
 }
 
 #[test]
+fn a_bad_broadcast_root_fails_every_rank() {
+    let errors = ThreadGroup::new(2)
+        .run(|comm| {
+            let mut v = [0.0f32; 2];
+            comm.broadcast(Values::from(&mut v[..]), 2).unwrap_err()
+        })
+        .unwrap();
+    let expected = CommError::BadRoot {
+        root: 2,
+        world_size: 2,
+    };
+    assert_eq!(errors, vec![expected.clone(), expected]);
+}
+
+#[test]
 fn all_reduce_adds_in_rank_order() {
     // 1e8 + 1 − 1e8 in f32: ((1e8 + 1) − 1e8) = 0 in rank order, 1 in another.
     let sums = ThreadGroup::new(3)

@@ -52,8 +52,8 @@ mod ddp;
 mod mpi;
 mod threads;
 
-pub use collective::{Collective, CommError, Values};
-pub use ddp::{DEFAULT_BUCKET_BYTES, DistributedDataParallel};
 #[cfg(feature = "mpi")]
 pub use self::mpi::MpiComm;
+pub use collective::{Collective, CommError, Values};
+pub use ddp::{DEFAULT_BUCKET_BYTES, DistributedDataParallel};
 pub use threads::{ThreadComm, ThreadGroup, WorkerPanicked};

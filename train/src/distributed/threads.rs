@@ -280,12 +280,6 @@ impl Collective for ThreadComm {
     }
 
     fn broadcast(&self, values: Values<'_>, root: usize) -> Result<(), CommError> {
-        if root >= self.world_size() {
-            return Err(CommError::BadRoot {
-                root,
-                world_size: self.world_size(),
-            });
-        }
         let call = Call::of("broadcast", Some(&values), root);
         let payload = match (&values, self.rank() == root) {
             (_, false) => Payload::None,
@@ -294,6 +288,14 @@ impl Collective for ThreadComm {
         };
         let round = self.member.shared.exchange(self.rank(), call, payload)?;
         let parts = round.as_ref().as_ref().map_err(Clone::clone)?;
+        // Checked after the exchange, as the MPI backend does: ranks that disagree on the
+        // root get `Mismatch`, ranks that agree on a bad one all get `BadRoot`.
+        if root >= self.world_size() {
+            return Err(CommError::BadRoot {
+                root,
+                world_size: self.world_size(),
+            });
+        }
         match (values, &parts[root]) {
             (Values::F32(out), Payload::F32(v)) => out.copy_from_slice(v),
             (Values::F64(out), Payload::F64(v)) => out.copy_from_slice(v),
