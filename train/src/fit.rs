@@ -336,8 +336,11 @@ impl<T: Float> FitOptions<T> {
     ///
     /// An error on one rank (a NaN loss, a failing callback) ends `fit` on every rank at
     /// the same batch, before the update: that rank returns its error, the others
-    /// [`TrainError::RankFailed`] naming it; a rank that panics or leaves makes the others
-    /// return [`TrainError::Distributed`] naming it.
+    /// [`TrainError::RankFailed`] naming it; a thread worker that panics or leaves makes
+    /// the others return [`TrainError::Distributed`] naming it. Under MPI a panic on any
+    /// rank ends every rank after its message is printed (`MpiComm::init` installs that
+    /// hook), [anomaly mode](FitOptions::detect_anomaly)'s report included, which then
+    /// does not come back as [`TrainError::Anomaly`].
     ///
     /// ```
     /// use ferrograd::data::synthetic::make_moons;

@@ -445,10 +445,11 @@ fn mpi_timings() {
 
 // ---- fit, data-parallel over MPI
 
-/// Trains an MLP on 96 moons for 4 epochs of Adam, data-parallel over `comm`, from
-/// rank-dependent initial weights (the broadcast must erase them); the weights as bits
-/// and the logged losses. `nan_at` puts a NaN into that sample.
-fn fit_over(comm: impl Collective + 'static, nan_at: Option<usize>) -> String {
+/// Trains an MLP on 96 moons for 4 epochs of Adam in batches of `batch` per rank,
+/// data-parallel over `comm`, from rank-dependent initial weights (the broadcast must
+/// erase them); the weights as bits and the logged losses. `nan_at` puts a NaN into that
+/// sample.
+fn fit_over(comm: impl Collective + 'static, nan_at: Option<usize>, batch: usize) -> String {
     use ferrograd::autograd::Tensor;
     use ferrograd::data::dataset::{Targets, TensorDataset};
     use ferrograd::data::synthetic::make_moons;
@@ -474,7 +475,7 @@ fn fit_over(comm: impl Collective + 'static, nan_at: Option<usize>) -> String {
     let mut opt = Optimizer::new(model.parameters(), Adam::new(0.01));
     let options = FitOptions::new()
         .epochs(4)
-        .batch_size(8)
+        .batch_size(batch)
         .shuffle(nan_at.map_or(Some(5), |_| None))
         .distributed(comm);
     match fit(
@@ -505,20 +506,36 @@ fn fit_over(comm: impl Collective + 'static, nan_at: Option<usize>) -> String {
 #[test]
 #[ignore = "a rank of mpi_fit_trains_as_the_thread_backend_bit_for_bit"]
 fn worker_fit() {
-    worker(|comm| fit_over(comm.clone(), None));
+    worker(|comm| fit_over(comm.clone(), None, 8));
 }
 
 #[test]
 fn mpi_fit_trains_as_the_thread_backend_bit_for_bit() {
+    let weights = |out: &str| -> Vec<f32> {
+        let line = out.lines().next().expect("a weights line");
+        line.strip_prefix("weights ")
+            .unwrap_or_else(|| panic!("{out}"))
+            .split(' ')
+            .map(|b| f32::from_bits(u32::from_str_radix(b, 16).expect("hex bits")))
+            .collect()
+    };
     for np in [2, 3] {
         let threads = ThreadGroup::new(np)
-            .run(|comm| fit_over(comm, None))
+            .run(|comm| fit_over(comm, None, 8))
             .unwrap();
         let ranks = run_workers("worker_fit", np, &[]);
-        assert!(threads[0].starts_with("weights "), "{}", threads[0]);
         for (rank, got) in ranks.iter().enumerate() {
             assert_eq!(got, &threads[0], "rank {rank} of {np}");
         }
+        // And as one process on the concatenated batch, up to the order of the additions.
+        let single = ThreadGroup::new(1)
+            .run(|comm| fit_over(comm, None, 8 * np))
+            .unwrap();
+        let gap = weights(&ranks[0])
+            .iter()
+            .zip(weights(&single[0]))
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(gap < 1e-6, "{np} MPI ranks vs one process: {gap}");
     }
 }
 
@@ -526,7 +543,7 @@ fn mpi_fit_trains_as_the_thread_backend_bit_for_bit() {
 #[ignore = "a rank of mpi_an_error_on_one_rank_ends_fit_on_every_rank"]
 fn worker_fit_nan() {
     // Unshuffled, sample 5 is rank 1's in its first batch (rows 1, 3, …, 15).
-    worker(|comm| fit_over(comm.clone(), Some(5)));
+    worker(|comm| fit_over(comm.clone(), Some(5), 8));
 }
 
 #[test]
