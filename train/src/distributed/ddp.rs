@@ -309,44 +309,31 @@ impl<T: Float, C: Collective> DistributedDataParallel<T, C> {
     }
 }
 
-impl<C: Collective + ?Sized> Collective for &C {
-    fn rank(&self) -> usize {
-        (**self).rank()
-    }
-    fn world_size(&self) -> usize {
-        (**self).world_size()
-    }
-    fn all_reduce_sum(&self, values: Values<'_>) -> Result<(), CommError> {
-        (**self).all_reduce_sum(values)
-    }
-    fn broadcast(&self, values: Values<'_>, root: usize) -> Result<(), CommError> {
-        (**self).broadcast(values, root)
-    }
-    fn all_gather_bytes(&self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, CommError> {
-        (**self).all_gather_bytes(bytes)
-    }
-    fn barrier(&self) -> Result<(), CommError> {
-        (**self).barrier()
-    }
+/// A reference or a box of a communicator is one: `DistributedDataParallel::new(&model,
+/// &comm)` borrows it, `FitOptions::distributed` boxes it.
+macro_rules! forward_collective {
+    ($($ty:ty),*) => {$(
+        impl<C: Collective + ?Sized> Collective for $ty {
+            fn rank(&self) -> usize {
+                (**self).rank()
+            }
+            fn world_size(&self) -> usize {
+                (**self).world_size()
+            }
+            fn all_reduce_sum(&self, values: Values<'_>) -> Result<(), CommError> {
+                (**self).all_reduce_sum(values)
+            }
+            fn broadcast(&self, values: Values<'_>, root: usize) -> Result<(), CommError> {
+                (**self).broadcast(values, root)
+            }
+            fn all_gather_bytes(&self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, CommError> {
+                (**self).all_gather_bytes(bytes)
+            }
+            fn barrier(&self) -> Result<(), CommError> {
+                (**self).barrier()
+            }
+        }
+    )*};
 }
 
-impl<C: Collective + ?Sized> Collective for Box<C> {
-    fn rank(&self) -> usize {
-        (**self).rank()
-    }
-    fn world_size(&self) -> usize {
-        (**self).world_size()
-    }
-    fn all_reduce_sum(&self, values: Values<'_>) -> Result<(), CommError> {
-        (**self).all_reduce_sum(values)
-    }
-    fn broadcast(&self, values: Values<'_>, root: usize) -> Result<(), CommError> {
-        (**self).broadcast(values, root)
-    }
-    fn all_gather_bytes(&self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, CommError> {
-        (**self).all_gather_bytes(bytes)
-    }
-    fn barrier(&self) -> Result<(), CommError> {
-        (**self).barrier()
-    }
-}
+forward_collective!(&C, Box<C>);
