@@ -243,6 +243,34 @@ fn a_rank_that_panics_ends_the_others_with_its_rank() {
     });
     let err = outcome.unwrap_err();
     assert_eq!((err.rank, err.message.as_str()), (1, "out of memory, say"));
+    // The others learn why it left.
+    let seen = std::sync::Mutex::new(String::new());
+    let err = ThreadGroup::new(2)
+        .run(|comm| {
+            if comm.rank() == 1 {
+                panic!("out of memory, say");
+            }
+            *seen.lock().unwrap() = comm.barrier().unwrap_err().to_string();
+        })
+        .unwrap_err();
+    assert_eq!(err.rank, 1);
+    assert_eq!(
+        seen.into_inner().unwrap(),
+        "barrier: rank 1 left the group (panicked: out of memory, say) while rank 0 waited for it"
+    );
+    // A worker that returns a clone of its communicator has still left.
+    let outcomes = ThreadGroup::new(2)
+        .run(|comm| {
+            if comm.rank() == 1 {
+                return (Some(comm.clone()), Ok(()));
+            }
+            (None, comm.barrier())
+        })
+        .unwrap();
+    assert!(matches!(
+        outcomes[0].1,
+        Err(CommError::RankGone { rank: 1, .. })
+    ));
     // And what the others saw, through a group run to the end.
     let seen = ThreadGroup::new(2)
         .run(|comm| {

@@ -60,6 +60,12 @@ impl ThreadGroup {
     /// A communicator for each rank, in rank order, for running the workers on threads of
     /// your own; [`run`](ThreadGroup::run) does it for you.
     pub fn comms(&self) -> Vec<ThreadComm> {
+        self.members(false)
+    }
+
+    /// The communicators; `managed` ones leave when [`run`](ThreadGroup::run)'s worker
+    /// ends (with its panic message), not when dropped.
+    fn members(&self, managed: bool) -> Vec<ThreadComm> {
         let shared = Arc::new(Shared {
             world_size: self.world_size,
             state: Mutex::new(State {
@@ -76,6 +82,7 @@ impl ThreadGroup {
                 member: Arc::new(Member {
                     rank,
                     shared: Arc::clone(&shared),
+                    managed,
                 }),
             })
             .collect()
@@ -95,21 +102,33 @@ impl ThreadGroup {
         let worker = &worker;
         let outcomes: Vec<Result<R, String>> = std::thread::scope(|scope| {
             let handles: Vec<_> = self
-                .comms()
+                .members(true)
                 .into_iter()
                 .map(|comm| {
+                    let (rank, shared) = (comm.rank(), Arc::clone(&comm.member.shared));
                     std::thread::Builder::new()
-                        .name(format!("ferrograd-rank-{}", comm.rank()))
+                        .name(format!("ferrograd-rank-{rank}"))
                         .spawn_scoped(scope, move || {
-                            catch_unwind(AssertUnwindSafe(|| worker(comm))).map_err(|payload| {
-                                payload
-                                    .downcast_ref::<String>()
-                                    .cloned()
-                                    .or_else(|| {
-                                        payload.downcast_ref::<&str>().map(|s| s.to_string())
-                                    })
-                                    .unwrap_or_else(|| "a panic without a message".into())
-                            })
+                            let outcome = catch_unwind(AssertUnwindSafe(|| worker(comm))).map_err(
+                                |payload| {
+                                    payload
+                                        .downcast_ref::<String>()
+                                        .cloned()
+                                        .or_else(|| {
+                                            payload.downcast_ref::<&str>().map(|s| s.to_string())
+                                        })
+                                        .unwrap_or_else(|| "a panic without a message".into())
+                                },
+                            );
+                            // The rank leaves when its worker ends, even if a clone of its
+                            // communicator lives on (in what it returned): nobody waits
+                            // for it past that.
+                            let reason = match &outcome {
+                                Ok(_) => "its worker ended".to_string(),
+                                Err(message) => format!("panicked: {message}"),
+                            };
+                            shared.leave(rank, reason);
+                            outcome
                         })
                         .expect("spawn a worker thread")
                 })
@@ -143,18 +162,21 @@ pub struct ThreadComm {
 struct Member {
     rank: usize,
     shared: Arc<Shared>,
+    /// Run by [`ThreadGroup::run`], which records when the worker leaves.
+    managed: bool,
 }
 
 impl Drop for Member {
     fn drop(&mut self) {
+        if self.managed {
+            return;
+        }
         let reason = if std::thread::panicking() {
             "panicked"
         } else {
             "its worker ended"
         };
-        let mut state = self.shared.lock();
-        state.gone[self.rank] = Some(reason.into());
-        self.shared.changed.notify_all();
+        self.shared.leave(self.rank, reason.into());
     }
 }
 
@@ -190,6 +212,13 @@ struct State {
 }
 
 impl Shared {
+    /// Records that `rank` left and why, and wakes the waiters.
+    fn leave(&self, rank: usize, reason: String) {
+        let mut state = self.lock();
+        state.gone[rank] = Some(reason);
+        self.changed.notify_all();
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
