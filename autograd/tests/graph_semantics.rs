@@ -155,6 +155,32 @@ fn params_enter_fresh_graphs_and_accumulate_until_zeroed() {
 }
 
 #[test]
+fn a_pass_leaves_out_what_was_recorded_after_its_output() {
+    // `b` enters the graph after `loss1`, so `loss1` cannot depend on it; an earlier pass
+    // through `b` (from `loss2`) must not leak into `loss1`'s.
+    let (p1, p2) = (Param::new(t(&[2.0], &[1])), Param::new(t(&[3.0], &[1])));
+    let g = Graph::new();
+    let a = g.param(&p1);
+    let loss1 = (a * a).sum();
+    let b = g.param(&p2);
+    let loss2 = (a * b).sum();
+    loss2.backward();
+    assert_eq!(p2.grad().unwrap().to_vec(), vec![2.0]);
+    p1.set_grad(None);
+    p2.set_grad(None);
+    loss1.backward();
+    assert_eq!(p1.grad().unwrap().to_vec(), vec![4.0]);
+    assert_eq!(
+        p2.grad(),
+        None,
+        "no gradient from a pass that never reached it"
+    );
+    // The same through Graph::grad: an input recorded after the output gets none.
+    loss2.backward();
+    assert!(g.grad(&[loss1], &[a, b], false)[1].is_none());
+}
+
+#[test]
 fn a_frozen_param_gets_no_gradient() {
     let w = Param::new(t(&[2.0], &[1]));
     w.set_requires_grad(false);

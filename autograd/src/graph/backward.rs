@@ -7,7 +7,7 @@ use std::rc::Rc;
 use ndarray::{Axis, Slice, Zip};
 use smallvec::SmallVec;
 
-use super::{Grads, Graph, Hook, Inner, ModeGuard, NodeKey, Var};
+use super::{Grads, Graph, Hook, Inner, ModeGuard, Node, NodeKey, Var};
 use crate::alloc::full_array;
 use crate::float::Float;
 use crate::tensor::Tensor;
@@ -19,6 +19,13 @@ struct SliceGrad {
     axis: usize,
     start: usize,
     grad: NodeKey,
+}
+
+/// The gradient a backward pass that covered the tape up to `end` computed for `node`:
+/// none for a node recorded after `end`, which no output of the pass depends on, whatever
+/// an earlier pass left in it.
+fn pass_grad<T: Float>(node: &Node<T>, end: usize) -> Option<NodeKey> {
+    node.grad.filter(|_| node.tape_index <= end)
 }
 
 impl<T: Float> Graph<T> {
@@ -119,14 +126,12 @@ impl<T: Float> Graph<T> {
         for x in inputs {
             x.check("grad");
         }
-        self.run_backward(&seeds, create_graph, false);
+        let end = self.run_backward(&seeds, create_graph, false);
         let inner = self.inner.borrow();
         inputs
             .iter()
             .map(|x| {
-                inner
-                    .node(x.key, "grad")
-                    .grad
+                end.and_then(|end| pass_grad(inner.node(x.key, "grad"), end))
                     .map(|key| Var { graph: self, key })
             })
             .collect()
@@ -134,10 +139,16 @@ impl<T: Float> Graph<T> {
 
     /// The backward pass: seeds the roots, walks the tape in reverse, and (optionally) adds
     /// leaf gradients into their parameters.
-    fn run_backward(&self, seeds: &[(Var<'_, T>, Tensor<T>)], create_graph: bool, to_params: bool) {
-        let Some(end) = seeds.iter().map(|(y, _)| y.tape_index()).max() else {
-            return;
-        };
+    ///
+    /// Returns the last tape index the pass covered (`None` without seeds): a node past it
+    /// cannot feed the outputs, and its gradient field is a previous pass's.
+    fn run_backward(
+        &self,
+        seeds: &[(Var<'_, T>, Tensor<T>)],
+        create_graph: bool,
+        to_params: bool,
+    ) -> Option<usize> {
+        let end = seeds.iter().map(|(y, _)| y.tape_index()).max()?;
         {
             let mut inner = self.inner.borrow_mut();
             let Inner { nodes, tape, .. } = &mut *inner;
@@ -212,11 +223,12 @@ impl<T: Float> Graph<T> {
         if to_params {
             let inner = self.inner.borrow();
             for (key, param) in inner.params.values() {
-                if let Some(grad) = inner.nodes[*key].grad {
+                if let Some(grad) = pass_grad(&inner.nodes[*key], end) {
                     param.accumulate_grad(&inner.nodes[grad].value);
                 }
             }
         }
+        Some(end)
     }
 
     /// Passes the complete gradient of node `key` through its hooks, in the order they were
