@@ -201,6 +201,25 @@ mod tests {
     }
 
     #[test]
+    fn parse_reads_the_ddp_options() {
+        let Ok(Command::Ddp(o)) = parse(&args("ddp --workers 3 --steps 5 --mpi")) else {
+            panic!("expected a ddp run");
+        };
+        assert_eq!(
+            (o.workers, o.steps, o.batch, o.threads, o.mpi),
+            (3, 5, 32, 1, true)
+        );
+        assert_eq!(
+            parse(&args("ddp --epochs 2")),
+            Err("unknown ddp option `--epochs`".to_string())
+        );
+        assert_eq!(
+            parse(&args("ddp --workers 0")),
+            Err("--workers must be a positive integer, got `0`".to_string())
+        );
+    }
+
+    #[test]
     fn parse_rejects_unknown_workloads_and_zero_counts() {
         assert_eq!(
             parse(&args("w9")),
