@@ -523,7 +523,9 @@ fn mpi_fit_trains_as_the_thread_backend_bit_for_bit() {
         let threads = ThreadGroup::new(np)
             .run(|comm| fit_over(comm, None, 8))
             .unwrap();
-        let ranks = run_workers("worker_fit", np, &[]);
+        // Over TCP on loopback, the transport between machines (shared memory, Open
+        // MPI's choice on one machine, is what the other tests use).
+        let ranks = run_workers("worker_fit", np, &[("OMPI_MCA_btl", "self,tcp")]);
         for (rank, got) in ranks.iter().enumerate() {
             assert_eq!(got, &threads[0], "rank {rank} of {np}");
         }
