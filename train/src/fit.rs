@@ -890,7 +890,7 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
         }
         _ => Ok((0, History::default())),
     };
-    let (start, mut history) = peers.agree(restored.map(|r| (r, 0.0)))?.0;
+    let (start, mut history) = peers.agree(restored.map(|r| (0.0, r)))?.1;
     let steps_per_epoch = loader.len();
     let initial_lr = optimizer.initial_lr();
     let ctx_at = |lr: f64, epoch: usize, step: usize| {
@@ -911,7 +911,7 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
         &mut ctx,
         |cb, ctx| cb.on_train_begin(ctx),
     );
-    peers.agree(begun.map(|()| ((), 0.0)))?;
+    peers.agree(begun.map(|()| (0.0, ())))?;
     optimizer.set_lr(ctx.lr());
     let mut stop = ctx.stop_requested();
     let g = Graph::new();
@@ -927,7 +927,7 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
             &mut ctx,
             |cb, ctx| cb.on_epoch_begin(epoch, ctx),
         );
-        peers.agree(begun.map(|()| ((), 0.0)))?;
+        peers.agree(begun.map(|()| (0.0, ())))?;
         reporter.lr_changed(epoch, "on_epoch_begin", lr, ctx.lr());
         optimizer.set_lr(ctx.lr());
         stop |= ctx.stop_requested();
@@ -951,11 +951,10 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
                 &mut ctx,
                 |cb, ctx| cb.on_batch_begin(b, ctx),
             )
-            .and_then(|()| forward_backward(&g, model, loss, &batch, at, options.detect_anomaly))
-            .map(|(value, out)| (out, value));
+            .and_then(|()| forward_backward(&g, model, loss, &batch, at, options.detect_anomaly));
             g.clear();
             // Every rank learns whether any failed; the batch's loss is the ranks' mean.
-            let (out, value) = peers.agree(outcome)?;
+            let (value, out) = peers.agree(outcome)?;
             optimizer.set_lr(ctx.lr());
             stop |= ctx.stop_requested();
             peers.average_gradients()?;
@@ -1001,8 +1000,8 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
             stop |= ctx.stop_requested();
             // A stop asked for on any rank stops every rank.
             stop = peers
-                .agree(ended.map(|()| ((), f64::from(u8::from(stop)))))?
-                .1
+                .agree(ended.map(|()| (f64::from(u8::from(stop)), ())))?
+                .0
                 > 0.0;
             if stop {
                 break;
@@ -1036,7 +1035,7 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
             |cb, ctx| cb.on_epoch_end(epoch, logs, ctx),
         );
         let asked = f64::from(u8::from(ctx.stop_requested()));
-        let stop_now = peers.agree(ended.map(|()| ((), asked)))?.1 > 0.0;
+        let stop_now = peers.agree(ended.map(|()| (asked, ())))?.0 > 0.0;
         reporter.lr_changed(epoch, "on_epoch_end", lr, ctx.lr());
         optimizer.set_lr(ctx.lr());
         last = Some((epoch, logs.clone()));
@@ -1060,7 +1059,7 @@ pub fn fit<T: Float, M: Module<T>, R: Rule<T>>(
             } else {
                 Ok(())
             };
-            peers.agree(saved.map(|()| ((), 0.0)))?;
+            peers.agree(saved.map(|()| (0.0, ())))?;
         }
     }
     let (epoch, logs, step) = match last {
@@ -1124,14 +1123,14 @@ impl<T: Float> Peers<'_, T> {
     /// it was; the others get [`TrainError::RankFailed`] naming the lowest failing rank.
     /// On success, the number is replaced by its mean over the ranks (added in rank
     /// order, so the same on every rank).
-    fn agree<X>(&self, local: Result<(X, f64), TrainError>) -> Result<(X, f64), TrainError> {
+    fn agree<X>(&self, local: Result<(f64, X), TrainError>) -> Result<(f64, X), TrainError> {
         let Some(ddp) = self.0 else { return local };
         let status = match &local {
-            Ok((_, number)) => [&[0u8][..], &number.to_le_bytes()].concat(),
+            Ok((number, _)) => [&[0u8][..], &number.to_le_bytes()].concat(),
             Err(e) => [&[1u8][..], e.to_string().as_bytes()].concat(),
         };
         let all = ddp.comm().all_gather_bytes(&status)?;
-        let (mine, _) = local?;
+        let (_, mine) = local?;
         let mut sum = 0.0;
         for (rank, status) in all.iter().enumerate() {
             match status.split_first() {
@@ -1152,7 +1151,7 @@ impl<T: Float> Peers<'_, T> {
                 }
             }
         }
-        Ok((mine, sum / all.len() as f64))
+        Ok((sum / all.len() as f64, mine))
     }
 
     /// Each of `values` averaged over the ranks (added in rank order).
@@ -1174,24 +1173,20 @@ impl<T: Float> Peers<'_, T> {
             return Ok(());
         };
         let all = ddp.comm().all_gather_bytes(&[u8::from(exists)])?;
-        match all
-            .iter()
-            .position(|seen| seen[..] != [u8::from(all[0][0] == 1)])
-        {
-            None => Ok(()),
-            Some(rank) => Err(TrainError::Backup {
-                message: format!(
-                    "{}: rank 0 {} the backup and rank {rank} {}: a backup of data-parallel training must be on a filesystem every rank shares",
-                    path.display(),
-                    if all[0][0] == 1 {
-                        "sees"
-                    } else {
-                        "does not see"
-                    },
-                    if all[0][0] == 1 { "does not" } else { "does" },
-                ),
-            }),
-        }
+        let Some(rank) = all.iter().position(|seen| *seen != all[0]) else {
+            return Ok(());
+        };
+        let (rank_0, other) = if all[0] == [1] {
+            ("sees", "does not")
+        } else {
+            ("does not see", "does")
+        };
+        Err(TrainError::Backup {
+            message: format!(
+                "{}: rank 0 {rank_0} the backup and rank {rank} {other}: a backup of data-parallel training must be on a filesystem every rank shares",
+                path.display(),
+            ),
+        })
     }
 }
 

@@ -155,9 +155,6 @@ impl<T: Float, C: Collective> DistributedDataParallel<T, C> {
     /// # Errors
     /// A [`CommError`] of the broadcast.
     pub fn sync_buffers(&self) -> Result<(), CommError> {
-        if self.buffers.is_empty() || self.world_size() == 1 {
-            return Ok(());
-        }
         let buffers: Vec<&Param<T>> = self.buffers.iter().map(|(_, b)| b).collect();
         self.broadcast_values(&buffers)
     }
